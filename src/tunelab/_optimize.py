@@ -1,0 +1,213 @@
+"""The optimize loop: ask, run the objective, tell — sequentially, in threads or processes."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from tunelab._outcome import INTERRUPTED, call_objective, fail_if_running, record_outcome
+from tunelab._progress import ProgressBar
+from tunelab.trial import FrozenTrial
+
+if TYPE_CHECKING:
+    from tunelab.study import Callback, ObjectiveFunc, Study
+
+@dataclass
+class Budget:
+    """When to stop starting trials: a count, a deadline, or the study's stop flag."""
+
+    study: Study
+    n_trials: int | None
+    timeout: float | None
+    started: int = 0
+    deadline: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.deadline = time.monotonic() + self.timeout if self.timeout else float("inf")
+
+    def take(self) -> bool:
+        """Reserve one more trial, if the budget allows it."""
+        if self.study._stop_flag.is_set() or time.monotonic() >= self.deadline:
+            return False
+        if self.n_trials is not None and self.started >= self.n_trials:
+            return False
+        self.started += 1
+        return True
+
+
+class Heartbeat:
+    """A daemon thread that keeps the heartbeats of running trials fresh."""
+
+    def __init__(self, study: Study) -> None:
+        self._study = study
+        self._interval = study.settings.get("heartbeat_interval")
+        self._ids: set[int] = set()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def add(self, trial_id: int) -> None:
+        with self._lock:
+            self._ids.add(trial_id)
+
+    def remove(self, trial_id: int) -> None:
+        with self._lock:
+            self._ids.discard(trial_id)
+
+    def __enter__(self) -> Heartbeat:
+        if self._interval:
+            self._thread = threading.Thread(target=self._run, name="tunelab-heartbeat", daemon=True)
+            self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.wait(float(self._interval)):
+            with self._lock:
+                ids = sorted(self._ids)
+            try:
+                self._study.storage.record_heartbeat(ids)
+            except Exception as exc:  # a missed beat must not kill the run
+                from tunelab.logging import get_logger
+
+                get_logger(__name__).warning("could not record heartbeat: %s", exc)
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+
+def _check_args(n_trials: int | None, timeout: float | None, n_jobs: int, backend: str) -> int:
+    if n_trials is not None and (
+        isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 0
+    ):
+        raise ValueError(f"n_trials must be a non-negative integer or None, got {n_trials!r}")
+    if timeout is not None and not (isinstance(timeout, int | float) and timeout > 0):
+        raise ValueError(f"timeout must be a positive number of seconds or None, got {timeout!r}")
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1:
+        raise ValueError(f"n_jobs must be a positive integer or -1 (all CPUs), got {n_jobs!r}")
+    if backend not in ("process", "thread"):
+        raise ValueError(f"backend must be 'process' or 'thread', got {backend!r}")
+    return os.cpu_count() or 1 if n_jobs == -1 else n_jobs
+
+
+def run_optimize(
+    study: Study,
+    func: ObjectiveFunc,
+    *,
+    n_trials: int | None,
+    timeout: float | None,
+    n_jobs: int,
+    catch: Iterable[type[Exception]] | type[Exception],
+    callbacks: list[Callback],
+    show_progress_bar: bool | None,
+    backend: str,
+) -> None:
+    """Run :meth:`Study.optimize` (see there for the arguments)."""
+    if not callable(func):
+        raise TypeError(f"the objective must be callable, got {type(func).__name__}")
+    n_jobs = _check_args(n_trials, timeout, n_jobs, backend)
+    catch_types = (catch,) if isinstance(catch, type) else tuple(catch)
+    study._stop_flag.clear()
+    budget = Budget(study, n_trials, timeout)
+    pool = None
+    if n_jobs > 1 and backend == "process":
+        from tunelab._workers import WorkerPool
+
+        # Workers start before this process starts any thread of its own.
+        pool = WorkerPool(func, n_jobs)
+    with ProgressBar(study, n_trials, timeout, show_progress_bar) as progress, Heartbeat(
+        study
+    ) as heartbeat:
+
+        def finished(frozen: FrozenTrial) -> None:
+            progress.update(frozen)
+            for callback in callbacks:
+                callback(study, frozen)
+
+        if pool is not None:
+            pool.run(study, budget, catch_types, heartbeat, finished)
+        elif n_jobs > 1:
+            _run_threads(study, func, budget, catch_types, heartbeat, finished, n_jobs)
+        else:
+            _run_serial(study, func, budget, catch_types, heartbeat, finished)
+
+
+def run_one(
+    study: Study,
+    func: ObjectiveFunc,
+    catch: tuple[type[BaseException], ...],
+    heartbeat: Heartbeat,
+    finished: Callable[[FrozenTrial], None],
+) -> None:
+    """Ask for a trial, run the objective on it in this process, and tell the result."""
+    trial = study.ask()
+    heartbeat.add(trial.trial_id)
+    try:
+        outcome = call_objective(func, trial)  # type: ignore[arg-type]
+    except BaseException:
+        fail_if_running(study, trial, INTERRUPTED)
+        raise
+    finally:
+        heartbeat.remove(trial.trial_id)
+    frozen, error = record_outcome(study, trial, outcome, catch)
+    finished(frozen)
+    if error is not None:
+        raise error
+
+
+def _run_serial(
+    study: Study,
+    func: ObjectiveFunc,
+    budget: Budget,
+    catch: tuple[type[BaseException], ...],
+    heartbeat: Heartbeat,
+    finished: Callable[[FrozenTrial], None],
+) -> None:
+    while budget.take():
+        run_one(study, func, catch, heartbeat, finished)
+
+
+def _run_threads(
+    study: Study,
+    func: ObjectiveFunc,
+    budget: Budget,
+    catch: tuple[type[BaseException], ...],
+    heartbeat: Heartbeat,
+    finished: Callable[[FrozenTrial], None],
+    n_jobs: int,
+) -> None:
+    lock = threading.Lock()
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        while True:
+            with lock:
+                if errors or not budget.take():
+                    return
+            try:
+                run_one(study, func, catch, heartbeat, finished)
+            except BaseException as exc:
+                with lock:
+                    errors.append(exc)
+                return
+
+    threads = [threading.Thread(target=worker, name=f"tunelab-trial-{i}") for i in range(n_jobs)]
+    for thread in threads:
+        thread.start()
+    try:
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(0.1)
+    except KeyboardInterrupt:
+        study.stop()
+        for thread in threads:
+            thread.join()
+        raise
+    if errors:
+        raise errors[0]
+

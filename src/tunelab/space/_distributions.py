@@ -1,0 +1,231 @@
+"""Parameter distributions: the domain of one hyperparameter.
+
+Every distribution maps its values to an *internal* float representation that
+storages persist and samplers reason about: floats and ints are stored as
+themselves, categorical values as the index of the choice.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeAlias
+
+CategoricalChoice: TypeAlias = None | bool | int | float | str
+
+# Relative slack when checking that a float step divides the range: binary
+# floating point cannot represent most decimal steps exactly.
+_STEP_RTOL = 1e-8
+
+
+class BaseDistribution(ABC):
+    """The domain of one parameter, with conversion to the internal float form."""
+
+    kind: ClassVar[str]
+
+    @abstractmethod
+    def to_internal(self, value: Any) -> float:
+        """Convert a user-facing value to its internal float representation."""
+
+    @abstractmethod
+    def to_external(self, internal: float) -> Any:
+        """Convert an internal float back to the user-facing value."""
+
+    @abstractmethod
+    def contains(self, internal: float) -> bool:
+        """Whether an internal value lies in the domain."""
+
+    @abstractmethod
+    def single(self) -> bool:
+        """Whether the domain holds exactly one value."""
+
+    @abstractmethod
+    def _params(self) -> dict[str, Any]:
+        """Constructor arguments, JSON-serialisable."""
+
+    def to_json(self) -> str:
+        """Serialise to a JSON string that :func:`distribution_from_json` reads back."""
+        return json.dumps({"kind": self.kind, **self._params()}, sort_keys=True)
+
+
+def _check_finite(**bounds: float) -> None:
+    for key, value in bounds.items():
+        if not math.isfinite(value):
+            raise ValueError(f"{key}={value!r} must be a finite number")
+
+
+def _check_step_divides(low: float, high: float, step: float) -> None:
+    n_steps = (high - low) / step
+    if abs(n_steps - round(n_steps)) > _STEP_RTOL * max(1.0, abs(n_steps)):
+        raise ValueError(
+            f"step={step!r} must divide the range high - low = {high - low!r} into whole steps"
+        )
+
+
+@dataclass(frozen=True)
+class FloatDistribution(BaseDistribution):
+    """A real interval ``[low, high]``, optionally on a log scale or a step grid."""
+
+    low: float
+    high: float
+    log: bool = False
+    step: float | None = None
+    kind: ClassVar[str] = "float"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "low", float(self.low))
+        object.__setattr__(self, "high", float(self.high))
+        _check_finite(low=self.low, high=self.high)
+        if self.low > self.high:
+            raise ValueError(f"low={self.low!r} must be <= high={self.high!r}")
+        if self.log and self.low <= 0.0:
+            raise ValueError(f"low={self.low!r} must be > 0 when log=True")
+        if self.step is not None:
+            if self.log:
+                raise ValueError("step and log=True cannot be used together")
+            object.__setattr__(self, "step", float(self.step))
+            if not (math.isfinite(self.step) and self.step > 0):
+                raise ValueError(f"step={self.step!r} must be a positive finite number")
+            _check_step_divides(self.low, self.high, self.step)
+
+    def to_internal(self, value: Any) -> float:
+        return float(value)
+
+    def to_external(self, internal: float) -> float:
+        return float(internal)
+
+    def contains(self, internal: float) -> bool:
+        if not self.low <= internal <= self.high:
+            return False
+        if self.step is None:
+            return True
+        k = (internal - self.low) / self.step
+        return abs(k - round(k)) <= _STEP_RTOL * max(1.0, abs(k))
+
+    def single(self) -> bool:
+        if self.step is not None:
+            return self.high - self.low < self.step
+        return self.low == self.high
+
+    def _params(self) -> dict[str, Any]:
+        return {"low": self.low, "high": self.high, "log": self.log, "step": self.step}
+
+
+@dataclass(frozen=True)
+class IntDistribution(BaseDistribution):
+    """An integer range ``[low, high]`` with a step, optionally on a log scale."""
+
+    low: int
+    high: int
+    log: bool = False
+    step: int = 1
+    kind: ClassVar[str] = "int"
+
+    def __post_init__(self) -> None:
+        for key in ("low", "high", "step"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or int(value) != value:
+                raise ValueError(f"{key}={value!r} must be an integer")
+            object.__setattr__(self, key, int(value))
+        if self.low > self.high:
+            raise ValueError(f"low={self.low!r} must be <= high={self.high!r}")
+        if self.step < 1:
+            raise ValueError(f"step={self.step!r} must be >= 1")
+        if self.log and self.low < 1:
+            raise ValueError(f"low={self.low!r} must be >= 1 when log=True")
+        if self.log and self.step != 1:
+            raise ValueError("step other than 1 and log=True cannot be used together")
+        if (self.high - self.low) % self.step:
+            raise ValueError(
+                f"step={self.step!r} must divide the range high - low = {self.high - self.low}"
+            )
+
+    def to_internal(self, value: Any) -> float:
+        return float(value)
+
+    def to_external(self, internal: float) -> int:
+        return round(internal)
+
+    def contains(self, internal: float) -> bool:
+        if internal != round(internal) or not self.low <= internal <= self.high:
+            return False
+        return (round(internal) - self.low) % self.step == 0
+
+    def single(self) -> bool:
+        return self.high - self.low < self.step
+
+    def _params(self) -> dict[str, Any]:
+        return {"low": self.low, "high": self.high, "log": self.log, "step": self.step}
+
+
+_CHOICE_TYPES = (type(None), bool, int, float, str)
+
+
+@dataclass(frozen=True)
+class CategoricalDistribution(BaseDistribution):
+    """A finite, ordered set of choices: ``None``, bools, ints, floats or strings."""
+
+    choices: tuple[CategoricalChoice, ...]
+    kind: ClassVar[str] = "categorical"
+
+    def __init__(self, choices: Sequence[CategoricalChoice]) -> None:
+        if isinstance(choices, str | bytes) or not isinstance(choices, Sequence):
+            raise ValueError(f"choices must be a list or tuple, got {type(choices).__name__}")
+        if len(choices) == 0:
+            raise ValueError("choices must not be empty")
+        for choice in choices:
+            if not isinstance(choice, _CHOICE_TYPES):
+                raise ValueError(
+                    f"choice {choice!r} has type {type(choice).__name__}; choices must be "
+                    "None, bool, int, float or str (store other objects by name and look them up)"
+                )
+        object.__setattr__(self, "choices", tuple(choices))
+
+    def to_internal(self, value: Any) -> float:
+        for index, choice in enumerate(self.choices):
+            # type() check keeps True and 1 (which compare equal) apart.
+            if type(choice) is type(value) and (
+                choice == value or (_is_nan(choice) and _is_nan(value))
+            ):
+                return float(index)
+        raise ValueError(f"{value!r} is not one of the choices {list(self.choices)!r}")
+
+    def to_external(self, internal: float) -> CategoricalChoice:
+        return self.choices[int(internal)]
+
+    def contains(self, internal: float) -> bool:
+        return internal == int(internal) and 0 <= internal < len(self.choices)
+
+    def single(self) -> bool:
+        return len(self.choices) == 1
+
+    def _params(self) -> dict[str, Any]:
+        return {"choices": list(self.choices)}
+
+
+def _is_nan(value: Any) -> bool:
+    return isinstance(value, float) and math.isnan(value)
+
+
+_KINDS: dict[str, type[BaseDistribution]] = {
+    cls.kind: cls for cls in (FloatDistribution, IntDistribution, CategoricalDistribution)
+}
+
+
+def distribution_from_json(text: str) -> BaseDistribution:
+    """Read a distribution written by :meth:`BaseDistribution.to_json`."""
+    data = json.loads(text)
+    kind = data.pop("kind")
+    return _KINDS[kind](**data)
+
+
+def check_compatible(name: str, old: BaseDistribution, new: BaseDistribution) -> None:
+    """Raise if a parameter is asked for again with a different distribution."""
+    if old != new:
+        raise ValueError(
+            f"parameter {name!r} was already suggested as {old!r} in this trial; "
+            f"it cannot be suggested again as {new!r}"
+        )

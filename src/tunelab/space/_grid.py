@@ -1,0 +1,43 @@
+"""Grids: every combination of a finite set of values per parameter."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from tunelab.space._distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
+
+
+def grid_values(dist: BaseDistribution, *, n_float: int | None = None) -> list[Any]:
+    """All values of a finite domain, or ``n_float`` evenly spaced points of a float range.
+
+    Raises:
+        ValueError: The domain is continuous and ``n_float`` is not given.
+    """
+    if isinstance(dist, CategoricalDistribution):
+        return list(dist.choices)
+    if isinstance(dist, IntDistribution):
+        return list(range(dist.low, dist.high + 1, dist.step))
+    assert isinstance(dist, FloatDistribution)
+    if dist.step is not None:
+        n = round((dist.high - dist.low) / dist.step) + 1
+        return [float(dist.low + i * dist.step) for i in range(n)]
+    if n_float is None:
+        raise ValueError("a continuous float range needs n_float points to make a grid")
+    if dist.log:
+        return [float(v) for v in np.geomspace(dist.low, dist.high, n_float)]
+    return [float(v) for v in np.linspace(dist.low, dist.high, n_float)]
+
+
+def iter_grid(values: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
+    """Every combination of the given values, in a fixed (row-major, sorted-name) order."""
+    names = sorted(values)
+    return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*(values[n] for n in names))]

@@ -1,0 +1,230 @@
+"""The storage contract: durable bookkeeping of studies and trials.
+
+A storage knows nothing of samplers or pruners. Every call that changes a
+trial's state is a single atomic write, so a crash loses at most the trials
+that were running.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Container, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from tunelab.exceptions import UpdateFinishedTrialError
+from tunelab.space import BaseDistribution
+from tunelab.trial import FAIL_REASON_KEY, FrozenTrial, StudyDirection, TrialState
+
+
+@dataclass(frozen=True)
+class StudySummary:
+    """What :func:`tunelab.get_all_study_summaries` tells about one study."""
+
+    study_name: str
+    study_id: int
+    directions: list[StudyDirection]
+    n_trials: int
+    best_values: list[float] | None
+    datetime_start: dt.datetime | None
+    user_attrs: dict[str, Any] = field(default_factory=dict)
+
+
+class BaseStorage(ABC):
+    """Persistence of studies and trials.
+
+    Implementations must be safe to call from several threads; SQL ones also
+    from several processes and machines sharing one database.
+    """
+
+    # -- studies -----------------------------------------------------------------
+    @abstractmethod
+    def create_new_study(self, directions: Sequence[StudyDirection], study_name: str) -> int:
+        """Create a study and return its id.
+
+        Raises:
+            DuplicatedStudyError: A study of that name exists.
+        """
+
+    @abstractmethod
+    def delete_study(self, study_id: int) -> None:
+        """Delete a study and all its trials."""
+
+    @abstractmethod
+    def get_study_id_from_name(self, study_name: str) -> int:
+        """The id of the named study.
+
+        Raises:
+            StudyNotFoundError: No such study.
+        """
+
+    @abstractmethod
+    def get_study_name_from_id(self, study_id: int) -> str:
+        """The name of a study."""
+
+    @abstractmethod
+    def get_study_directions(self, study_id: int) -> list[StudyDirection]:
+        """The optimisation direction of each objective."""
+
+    @abstractmethod
+    def set_study_attr(self, study_id: int, key: str, value: Any, *, system: bool = False) -> None:
+        """Set a JSON-serialisable user (or tunelab-internal) attribute of a study."""
+
+    @abstractmethod
+    def get_study_attrs(self, study_id: int, *, system: bool = False) -> dict[str, Any]:
+        """All user (or system) attributes of a study."""
+
+    @abstractmethod
+    def get_all_studies(self) -> list[StudySummary]:
+        """A summary of every study in the storage."""
+
+    # -- trials --------------------------------------------------------------------
+    @abstractmethod
+    def create_new_trial(
+        self,
+        study_id: int,
+        *,
+        state: TrialState = TrialState.RUNNING,
+        system_attrs: dict[str, Any] | None = None,
+        user_attrs: dict[str, Any] | None = None,
+    ) -> FrozenTrial:
+        """Append a RUNNING (or WAITING, for queued work) trial with the next number."""
+
+    @abstractmethod
+    def claim_waiting_trial(self, study_id: int) -> FrozenTrial | None:
+        """Atomically move the oldest WAITING trial to RUNNING and return it.
+
+        Two workers never claim the same trial.
+        """
+
+    @abstractmethod
+    def set_trial_param(
+        self, trial_id: int, name: str, internal_value: float, distribution: BaseDistribution
+    ) -> None:
+        """Store one parameter of a running trial."""
+
+    @abstractmethod
+    def set_trial_state_values(
+        self,
+        trial_id: int,
+        state: TrialState,
+        values: Sequence[float] | None = None,
+        *,
+        fail_reason: str | None = None,
+    ) -> None:
+        """Finish a running trial (or start a waiting one) in one atomic write.
+
+        Raises:
+            UpdateFinishedTrialError: The trial had already finished.
+        """
+
+    @abstractmethod
+    def set_trial_intermediate_value(self, trial_id: int, step: int, value: float) -> None:
+        """Store an intermediate value of a running trial."""
+
+    @abstractmethod
+    def set_trial_attr(self, trial_id: int, key: str, value: Any, *, system: bool = False) -> None:
+        """Set a JSON-serialisable attribute of a trial."""
+
+    @abstractmethod
+    def get_trial(self, trial_id: int) -> FrozenTrial:
+        """One trial by id."""
+
+    @abstractmethod
+    def get_trial_id_from_number(self, study_id: int, number: int) -> int:
+        """The id of trial ``number`` of a study."""
+
+    @abstractmethod
+    def get_all_trials(
+        self, study_id: int, *, states: Container[TrialState] | None = None
+    ) -> list[FrozenTrial]:
+        """Trials of a study ordered by number, optionally only those in ``states``.
+
+        The returned objects are shared snapshots: do not modify them.
+        """
+
+    # -- heartbeats ------------------------------------------------------------------
+    @abstractmethod
+    def record_heartbeat(self, trial_ids: Sequence[int]) -> None:
+        """Note that the workers of these running trials are alive now."""
+
+    @abstractmethod
+    def fail_stale_trials(self, study_id: int, grace_seconds: float) -> list[FrozenTrial]:
+        """Mark FAIL every RUNNING trial whose last heartbeat is older than the grace period.
+
+        Returns the trials this call failed (another worker's call never returns the same).
+        """
+
+    def close(self) -> None:  # noqa: B027 - optional hook with a no-op default
+        """Release connections and files."""
+
+    # -- conveniences built on the contract ------------------------------------------------
+    def set_trial_user_attr(self, trial_id: int, key: str, value: Any) -> None:
+        """Set a user attribute of a trial."""
+        self.set_trial_attr(trial_id, key, value)
+
+    def get_n_trials(self, study_id: int, states: Container[TrialState] | None = None) -> int:
+        """How many trials (in ``states``) the study has."""
+        return len(self.get_all_trials(study_id, states=states))
+
+    def get_best_values(self, study_id: int) -> list[float] | None:
+        """Best value of a single-objective study, None for none or several objectives."""
+        directions = self.get_study_directions(study_id)
+        if len(directions) != 1:
+            return None
+        done = self.get_all_trials(study_id, states=(TrialState.COMPLETE,))
+        if not done:
+            return None
+        pick = max if directions[0] == StudyDirection.MAXIMIZE else min
+        return [pick(t.values[0] for t in done if t.values)]
+
+
+def check_values(values: Sequence[float] | None, state: TrialState) -> list[float] | None:
+    """Validate the values a finished trial is stored with."""
+    if state == TrialState.COMPLETE and values is None:
+        raise ValueError("a COMPLETE trial needs values")
+    if values is None:
+        return None
+    out = [float(v) for v in values]
+    if any(math.isnan(v) for v in out):
+        raise ValueError(f"values must not be NaN, got {out}")
+    return out
+
+
+def ensure_not_finished(trial: FrozenTrial) -> None:
+    """Raise if a write targets a finished trial."""
+    if trial.state.is_finished():
+        raise UpdateFinishedTrialError(
+            f"trial {trial.number} (id {trial.trial_id}) already finished as {trial.state.name}"
+        )
+
+
+def fail_reason_attrs(fail_reason: str | None) -> dict[str, Any]:
+    """The system attributes recording why a trial failed."""
+    return {} if fail_reason is None else {FAIL_REASON_KEY: fail_reason}
+
+
+def now() -> dt.datetime:
+    """The current time, timezone-aware UTC."""
+    return dt.datetime.now(dt.UTC)
+
+
+def stale_reason(grace_seconds: float) -> str:
+    """The fail reason of a trial whose worker stopped sending heartbeats."""
+    return f"no heartbeat for {grace_seconds:g} s: its worker stopped"
+
+
+def dumps_json(value: Any) -> str:
+    """Serialise an attribute value, saying clearly when it cannot be stored."""
+    try:
+        return json.dumps(value)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"attribute values must be JSON-serialisable: {exc}") from None
+
+
+def json_roundtrip(value: Any) -> Any:
+    """The value as it reads back from a durable storage (tuples become lists...)."""
+    return json.loads(dumps_json(value))

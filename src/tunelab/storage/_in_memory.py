@@ -1,0 +1,251 @@
+"""A storage kept in this process's memory: the default, fastest, not durable."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import threading
+import time
+from collections.abc import Container, Sequence
+from typing import Any
+
+from tunelab.exceptions import DuplicatedStudyError, StudyNotFoundError
+from tunelab.space import BaseDistribution
+from tunelab.storage._base import (
+    BaseStorage,
+    StudySummary,
+    check_values,
+    ensure_not_finished,
+    fail_reason_attrs,
+    json_roundtrip,
+    now,
+    stale_reason,
+)
+from tunelab.trial import FrozenTrial, StudyDirection, TrialState
+
+
+@dataclasses.dataclass
+class _Study:
+    name: str
+    directions: list[StudyDirection]
+    user_attrs: dict[str, Any] = dataclasses.field(default_factory=dict)
+    system_attrs: dict[str, Any] = dataclasses.field(default_factory=dict)
+    trials: list[FrozenTrial] = dataclasses.field(default_factory=list)
+
+
+class InMemoryStorage(BaseStorage):
+    """Studies held in a dict; lost when the process exits.
+
+    Trials are replaced, never mutated, on update, so readers can share the
+    snapshots without copying.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._studies: dict[int, _Study] = {}
+        self._names: dict[str, int] = {}
+        self._trial_loc: dict[int, tuple[int, int]] = {}  # trial id -> (study id, number)
+        self._heartbeats: dict[int, float] = {}
+        self._next_study_id = 0
+
+    def _study(self, study_id: int) -> _Study:
+        try:
+            return self._studies[study_id]
+        except KeyError:
+            raise StudyNotFoundError(f"no study with id {study_id}") from None
+
+    def create_new_study(self, directions: Sequence[StudyDirection], study_name: str) -> int:
+        with self._lock:
+            if study_name in self._names:
+                raise DuplicatedStudyError(f"a study named {study_name!r} already exists")
+            study_id = self._next_study_id
+            self._next_study_id += 1
+            self._studies[study_id] = _Study(study_name, list(directions))
+            self._names[study_name] = study_id
+            return study_id
+
+    def delete_study(self, study_id: int) -> None:
+        with self._lock:
+            study = self._study(study_id)
+            for trial in study.trials:
+                self._trial_loc.pop(trial.trial_id, None)
+                self._heartbeats.pop(trial.trial_id, None)
+            del self._names[study.name]
+            del self._studies[study_id]
+
+    def get_study_id_from_name(self, study_name: str) -> int:
+        with self._lock:
+            try:
+                return self._names[study_name]
+            except KeyError:
+                raise StudyNotFoundError(f"no study named {study_name!r}") from None
+
+    def get_study_name_from_id(self, study_id: int) -> str:
+        with self._lock:
+            return self._study(study_id).name
+
+    def get_study_directions(self, study_id: int) -> list[StudyDirection]:
+        with self._lock:
+            return list(self._study(study_id).directions)
+
+    def set_study_attr(self, study_id: int, key: str, value: Any, *, system: bool = False) -> None:
+        with self._lock:
+            study = self._study(study_id)
+            (study.system_attrs if system else study.user_attrs)[key] = json_roundtrip(value)
+
+    def get_study_attrs(self, study_id: int, *, system: bool = False) -> dict[str, Any]:
+        with self._lock:
+            study = self._study(study_id)
+            return copy.deepcopy(study.system_attrs if system else study.user_attrs)
+
+    def get_all_studies(self) -> list[StudySummary]:
+        with self._lock:
+            return [
+                StudySummary(
+                    study_name=s.name,
+                    study_id=sid,
+                    directions=list(s.directions),
+                    n_trials=len(s.trials),
+                    best_values=self.get_best_values(sid),
+                    datetime_start=s.trials[0].datetime_start if s.trials else None,
+                    user_attrs=copy.deepcopy(s.user_attrs),
+                )
+                for sid, s in self._studies.items()
+            ]
+
+    def create_new_trial(
+        self,
+        study_id: int,
+        *,
+        state: TrialState = TrialState.RUNNING,
+        system_attrs: dict[str, Any] | None = None,
+        user_attrs: dict[str, Any] | None = None,
+    ) -> FrozenTrial:
+        with self._lock:
+            study = self._study(study_id)
+            trial_id = len(self._trial_loc)
+            while trial_id in self._trial_loc:
+                trial_id += 1
+            trial = FrozenTrial(
+                number=len(study.trials),
+                trial_id=trial_id,
+                state=state,
+                user_attrs=copy.deepcopy(user_attrs or {}),
+                system_attrs=copy.deepcopy(system_attrs or {}),
+                datetime_start=now() if state == TrialState.RUNNING else None,
+            )
+            study.trials.append(trial)
+            self._trial_loc[trial_id] = (study_id, trial.number)
+            if state == TrialState.RUNNING:
+                self._heartbeats[trial_id] = time.time()
+            return trial
+
+    def claim_waiting_trial(self, study_id: int) -> FrozenTrial | None:
+        with self._lock:
+            for trial in self._study(study_id).trials:
+                if trial.state == TrialState.WAITING:
+                    self.set_trial_state_values(trial.trial_id, TrialState.RUNNING)
+                    return self._get(trial.trial_id)
+            return None
+
+    def _get(self, trial_id: int) -> FrozenTrial:
+        try:
+            study_id, number = self._trial_loc[trial_id]
+        except KeyError:
+            raise KeyError(f"no trial with id {trial_id}") from None
+        return self._studies[study_id].trials[number]
+
+    def _replace(self, trial_id: int, **changes: Any) -> None:
+        study_id, number = self._trial_loc[trial_id]
+        trials = self._studies[study_id].trials
+        trials[number] = dataclasses.replace(trials[number], **changes)
+
+    def set_trial_param(
+        self, trial_id: int, name: str, internal_value: float, distribution: BaseDistribution
+    ) -> None:
+        with self._lock:
+            trial = self._get(trial_id)
+            ensure_not_finished(trial)
+            self._replace(
+                trial_id,
+                params={**trial.params, name: distribution.to_external(internal_value)},
+                distributions={**trial.distributions, name: distribution},
+            )
+
+    def set_trial_state_values(
+        self,
+        trial_id: int,
+        state: TrialState,
+        values: Sequence[float] | None = None,
+        *,
+        fail_reason: str | None = None,
+    ) -> None:
+        checked = check_values(values, state)
+        with self._lock:
+            trial = self._get(trial_id)
+            ensure_not_finished(trial)
+            changes: dict[str, Any] = {"state": state, "values": checked}
+            if state == TrialState.RUNNING:
+                changes["datetime_start"] = now()
+                self._heartbeats[trial_id] = time.time()
+            if state.is_finished():
+                changes["datetime_complete"] = now()
+                self._heartbeats.pop(trial_id, None)
+            if fail_reason is not None:
+                changes["system_attrs"] = {**trial.system_attrs, **fail_reason_attrs(fail_reason)}
+            self._replace(trial_id, **changes)
+
+    def set_trial_intermediate_value(self, trial_id: int, step: int, value: float) -> None:
+        with self._lock:
+            trial = self._get(trial_id)
+            ensure_not_finished(trial)
+            self._replace(
+                trial_id, intermediate_values={**trial.intermediate_values, step: float(value)}
+            )
+
+    def set_trial_attr(self, trial_id: int, key: str, value: Any, *, system: bool = False) -> None:
+        with self._lock:
+            trial = self._get(trial_id)
+            ensure_not_finished(trial)
+            field = "system_attrs" if system else "user_attrs"
+            self._replace(trial_id, **{field: {**getattr(trial, field), key: json_roundtrip(value)}})
+
+    def get_trial(self, trial_id: int) -> FrozenTrial:
+        with self._lock:
+            return self._get(trial_id)
+
+    def get_trial_id_from_number(self, study_id: int, number: int) -> int:
+        with self._lock:
+            trials = self._study(study_id).trials
+            if not 0 <= number < len(trials):
+                raise KeyError(f"study {study_id} has no trial number {number}")
+            return trials[number].trial_id
+
+    def get_all_trials(
+        self, study_id: int, *, states: Container[TrialState] | None = None
+    ) -> list[FrozenTrial]:
+        with self._lock:
+            trials = self._study(study_id).trials
+            if states is None:
+                return list(trials)
+            return [t for t in trials if t.state in states]
+
+    def record_heartbeat(self, trial_ids: Sequence[int]) -> None:
+        stamp = time.time()
+        with self._lock:
+            for trial_id in trial_ids:
+                if trial_id in self._heartbeats:
+                    self._heartbeats[trial_id] = stamp
+
+    def fail_stale_trials(self, study_id: int, grace_seconds: float) -> list[FrozenTrial]:
+        deadline = time.time() - grace_seconds
+        failed = []
+        with self._lock:
+            for trial in self._study(study_id).trials:
+                beat = self._heartbeats.get(trial.trial_id)
+                if trial.state == TrialState.RUNNING and beat is not None and beat < deadline:
+                    self.set_trial_state_values(
+                        trial.trial_id, TrialState.FAIL, fail_reason=stale_reason(grace_seconds)
+                    )
+                    failed.append(self._get(trial.trial_id))
+        return failed

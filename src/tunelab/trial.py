@@ -1,0 +1,306 @@
+"""Trials: one evaluation of the objective at one point of the search space."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import math
+import warnings
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from tunelab.space import (
+    BaseDistribution,
+    CategoricalChoice,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+    check_compatible,
+)
+
+if TYPE_CHECKING:
+    from tunelab.study import Study
+
+ChoiceT = TypeVar("ChoiceT", bound=CategoricalChoice)
+
+# System attribute keys shared by the study and the storages.
+FIXED_PARAMS_KEY = "fixed_params"
+FAIL_REASON_KEY = "fail_reason"
+RETRY_OF_KEY = "retry_of"
+
+
+class TrialState(enum.IntEnum):
+    """Where a trial is in its life: WAITING → RUNNING → COMPLETE | PRUNED | FAIL."""
+
+    RUNNING = 0
+    COMPLETE = 1
+    PRUNED = 2
+    FAIL = 3
+    WAITING = 4
+
+    def is_finished(self) -> bool:
+        """Whether the trial can no longer change."""
+        return self in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+
+
+class StudyDirection(enum.IntEnum):
+    """Whether an objective is minimised or maximised."""
+
+    MINIMIZE = 1
+    MAXIMIZE = 2
+
+
+@dataclass
+class FrozenTrial:
+    """A snapshot of a trial as stored. Treat it as read-only.
+
+    Attributes:
+        number: Position of the trial in its study, from 0.
+        trial_id: Storage-wide identifier.
+        state: Lifecycle state.
+        values: Objective values (one per direction), or None until complete.
+        params: Parameter name to value, as the objective received it.
+        distributions: Parameter name to the distribution it was drawn from.
+        intermediate_values: Step to value, as reported with :meth:`Trial.report`.
+        user_attrs: Attributes set by the user.
+        system_attrs: Attributes set by tunelab (fail reason, retry origin...).
+        datetime_start: When the trial started running.
+        datetime_complete: When it finished.
+    """
+
+    number: int
+    trial_id: int
+    state: TrialState
+    values: list[float] | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    distributions: dict[str, BaseDistribution] = field(default_factory=dict)
+    intermediate_values: dict[int, float] = field(default_factory=dict)
+    user_attrs: dict[str, Any] = field(default_factory=dict)
+    system_attrs: dict[str, Any] = field(default_factory=dict)
+    datetime_start: dt.datetime | None = None
+    datetime_complete: dt.datetime | None = None
+
+    @property
+    def value(self) -> float | None:
+        """The objective value of a single-objective trial."""
+        if self.values is None:
+            return None
+        if len(self.values) != 1:
+            raise RuntimeError("value is for single-objective trials; use values")
+        return self.values[0]
+
+    @property
+    def duration(self) -> dt.timedelta | None:
+        """Running time, once finished."""
+        if self.datetime_start is None or self.datetime_complete is None:
+            return None
+        return self.datetime_complete - self.datetime_start
+
+    @property
+    def last_step(self) -> int | None:
+        """The largest reported step, if any."""
+        return max(self.intermediate_values) if self.intermediate_values else None
+
+    @property
+    def fail_reason(self) -> str | None:
+        """Why the trial failed, when it did."""
+        return self.system_attrs.get(FAIL_REASON_KEY)
+
+
+def _named(name: str, factory: type[BaseDistribution], *args: Any, **kwargs: Any) -> Any:
+    """Build a distribution, naming the parameter in any validation error."""
+    try:
+        return factory(*args, **kwargs)
+    except ValueError as exc:
+        raise ValueError(f"parameter {name!r}: {exc}") from None
+
+
+class BaseTrial(ABC):
+    """What an objective function receives: suggestions, reports, attributes."""
+
+    @property
+    @abstractmethod
+    def number(self) -> int:
+        """Position of the trial in its study."""
+
+    @property
+    @abstractmethod
+    def params(self) -> dict[str, Any]:
+        """Parameters suggested so far."""
+
+    @abstractmethod
+    def _suggest(self, name: str, distribution: BaseDistribution) -> Any:
+        """Return the value of ``name`` drawn from ``distribution`` (stored once)."""
+
+    @abstractmethod
+    def report(self, value: float, step: int) -> None:
+        """Record an intermediate objective value at ``step`` (e.g. an epoch or fold)."""
+
+    @abstractmethod
+    def should_prune(self) -> bool:
+        """Whether the study's pruner would stop this trial now."""
+
+    @abstractmethod
+    def set_user_attr(self, key: str, value: Any) -> None:
+        """Attach a JSON-serialisable value to the trial."""
+
+    def suggest_float(
+        self, name: str, low: float, high: float, *, log: bool = False, step: float | None = None
+    ) -> float:
+        """Suggest a float in ``[low, high]``, on a log scale or a step grid if asked."""
+        return float(self._suggest(name, _named(name, FloatDistribution, low, high, log, step)))
+
+    def suggest_int(
+        self, name: str, low: int, high: int, *, log: bool = False, step: int = 1
+    ) -> int:
+        """Suggest an integer in ``[low, high]`` on a grid of ``step``, log-scaled if asked."""
+        return int(self._suggest(name, _named(name, IntDistribution, low, high, log, step)))
+
+    def suggest_categorical(self, name: str, choices: Sequence[ChoiceT]) -> ChoiceT:
+        """Suggest one of ``choices`` (None, bool, int, float or str values)."""
+        return self._suggest(name, _named(name, CategoricalDistribution, choices))  # type: ignore[no-any-return]
+
+
+class Trial(BaseTrial):
+    """A running trial of a study, backed by the study's storage and sampler.
+
+    Users do not build trials: :meth:`Study.ask` and :meth:`Study.optimize` do.
+    """
+
+    def __init__(self, study: Study, frozen: FrozenTrial) -> None:
+        self._study = study
+        self._trial_id = frozen.trial_id
+        self._number = frozen.number
+        self._params = dict(frozen.params)
+        self._distributions = dict(frozen.distributions)
+        self._fixed: dict[str, Any] = dict(frozen.system_attrs.get(FIXED_PARAMS_KEY, {}))
+        self._relative_space: dict[str, BaseDistribution] = {}
+        self._relative_params: dict[str, Any] = {}
+        self._intermediate: dict[int, float] = dict(frozen.intermediate_values)
+        self._user_attrs: dict[str, Any] = dict(frozen.user_attrs)
+        self._frozen_base = frozen
+
+    @property
+    def number(self) -> int:
+        return self._number
+
+    @property
+    def trial_id(self) -> int:
+        """Storage-wide identifier."""
+        return self._trial_id
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self._params)
+
+    @property
+    def distributions(self) -> dict[str, BaseDistribution]:
+        """Distributions of the parameters suggested so far."""
+        return dict(self._distributions)
+
+    @property
+    def user_attrs(self) -> dict[str, Any]:
+        """Attributes set with :meth:`set_user_attr`."""
+        return dict(self._user_attrs)
+
+    def _snapshot(self) -> FrozenTrial:
+        """The trial as samplers and pruners see it, built without a storage read."""
+        base = self._frozen_base
+        return FrozenTrial(
+            number=self._number,
+            trial_id=self._trial_id,
+            state=TrialState.RUNNING,
+            params=dict(self._params),
+            distributions=dict(self._distributions),
+            intermediate_values=dict(self._intermediate),
+            user_attrs=dict(self._user_attrs),
+            system_attrs=base.system_attrs,
+            datetime_start=base.datetime_start,
+        )
+
+    def _finished(
+        self, state: TrialState, values: list[float] | None, fail_reason: str | None
+    ) -> FrozenTrial:
+        """The trial as just stored by :meth:`Study.tell`, built without a storage read."""
+        frozen = self._snapshot()
+        frozen.state = state
+        frozen.values = values
+        frozen.user_attrs = dict(self._user_attrs)
+        if fail_reason is not None:
+            frozen.system_attrs = {**frozen.system_attrs, FAIL_REASON_KEY: fail_reason}
+        frozen.datetime_complete = dt.datetime.now(dt.UTC)
+        return frozen
+
+    def _sample_relative(self) -> None:
+        """Let the sampler choose the joint part of the space (called once, at ask)."""
+        self._relative_space, self._relative_params = self._study._sample_relative(
+            self._snapshot()
+        )
+
+    def _suggest(self, name: str, distribution: BaseDistribution) -> Any:
+        if name in self._distributions:
+            check_compatible(name, self._distributions[name], distribution)
+            return self._params[name]
+        value = self._choose(name, distribution)
+        self._study._storage.set_trial_param(
+            self._trial_id, name, distribution.to_internal(value), distribution
+        )
+        self._params[name] = value
+        self._distributions[name] = distribution
+        return value
+
+    def _choose(self, name: str, distribution: BaseDistribution) -> Any:
+        if name in self._fixed:
+            value = self._fixed[name]
+            if not distribution.contains(distribution.to_internal(value)):
+                raise ValueError(
+                    f"the enqueued value {value!r} of parameter {name!r} is outside {distribution!r}"
+                )
+            return value
+        if distribution.single():
+            return distribution.to_external(distribution.to_internal(_single_value(distribution)))
+        if name in self._relative_params and self._relative_space.get(name) == distribution:
+            return self._relative_params[name]
+        return self._study._sample_independent(self._snapshot(), name, distribution)
+
+    def report(self, value: float, step: int) -> None:
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            raise TypeError(f"report() value must be a number, got {value!r}") from None
+        if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+            raise ValueError(f"report() step must be a non-negative integer, got {step!r}")
+        if self._study._is_multi_objective:
+            raise NotImplementedError("report() is for single-objective studies")
+        if step in self._intermediate:
+            warnings.warn(
+                f"trial {self._number} already reported step {step}; ignoring the new value",
+                stacklevel=2,
+            )
+            return
+        self._study._storage.set_trial_intermediate_value(self._trial_id, step, value)
+        self._intermediate[step] = value
+
+    def should_prune(self) -> bool:
+        return self._study._should_prune(self._snapshot())
+
+    def set_user_attr(self, key: str, value: Any) -> None:
+        self._study._storage.set_trial_user_attr(self._trial_id, key, value)
+        self._user_attrs[key] = value
+
+
+def _single_value(distribution: BaseDistribution) -> Any:
+    if isinstance(distribution, CategoricalDistribution):
+        return distribution.choices[0]
+    assert isinstance(distribution, FloatDistribution | IntDistribution)
+    return distribution.low
+
+
+def is_finite_number(value: Any) -> bool:
+    """Whether ``value`` is a real number that is neither NaN nor infinite."""
+    try:
+        return math.isfinite(float(value)) and not isinstance(value, bool | str)
+    except (TypeError, ValueError):
+        return False
