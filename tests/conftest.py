@@ -36,9 +36,7 @@ _db_counter = iter(range(10**9))
 
 
 @pytest.fixture
-def storage_url_factory(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> Callable[[str], str]:
+def storage_url_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[str], str]:
     """Make an empty database URL of a kind ('sqlite' or 'postgres')."""
 
     def make(kind: str) -> str:

@@ -16,6 +16,7 @@ from tunelab.trial import FrozenTrial
 if TYPE_CHECKING:
     from tunelab.study import Callback, ObjectiveFunc, Study
 
+
 @dataclass
 class Budget:
     """When to stop starting trials: a count, a deadline, or the study's stop flag."""
@@ -44,7 +45,8 @@ class Heartbeat:
 
     def __init__(self, study: Study) -> None:
         self._study = study
-        self._interval = study.settings.get("heartbeat_interval")
+        interval = study.settings.get("heartbeat_interval")
+        self._interval = None if interval is None else float(interval)
         self._ids: set[int] = set()
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -65,7 +67,8 @@ class Heartbeat:
         return self
 
     def _run(self) -> None:
-        while not self._stop.wait(float(self._interval)):
+        assert self._interval is not None
+        while not self._stop.wait(self._interval):
             with self._lock:
                 ids = sorted(self._ids)
             try:
@@ -120,9 +123,10 @@ def run_optimize(
 
         # Workers start before this process starts any thread of its own.
         pool = WorkerPool(func, n_jobs)
-    with ProgressBar(study, n_trials, timeout, show_progress_bar) as progress, Heartbeat(
-        study
-    ) as heartbeat:
+    with (
+        ProgressBar(study, n_trials, timeout, show_progress_bar) as progress,
+        Heartbeat(study) as heartbeat,
+    ):
 
         def finished(frozen: FrozenTrial) -> None:
             progress.update(frozen)
@@ -210,4 +214,3 @@ def _run_threads(
         raise
     if errors:
         raise errors[0]
-

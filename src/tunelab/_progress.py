@@ -49,14 +49,16 @@ class ProgressBar:
         self._progress = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
-            MofNCompleteColumn() if by_trials else TextColumn("{task.completed:.0f}/{task.total:.0f} s"),
+            MofNCompleteColumn()
+            if by_trials
+            else TextColumn("{task.completed:.0f}/{task.total:.0f} s"),
             TimeElapsedColumn(),
             TextColumn("{task.fields[best]}"),
             console=Console(stderr=True),
             transient=False,
         )
         self._progress.start()
-        total = float(self._n_trials) if by_trials else float(self._timeout or 0)
+        total = float(self._n_trials or 0) if by_trials else float(self._timeout or 0)
         self._task = self._progress.add_task(self._study.study_name, total=total, best="")
         return self
 
@@ -74,10 +76,11 @@ class ProgressBar:
                 best = f"best={self._study.best_value:.6g} (trial {self._study.best_trial.number})"
             except ValueError:
                 best = ""
-        completed = (
-            self._done if self._n_trials is not None else time.monotonic() - self._started
-        )
-        self._progress.update(self._task, completed=completed, **({"best": best} if best else {}))
+        completed = self._done if self._n_trials is not None else time.monotonic() - self._started
+        if best:
+            self._progress.update(self._task, completed=completed, best=best)
+        else:
+            self._progress.update(self._task, completed=completed)
 
     def __exit__(
         self,

@@ -90,7 +90,9 @@ def _portable(outcome: Outcome) -> Outcome:
     """The outcome without what cannot be pickled (the exception object, odd return values)."""
     if outcome.error is not None:
         return Outcome(error_text=outcome.error_text, error_traceback=outcome.error_traceback)
-    return Outcome(error_text=f"TypeError: the objective returned an unpicklable {outcome.values!r}")
+    return Outcome(
+        error_text=f"TypeError: the objective returned an unpicklable {outcome.values!r}"
+    )
 
 
 class _Worker:

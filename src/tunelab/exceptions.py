@@ -7,7 +7,7 @@ class TunelabError(Exception):
     """Root of every tunelab-specific error."""
 
 
-class TrialPruned(TunelabError):  # noqa: N818 - the name users know from Optuna
+class TrialPruned(TunelabError):
     """Raised inside an objective to stop a trial that a pruner judged hopeless."""
 
 

@@ -93,7 +93,7 @@ class Study:
         )
         self._next_stale_check = 0.0
 
-    # -- reading -------------------------------------------------------------------------
+    # -- reading --
     @property
     def storage(self) -> BaseStorage:
         """Where the study lives."""
@@ -176,7 +176,7 @@ class Study:
         """Fault-tolerance settings stored with the study (heartbeat, retries)."""
         return dict(self._settings)
 
-    # -- ask / tell ---------------------------------------------------------------------------
+    # -- ask / tell --
     def ask(self, fixed_distributions: Mapping[str, BaseDistribution] | None = None) -> Trial:
         """Start a trial and return it.
 
@@ -224,9 +224,7 @@ class Study:
         if state == TrialState.PRUNED and not self._is_multi_objective:
             checked = self._pruned_value(trial)
         with self._lock:
-            self._storage.set_trial_state_values(
-                trial_id, state, checked, fail_reason=fail_reason
-            )
+            self._storage.set_trial_state_values(trial_id, state, checked, fail_reason=fail_reason)
             frozen = (
                 trial._finished(state, checked, fail_reason)
                 if isinstance(trial, Trial)
@@ -312,7 +310,7 @@ class Study:
         """Start no further trials in the running :meth:`optimize` (trials in flight finish)."""
         self._stop_flag.set()
 
-    # -- fault tolerance ---------------------------------------------------------------------------
+    # -- fault tolerance --
     @property
     def _grace_period(self) -> float | None:
         interval = self._settings.get("heartbeat_interval")
@@ -346,7 +344,7 @@ class Study:
                     user_attrs=trial.user_attrs,
                 )
 
-    # -- used by Trial ------------------------------------------------------------------------------
+    # -- used by Trial --
     def _sample_relative(
         self, trial: FrozenTrial
     ) -> tuple[dict[str, BaseDistribution], dict[str, Any]]:
@@ -364,7 +362,7 @@ class Study:
         with self._lock:
             return bool(self.pruner.prune(self._view, trial))
 
-    # -- running ---------------------------------------------------------------------------------------
+    # -- running --
     def optimize(
         self,
         func: ObjectiveFunc,
@@ -552,8 +550,8 @@ def create_study(
         study = Study(name, backend, sampler, pruner)
         if study.directions != dirs:
             raise ValueError(
-                f"study {name!r} exists with directions "
-                f"{[d.name.lower() for d in study.directions]}, not {[d.name.lower() for d in dirs]}"
+                f"study {name!r} exists with directions {_names(study.directions)}, "
+                f"not {_names(dirs)}"
             ) from None
         return study
     settings = {
@@ -565,6 +563,10 @@ def create_study(
     return Study(name, backend, sampler, pruner)
 
 
+def _names(directions: Sequence[StudyDirection]) -> list[str]:
+    return [d.name.lower() for d in directions]
+
+
 def _check_settings(
     retry_failed: int, heartbeat_interval: float | None, grace_period: float | None
 ) -> None:
@@ -573,7 +575,11 @@ def _check_settings(
     for name, value in (("heartbeat_interval", heartbeat_interval), ("grace_period", grace_period)):
         if value is not None and not (is_finite_number(value) and value > 0):
             raise ValueError(f"{name} must be a positive number of seconds or None, got {value!r}")
-    if grace_period is not None and heartbeat_interval is not None and grace_period <= heartbeat_interval:
+    if (
+        grace_period is not None
+        and heartbeat_interval is not None
+        and grace_period <= heartbeat_interval
+    ):
         raise ValueError(
             f"grace_period ({grace_period}) must exceed heartbeat_interval ({heartbeat_interval})"
         )

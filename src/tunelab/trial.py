@@ -160,7 +160,8 @@ class BaseTrial(ABC):
 
     def suggest_categorical(self, name: str, choices: Sequence[ChoiceT]) -> ChoiceT:
         """Suggest one of ``choices`` (None, bool, int, float or str values)."""
-        return self._suggest(name, _named(name, CategoricalDistribution, choices))  # type: ignore[no-any-return]
+        value: ChoiceT = self._suggest(name, _named(name, CategoricalDistribution, choices))
+        return value
 
 
 class Trial(BaseTrial):
@@ -235,9 +236,7 @@ class Trial(BaseTrial):
 
     def _sample_relative(self) -> None:
         """Let the sampler choose the joint part of the space (called once, at ask)."""
-        self._relative_space, self._relative_params = self._study._sample_relative(
-            self._snapshot()
-        )
+        self._relative_space, self._relative_params = self._study._sample_relative(self._snapshot())
 
     def _suggest(self, name: str, distribution: BaseDistribution) -> Any:
         if name in self._distributions:
@@ -256,7 +255,8 @@ class Trial(BaseTrial):
             value = self._fixed[name]
             if not distribution.contains(distribution.to_internal(value)):
                 raise ValueError(
-                    f"the enqueued value {value!r} of parameter {name!r} is outside {distribution!r}"
+                    f"the enqueued value {value!r} of parameter {name!r} "
+                    f"is outside {distribution!r}"
                 )
             return value
         if distribution.single():

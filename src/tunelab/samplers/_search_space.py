@@ -25,8 +25,6 @@ def intersection_search_space(
             space = dict(trial.distributions)
             continue
         space = {
-            name: dist
-            for name, dist in space.items()
-            if trial.distributions.get(name) == dist
+            name: dist for name, dist in space.items() if trial.distributions.get(name) == dist
         }
     return {name: dist for name, dist in sorted((space or {}).items()) if not dist.single()}

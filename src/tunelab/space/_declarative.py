@@ -32,6 +32,7 @@ class SupportsSuggest(Protocol):
 
     def _suggest(self, name: str, distribution: BaseDistribution) -> Any: ...
 
+
 _KIND_KEYS = ("float", "int", "categorical")
 _OPTION_KEYS = {"float": {"log", "step"}, "int": {"log", "step"}, "categorical": set()}
 

@@ -14,7 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeAlias
 
-CategoricalChoice: TypeAlias = None | bool | int | float | str
+import numpy as np
+
+CategoricalChoice: TypeAlias = bool | int | float | str | None
 
 # Relative slack when checking that a float step divides the range: binary
 # floating point cannot represent most decimal steps exactly.
@@ -57,6 +59,21 @@ def _check_finite(**bounds: float) -> None:
             raise ValueError(f"{key}={value!r} must be a finite number")
 
 
+def _as_float(key: str, value: Any) -> float:
+    # float() raises TypeError for None; callers name the parameter only for ValueError.
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{key}={value!r} must be a number") from None
+
+
+def _as_flag(key: str, value: Any) -> bool:
+    # A truthy string such as "no" must not silently switch the log scale on.
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    raise ValueError(f"{key}={value!r} must be True or False")
+
+
 def _check_step_divides(low: float, high: float, step: float) -> None:
     n_steps = (high - low) / step
     if abs(n_steps - round(n_steps)) > _STEP_RTOL * max(1.0, abs(n_steps)):
@@ -76,8 +93,9 @@ class FloatDistribution(BaseDistribution):
     kind: ClassVar[str] = "float"
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "low", float(self.low))
-        object.__setattr__(self, "high", float(self.high))
+        object.__setattr__(self, "low", _as_float("low", self.low))
+        object.__setattr__(self, "high", _as_float("high", self.high))
+        object.__setattr__(self, "log", _as_flag("log", self.log))
         _check_finite(low=self.low, high=self.high)
         if self.low > self.high:
             raise ValueError(f"low={self.low!r} must be <= high={self.high!r}")
@@ -86,7 +104,7 @@ class FloatDistribution(BaseDistribution):
         if self.step is not None:
             if self.log:
                 raise ValueError("step and log=True cannot be used together")
-            object.__setattr__(self, "step", float(self.step))
+            object.__setattr__(self, "step", _as_float("step", self.step))
             if not (math.isfinite(self.step) and self.step > 0):
                 raise ValueError(f"step={self.step!r} must be a positive finite number")
             _check_step_divides(self.low, self.high, self.step)
@@ -127,9 +145,10 @@ class IntDistribution(BaseDistribution):
     def __post_init__(self) -> None:
         for key in ("low", "high", "step"):
             value = getattr(self, key)
-            if isinstance(value, bool) or int(value) != value:
+            if not _is_integral(value):
                 raise ValueError(f"{key}={value!r} must be an integer")
             object.__setattr__(self, key, int(value))
+        object.__setattr__(self, "log", _as_flag("log", self.log))
         if self.low > self.high:
             raise ValueError(f"low={self.low!r} must be <= high={self.high!r}")
         if self.step < 1:
@@ -150,7 +169,8 @@ class IntDistribution(BaseDistribution):
         return round(internal)
 
     def contains(self, internal: float) -> bool:
-        if internal != round(internal) or not self.low <= internal <= self.high:
+        # The range check comes first: round() raises on NaN and infinity.
+        if not self.low <= internal <= self.high or internal != round(internal):
             return False
         return (round(internal) - self.low) % self.step == 0
 
@@ -184,6 +204,15 @@ class CategoricalDistribution(BaseDistribution):
                 )
         object.__setattr__(self, "choices", tuple(choices))
 
+    def __eq__(self, other: object) -> bool:
+        # Tuples compare True == 1 == 1.0; choices of other types are other domains.
+        if not isinstance(other, CategoricalDistribution):
+            return NotImplemented
+        return _typed(self.choices) == _typed(other.choices)
+
+    def __hash__(self) -> int:
+        return hash(_typed(self.choices))
+
     def to_internal(self, value: Any) -> float:
         for index, choice in enumerate(self.choices):
             # type() check keeps True and 1 (which compare equal) apart.
@@ -197,13 +226,26 @@ class CategoricalDistribution(BaseDistribution):
         return self.choices[int(internal)]
 
     def contains(self, internal: float) -> bool:
-        return internal == int(internal) and 0 <= internal < len(self.choices)
+        return 0 <= internal < len(self.choices) and internal == int(internal)
 
     def single(self) -> bool:
         return len(self.choices) == 1
 
     def _params(self) -> dict[str, Any]:
         return {"choices": list(self.choices)}
+
+
+def _typed(choices: tuple[CategoricalChoice, ...]) -> tuple[tuple[type, CategoricalChoice], ...]:
+    return tuple((type(choice), choice) for choice in choices)
+
+
+def _is_integral(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    try:
+        return int(value) == value
+    except (TypeError, ValueError, OverflowError):
+        return False
 
 
 def _is_nan(value: Any) -> bool:

@@ -40,4 +40,7 @@ def grid_values(dist: BaseDistribution, *, n_float: int | None = None) -> list[A
 def iter_grid(values: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
     """Every combination of the given values, in a fixed (row-major, sorted-name) order."""
     names = sorted(values)
-    return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*(values[n] for n in names))]
+    return [
+        dict(zip(names, combo, strict=True))
+        for combo in itertools.product(*(values[n] for n in names))
+    ]

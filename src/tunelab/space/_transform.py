@@ -22,11 +22,7 @@ def _numeric_bounds(dist: FloatDistribution | IntDistribution) -> tuple[float, f
     Stepped and integer domains are widened by half a step on each side so that
     every grid value owns an equal share of the unit interval.
     """
-    half = 0.0
-    if isinstance(dist, IntDistribution):
-        half = 0.5 * dist.step
-    elif dist.step is not None:
-        half = 0.5 * dist.step
+    half = 0.0 if dist.step is None else 0.5 * dist.step
     low, high = dist.low - half, dist.high + half
     if dist.log:
         return math.log(low), math.log(high)

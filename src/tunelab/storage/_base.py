@@ -40,7 +40,7 @@ class BaseStorage(ABC):
     from several processes and machines sharing one database.
     """
 
-    # -- studies -----------------------------------------------------------------
+    # -- studies --
     @abstractmethod
     def create_new_study(self, directions: Sequence[StudyDirection], study_name: str) -> int:
         """Create a study and return its id.
@@ -81,7 +81,7 @@ class BaseStorage(ABC):
     def get_all_studies(self) -> list[StudySummary]:
         """A summary of every study in the storage."""
 
-    # -- trials --------------------------------------------------------------------
+    # -- trials --
     @abstractmethod
     def create_new_trial(
         self,
@@ -146,7 +146,7 @@ class BaseStorage(ABC):
         The returned objects are shared snapshots: do not modify them.
         """
 
-    # -- heartbeats ------------------------------------------------------------------
+    # -- heartbeats --
     @abstractmethod
     def record_heartbeat(self, trial_ids: Sequence[int]) -> None:
         """Note that the workers of these running trials are alive now."""
@@ -161,7 +161,7 @@ class BaseStorage(ABC):
     def close(self) -> None:  # noqa: B027 - optional hook with a no-op default
         """Release connections and files."""
 
-    # -- conveniences built on the contract ------------------------------------------------
+    # -- conveniences built on the contract --
     def set_trial_user_attr(self, trial_id: int, key: str, value: Any) -> None:
         """Set a user attribute of a trial."""
         self.set_trial_attr(trial_id, key, value)

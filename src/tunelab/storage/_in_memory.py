@@ -208,7 +208,9 @@ class InMemoryStorage(BaseStorage):
             trial = self._get(trial_id)
             ensure_not_finished(trial)
             field = "system_attrs" if system else "user_attrs"
-            self._replace(trial_id, **{field: {**getattr(trial, field), key: json_roundtrip(value)}})
+            self._replace(
+                trial_id, **{field: {**getattr(trial, field), key: json_roundtrip(value)}}
+            )
 
     def get_trial(self, trial_id: int) -> FrozenTrial:
         with self._lock:

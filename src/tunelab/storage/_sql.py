@@ -150,7 +150,7 @@ class SQLStorage(BaseStorage):
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(state["url"])  # type: ignore[misc]
 
-    # -- plumbing -------------------------------------------------------------------------
+    # -- plumbing --
     @contextmanager
     def _read(self) -> Iterator[Connection]:
         with self._engine.connect() as conn, conn.begin():
@@ -209,7 +209,7 @@ class SQLStorage(BaseStorage):
             raise StudyNotFoundError(f"no study with id {study_id} in {self.url!r}")
         return row
 
-    # -- studies ------------------------------------------------------------------------------
+    # -- studies --
     def create_new_study(self, directions: Sequence[StudyDirection], study_name: str) -> int:
         def work(conn: Connection) -> int:
             exists = conn.execute(
@@ -224,7 +224,9 @@ class SQLStorage(BaseStorage):
                     created_at=time.time(),
                 )
             )
-            return int(result.inserted_primary_key[0])
+            key = result.inserted_primary_key
+            assert key is not None
+            return int(key[0])
 
         try:
             return self._write(work)
@@ -286,12 +288,12 @@ class SQLStorage(BaseStorage):
     def get_all_studies(self) -> list[StudySummary]:
         with self._read() as conn:
             rows = conn.execute(sa.select(s.studies).order_by(s.studies.c.study_id)).all()
-            counts = dict(
+            counts: dict[int, int] = dict(
                 conn.execute(
                     sa.select(s.trials.c.study_id, sa.func.count()).group_by(s.trials.c.study_id)
                 ).all()
             )
-            starts = dict(
+            starts: dict[int, float] = dict(
                 conn.execute(
                     sa.select(s.trials.c.study_id, sa.func.min(s.trials.c.datetime_start)).group_by(
                         s.trials.c.study_id
@@ -311,7 +313,7 @@ class SQLStorage(BaseStorage):
             for row in rows
         ]
 
-    # -- trials -----------------------------------------------------------------------------------
+    # -- trials --
     def create_new_trial(
         self,
         study_id: int,
@@ -332,7 +334,7 @@ class SQLStorage(BaseStorage):
             ).scalar_one()
             stamp = time.time()
             running = state == TrialState.RUNNING
-            trial_id = conn.execute(
+            key = conn.execute(
                 sa.insert(s.trials).values(
                     study_id=study_id,
                     number=number,
@@ -340,11 +342,16 @@ class SQLStorage(BaseStorage):
                     datetime_start=stamp if running else None,
                     heartbeat=stamp if running else None,
                 )
-            ).inserted_primary_key[0]
+            ).inserted_primary_key
+            assert key is not None
+            trial_id = key[0]
             if attrs:
                 conn.execute(
                     sa.insert(s.trial_attrs),
-                    [{"trial_id": trial_id, "key": k, "value": v, "system": b} for k, v, b in attrs],
+                    [
+                        {"trial_id": trial_id, "key": k, "value": v, "system": b}
+                        for k, v, b in attrs
+                    ],
                 )
             return int(trial_id), int(number), stamp
 
@@ -441,7 +448,9 @@ class SQLStorage(BaseStorage):
                 sa.update(s.trials).where(s.trials.c.trial_id == trial_id).values(**changes)
             )
             for key, value in fail_reason_attrs(fail_reason).items():
-                _upsert_attr(conn, s.trial_attrs, "trial_id", trial_id, key, dumps_json(value), True)
+                _upsert_attr(
+                    conn, s.trial_attrs, "trial_id", trial_id, key, dumps_json(value), True
+                )
 
         self._write(work)
 
@@ -451,9 +460,7 @@ class SQLStorage(BaseStorage):
         def work(conn: Connection) -> None:
             self._check_open(conn, trial_id)
             table = s.trial_intermediate
-            conn.execute(
-                sa.delete(table).where(table.c.trial_id == trial_id, table.c.step == step)
-            )
+            conn.execute(sa.delete(table).where(table.c.trial_id == trial_id, table.c.step == step))
             conn.execute(sa.insert(table).values(trial_id=trial_id, step=step, value=stored))
 
         self._write(work)
@@ -518,7 +525,7 @@ class SQLStorage(BaseStorage):
             else:
                 cache.open_ids.add(trial.trial_id)
 
-    # -- heartbeats ---------------------------------------------------------------------------------
+    # -- heartbeats --
     def record_heartbeat(self, trial_ids: Sequence[int]) -> None:
         if not trial_ids:
             return
@@ -586,7 +593,9 @@ def _upsert_attr(
             table.c[owner] == owner_id, table.c.key == key, table.c.system == system
         )
     )
-    conn.execute(sa.insert(table).values({owner: owner_id, "key": key, "value": text, "system": system}))
+    conn.execute(
+        sa.insert(table).values({owner: owner_id, "key": key, "value": text, "system": system})
+    )
 
 
 def _load_trials(conn: Connection, where: sa.ColumnElement[bool]) -> list[FrozenTrial]:
@@ -614,9 +623,7 @@ def _build_trial(
     steps: dict[int, dict[int, float]],
     attrs: dict[tuple[int, bool], dict[str, Any]],
 ) -> FrozenTrial:
-    dists = {
-        name: _distribution(text) for name, (_, text) in params.get(row.trial_id, {}).items()
-    }
+    dists = {name: _distribution(text) for name, (_, text) in params.get(row.trial_id, {}).items()}
     return FrozenTrial(
         number=row.number,
         trial_id=row.trial_id,

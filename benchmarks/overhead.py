@@ -1,0 +1,284 @@
+"""Milliseconds per ask+tell: tunelab beside Optuna, in memory and on durable storages.
+
+Each configuration runs one study of the largest trial count with a random
+sampler and a trivial five-parameter objective (suggestions included, the
+objective's arithmetic negligible), stamping every trial. The figures for
+smaller counts are the first N trials of that run, which is exactly what a
+study of N trials would have cost. A short warm-up study of the same kind runs
+first so that imports and one-off initialisation are not charged to it.
+
+Usage::
+
+    python benchmarks/overhead.py                      # 100, 1,000 and 10,000 trials
+    python benchmarks/overhead.py --quick              # 100 and 1,000
+    python benchmarks/overhead.py --skip-slow-peers    # Optuna's SQLite only to 1,000
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+from _common import machine_info, objective, print_table, ratio, write_json
+from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+import tunelab as tl
+
+WARMUP_TRIALS = 20
+SLOW_PEER_CAP = 1_000
+CURVE_POINTS = 100
+
+
+@dataclass(frozen=True)
+class Config:
+    """One library on one storage kind."""
+
+    key: str
+    label: str
+    make: Callable[[Path, int], Any]  # (empty folder, seed) -> a fresh study
+    slow_peer: bool = False
+
+
+def _tunelab(url: str | None) -> Callable[[Path, int], Any]:
+    def make(folder: Path, seed: int) -> Any:
+        storage = url.format(folder=folder) if url else None
+        return tl.create_study(storage=storage, sampler=tl.samplers.RandomSampler(seed=seed))
+
+    return make
+
+
+def _optuna(kind: str) -> Callable[[Path, int], Any]:
+    def make(folder: Path, seed: int) -> Any:
+        storage: Any = None
+        if kind == "sqlite":
+            storage = optuna.storages.RDBStorage(f"sqlite:///{folder}/optuna.db")
+        elif kind == "journal":
+            storage = JournalStorage(JournalFileBackend(str(folder / "optuna.log")))
+        sampler = optuna.samplers.RandomSampler(seed=seed)
+        return optuna.create_study(storage=storage, sampler=sampler)
+
+    return make
+
+
+CONFIGS = [
+    Config("tunelab-memory", "tunelab memory", _tunelab(None)),
+    Config("tunelab-sqlite", "tunelab SQLite", _tunelab("sqlite:///{folder}/tunelab.db")),
+    Config("optuna-memory", "Optuna memory", _optuna("memory")),
+    Config("optuna-sqlite", "Optuna SQLite (RDB)", _optuna("sqlite"), slow_peer=True),
+    Config("optuna-journal", "Optuna journal file", _optuna("journal")),
+]
+
+# (peer, tunelab, bar): bar is the least speed-up tunelab should show, None when unset.
+COMPARISONS = [
+    ("optuna-memory", "tunelab-memory", 3.0),
+    ("optuna-sqlite", "tunelab-sqlite", 30.0),
+    ("optuna-journal", "tunelab-sqlite", None),
+]
+
+
+def time_trials(study: Any, n_trials: int, time_box: float) -> list[float]:
+    """Seconds taken by each ask+objective+tell, stopping early after ``time_box`` seconds."""
+    durations: list[float] = []
+    start = time.perf_counter()
+    last = start
+    for _ in range(n_trials):
+        trial = study.ask()
+        study.tell(trial, objective(trial))
+        now = time.perf_counter()
+        durations.append(now - last)
+        last = now
+        if now - start > time_box:
+            break
+    return durations
+
+
+def summarise(durations: Sequence[float], counts: Sequence[int]) -> dict[str, dict[str, float]]:
+    """Mean ms/trial over the first N trials and over the last 10% of them, per N reached."""
+    out = {}
+    for n in counts:
+        if len(durations) < n:
+            continue
+        tail = max(1, n // 10)
+        out[str(n)] = {
+            "mean_ms": 1e3 * sum(durations[:n]) / n,
+            "last10_ms": 1e3 * sum(durations[n - tail : n]) / tail,
+        }
+    return out
+
+
+def curve(durations: Sequence[float]) -> dict[str, Any]:
+    """Mean ms/trial in consecutive blocks, to show how the cost grows with history."""
+    block = max(1, len(durations) // CURVE_POINTS)
+    points = [
+        round(1e3 * sum(durations[i : i + block]) / len(durations[i : i + block]), 4)
+        for i in range(0, len(durations), block)
+    ]
+    return {"block_trials": block, "mean_ms": points}
+
+
+def run_config(
+    config: Config, counts: Sequence[int], *, cap: int | None, time_box: float, seed: int
+) -> dict[str, Any]:
+    """Warm up, then time one study of ``max(counts)`` trials (or fewer: cap, time box)."""
+    target = min(max(counts), cap) if cap else max(counts)
+    with tempfile.TemporaryDirectory(prefix="tunelab-bench-") as root:
+        warm, timed = Path(root, "warmup"), Path(root, "timed")
+        warm.mkdir()
+        timed.mkdir()
+        time_trials(config.make(warm, seed), WARMUP_TRIALS, time_box)
+        durations = time_trials(config.make(timed, seed), target, time_box)
+    if len(durations) < target:
+        stopped = f"time box {time_box:.0f} s after {len(durations):,} trials"
+    elif cap and cap < max(counts):
+        stopped = f"capped at {cap:,} trials (--skip-slow-peers)"
+    else:
+        stopped = None
+    return {
+        "key": config.key,
+        "label": config.label,
+        "trials_run": len(durations),
+        "total_s": sum(durations),
+        "note": stopped,
+        "by_n": summarise(durations, counts),
+        "curve": curve(durations),
+    }
+
+
+def median_runs(runs: Sequence[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Per N, the median over repeats of each statistic (N reached by every repeat only)."""
+    shared = set.intersection(*(set(r["by_n"]) for r in runs))
+    return {
+        n: {
+            stat: statistics.median(r["by_n"][n][stat] for r in runs)
+            for stat in ("mean_ms", "last10_ms")
+        }
+        for n in sorted(shared, key=int)
+    }
+
+
+def _cells(summary: dict[str, dict[str, float]], counts: Sequence[int]) -> list[float | None]:
+    cells: list[float | None] = []
+    for n in counts:
+        row = summary.get(str(n))
+        cells += [row["mean_ms"], row["last10_ms"]] if row else [None, None]
+    return cells
+
+
+def report(results: dict[str, Any], counts: Sequence[int], *, markdown: bool) -> None:
+    """Print the ms/trial table and the optuna/tunelab ratio table."""
+    header = [f"{n:,} {stat}" for n in counts for stat in ("mean", "last 10%")]
+    rows = [
+        [r["label"], *_cells(r["median"], counts), r["runs"][0]["note"] or ""]
+        for r in results.values()
+    ]
+    print_table(
+        "ms per ask+tell (lower is better)",
+        ["configuration", *header, "note"],
+        rows,
+        markdown=markdown,
+    )
+    ratio_rows = []
+    for peer, ours, bar in COMPARISONS:
+        if peer not in results or ours not in results:
+            continue
+        cells = [
+            ratio(p, o)
+            for p, o in zip(
+                _cells(results[peer]["median"], counts),
+                _cells(results[ours]["median"], counts),
+                strict=True,
+            )
+        ]
+        verdict = "" if bar is None else _verdict(cells, bar)
+        label = f"{results[peer]['label']} / {results[ours]['label']}"
+        ratio_rows.append([label, *cells, f">= {bar:g}x" if bar else "—", verdict])
+    print_table(
+        "speed-up of tunelab (peer ms / tunelab ms, higher is better)",
+        ["comparison", *header, "bar", "met"],
+        ratio_rows,
+        markdown=markdown,
+    )
+
+
+def _verdict(cells: Sequence[float | None], bar: float) -> str:
+    known = [c for c in cells if c is not None]
+    if not known:
+        return "?"
+    return "yes" if min(known) >= bar else "no"
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--trials", type=int, nargs="+", default=[100, 1_000, 10_000])
+    parser.add_argument("--quick", action="store_true", help="only 100 and 1,000 trials")
+    parser.add_argument(
+        "--skip-slow-peers",
+        action="store_true",
+        help=f"run Optuna's SQLite storage to {SLOW_PEER_CAP:,} trials at most",
+    )
+    parser.add_argument(
+        "--time-box", type=float, default=900.0, help="seconds per configuration (default 900)"
+    )
+    parser.add_argument("--repeats", type=int, default=1, help="runs per configuration")
+    parser.add_argument("--only", nargs="+", choices=[c.key for c in CONFIGS], help="configs")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--markdown", action="store_true", help="also print Markdown tables")
+    parser.add_argument(
+        "--output", default="overhead.json", help="JSON file, relative to benchmarks/results"
+    )
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.trials = [100, 1_000]
+    if any(n < 1 for n in args.trials):
+        parser.error(f"--trials must be positive integers, got {args.trials}")
+    if args.repeats < 1:
+        parser.error(f"--repeats must be >= 1, got {args.repeats}")
+    args.trials = sorted(set(args.trials))
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    configs = [c for c in CONFIGS if not args.only or c.key in args.only]
+    results: dict[str, Any] = {}
+    for config in configs:
+        cap = SLOW_PEER_CAP if args.skip_slow_peers and config.slow_peer else None
+        runs = []
+        for repeat in range(args.repeats):
+            print(f"{config.label}: run {repeat + 1}/{args.repeats} ...", flush=True)
+            runs.append(
+                run_config(config, args.trials, cap=cap, time_box=args.time_box, seed=args.seed)
+            )
+        results[config.key] = {"label": config.label, "median": median_runs(runs), "runs": runs}
+    report(results, args.trials, markdown=args.markdown)
+    path = write_json(
+        args.output,
+        {
+            "benchmark": "overhead",
+            "machine": machine_info(["tunelab", "optuna", "sqlalchemy", "numpy"]),
+            "settings": {
+                "trials": args.trials,
+                "warmup_trials": WARMUP_TRIALS,
+                "time_box_s": args.time_box,
+                "repeats": args.repeats,
+                "skip_slow_peers": args.skip_slow_peers,
+                "seed": args.seed,
+                "sampler": "random",
+                "objective": "5 params: float, log float, int, categorical, stepped float",
+            },
+            "results": results,
+        },
+    )
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

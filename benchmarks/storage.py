@@ -1,0 +1,287 @@
+"""Trials per second with one and several processes sharing a study on one database.
+
+For each library (tunelab, Optuna's RDBStorage) and database kind (a SQLite
+file, a real PostgreSQL server; Optuna's JournalFileBackend beside them), a
+fresh database gets one study; W worker processes each open it, wait at a
+common barrier, then run an ask/tell loop of a fixed number of trials with a
+trivial five-parameter objective. Throughput is all finished trials over the
+time from the first worker's start to the last one's end. Afterwards the study
+is read back to check that no trial was lost or duplicated: as many trials as
+asked for, numbers exactly 0..N-1, all COMPLETE with their five parameters.
+
+Usage::
+
+    python benchmarks/storage.py                           # 1 and 4 workers
+    python benchmarks/storage.py --workers 1 2 4 --trials-per-worker 300
+    python benchmarks/storage.py --databases sqlite         # no PostgreSQL server
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+import sqlalchemy as sa
+from _common import add_repo_to_path, machine_info, objective, print_table, ratio, write_json
+from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+import tunelab as tl
+
+N_PARAMS = 5
+BARRIER_TIMEOUT_S = 300.0
+DATABASES = ("sqlite", "postgresql", "journal")
+
+
+@dataclass(frozen=True)
+class Setup:
+    """One library on one kind of database with a number of worker processes."""
+
+    library: str  # "tunelab" or "optuna"
+    database: str  # one of DATABASES
+    workers: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.library}_{self.database}_w{self.workers}"
+
+
+def _open_study(library: str, location: str, study_name: str, *, create: bool, seed: int) -> Any:
+    """Create or load the study in ``location`` (a database URL, or a journal file path)."""
+    if library == "tunelab":
+        sampler = tl.samplers.RandomSampler(seed=seed)
+        if create:
+            return tl.create_study(study_name=study_name, storage=location, sampler=sampler)
+        return tl.load_study(study_name=study_name, storage=location, sampler=sampler)
+    storage: Any
+    if location.startswith(("sqlite", "postgresql")):
+        # pysqlite's 5 s lock timeout fails busy writers; tunelab waits 60 s, so Optuna may too.
+        connect = {"timeout": 60} if location.startswith("sqlite") else {}
+        storage = optuna.storages.RDBStorage(location, engine_kwargs={"connect_args": connect})
+    else:
+        storage = JournalStorage(JournalFileBackend(location))
+    o_sampler = optuna.samplers.RandomSampler(seed=seed)
+    if create:
+        return optuna.create_study(study_name=study_name, storage=storage, sampler=o_sampler)
+    return optuna.load_study(study_name=study_name, storage=storage, sampler=o_sampler)
+
+
+def _worker(
+    library: str,
+    location: str,
+    study_name: str,
+    n_trials: int,
+    seed: int,
+    barrier: Any,
+    results: Any,
+) -> None:
+    """One process: open the study, wait for the others, run ``n_trials`` ask/tell rounds."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = _open_study(library, location, study_name, create=False, seed=seed)
+    barrier.wait(BARRIER_TIMEOUT_S)
+    start = time.time()
+    errors: list[str] = []
+    for _ in range(n_trials):
+        try:
+            trial = study.ask()
+            study.tell(trial, objective(trial))
+        except Exception as exc:  # counted and reported: a lost trial is a result here
+            errors.append(f"{type(exc).__name__}: {exc}"[:300])
+    results.put({"seed": seed, "start": start, "end": time.time(), "errors": errors})
+
+
+def check_trials(library: str, location: str, study_name: str, expected: int) -> dict[str, Any]:
+    """Whether the study holds exactly ``expected`` complete trials numbered 0..expected-1."""
+    study = _open_study(library, location, study_name, create=False, seed=0)
+    trials = study.get_trials(deepcopy=False) if library == "optuna" else study.trials
+    numbers = sorted(t.number for t in trials)
+    ids = {t._trial_id if library == "optuna" else t.trial_id for t in trials}
+    complete = sum(t.state.name == "COMPLETE" for t in trials)
+    with_params = sum(len(t.params) == N_PARAMS for t in trials)
+    problems = []
+    if len(trials) != expected:
+        problems.append(f"{len(trials)} trials, expected {expected}")
+    if numbers != list(range(len(numbers))) or len(set(numbers)) != len(numbers):
+        problems.append("numbers not exactly 0..N-1")
+    if len(ids) != len(trials):
+        problems.append("duplicate trial ids")
+    if complete != len(trials):
+        problems.append(f"{len(trials) - complete} not COMPLETE")
+    if with_params != len(trials):
+        problems.append(f"{len(trials) - with_params} without {N_PARAMS} params")
+    return {
+        "ok": not problems,
+        "problems": problems,
+        "count": len(trials),
+        "expected": expected,
+        "unique_numbers": len(set(numbers)),
+        "complete": complete,
+    }
+
+
+def run_setup(setup: Setup, location: str, trials_per_worker: int) -> dict[str, Any]:
+    """Create the study, run the workers on it, time them and check the stored trials."""
+    study_name = f"bench-{setup.name}"
+    _open_study(setup.library, location, study_name, create=True, seed=0)
+    ctx = mp.get_context("spawn")
+    barrier = ctx.Barrier(setup.workers)
+    results = ctx.Queue()
+    procs = [
+        ctx.Process(
+            target=_worker,
+            args=(setup.library, location, study_name, trials_per_worker, seed, barrier, results),
+        )
+        for seed in range(setup.workers)
+    ]
+    for proc in procs:
+        proc.start()
+    reports = [results.get() for _ in procs]
+    for proc in procs:
+        proc.join()
+    window = max(r["end"] for r in reports) - min(r["start"] for r in reports)
+    expected = setup.workers * trials_per_worker
+    errors = [e for r in reports for e in r["errors"]]
+    finished = expected - len(errors)
+    return {
+        "library": setup.library,
+        "database": setup.database,
+        "workers": setup.workers,
+        "trials_expected": expected,
+        "seconds": window,
+        "trials_per_s": finished / window if window > 0 else None,
+        "errors": len(errors),
+        "first_errors": errors[:5],
+        "check": check_trials(setup.library, location, study_name, expected),
+    }
+
+
+@contextmanager
+def databases(kinds: Sequence[str], folder: Path) -> Iterator[dict[str, Any]]:
+    """Per database kind, a function that gives a fresh, empty database for a setup."""
+    with ExitStack() as stack:
+        makers: dict[str, Any] = {}
+        if "sqlite" in kinds:
+            makers["sqlite"] = lambda setup: f"sqlite:///{folder / setup.name}.db"
+        if "journal" in kinds:
+            makers["journal"] = lambda setup: str(folder / f"{setup.name}.log")
+        if "postgresql" in kinds:
+            add_repo_to_path()
+            from tests.support.postgres import postgres_server
+
+            server = stack.enter_context(postgres_server())
+            makers["postgresql"] = lambda setup: _fresh_pg_database(server, setup.name)
+        yield makers
+
+
+def _fresh_pg_database(server_url: str, name: str) -> str:
+    """Create database ``name`` on the server (one per setup, so no history carries over)."""
+    engine = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    engine.dispose()
+    return str(sa.engine.make_url(server_url).set(database=name).render_as_string(hide_password=False))
+
+
+def setups(kinds: Sequence[str], workers: Sequence[int]) -> list[Setup]:
+    """Every (library, database, workers) to run; the journal is Optuna's alone."""
+    out = []
+    for database in kinds:
+        libraries = ["optuna"] if database == "journal" else ["tunelab", "optuna"]
+        out += [Setup(lib, database, w) for lib in libraries for w in workers]
+    return out
+
+
+def report(rows: Sequence[dict[str, Any]], *, markdown: bool) -> None:
+    """Print the throughput table and the tunelab/Optuna ratio table."""
+    table = [
+        [
+            r["library"],
+            r["database"],
+            r["workers"],
+            r["trials_expected"],
+            r["seconds"],
+            r["trials_per_s"],
+            r["errors"],
+            "ok" if r["check"]["ok"] else "; ".join(r["check"]["problems"]),
+        ]
+        for r in rows
+    ]
+    columns = ["library", "database", "workers", "trials", "seconds", "trials/s", "errors"]
+    print_table(
+        "throughput on a shared study (higher is better)",
+        [*columns, "no trial lost or duplicated"],
+        table,
+        markdown=markdown,
+    )
+    by_key = {(r["library"], r["database"], r["workers"]): r["trials_per_s"] for r in rows}
+    ratios = [
+        [database, workers, ratio(speed, by_key.get(("optuna", database, workers)))]
+        for (library, database, workers), speed in by_key.items()
+        if library == "tunelab"
+    ]
+    print_table(
+        "speed-up of tunelab (tunelab trials/s / Optuna RDBStorage trials/s)",
+        ["database", "workers", "ratio"],
+        ratios,
+        markdown=markdown,
+    )
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 4])
+    parser.add_argument("--trials-per-worker", type=int, default=200)
+    parser.add_argument("--databases", nargs="+", choices=DATABASES, default=list(DATABASES))
+    parser.add_argument("--markdown", action="store_true", help="also print Markdown tables")
+    parser.add_argument(
+        "--output", default="storage.json", help="JSON file, relative to benchmarks/results"
+    )
+    args = parser.parse_args(argv)
+    if any(w < 1 for w in args.workers):
+        parser.error(f"--workers must be positive integers, got {args.workers}")
+    if args.trials_per_worker < 1:
+        parser.error(f"--trials-per-worker must be >= 1, got {args.trials_per_worker}")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    rows = []
+    with (
+        tempfile.TemporaryDirectory(prefix="tunelab-bench-") as root,
+        databases(args.databases, Path(root)) as fresh,
+    ):
+        for setup in setups(args.databases, args.workers):
+            print(f"{setup.library} on {setup.database}, {setup.workers} worker(s) ...", flush=True)
+            rows.append(run_setup(setup, fresh[setup.database](setup), args.trials_per_worker))
+    report(rows, markdown=args.markdown)
+    path = write_json(
+        args.output,
+        {
+            "benchmark": "storage",
+            "machine": machine_info(["tunelab", "optuna", "sqlalchemy", "psycopg"]),
+            "settings": {
+                "workers": args.workers,
+                "trials_per_worker": args.trials_per_worker,
+                "databases": args.databases,
+                "sampler": "random",
+                "loop": "ask/tell per worker process (spawned)",
+                "objective": "5 params: float, log float, int, categorical, stepped float",
+            },
+            "results": rows,
+        },
+    )
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,238 @@
+"""The optimize loop: failures, budgets, callbacks, worker processes, threads, Ctrl-C."""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import tunelab as tl
+from tunelab.trial import TrialState
+
+
+def test_bad_objective_results_fail_the_trial_and_the_study_goes_on() -> None:
+    results: list[Any] = [math.nan, math.inf, "high", None, [1.0, 2.0], 0.5]
+    study = tl.create_study()
+    study.optimize(lambda t: results[t.number], n_trials=len(results))
+    trials = study.trials
+    assert [t.state for t in trials] == [TrialState.FAIL] * 5 + [TrialState.COMPLETE]
+    reasons = [t.fail_reason or "" for t in trials[:5]]
+    assert "NaN or infinite" in reasons[0] and "NaN or infinite" in reasons[1]
+    assert "not a number" in reasons[2] and "not a number" in reasons[3]
+    assert "returned 2 value(s)" in reasons[4]
+    assert study.best_value == 0.5
+
+
+def test_uncaught_exception_fails_trial_then_propagates() -> None:
+    study = tl.create_study()
+
+    def objective(trial: tl.Trial) -> float:
+        trial.suggest_float("x", 0, 1)
+        raise KeyError("missing column")
+
+    with pytest.raises(KeyError, match="missing column"):
+        study.optimize(objective, n_trials=5)
+    (trial,) = study.trials
+    assert trial.state == TrialState.FAIL
+    assert trial.fail_reason == "KeyError: 'missing column'"
+
+
+def test_caught_exceptions_do_not_stop_the_study() -> None:
+    study = tl.create_study()
+
+    def objective(trial: tl.Trial) -> float:
+        if trial.number % 2:
+            raise ValueError("diverged")
+        return 1.0
+
+    study.optimize(objective, n_trials=6, catch=ValueError)
+    states = [t.state for t in study.trials]
+    assert states.count(TrialState.FAIL) == 3 and states.count(TrialState.COMPLETE) == 3
+
+
+def test_pruned_trials() -> None:
+    study = tl.create_study(pruner=tl.pruners.MedianPruner(n_startup_trials=1))
+
+    def objective(trial: tl.Trial) -> float:
+        x = trial.suggest_float("x", 0, 1)
+        for step in range(5):
+            trial.report(x + step, step)
+            if trial.should_prune():
+                raise tl.TrialPruned()
+        return x + 4
+
+    study.optimize(objective, n_trials=20)
+    assert any(t.state == TrialState.PRUNED for t in study.trials)
+
+
+def test_timeout_stops_starting_trials() -> None:
+    study = tl.create_study()
+    start = time.monotonic()
+    study.optimize(lambda t: time.sleep(0.05) or t.suggest_float("x", 0, 1), timeout=0.3)
+    assert time.monotonic() - start < 2.0
+    assert 2 <= len(study.trials) <= 10
+
+
+def test_callbacks_see_each_trial_and_can_stop_the_study() -> None:
+    study = tl.create_study()
+    seen: list[int] = []
+
+    def callback(s: tl.Study, trial: tl.FrozenTrial) -> None:
+        seen.append(trial.number)
+        if trial.number == 4:
+            s.stop()
+
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=50, callbacks=[callback])
+    assert seen == [0, 1, 2, 3, 4]
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=2)
+    assert len(study.trials) == 7
+
+
+def test_argument_validation() -> None:
+    study = tl.create_study()
+    for kwargs, message in [
+        ({"n_trials": -1}, "n_trials"),
+        ({"timeout": 0}, "timeout"),
+        ({"n_jobs": 0}, "n_jobs"),
+        ({"backend": "gpu"}, "backend"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            study.optimize(lambda t: 0.0, **kwargs)
+    with pytest.raises(TypeError, match="callable"):
+        study.optimize("objective", n_trials=1)  # type: ignore[arg-type]
+
+
+def test_progress_bar_writes_to_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+    study = tl.create_study(study_name="bar-demo")
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=3, show_progress_bar=True)
+    err = capsys.readouterr().err
+    assert "bar-demo" in err and "3/3" in err and "best=" in err
+
+
+# -- worker processes -----------------------------------------------------------------
+
+
+def square(trial: tl.BaseTrial) -> float:
+    x = trial.suggest_float("x", -2, 2)
+    trial.set_user_attr("pid", os.getpid())
+    trial.report(x * x, 0)
+    if trial.should_prune():
+        raise tl.TrialPruned()
+    return x * x
+
+
+def test_processes_run_trials_in_parallel_with_distinct_seeded_params() -> None:
+    study = tl.create_study(sampler=tl.samplers.RandomSampler(seed=3))
+    study.optimize(square, n_trials=12, n_jobs=2)
+    trials = study.trials
+    assert len(trials) == 12 and all(t.state == TrialState.COMPLETE for t in trials)
+    assert len({t.params["x"] for t in trials}) == 12
+    pids = {t.user_attrs["pid"] for t in trials}
+    assert os.getpid() not in pids and len(pids) == 2
+    assert all(t.intermediate_values == {0: t.values[0]} for t in trials)  # type: ignore[index]
+
+
+def _raises_in_worker(trial: tl.BaseTrial) -> float:
+    if trial.number == 1:
+        raise ArithmeticError("worker failure")
+    return trial.suggest_float("x", 0, 1)
+
+
+def test_worker_exception_keeps_its_type_and_fails_the_trial() -> None:
+    study = tl.create_study()
+    with pytest.raises(ArithmeticError, match="worker failure"):
+        study.optimize(_raises_in_worker, n_trials=6, n_jobs=2)
+    failed = study.get_trials(states=(TrialState.FAIL,))
+    assert [t.number for t in failed] == [1]
+    assert failed[0].fail_reason == "ArithmeticError: worker failure"
+    assert not study.get_trials(states=(TrialState.RUNNING,))
+
+
+def _dies(trial: tl.BaseTrial) -> float:
+    x = trial.suggest_float("x", 0, 1)
+    if trial.number == 2:
+        os._exit(3)
+    return x
+
+
+def test_dead_worker_fails_its_trial_and_is_replaced() -> None:
+    study = tl.create_study()
+    study.optimize(_dies, n_trials=8, n_jobs=2)
+    trials = study.trials
+    assert len(trials) == 8
+    assert trials[2].state == TrialState.FAIL
+    assert "died (exit code 3)" in (trials[2].fail_reason or "")
+    assert sum(t.state == TrialState.COMPLETE for t in trials) == 7
+
+
+def _unpicklable_result(trial: tl.BaseTrial) -> Any:
+    return lambda: 1
+
+
+def test_unpicklable_return_value_is_a_clear_failure() -> None:
+    study = tl.create_study()
+    study.optimize(_unpicklable_result, n_trials=2, n_jobs=2, catch=(Exception,))
+    assert all("unpicklable" in (t.fail_reason or "") for t in study.trials)
+
+
+def test_threads_run_unpicklable_objectives() -> None:
+    study = tl.create_study(sampler=tl.samplers.RandomSampler(seed=0))
+    offset = 1.0
+    study.optimize(
+        lambda t: t.suggest_float("x", 0, 1) + offset, n_trials=10, n_jobs=3, backend="thread"
+    )
+    assert len(study.get_trials(states=(TrialState.COMPLETE,))) == 10
+    assert len({t.params["x"] for t in study.trials}) == 10
+
+
+_INTERRUPT_SCRIPT = textwrap.dedent(
+    """
+    import sys, time
+    import tunelab as tl
+
+    def objective(trial):
+        x = trial.suggest_float("x", 0, 1)
+        if trial.number == 2:
+            print("waiting", flush=True)
+            time.sleep(60)
+        return x
+
+    if __name__ == "__main__":
+        study = tl.create_study(study_name="s", storage=sys.argv[1])
+        try:
+            study.optimize(objective, n_trials=10, n_jobs=int(sys.argv[2]))
+        except KeyboardInterrupt:
+            print("stopped", flush=True)
+    """
+)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_ctrl_c_fails_running_trials_and_keeps_finished_ones(tmp_path: Path, n_jobs: int) -> None:
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    script = tmp_path / "interrupt.py"
+    script.write_text(_INTERRUPT_SCRIPT)
+    proc = subprocess.Popen(
+        [sys.executable, str(script), url, str(n_jobs)], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "waiting"
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    assert "stopped" in out
+    trials = tl.load_study(study_name="s", storage=url).trials
+    by_number = {t.number: t for t in trials}
+    assert by_number[2].state == TrialState.FAIL
+    assert "interrupted" in (by_number[2].fail_reason or "")
+    assert not [t for t in trials if t.state == TrialState.RUNNING]
+    assert by_number[0].state == by_number[1].state == TrialState.COMPLETE
