@@ -1,0 +1,1 @@
+"""Search-quality benchmark: tunelab's samplers beside Optuna, Hyperopt and random search."""

@@ -1,0 +1,219 @@
+"""Run the search-quality benchmark and print / save its tables.
+
+Usage::
+
+    python -m benchmarks.search_quality.run                       # default set
+    python -m benchmarks.search_quality.run --quick               # a smoke run
+    python -m benchmarks.search_quality.run --problems branin mixed --seeds 10 \\
+        --samplers tunelab:tpe optuna:tpe hyperopt:tpe tunelab:random
+
+Each (problem, sampler, seed) run follows Bayesmark's protocol (rounds x batch
+suggestions). Reported per problem: median regret of the best value found after
+25%, 50% and 100% of the budget; Bayesmark's normalised score (100 = best value
+known, 0 = median random result after the first batch); mean rank across problems.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks.search_quality.drivers import LIBRARIES  # noqa: E402
+from benchmarks.search_quality.problems import PROBLEMS, REAL, SYNTHETIC  # noqa: E402
+
+DEFAULT_SAMPLERS = [
+    "tunelab:random",
+    "tunelab:qmc",
+    "tunelab:tpe",
+    "tunelab:gp",
+    "tunelab:cmaes",
+    "tunelab:auto",
+    "optuna:tpe",
+    "optuna:gp",
+    "optuna:cmaes",
+    "hyperopt:tpe",
+]
+RANDOM = "tunelab:random"
+
+
+def _one(job: tuple[str, str, int, int, int]) -> dict[str, Any]:
+    problem_name, sampler, rounds, batch, seed = job
+    library, name = sampler.split(":")
+    result = LIBRARIES[library](name, PROBLEMS[problem_name], rounds, batch, seed)
+    return {
+        "problem": problem_name,
+        "sampler": sampler,
+        "seed": seed,
+        "values": result.values,
+        "overhead_ms": 1000 * result.overhead_s,
+    }
+
+
+def _available(samplers: list[str]) -> list[str]:
+    """Drop tunelab samplers that this checkout does not have yet."""
+    import tunelab.samplers as ts
+
+    names = {"tpe": "TPESampler", "gp": "GPSampler", "cmaes": "CmaEsSampler", "auto": "AutoSampler"}
+    keep = []
+    for sampler in samplers:
+        library, name = sampler.split(":")
+        if library == "tunelab" and name in names and not hasattr(ts, names[name]):
+            print(f"skipping {sampler}: not implemented in this checkout", file=sys.stderr)
+            continue
+        keep.append(sampler)
+    return keep
+
+
+def summarise(runs: list[dict[str, Any]], batch: int) -> dict[str, Any]:
+    """Regret, normalised score and rank tables from raw runs."""
+    problems = sorted({r["problem"] for r in runs})
+    samplers = sorted({r["sampler"] for r in runs})
+    table: dict[str, dict[str, Any]] = {}
+    for problem in problems:
+        mine = [r for r in runs if r["problem"] == problem]
+        best_known = min(min(r["values"]) for r in mine)
+        if PROBLEMS[problem].optimum is not None:
+            best_known = min(best_known, PROBLEMS[problem].optimum)
+        random_first = [min(r["values"][:batch]) for r in mine if r["sampler"] == RANDOM]
+        baseline = float(np.median(random_first)) if random_first else None
+        table[problem] = {}
+        for sampler in samplers:
+            curves = [np.minimum.accumulate(r["values"]) for r in mine if r["sampler"] == sampler]
+            if not curves:
+                continue
+            n = len(curves[0])
+            at = {
+                f"regret@{q}%": float(np.median([c[max(0, n * q // 100 - 1)] for c in curves]))
+                - best_known
+                for q in (25, 50, 100)
+            }
+            final = float(np.median([c[-1] for c in curves]))
+            score = None
+            if baseline is not None and baseline > best_known:
+                score = 100 * (baseline - final) / (baseline - best_known)
+            overhead = float(
+                np.median([r["overhead_ms"] for r in mine if r["sampler"] == sampler])
+            )
+            table[problem][sampler] = {**at, "score": score, "overhead_ms": overhead}
+    ranks: dict[str, list[float]] = {s: [] for s in samplers}
+    for row in table.values():
+        finals = sorted(row.items(), key=lambda kv: kv[1]["regret@100%"])
+        values = [v["regret@100%"] for _, v in finals]
+        for sampler, entry in finals:
+            ranks[sampler].append(
+                1 + float(np.mean([i for i, v in enumerate(values) if v == entry["regret@100%"]]))
+            )
+    overall = {
+        s: {
+            "mean_rank": float(np.mean(ranks[s])) if ranks[s] else None,
+            "mean_score": _mean([table[p][s]["score"] for p in problems if s in table[p]]),
+        }
+        for s in samplers
+    }
+    return {"problems": table, "overall": overall}
+
+
+def _mean(values: list[float | None]) -> float | None:
+    real = [v for v in values if v is not None]
+    return float(np.mean(real)) if real else None
+
+
+def print_tables(summary: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    overall = summary["overall"]
+    order = sorted(overall, key=lambda s: overall[s]["mean_rank"] or 1e9)
+    head = Table(title="Overall (lower rank is better; score 100 = best known)")
+    head.add_column("sampler")
+    head.add_column("mean rank", justify="right")
+    head.add_column("mean normalised score", justify="right")
+    for s in order:
+        score = overall[s]["mean_score"]
+        head.add_row(s, f"{overall[s]['mean_rank']:.2f}", "-" if score is None else f"{score:.1f}")
+    console.print(head)
+    for problem, row in summary["problems"].items():
+        t = Table(title=f"{problem}: median regret and score")
+        for col in ("sampler", "regret@25%", "regret@50%", "regret@100%", "score", "ms/trial"):
+            t.add_column(col, justify="left" if col == "sampler" else "right")
+        for s in order:
+            if s not in row:
+                continue
+            e = row[s]
+            t.add_row(
+                s,
+                f"{e['regret@25%']:.4g}",
+                f"{e['regret@50%']:.4g}",
+                f"{e['regret@100%']:.4g}",
+                "-" if e["score"] is None else f"{e['score']:.1f}",
+                f"{e['overhead_ms']:.1f}",
+            )
+        console.print(t)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--problems", nargs="*", default=None, help="names, 'synthetic' or 'real'")
+    parser.add_argument("--samplers", nargs="*", default=DEFAULT_SAMPLERS)
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=16)
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--quick", action="store_true", help="3 seeds, 6 rounds, 2 problems")
+    parser.add_argument("--out", default=str(ROOT / "benchmarks/results/search_quality.json"))
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.seeds, args.rounds = 3, 6
+        args.problems = args.problems or ["branin", "mixed"]
+    names = args.problems or [p.name for p in SYNTHETIC + REAL]
+    if names == ["synthetic"]:
+        names = [p.name for p in SYNTHETIC]
+    elif names == ["real"]:
+        names = [p.name for p in REAL]
+    samplers = _available(args.samplers)
+    if RANDOM not in samplers:
+        samplers.append(RANDOM)
+    jobs = [
+        (p, s, args.rounds, args.batch, seed)
+        for p in names
+        for s in samplers
+        for seed in range(args.seeds)
+    ]
+    start = time.time()
+    with ProcessPoolExecutor(args.workers) as pool:
+        runs = list(pool.map(_one, jobs, chunksize=1))
+    summary = summarise(runs, args.batch)
+    print_tables(summary)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(
+        json.dumps(
+            {
+                "settings": vars(args) | {"samplers": samplers, "problems": names},
+                "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
+                "wall_s": time.time() - start,
+                "summary": summary,
+                "runs": runs,
+            },
+            indent=1,
+        )
+    )
+    print(f"wrote {out} in {time.time() - start:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
