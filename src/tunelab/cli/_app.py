@@ -26,6 +26,9 @@ class _ReportingGroup(TyperGroup):
             return super().invoke(ctx)
         except (CommandError, TunelabError, ValueError) as exc:
             report_error(str(exc))
+        except ModuleNotFoundError as exc:
+            # An optional dependency, e.g. the database driver a storage URL names.
+            report_error(f"{exc}; install it to use this feature")
 
 
 app = typer.Typer(

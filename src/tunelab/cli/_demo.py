@@ -64,7 +64,7 @@ def open_demo_study(*, storage: str, study_name: str) -> Study:
     return create_study(
         study_name=study_name,
         storage=storage,
-        sampler=QMCSampler(seed=0),
+        sampler=QMCSampler(search_space=space_from_dict(DEMO_SPACE).distributions, seed=0),
         direction="maximize",
         load_if_exists=True,
     )
@@ -76,7 +76,7 @@ def demo(
         int, typer.Option("--n-trials", min=1, help="Trials to run in this call.")
     ] = 30,
     n_jobs: Annotated[
-        int, typer.Option("--n-jobs", help="Worker processes running trials at once (-1: all CPUs).")
+        int, typer.Option("--n-jobs", help="Trials run at once in worker processes (-1: all CPUs).")
     ] = 2,
     study_name: Annotated[str, typer.Option("--study-name", help="Study to create or resume.")] = (
         DEMO_STUDY_NAME
@@ -95,7 +95,7 @@ def demo(
     try:
         study.optimize(objective, n_trials=n_trials, n_jobs=n_jobs, show_progress_bar=True)
     except KeyboardInterrupt:
-        out.print("[yellow]Interrupted.[/] Finished trials are stored; run the same command to resume.")
+        out.print("[yellow]Interrupted.[/] Finished trials are stored; run again to resume.")
         raise typer.Exit(code=130) from None
     _print_best(study, storage)
 
@@ -107,10 +107,11 @@ def _print_best(study: Study, storage: str) -> None:
     if not done:
         out.print(f"[yellow]No trial completed.[/] See why: {show}")
         return
-    top = sorted(done, key=lambda t: (-(t.value or 0.0), t.number))[:_N_BEST]
-    table = Table(title=f"Best {len(top)} of {len(study.trials)} trials")
+    # A stable sort: among equal scores the earlier trial ranks first.
+    top = sorted(done, key=lambda t: t.values[0] if t.values else 0.0, reverse=True)[:_N_BEST]
+    table = Table(title=f"Best {len(top)} of {len(study.trials)} trials (5-fold F1)")
     table.add_column("trial", justify="right")
-    table.add_column("F1 (5-fold)", justify="right")
+    table.add_column("F1", justify="right")
     for name in DEMO_SPACE:
         table.add_column(name, justify="right")
     for trial in top:
@@ -119,6 +120,6 @@ def _print_best(study: Study, storage: str) -> None:
     out.print(table)
     best = study.best_trial
     out.print(f"Best F1: [bold green]{best.value:.4f}[/] (trial {best.number})")
-    params = ", ".join(f"{k}={v!r}" for k, v in best.params.items())
-    out.print(f"Best parameters: {escape(params)}")
+    chosen = ", ".join(f"{k}={best.params[k]!r}" for k in DEMO_SPACE if k in best.params)
+    out.print(f"Best parameters: {escape(chosen)}")
     out.print(f"All trials: {show}")

@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Annotated, Any, TextIO
 
 import typer
+from rich import box
+from rich.console import JustifyMethod
 from rich.markup import escape
 from rich.table import Table
 
@@ -93,22 +95,23 @@ def _best_line(study: Study) -> str:
 def _trials_table(study: Study, trials: list[FrozenTrial]) -> Table:
     params = _param_names(trials)
     any_failed = any(t.state == TrialState.FAIL for t in trials)
-    table = Table()
-    table.add_column("trial", justify="right")
-    table.add_column("state")
-    table.add_column("value" if len(study.directions) == 1 else "values", justify="right")
-    for name in params:
-        table.add_column(escape(name), justify="right")
-    table.add_column("seconds", justify="right")
-    if any_failed:
-        table.add_column("fail reason")
+    rows = []
     for t in trials:
         values = ", ".join(format_number(v) for v in t.values) if t.values else ""
         cells = [format_number(t.params[p]) if p in t.params else "" for p in params]
         row = [str(t.number), t.state.name, values, *cells, format_duration(t.duration)]
         if any_failed:
             row.append(t.fail_reason or "")
-        table.add_row(*(escape(c) for c in row))
+        rows.append(row)
+    headers = ["trial", "state", "value" if len(study.directions) == 1 else "values"]
+    headers += [*params, "seconds"] + (["fail reason"] if any_failed else [])
+    table = Table(box=box.SIMPLE_HEAD)
+    for i, header in enumerate(headers):
+        justify: JustifyMethod = "left" if header in ("state", "fail reason") else "right"
+        # In a narrow terminal the other columns fold; trial, state and value stay whole.
+        table.add_column(escape(header), justify=justify, no_wrap=i < 3, overflow="fold")
+    for row in rows:
+        table.add_row(*(escape(cell) for cell in row))
     return table
 
 

@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy.stats import qmc
 
 from tunelab.samplers._base import BaseSampler
 from tunelab.samplers._random import RandomSampler
@@ -16,6 +15,8 @@ from tunelab.space import BaseDistribution, SearchSpaceTransform
 from tunelab.trial import FrozenTrial
 
 if TYPE_CHECKING:
+    from scipy.stats import qmc
+
     from tunelab.study import StudyView
 
 
@@ -69,13 +70,17 @@ class QMCSampler(BaseSampler):
     def _point(self, index: int, dims: int) -> np.ndarray:
         """Point ``index`` of the scrambled Sobol sequence in ``dims`` dimensions."""
         if self._engine is None or self._engine[0] != dims:
+            # scipy.stats takes a second to import: pay it only when sampling.
+            from scipy.stats import qmc
+
             self._engine = (dims, qmc.Sobol(dims, scramble=True, seed=self._scramble_seed))
         engine = self._engine[1]
         engine.reset()
         with warnings.catch_warnings():
             # Sobol's balance only holds for powers of two; trials come one at a time.
             warnings.simplefilter("ignore", UserWarning)
-            engine.fast_forward(index)
+            if index:
+                engine.fast_forward(index)
             return engine.random(1)[0]
 
     def sample_independent(

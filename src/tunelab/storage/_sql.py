@@ -134,7 +134,7 @@ class SQLStorage(BaseStorage):
             self._ensure_schema()
         except sa.exc.ArgumentError as exc:
             raise StorageError(f"invalid storage URL {url!r}: {exc}") from None
-        except sa.exc.NoSuchModuleError as exc:
+        except (sa.exc.NoSuchModuleError, ImportError) as exc:
             raise StorageError(
                 f"storage URL {url!r} needs a database driver that is not installed ({exc}); "
                 "for PostgreSQL: pip install 'tunelab[postgres]'"
