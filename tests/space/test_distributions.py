@@ -190,9 +190,12 @@ def test_categorical_internal_form_keeps_types_apart() -> None:
         dist.to_internal(False)
 
 
-def test_nan_choice_maps_to_its_index() -> None:
+def test_nan_choice_maps_to_its_index_and_survives_json() -> None:
     dist = CategoricalDistribution(["a", math.nan])
     assert dist.to_internal(math.nan) == 1.0
+    back = distribution_from_json(dist.to_json())
+    assert back == dist and hash(back) == hash(dist)
+    assert dist != CategoricalDistribution(["a", "nan"])
 
 
 @pytest.mark.parametrize(

@@ -2,23 +2,34 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from tunelab.samplers._base import BaseSampler
-from tunelab.space import BaseDistribution, iter_grid
+from tunelab.space import BaseDistribution, CategoricalDistribution, iter_grid
 from tunelab.trial import FIXED_PARAMS_KEY, FrozenTrial, TrialState
 
 if TYPE_CHECKING:
     from tunelab.study import StudyView
 
 
-def _key(params: Mapping[str, Any], names: Sequence[str]) -> tuple[Any, ...] | None:
-    if any(name not in params for name in names):
-        return None
-    return tuple(params[name] for name in names)
+def _same_choice(a: Any, b: Any) -> bool:
+    """Equal as categorical choices: of one type (True, 1 and 1.0 are three choices)."""
+    return type(a) is type(b) and a == b
+
+
+def _same_number(a: Any, b: Any) -> bool:
+    """Equal as numbers: a float parameter stores a grid value of 1 as 1.0."""
+    return a == b and isinstance(a, bool) == isinstance(b, bool)
+
+
+def _grid_seed(search_space: Mapping[str, Sequence[Any]]) -> int:
+    """A seed that every process derives alike from the grid's content."""
+    text = repr(sorted((k, [(type(v).__name__, v) for v in vs]) for k, vs in search_space.items()))
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
 
 
 class GridSampler(BaseSampler):
@@ -26,27 +37,41 @@ class GridSampler(BaseSampler):
 
     Points are visited in a seeded random order. A trial's point follows from
     its number, which storages make unique across workers, so parallel workers
-    (threads, processes or machines) start on different points; a worker falls
-    back to the next unvisited point only after failures or queued trials.
+    (threads, processes or machines) that share the order start on different
+    points; a worker falls back to the next unvisited point only after failures
+    or queued trials. A queued trial that fixes only some parameters gets an
+    unvisited point that agrees with them where one exists.
 
     Args:
         search_space: Parameter name to the list of values to try.
-        seed: Seed of the visiting order.
+        seed: Seed of the visiting order; workers sharing a study need the same
+            one. None derives the order from the grid itself, so that unseeded
+            workers agree.
 
     Raises:
-        ValueError: A parameter has no values.
+        ValueError: A parameter has no values or lists one twice.
     """
 
-    def __init__(self, search_space: Mapping[str, Sequence[Any]], *, seed: int | None = None) -> None:
+    def __init__(
+        self, search_space: Mapping[str, Sequence[Any]], *, seed: int | None = None
+    ) -> None:
         for name, values in search_space.items():
             if isinstance(values, str) or len(values) == 0:
                 raise ValueError(f"search_space[{name!r}] must be a non-empty list of values")
+            if any(_same_choice(v, w) for i, v in enumerate(values) for w in values[:i]):
+                # A repeated point could never be marked visited, so the study would not stop.
+                raise ValueError(f"search_space[{name!r}] lists a value twice: {list(values)!r}")
         self.search_space = {name: list(values) for name, values in search_space.items()}
         self.seed = seed
         self._names = sorted(self.search_space)
         self._grid = iter_grid(self.search_space)
-        self._keys = [_key(point, self._names) for point in self._grid]
-        self._order = np.random.default_rng(seed).permutation(len(self._grid))
+        # Grid points are identified by the position of each value in its list.
+        self._index_of = {
+            tuple(self._position(name, point[name], None) for name in self._names): i
+            for i, point in enumerate(self._grid)
+        }
+        order_seed = _grid_seed(self.search_space) if seed is None else seed
+        self._order = np.random.default_rng(order_seed).permutation(len(self._grid))
         self._assigned: dict[int, int] = {}  # trial number -> grid index, this process
 
     @property
@@ -54,36 +79,75 @@ class GridSampler(BaseSampler):
         """How many points the grid has."""
         return len(self._grid)
 
+    def _position(self, name: str, value: Any, dist: BaseDistribution | None) -> int | None:
+        """Where ``value`` sits in the list of ``name``; ``dist`` says how to compare."""
+        values = self.search_space[name]
+        if dist is None or isinstance(dist, CategoricalDistribution):
+            for i, candidate in enumerate(values):
+                if _same_choice(candidate, value):
+                    return i
+        if not isinstance(dist, CategoricalDistribution):
+            for i, candidate in enumerate(values):
+                if _same_number(candidate, value):
+                    return i
+        return None
+
+    def _point_of(self, trial: FrozenTrial) -> int | None:
+        """The grid point a trial holds, from its values and its queued values."""
+        fixed = trial.system_attrs.get(FIXED_PARAMS_KEY, {})
+        positions = []
+        for name in self._names:
+            if name in trial.params:
+                positions.append(
+                    self._position(name, trial.params[name], trial.distributions.get(name))
+                )
+            elif name in fixed:
+                positions.append(self._position(name, fixed[name], None))
+            else:
+                return None
+        return self._index_of.get(tuple(positions))
+
     def _taken(self, study: StudyView) -> set[int]:
         """Grid points that a finished (not failed), running or queued trial holds."""
-        index_of = {key: i for i, key in enumerate(self._keys)}
         taken = set()
         for trial in study.get_trials():
-            if trial.state == TrialState.FAIL:
-                continue
-            params = {**trial.params, **trial.system_attrs.get(FIXED_PARAMS_KEY, {})}
-            key = _key(params, self._names)
-            if key in index_of:
-                taken.add(index_of[key])
+            if trial.state != TrialState.FAIL:
+                point = self._point_of(trial)
+                if point is not None:
+                    taken.add(point)
         open_numbers = {t.number for t in study.get_trials(states=(TrialState.RUNNING,))}
         taken.update(i for n, i in self._assigned.items() if n in open_numbers)
         return taken
 
     def before_trial(self, study: StudyView, trial: FrozenTrial) -> None:
-        if FIXED_PARAMS_KEY in trial.system_attrs:
+        fixed = trial.system_attrs.get(FIXED_PARAMS_KEY, {})
+        if all(name in fixed for name in self._names):
             return
         taken = self._taken(study)
-        n = len(self._grid)
-        start = trial.number % n
-        for offset in range(n):
-            index = int(self._order[(start + offset) % n])
-            if index not in taken:
-                break
-        else:
-            index = int(self._order[start])
+        index = self._choose(trial.number, taken, fixed)
         self._assigned[trial.number] = index
-        if len(taken | {index}) >= n:
+        if len(taken | {index}) >= len(self._grid):
             study.stop()
+
+    def _choose(self, number: int, taken: set[int], fixed: Mapping[str, Any]) -> int:
+        """The first free point in visiting order from ``number``, agreeing with ``fixed``."""
+        n = len(self._grid)
+        wanted = {
+            name: self._position(name, value, None)
+            for name, value in fixed.items()
+            if name in self.search_space
+        }
+        first_free = None
+        for offset in range(n):
+            index = int(self._order[(number + offset) % n])
+            if index in taken:
+                continue
+            point = self._grid[index]
+            if all(self._position(k, point[k], None) == pos for k, pos in wanted.items()):
+                return index
+            if first_free is None:
+                first_free = index
+        return int(self._order[number % n]) if first_free is None else first_free
 
     def sample_independent(
         self, study: StudyView, trial: FrozenTrial, name: str, distribution: BaseDistribution
@@ -110,4 +174,3 @@ class GridSampler(BaseSampler):
         self._assigned.pop(trial.number, None)
         if len(self._taken(study)) >= len(self._grid):
             study.stop()
-

@@ -12,7 +12,7 @@ from tunelab.samplers._base import BaseSampler
 from tunelab.samplers._random import RandomSampler
 from tunelab.samplers._search_space import intersection_search_space
 from tunelab.space import BaseDistribution, SearchSpaceTransform
-from tunelab.trial import FrozenTrial
+from tunelab.trial import FrozenTrial, TrialState
 
 if TYPE_CHECKING:
     from scipy.stats import qmc
@@ -25,8 +25,8 @@ class QMCSampler(BaseSampler):
 
     Trial ``n`` takes point ``n`` of the sequence, so parallel workers never
     share a point and a seeded study is reproducible. Without a declared
-    ``search_space`` the sampler learns the space from the first finished
-    trial; parameters outside it are drawn at random.
+    ``search_space`` the sampler learns the space from the first completed
+    (or pruned) trial; parameters outside it are drawn at random.
 
     Args:
         search_space: The parameters to sample jointly; inferred when None.
@@ -53,8 +53,10 @@ class QMCSampler(BaseSampler):
     ) -> dict[str, BaseDistribution]:
         if self.search_space is not None:
             return {k: v for k, v in self.search_space.items() if not v.single()}
-        for first in study.get_trials():
-            if first.state.is_finished() and first.distributions:
+        # A failed first trial must not fix the space: it may have stopped half-way.
+        usable = (TrialState.COMPLETE, TrialState.PRUNED)
+        for first in study.get_trials(states=usable):
+            if first.distributions:
                 return intersection_search_space([first], include_pruned=True)
         return {}
 

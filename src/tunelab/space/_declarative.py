@@ -57,7 +57,7 @@ class SearchSpace:
     def active(self, name: str, params: Mapping[str, Any]) -> bool:
         """Whether ``name`` exists given the parameters chosen so far."""
         return all(
-            parent in params and params[parent] in allowed
+            parent in params and _matches(params[parent], allowed)
             for parent, allowed in self.conditions.get(name, {}).items()
         )
 
@@ -130,5 +130,26 @@ def _parse_when(
             raise ValueError(
                 f"{path}.when: parent {parent!r} must be a parameter declared before this one"
             )
-        parsed[str(parent)] = tuple(values) if isinstance(values, list | tuple) else (values,)
+        allowed = tuple(values) if isinstance(values, list | tuple) else (values,)
+        for value in allowed:
+            _check_parent_value(known[parent], value, f"{path}.when.{parent}", parent)
+        parsed[str(parent)] = allowed
     return parsed
+
+
+def _check_parent_value(dist: BaseDistribution, value: Any, path: str, parent: str) -> None:
+    # A value the parent can never take (a typo) would silently disable the parameter.
+    try:
+        ok = dist.contains(dist.to_internal(value))
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ValueError(f"{path}: {value!r} is not one of the values of {parent!r} ({dist!r})")
+
+
+def _matches(value: Any, allowed: tuple[Any, ...]) -> bool:
+    # True == 1 in Python, but a bool choice and an int choice are different values.
+    return any(
+        value == option and isinstance(value, bool) == isinstance(option, bool)
+        for option in allowed
+    )

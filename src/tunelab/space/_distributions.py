@@ -236,7 +236,8 @@ class CategoricalDistribution(BaseDistribution):
 
 
 def _typed(choices: tuple[CategoricalChoice, ...]) -> tuple[tuple[type, CategoricalChoice], ...]:
-    return tuple((type(choice), choice) for choice in choices)
+    # NaN != NaN, yet a NaN choice read back from JSON is the same domain.
+    return tuple((type(c), "nan" if _is_nan(c) else c) for c in choices)
 
 
 def _is_integral(value: Any) -> bool:

@@ -29,7 +29,10 @@ def grid_values(dist: BaseDistribution, *, n_float: int | None = None) -> list[A
     assert isinstance(dist, FloatDistribution)
     if dist.step is not None:
         n = round((dist.high - dist.low) / dist.step) + 1
-        return [float(dist.low + i * dist.step) for i in range(n)]
+        # low + i * step can overshoot high by a rounding error (0.1 steps, say).
+        return [min(float(dist.low + i * dist.step), dist.high) for i in range(n)]
+    if dist.single():
+        return [dist.low]  # n_float copies of one value would be one point listed twice
     if n_float is None:
         raise ValueError("a continuous float range needs n_float points to make a grid")
     if dist.log:
