@@ -4,7 +4,19 @@ The tuning API follows Optuna's names (``create_study``, ``trial.suggest_*``,
 ``study.optimize``) so existing objectives run unchanged.
 """
 
-from tunelab import logging, pruners, samplers, space, storage
+from tunelab import deploy, logging, pruners, samplers, space, storage
+from tunelab.deploy import (
+    ArtifactError,
+    ConversionError,
+    LoadedModel,
+    Registry,
+    RegistryError,
+    Signature,
+    SignatureError,
+    load_model,
+    save_model,
+    to_onnx,
+)
 from tunelab.exceptions import (
     DuplicatedStudyError,
     SchemaVersionError,
@@ -28,6 +40,13 @@ from tunelab.trial import BaseTrial, FrozenTrial, StudyDirection, Trial, TrialSt
 __version__ = "0.1.0"
 
 __all__ = [
+    "ArtifactError",
+    "ConversionError",
+    "LoadedModel",
+    "Registry",
+    "RegistryError",
+    "Signature",
+    "SignatureError",
     "BaseTrial",
     "DuplicatedStudyError",
     "FrozenTrial",
@@ -45,11 +64,15 @@ __all__ = [
     "UpdateFinishedTrialError",
     "create_study",
     "delete_study",
+    "deploy",
     "get_all_study_summaries",
+    "load_model",
     "load_study",
     "logging",
     "pruners",
     "samplers",
+    "save_model",
     "space",
     "storage",
+    "to_onnx",
 ]

@@ -1,0 +1,31 @@
+"""Deployment: safe self-describing artifacts, ONNX conversion, a versioned registry."""
+
+from tunelab.deploy._artifact import LoadedModel, load_model, save_model
+from tunelab.deploy._card import ModelCard
+from tunelab.deploy._checksums import verify_checksums
+from tunelab.deploy._errors import ArtifactError, ConversionError, RegistryError, SignatureError
+from tunelab.deploy._fingerprint import data_fingerprint
+from tunelab.deploy._onnx import OnnxConversion, QuantizationReport, to_onnx
+from tunelab.deploy._registry import AliasMove, Registry
+from tunelab.deploy._signature import FieldSpec, Signature, infer_signature
+
+__all__ = [
+    "AliasMove",
+    "ArtifactError",
+    "ConversionError",
+    "FieldSpec",
+    "LoadedModel",
+    "ModelCard",
+    "OnnxConversion",
+    "QuantizationReport",
+    "Registry",
+    "RegistryError",
+    "Signature",
+    "SignatureError",
+    "data_fingerprint",
+    "infer_signature",
+    "load_model",
+    "save_model",
+    "to_onnx",
+    "verify_checksums",
+]
