@@ -232,3 +232,17 @@ def test_logging_verbosity_is_adjustable() -> None:
         assert tl.logging.get_verbosity() == tl.logging.INFO
     finally:
         tl.logging.set_verbosity(before)
+
+
+class _BrokenSampler(tl.samplers.RandomSampler):
+    def before_trial(self, study: tl.StudyView, trial: tl.FrozenTrial) -> None:
+        raise RuntimeError("cannot sample")
+
+
+def test_a_sampler_error_fails_the_new_trial_instead_of_leaving_it_running() -> None:
+    study = tl.create_study(sampler=_BrokenSampler())
+    with pytest.raises(RuntimeError, match="cannot sample"):
+        study.ask()
+    (trial,) = study.trials
+    assert trial.state == TrialState.FAIL
+    assert "the sampler failed: RuntimeError: cannot sample" in (trial.fail_reason or "")

@@ -191,9 +191,18 @@ class Study:
             frozen = self._storage.claim_waiting_trial(self._study_id)
             if frozen is None:
                 frozen = self._storage.create_new_trial(self._study_id)
-            self.sampler.before_trial(self._view, frozen)
             trial = Trial(self, frozen)
-            trial._sample_relative()
+            try:
+                self.sampler.before_trial(self._view, frozen)
+                trial._sample_relative()
+            except BaseException as exc:
+                # A trial the sampler could not start must not linger as RUNNING.
+                self._storage.set_trial_state_values(
+                    frozen.trial_id,
+                    TrialState.FAIL,
+                    fail_reason=f"the sampler failed: {type(exc).__name__}: {exc}",
+                )
+                raise
         for name, dist in (fixed_distributions or {}).items():
             trial._suggest(name, dist)
         return trial
