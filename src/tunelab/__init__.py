@@ -4,6 +4,9 @@ The tuning API follows Optuna's names (``create_study``, ``trial.suggest_*``,
 ``study.optimize``) so existing objectives run unchanged.
 """
 
+import importlib
+from typing import Any
+
 from tunelab import deploy, logging, pruners, samplers, space, storage
 from tunelab.deploy import (
     ArtifactError,
@@ -39,7 +42,26 @@ from tunelab.trial import BaseTrial, FrozenTrial, StudyDirection, Trial, TrialSt
 
 __version__ = "0.1.0"
 
-__all__ = [
+# Evaluation and reports pull in scipy.stats and scikit-learn: load them on first use
+# so that `import tunelab` (and every CLI command) stays quick.
+_LAZY = {
+    "evaluate": ("tunelab.evaluation", "evaluate"),
+    "compare": ("tunelab.evaluation", "compare"),
+    "Evaluation": ("tunelab.evaluation", "Evaluation"),
+    "evaluation": ("tunelab.evaluation", None),
+    "report": ("tunelab.report", None),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'tunelab' has no attribute {name!r}")
+    module_name, attr = _LAZY[name]
+    module = importlib.import_module(module_name)
+    return module if attr is None else getattr(module, attr)
+
+
+__all__ = [  # noqa: RUF022 - public names first, then the lazily loaded ones
     "ArtifactError",
     "BaseTrial",
     "ConversionError",
@@ -75,4 +97,9 @@ __all__ = [
     "space",
     "storage",
     "to_onnx",
+    "Evaluation",
+    "compare",
+    "evaluate",
+    "evaluation",
+    "report",
 ]

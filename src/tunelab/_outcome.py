@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tunelab.exceptions import TrialPruned, TunelabError
-from tunelab.trial import BaseTrial, FrozenTrial, Trial, TrialState
+from tunelab.trial import BaseTrial, FrozenTrial, Trial, TrialState, running
 
 if TYPE_CHECKING:
     from tunelab.study import Study
@@ -31,7 +31,8 @@ class Outcome:
 def call_objective(func: Callable[[BaseTrial], Any], trial: BaseTrial) -> Outcome:
     """Run the objective and capture what it did (KeyboardInterrupt propagates)."""
     try:
-        return Outcome(values=func(trial))
+        with running(trial):
+            return Outcome(values=func(trial))
     except TrialPruned:
         return Outcome(pruned=True)
     except Exception as exc:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime as dt
 import enum
 import math
 import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -304,3 +306,27 @@ def is_finite_number(value: Any) -> bool:
         return math.isfinite(float(value)) and not isinstance(value, bool | str)
     except (TypeError, ValueError):
         return False
+
+
+_CURRENT: contextvars.ContextVar[BaseTrial | None] = contextvars.ContextVar(
+    "tunelab_current_trial", default=None
+)
+
+
+def current_trial() -> BaseTrial | None:
+    """The trial whose objective is running in this context, if any.
+
+    Lets helpers such as :func:`tunelab.evaluate` report intermediate values
+    without the objective passing the trial along.
+    """
+    return _CURRENT.get()
+
+
+@contextlib.contextmanager
+def running(trial: BaseTrial) -> Iterator[None]:
+    """Mark ``trial`` as the current trial while its objective runs."""
+    token = _CURRENT.set(trial)
+    try:
+        yield
+    finally:
+        _CURRENT.reset(token)

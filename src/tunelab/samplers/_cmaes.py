@@ -11,7 +11,6 @@ from operator import attrgetter
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
-from cmaes import CMA, CMAwM, get_warm_start_mgd
 
 from tunelab.samplers._base import BaseSampler
 from tunelab.samplers._random import RandomSampler
@@ -25,6 +24,8 @@ from tunelab.space import (
 from tunelab.trial import FrozenTrial, StudyDirection, TrialState
 
 if TYPE_CHECKING:
+    from cmaes import CMA, CMAwM
+
     from tunelab.study import StudyView
 
 _RESTART_STRATEGIES = (None, "ipop", "bipop")
@@ -38,7 +39,7 @@ _TRIAL_STREAM, _REGIME_STREAM, _MEAN_STREAM = 0, 1, 2
 # Tolerance when checking that a regenerated point is the one a trial received.
 _SAME_POINT_ATOL = 1e-8
 
-Optimizer: TypeAlias = CMA | CMAwM
+Optimizer: TypeAlias = "CMA | CMAwM"
 
 
 def _numeric_space(distributions: Mapping[str, BaseDistribution]) -> dict[str, BaseDistribution]:
@@ -116,6 +117,9 @@ class _Geometry:
         popsize: int,
         cov: np.ndarray | None = None,
     ) -> Optimizer:
+        # cmaes imports scipy.stats (a second): pay it only when CMA-ES runs.
+        from cmaes import CMA, CMAwM
+
         if self.discrete:
             return CMAwM(
                 mean=self.clip(mean),
@@ -132,6 +136,8 @@ class _Geometry:
 
 def _draw(optimizer: Optimizer, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """The point to evaluate and the point to tell, from a seeded draw of the optimizer."""
+    from cmaes import CMAwM
+
     optimizer.reseed_rng(seed)
     if isinstance(optimizer, CMAwM):
         return optimizer.ask()
@@ -194,6 +200,8 @@ class _Run:
     def _initial_distribution(self) -> tuple[np.ndarray, float, np.ndarray | None]:
         settings, geometry = self.settings, self.geometry
         if settings.warm_start_trials is not None:
+            from cmaes import get_warm_start_mgd
+
             mean, sigma, cov = get_warm_start_mgd(self._warm_start_solutions())
             return mean, sigma, cov
         mean = np.full(geometry.dim, 0.5)

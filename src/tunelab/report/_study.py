@@ -1,0 +1,210 @@
+"""The study report: overview, history or Pareto front, importance, parallel coordinates,
+slices and the best trials, as one self-contained HTML page."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tunelab.report import _html as h
+from tunelab.report import _study_plots as plots
+from tunelab.report._importance import MIN_TRIALS, param_importances, shared_params
+from tunelab.report._params import param_specs
+from tunelab.report._study_plots import StudyData, fmt, fmt_param
+from tunelab.study import pareto_front
+from tunelab.trial import TrialState
+
+Renderer = Callable[[Any], str]
+_MAX_SLICES = 30
+_MAX_BEST_ROWS = 10
+_MAX_FRONT_ROWS = 20
+
+
+def study_report(study: Any, path: str | Path | None = None, *, interactive: bool = False) -> str:
+    """An HTML report of a study, small enough to mail.
+
+    Sections: overview (directions, trials by state, best value and parameters),
+    optimisation history (or, with several objectives, the Pareto front of the first
+    two), parameter importance (see :func:`param_importances`), parallel coordinates,
+    one slice plot per parameter and a table of the best trials. Studies with no or
+    one complete trial still render, with a note where a plot cannot be drawn.
+
+    Args:
+        study: The :class:`~tunelab.Study` to report on.
+        path: Where to write the HTML file (UTF-8); nothing is written when None.
+        interactive: Draw the plots with plotly (zoom, hover) instead of inline SVG.
+            Needs the ``report`` extra and makes the file several MB larger.
+
+    Returns:
+        The HTML document.
+
+    Raises:
+        ImportError: ``interactive=True`` and plotly is not installed.
+    """
+    render = _renderer(interactive)
+    data = _read(study)
+    sections = [
+        h.Section("Overview", _overview(data)),
+        _pareto_section(data, render) if data.multi else _history_section(data, render),
+        h.Section("Parameter importance", _importance_body(data, render)),
+        h.Section("Parallel coordinates", _parallel_body(data, render)),
+        h.Section("Slice plots", _slices_body(data, render)),
+        h.Section("Best trials", _best_table(data)),
+    ]
+    return h.write_report(h.render_report(sections, f"Study report: {data.name}"), path)
+
+
+def _renderer(interactive: bool) -> Renderer:
+    if not interactive:
+        return lambda fig: fig.to_svg()
+    from tunelab.report._plotly import PlotlyRenderer
+
+    return PlotlyRenderer()
+
+
+def _read(study: Any) -> StudyData:
+    trials = tuple(study.get_trials())
+    complete = tuple(
+        t
+        for t in trials
+        if t.state == TrialState.COMPLETE
+        and t.values is not None
+        and all(math.isfinite(v) for v in t.values)
+    )
+    return StudyData(
+        name=str(study.study_name),
+        directions=tuple(study.directions),
+        trials=trials,
+        complete=complete,
+        specs=tuple(param_specs(trials)),
+    )
+
+
+def _overview(data: StudyData) -> str:
+    counts = Counter(t.state for t in data.trials)
+    by_state = ", ".join(f"{s.name.lower()} {counts[s]}" for s in TrialState if counts[s])
+    pairs = [
+        ("Study", data.name),
+        ("Directions", ", ".join(d.name.lower() for d in data.directions)),
+        ("Trials", f"{len(data.trials)}" + (f" ({by_state})" if by_state else "")),
+    ]
+    if data.complete and not data.multi:
+        best = _ranked(data)[0]
+        pairs.append(("Best value", f"{fmt(data.value(best))} (trial #{best.number})"))
+        pairs.append(("Best parameters", _params_text(best.params)))
+    elif data.complete:
+        front = pareto_front(data.complete, data.directions)
+        pairs.append(("Pareto-optimal trials", str(len(front))))
+    notes = ""
+    if not data.complete:
+        notes = h.note("No trial has completed yet: plots of objective values are empty.")
+    elif len(data.complete) == 1:
+        notes = h.note("Only one trial has completed: trends and importances need more.")
+    return h.facts(pairs) + notes
+
+
+def _params_text(params: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={fmt_param(v)}" for k, v in params.items()) or "(none)"
+
+
+def _ranked(data: StudyData) -> list[Any]:
+    sign = 1.0 if data.is_better(0.0, 1.0) else -1.0
+    return sorted(data.complete, key=lambda t: (sign * data.value(t), t.number))
+
+
+def _history_section(data: StudyData, render: Renderer) -> h.Section:
+    caption = (
+        "Dots: objective of each complete trial; line: best value so far. "
+        "Crosses: pruned trials at their last reported value; triangles: trials "
+        "pruned without a value or failed. Hover for parameters."
+    )
+    body = h.figure(render(plots.history_chart(data)), caption)
+    return h.Section("Optimisation history", body)
+
+
+def _pareto_section(data: StudyData, render: Renderer) -> h.Section:
+    if not data.complete:
+        return h.Section("Pareto front", h.note("No trial has completed yet."))
+    front = pareto_front(data.complete, data.directions)
+    caption = f"{len(front)} Pareto-optimal of {len(data.complete)} complete trials."
+    if len(data.directions) > 2:
+        caption += " The front is computed over all objectives; only the first two are drawn."
+    return h.Section("Pareto front", h.figure(render(plots.pareto_chart(data, front)), caption))
+
+
+def _importance_body(data: StudyData, render: Renderer) -> str:
+    if len(data.complete) < MIN_TRIALS:
+        return h.note(f"Importance needs at least {MIN_TRIALS} complete trials.")
+    try:
+        importances = param_importances(data.complete, seed=0)
+    except ValueError as exc:
+        return h.note(f"Importance not computed: {exc}.")
+    caption = (
+        "Share of the objective's variance each parameter explains on its own: variance "
+        "of its main effect (partial dependence) on a seeded random-forest surrogate "
+        "fitted to the complete trials."
+    )
+    if data.multi:
+        caption += " Computed for objective 0."
+    body = h.figure(render(plots.importance_chart(importances)), caption)
+    skipped = [s.name for s in data.specs if s.name not in importances]
+    if skipped:
+        body += h.note("Not in every complete trial, so left out: " + ", ".join(skipped) + ".")
+    return body
+
+
+def _parallel_body(data: StudyData, render: Renderer) -> str:
+    if not data.complete:
+        return h.note("No complete trial to draw.")
+    caption = (
+        f"One line per complete trial ({len(data.complete)}), coloured by "
+        f"{'objective 0' if data.multi else 'the objective'}; best trials drawn on top."
+    )
+    if shared_params(data.complete) != list(data.specs):
+        caption += " A trial without some parameter skips that axis."
+    return h.figure(render(plots.parallel_plot(data)), caption)
+
+
+def _slices_body(data: StudyData, render: Renderer) -> str:
+    if not data.specs:
+        return h.note("The study has no parameters.")
+    if not data.complete:
+        return h.note("No complete trial to draw.")
+    specs = data.specs[:_MAX_SLICES]
+    items = [h.figure(render(plots.slice_chart(data, s, i))) for i, s in enumerate(specs)]
+    body = h.figures(items)
+    body += '<p class="muted">Point colour: trial number (dark = early, light = late).</p>'
+    if len(data.specs) > _MAX_SLICES:
+        body += h.note(f"Only the first {_MAX_SLICES} of {len(data.specs)} parameters are shown.")
+    return body
+
+
+def _best_table(data: StudyData) -> str:
+    if not data.complete:
+        return h.note("No complete trial yet.")
+    if data.multi:
+        rows = sorted(pareto_front(data.complete, data.directions), key=lambda t: t.values or [])
+        rows, limit = rows[:_MAX_FRONT_ROWS], _MAX_FRONT_ROWS
+        value_headers = [f"objective {i}" for i in range(len(data.directions))]
+    else:
+        rows, limit = _ranked(data)[:_MAX_BEST_ROWS], _MAX_BEST_ROWS
+        value_headers = ["value"]
+    names = [s.name for s in data.specs]
+    headers = ["trial", *value_headers, *names, "duration (s)"]
+    cells = [
+        [
+            f"#{t.number}",
+            *(fmt(v) for v in t.values or []),
+            *(fmt_param(t.params[n]) if n in t.params else "—" for n in names),
+            f"{t.duration.total_seconds():.2f}" if t.duration is not None else "—",
+        ]
+        for t in rows
+    ]
+    numeric = [*range(1, 1 + len(value_headers)), len(headers) - 1]
+    what = "Pareto-optimal trials (first" if data.multi else "Best complete trials (top"
+    caption = f'<p class="muted">{what} {limit}).</p>'
+
+    return caption + h.table(headers, cells, numeric=numeric)

@@ -1,0 +1,280 @@
+"""The plots of a study report, built from trials: history, Pareto front, importance,
+parallel coordinates and slices."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from tunelab.report import _svg as svg
+from tunelab.report._chart import Chart
+from tunelab.report._parallel import ParallelAxis, ParallelCoordinates
+from tunelab.report._params import ParamSpec
+from tunelab.trial import FrozenTrial, StudyDirection, TrialState
+
+# A positive objective spanning this many times its smallest value gets a log axis.
+_LOG_SPAN = 1e3
+_JITTER = 0.15
+
+
+@dataclass(frozen=True)
+class StudyData:
+    """What the report needs from a study, read once.
+
+    Attributes:
+        name: Study name.
+        directions: Direction of each objective.
+        trials: All trials, by number.
+        complete: COMPLETE trials whose every objective value is finite.
+        specs: Every parameter seen, in first-seen order.
+    """
+
+    name: str
+    directions: tuple[StudyDirection, ...]
+    trials: tuple[FrozenTrial, ...]
+    complete: tuple[FrozenTrial, ...]
+    specs: tuple[ParamSpec, ...]
+
+    @property
+    def multi(self) -> bool:
+        """Whether the study has several objectives."""
+        return len(self.directions) > 1
+
+    def objective_label(self, index: int) -> str:
+        """Axis title of objective ``index``, with its direction."""
+        name = "objective" if not self.multi else f"objective {index}"
+        return f"{name} ({self.directions[index].name.lower()})"
+
+    def value(self, trial: FrozenTrial, index: int = 0) -> float:
+        """Objective ``index`` of a trial that has values."""
+        assert trial.values is not None
+        return float(trial.values[index])
+
+    def is_better(self, a: float, b: float, index: int = 0) -> bool:
+        """Whether ``a`` beats ``b`` on objective ``index``."""
+        if self.directions[index] == StudyDirection.MAXIMIZE:
+            return a > b
+        return a < b
+
+
+def fmt(value: float) -> str:
+    """A compact, exact-enough rendering of a number for labels and tables."""
+    return f"{value:.6g}" if math.isfinite(value) else str(value)
+
+
+def fmt_param(value: object) -> str:
+    """A parameter value as text: floats to 6 significant digits, others as they print."""
+    return fmt(value) if isinstance(value, float) else str(value)
+
+
+def trial_tooltip(data: StudyData, trial: FrozenTrial) -> str:
+    """Hover text of a trial: number, values and parameters."""
+    lines = [f"trial #{trial.number} ({trial.state.name.lower()})"]
+    if trial.values is not None:
+        lines.append("value: " + ", ".join(fmt(v) for v in trial.values))
+    lines.extend(f"{k} = {fmt_param(v)}" for k, v in trial.params.items())
+    return "\n".join(lines)
+
+
+def _value_scale(values: Sequence[float]) -> str:
+    good = [v for v in values if math.isfinite(v)]
+    if good and min(good) > 0 and max(good) / min(good) >= _LOG_SPAN:
+        return "log"
+    return "linear"
+
+
+def history_chart(data: StudyData) -> Chart:
+    """Objective of each trial by number, the best-so-far line, pruned and failed marks."""
+    done = data.complete
+    values = [data.value(t) for t in done]
+    pruned = [
+        t
+        for t in data.trials
+        if t.state == TrialState.PRUNED and t.values and math.isfinite(t.values[0])
+    ]
+    chart = Chart(
+        name="history",
+        title="Optimisation history",
+        x_label="trial number",
+        y_label=data.objective_label(0),
+        y_scale=_value_scale(values + [data.value(t) for t in pruned]),
+        width=760,
+    )
+    tips = [trial_tooltip(data, t) for t in done]
+    chart.points([t.number for t in done], values, label="complete", tooltips=tips)
+    if pruned:
+        chart.points(
+            [t.number for t in pruned],
+            [data.value(t) for t in pruned],
+            color=svg.MUTED,
+            label="pruned (last reported value)",
+            tooltips=[trial_tooltip(data, t) for t in pruned],
+            css="pruned",
+            marker="cross",
+        )
+    best = _best_so_far(data, values)
+    chart.line(
+        [t.number for t in done],
+        best,
+        color=svg.PALETTE[2],
+        label="best so far",
+        css="best",
+        width=2,
+        step=True,
+    )
+    _rugs(chart, data, pruned)
+    return chart
+
+
+def _best_so_far(data: StudyData, values: Sequence[float]) -> list[float]:
+    out: list[float] = []
+    for v in values:
+        out.append(v if not out or data.is_better(v, out[-1]) else out[-1])
+    return out
+
+
+def _rugs(chart: Chart, data: StudyData, pruned_with_value: Sequence[FrozenTrial]) -> None:
+    shown = {t.number for t in pruned_with_value}
+    pruned = [t for t in data.trials if t.state == TrialState.PRUNED and t.number not in shown]
+    failed = [t for t in data.trials if t.state == TrialState.FAIL]
+    if pruned:
+        tips = [f"trial #{t.number} pruned before reporting a value" for t in pruned]
+        chart.rug([t.number for t in pruned], color=svg.MUTED, label="pruned", tooltips=tips)
+    if failed:
+        tips = [
+            f"trial #{t.number} failed: {t.fail_reason or 'no reason recorded'}" for t in failed
+        ]
+        chart.rug(
+            [t.number for t in failed],
+            color=svg.FAIL_RED,
+            label="failed",
+            tooltips=tips,
+            css="failed",
+        )
+
+
+def pareto_chart(data: StudyData, front: Sequence[FrozenTrial]) -> Chart:
+    """The first two objectives of every complete trial, the Pareto front highlighted."""
+    on_front = {t.number for t in front}
+    rest = [t for t in data.complete if t.number not in on_front]
+    chart = Chart(
+        name="pareto",
+        title="Pareto front",
+        x_label=data.objective_label(0),
+        y_label=data.objective_label(1),
+        width=640,
+        height=420,
+    )
+    chart.points(
+        [data.value(t, 0) for t in rest],
+        [data.value(t, 1) for t in rest],
+        color=svg.MUTED,
+        label="dominated",
+        tooltips=[trial_tooltip(data, t) for t in rest],
+        css="dominated",
+    )
+    ordered = sorted(front, key=lambda t: (data.value(t, 0), data.value(t, 1)))
+    if len(data.directions) == 2 and len(ordered) > 1:
+        chart.line(
+            [data.value(t, 0) for t in ordered],
+            [data.value(t, 1) for t in ordered],
+            color=svg.PALETTE[2],
+            css="front-line",
+            dash="4 3",
+        )
+    chart.points(
+        [data.value(t, 0) for t in ordered],
+        [data.value(t, 1) for t in ordered],
+        color=svg.PALETTE[2],
+        label="Pareto-optimal",
+        tooltips=[trial_tooltip(data, t) for t in ordered],
+        css="front",
+        radius=4.5,
+    )
+    return chart
+
+
+def importance_chart(importances: dict[str, float]) -> Chart:
+    """Horizontal bars, most important parameter on top."""
+    names = list(importances)[::-1]
+    shares = [importances[n] for n in names]
+    chart = Chart(
+        name="importance",
+        title="Parameter importance",
+        x_label="share of explained variance",
+        y_scale="category",
+        y_categories=names,
+        height=max(160.0, 70 + 26 * len(names)),
+        width=620,
+    )
+    chart.bars(shares, tooltips=[f"{n}: {s:.3f}" for n, s in zip(names, shares, strict=True)])
+    return chart
+
+
+def parallel_plot(data: StudyData) -> ParallelCoordinates:
+    """One axis per parameter plus the first objective; one polyline per complete trial."""
+    done = data.complete
+    axes = [
+        ParallelAxis(
+            name=spec.name,
+            kind=spec.kind,
+            values=tuple(
+                spec.position(t.params[spec.name]) if spec.name in t.params else math.nan
+                for t in done
+            ),
+            categories=spec.labels,
+            bounds=spec.bounds,
+        )
+        for spec in data.specs
+    ]
+    values = tuple(data.value(t) for t in done)
+    name = "objective" if not data.multi else "objective 0"
+    scale = _value_scale(values)
+    axes.append(ParallelAxis(name, scale, values))
+    # Objectives spanning decades are coloured by their log, or nearly all lines look alike.
+    colors = [math.log10(v) for v in values] if scale == "log" else list(values)
+    return ParallelCoordinates(
+        name="parallel",
+        title="Parallel coordinates",
+        axes=axes,
+        color_values=colors,
+        color_label=f"log10 {name}" if scale == "log" else name,
+        tooltips=[trial_tooltip(data, t) for t in done],
+        best_high=data.directions[0] == StudyDirection.MAXIMIZE,
+    )
+
+
+def slice_chart(data: StudyData, spec: ParamSpec, index: int) -> Chart:
+    """Objective against one parameter, points coloured by trial number."""
+    done = [t for t in data.complete if spec.name in t.params]
+    xs = [spec.position(t.params[spec.name]) for t in done]
+    if spec.kind == "category":
+        # Spread points of one choice sideways so they do not hide each other.
+        rng = np.random.default_rng(index)
+        xs = [
+            x + float(j) for x, j in zip(xs, rng.uniform(-_JITTER, _JITTER, len(xs)), strict=True)
+        ]
+    numbers = [float(t.number) for t in done]
+    chart = Chart(
+        name="slice",
+        title=f"Slice: {spec.name}",
+        x_label=spec.name + (" (log)" if spec.kind == "log" else ""),
+        y_label=data.objective_label(0),
+        x_scale=spec.kind,
+        x_categories=spec.labels,
+        x_range=spec.bounds if spec.bounds and spec.bounds[1] > spec.bounds[0] else None,
+        y_scale=_value_scale([data.value(t) for t in done]),
+        width=400,
+        height=300,
+        colorbar=svg.Colorbar(min(numbers), max(numbers), "trial") if numbers else None,
+    )
+    chart.points(
+        xs,
+        [data.value(t) for t in done],
+        colors=[svg.sequential_color(s) for s in svg.normalise(numbers)],
+        tooltips=[trial_tooltip(data, t) for t in done],
+    )
+    return chart
