@@ -37,6 +37,26 @@ def squared_distances(a: np.ndarray, b: np.ndarray, is_categorical: np.ndarray) 
     return dist
 
 
+def scaled_squared_distances(
+    a: np.ndarray, b: np.ndarray, inv_l2: np.ndarray, is_categorical: np.ndarray
+) -> np.ndarray:
+    """``sum_p d_p / l_p**2`` between the rows of ``a`` and ``b``, shape ``(n, m)``.
+
+    The numeric part expands ``|a - b|² = |a|² + |b|² - 2 a·b`` so one matrix
+    product does the work of an ``(n, m, p)`` difference array; for scoring
+    thousands of candidates that is several times faster.
+    """
+    numeric = ~is_categorical
+    scale = np.sqrt(inv_l2[numeric])
+    sa, sb = a[:, numeric] * scale, b[:, numeric] * scale
+    r2 = np.einsum("ij,ij->i", sa, sa)[:, None] + np.einsum("ij,ij->i", sb, sb)[None, :]
+    r2 -= 2.0 * (sa @ sb.T)
+    np.maximum(r2, 0.0, out=r2)
+    for col in np.flatnonzero(is_categorical):
+        r2 += inv_l2[col] * (np.abs(a[:, col, None] - b[None, :, col]) > _SAME_CHOICE)
+    return r2
+
+
 def matern52(r2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The unit-variance Matérn-5/2 correlation and its length-scale factor.
 

@@ -15,22 +15,30 @@ import numpy as np
 import scipy.linalg
 import scipy.optimize
 
-from tunelab.samplers._gp._kernel import matern52, squared_distances
+from tunelab.samplers._gp._kernel import matern52, scaled_squared_distances, squared_distances
 
 # Added to the diagonal so the Cholesky factor exists for duplicate points.
 _JITTER = 1e-8
 # Noise variance of a deterministic objective (targets are standardised to unit variance).
 _MIN_NOISE = 1e-6
 _LOG_2PI = math.log(2.0 * math.pi)
+# Prior median of a length-scale in one dimension of the unit cube.
+_LENGTHSCALE_MEDIAN = 0.25
+# Posterior variances below this are rounding noise.
+_MIN_VARIANCE = 1e-12
 
 
 @dataclass(frozen=True)
 class Prior:
     """Independent normal priors on ``theta`` and its box bounds.
 
-    The length-scale prior widens with the dimension (``√2 + log(p) / 2``
-    in log space), so that far apart points in many dimensions still
-    correlate; data overrides it quickly in few dimensions.
+    The length-scales' median grows as ``√p`` with the number of
+    parameters, as distances in the unit cube do, so that points in many
+    dimensions still correlate (Hvarfner et al., 2024); its base is short
+    enough that a GP does not take an unexplored bowl for a slope. The
+    signal variance centres on 1 (targets are standardised); the noise on
+    1% of it, loosely (a factor of 20 either way is one standard deviation),
+    so that noisy scores such as cross-validated metrics are recognised.
     """
 
     mean: np.ndarray
@@ -40,12 +48,12 @@ class Prior:
     @classmethod
     def default(cls, n_params: int, *, fit_noise: bool) -> Prior:
         """The prior for ``n_params`` length-scales, with or without a noise term."""
-        mean = [math.sqrt(2.0) + 0.5 * math.log(n_params)] * n_params + [0.0]
-        std = [math.sqrt(3.0)] * n_params + [1.0]
+        mean = [math.log(_LENGTHSCALE_MEDIAN * math.sqrt(n_params))] * n_params + [0.0]
+        std = [1.0] * n_params + [1.0]
         bounds = [(math.log(1e-2), math.log(1e3))] * n_params + [(math.log(1e-2), math.log(1e2))]
         if fit_noise:
-            mean.append(math.log(1e-3))
-            std.append(2.5)
+            mean.append(math.log(1e-2))
+            std.append(3.0)
             bounds.append((math.log(_MIN_NOISE), 0.0))
         return cls(np.array(mean), np.array(std), bounds)
 
@@ -186,21 +194,34 @@ class GaussianProcess:
         self.x, self.y, self.is_categorical, self.params = x, y, is_categorical, params
         self._inv_l2 = 1.0 / params.lengthscales**2
         k = self._cross_kernel(x)[0] + (params.noise + _JITTER) * np.eye(len(x))
-        chol = _cholesky(k)
-        self._alpha = scipy.linalg.cho_solve((chol, True), y, check_finite=False)
-        self._k_inv = _inverse_from_cholesky(chol)
+        self._chol = _cholesky(k)
+        self._alpha = scipy.linalg.cho_solve((self._chol, True), y, check_finite=False)
 
     def _cross_kernel(self, xq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Kernel between query and training points, and its gradient factor."""
-        dist = squared_distances(xq, self.x, self.is_categorical)
-        corr, factor = matern52(dist @ self._inv_l2)
+        r2 = scaled_squared_distances(xq, self.x, self._inv_l2, self.is_categorical)
+        corr, factor = matern52(r2)
         return self.params.signal * corr, self.params.signal * factor
+
+    def _solve(self, b: np.ndarray, *, transposed: bool = False) -> np.ndarray:
+        """``L⁻¹ b`` (or ``L⁻ᵀ b``) straight from LAPACK, which the acquisition's
+        many single-point calls need without wrapper overhead.
+
+        Triangular solves keep the variance accurate when ``K`` is ill-conditioned
+        (long length-scales, tiny noise), where an explicit inverse would lose it
+        to cancellation.
+        """
+        out, info = scipy.linalg.lapack.dtrtrs(self._chol, b, lower=1, trans=int(transposed))
+        if info != 0:
+            raise np.linalg.LinAlgError(f"dtrtrs failed with info={info}")
+        return np.asarray(out)
 
     def predict(self, xq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Posterior mean and variance of the latent function at ``xq``."""
         k, _ = self._cross_kernel(xq)
-        var = self.params.signal - np.einsum("ij,ij->i", k @ self._k_inv, k)
-        return k @ self._alpha, np.maximum(var, 1e-12)
+        v = self._solve(k.T)
+        var = self.params.signal - np.einsum("ij,ij->j", v, v)
+        return k @ self._alpha, np.maximum(var, _MIN_VARIANCE)
 
     def predict_with_grad(
         self, xq: np.ndarray, columns: np.ndarray
@@ -211,27 +232,28 @@ class GaussianProcess:
             ``(mean, var, d_mean, d_var)``; the gradients have shape
             ``(len(xq), len(columns))``.
         """
-        k, factor = self._cross_kernel(xq)
-        v = k @ self._k_inv
-        var = self.params.signal - np.einsum("ij,ij->i", v, k)
+        dist = squared_distances(xq, self.x, self.is_categorical)
+        corr, factor = matern52(dist @ self._inv_l2)
+        k, factor = self.params.signal * corr, self.params.signal * factor
+        v = self._solve(k.T)
+        var = self.params.signal - np.einsum("ij,ij->j", v, v)
+        k_inv_k = self._solve(v, transposed=True).T
         diff = xq[:, None, columns] - self.x[None, :, columns]
         scale = self._inv_l2[columns]
         # dk_i/dx_c = -factor_i (x_c - X_ic) / l_c^2.
         d_mean = -np.einsum("qn,qnc->qc", factor * self._alpha, diff) * scale
-        d_var = 2.0 * np.einsum("qn,qnc->qc", factor * v, diff) * scale
-        floored = var < 1e-12
+        d_var = 2.0 * np.einsum("qn,qnc->qc", factor * k_inv_k, diff) * scale
+        floored = var < _MIN_VARIANCE
         d_var[floored] = 0.0
-        return k @ self._alpha, np.where(floored, 1e-12, var), d_mean, d_var
+        return k @ self._alpha, np.maximum(var, _MIN_VARIANCE), d_mean, d_var
 
-    def with_pseudo_observations(self, xp: np.ndarray) -> GaussianProcess:
-        """The posterior after observing its own mean at ``xp`` (kriging believer).
-
-        The mean surface stays the same but the variance collapses around
-        ``xp``, so an acquisition steers away from points already in flight.
-        """
+    def with_pseudo_observations(self, xp: np.ndarray, values: np.ndarray) -> GaussianProcess:
+        """The posterior after also observing ``values`` at ``xp``, same hyperparameters."""
         if len(xp) == 0:
             return self
-        mean, _ = self.predict(xp)
         return GaussianProcess(
-            np.vstack([self.x, xp]), np.concatenate([self.y, mean]), self.is_categorical, self.params
+            np.vstack([self.x, xp]),
+            np.concatenate([self.y, values]),
+            self.is_categorical,
+            self.params,
         )

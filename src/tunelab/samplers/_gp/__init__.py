@@ -1,0 +1,5 @@
+"""Gaussian-process Bayesian optimisation (numpy and scipy only)."""
+
+from tunelab.samplers._gp._sampler import GPSampler
+
+__all__ = ["GPSampler"]

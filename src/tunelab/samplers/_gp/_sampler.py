@@ -1,0 +1,254 @@
+"""GPSampler: Bayesian optimisation with a Gaussian process and log expected improvement."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from tunelab.samplers._base import BaseSampler
+from tunelab.samplers._gp._acquisition import LogEI, maximize_acquisition
+from tunelab.samplers._gp._model import GaussianProcess, KernelParams, fit_hyperparameters
+from tunelab.samplers._gp._threads import single_blas_thread
+from tunelab.samplers._gp._transform import InputSpace, normalize_objective
+from tunelab.samplers._random import RandomSampler
+from tunelab.samplers._search_space import intersection_search_space
+from tunelab.space import BaseDistribution
+from tunelab.trial import FrozenTrial, StudyDirection, TrialState
+
+if TYPE_CHECKING:
+    from tunelab.study import StudyView
+
+# Hyperparameter fitting schedule (see GPSampler._fit).
+_RESTART_EVERY_TRIAL_UNTIL = 40
+_REFIT_EVERY_TRIAL_UNTIL = 100
+_REFIT_GROWTH = 1.05
+_RESTART_GROWTH = 1.5
+_N_INCUMBENTS = 5
+# ParEGO's augmentation weight: keeps the scalarised optimum Pareto-optimal.
+_PAREGO_RHO = 0.05
+
+
+@dataclass(frozen=True)
+class _FitCache:
+    """The last hyperparameter fit: for which space, and at which data sizes."""
+
+    key: tuple[Any, ...]
+    theta: np.ndarray
+    fitted_at: int
+    restarted_at: int
+
+
+class GPSampler(BaseSampler):
+    """Gaussian-process Bayesian optimisation of the joint search space.
+
+    Each trial fits a GP (Matérn-5/2 kernel, one length-scale per parameter,
+    hyperparameters by maximum a posteriori) to the completed trials, with
+    objective values power-transformed against outliers, and picks the point
+    maximising log expected improvement. Trials still running elsewhere are
+    pencilled in at the GP's predicted value ("kriging believer"), so parallel
+    workers spread out instead of proposing the same point.
+
+    Several objectives are scalarised ParEGO-style: each trial draws random
+    weights and minimises their augmented Chebyshev combination of the
+    objectives scaled to ``[0, 1]``.
+
+    The first ``n_startup_trials`` trials, and parameters outside the joint
+    space (those not in every completed trial), are sampled at random.
+
+    Args:
+        seed: Seed of the random stream; the same seed and history give the
+            same parameters.
+        n_startup_trials: Completed trials before the GP takes over.
+        n_candidates: Quasi-random points scored to seed the acquisition search.
+        n_restarts: Best-scoring points refined by local optimisation.
+        deterministic_objective: The objective has no noise: fix the GP's
+            noise at a tiny value instead of fitting it.
+    """
+
+    def __init__(
+        self,
+        *,
+        seed: int | None = None,
+        n_startup_trials: int = 10,
+        n_candidates: int = 512,
+        n_restarts: int = 5,
+        deterministic_objective: bool = False,
+    ) -> None:
+        _check_positive_int("n_startup_trials", n_startup_trials, minimum=1)
+        _check_positive_int("n_candidates", n_candidates, minimum=1)
+        _check_positive_int("n_restarts", n_restarts, minimum=1)
+        self.seed = seed
+        self.n_startup_trials = n_startup_trials
+        self.n_candidates = n_candidates
+        self.n_restarts = n_restarts
+        self.deterministic_objective = deterministic_objective
+        self._rng = np.random.default_rng(seed)
+        self._random = RandomSampler(seed=seed)
+        self._fit_cache: _FitCache | None = None
+        self._encoded: tuple[tuple[Any, ...], dict[int, np.ndarray]] = ((), {})
+        # What this sampler proposed to trials not yet finished, by trial id.
+        self._proposals: dict[int, dict[str, Any]] = {}
+
+    def reseed_rng(self, seed: int | None = None) -> None:
+        self._rng = np.random.default_rng(seed)
+        self._random.reseed_rng(seed)
+
+    def infer_relative_search_space(
+        self, study: StudyView, trial: FrozenTrial
+    ) -> dict[str, BaseDistribution]:
+        return intersection_search_space(study.get_trials())
+
+    def sample_relative(
+        self, study: StudyView, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
+    ) -> dict[str, Any]:
+        if not search_space:
+            return {}
+        names = set(search_space)
+        complete = [
+            t for t in study.get_trials(states=(TrialState.COMPLETE,)) if names <= t.params.keys()
+        ]
+        if len(complete) < self.n_startup_trials:
+            return {}
+        with single_blas_thread():
+            params = self._optimize(study, trial, search_space, complete)
+        self._proposals[trial.trial_id] = params
+        return params
+
+    def _optimize(
+        self,
+        study: StudyView,
+        trial: FrozenTrial,
+        search_space: dict[str, BaseDistribution],
+        complete: list[FrozenTrial],
+    ) -> dict[str, Any]:
+        """Fit the GP to ``complete`` and maximise the acquisition."""
+        space = InputSpace(search_space)
+        x = self._encode_history(search_space, space, complete)
+        y = normalize_objective(self._scalarize(complete, study.directions))
+        gp = GaussianProcess(x, y, space.is_categorical, self._fit(search_space, space, x, y))
+        # Kriging believer: running trials are pencilled in at the predicted value.
+        # The mean stays, the variance collapses around them, so parallel workers
+        # spread out; in batch runs this beat constant liars (mean or worst value).
+        pending = self._pending(study, trial, space)
+        gp = gp.with_pseudo_observations(pending, gp.predict(pending)[0])
+        incumbents = x[np.argsort(y)[:_N_INCUMBENTS]]
+        # Believed values count as observations (gp.y holds them): a pending point
+        # predicted to improve raises the bar, so its neighbourhood offers little.
+        best = maximize_acquisition(
+            LogEI(gp, float(gp.y.min())),
+            space,
+            self._rng,
+            n_candidates=self.n_candidates,
+            n_restarts=self.n_restarts,
+            incumbents=incumbents,
+        )
+        return space.decode(best)
+
+    def sample_independent(
+        self, study: StudyView, trial: FrozenTrial, name: str, distribution: BaseDistribution
+    ) -> Any:
+        return self._random.sample_independent(study, trial, name, distribution)
+
+    def after_trial(
+        self,
+        study: StudyView,
+        trial: FrozenTrial,
+        state: TrialState,
+        values: Sequence[float] | None,
+    ) -> None:
+        self._proposals.pop(trial.trial_id, None)
+
+    def _fit(
+        self,
+        search_space: dict[str, BaseDistribution],
+        space: InputSpace,
+        x: np.ndarray,
+        y: np.ndarray,
+    ) -> KernelParams:
+        """Hyperparameters for this data, warm-started from the last fit on the same space.
+
+        A warm start converges in a few iterations, but each costs ``O(n³)``
+        and one more point barely moves the optimum of a large history: past
+        100 points the fit is redone only once the data has grown by 5%. One
+        fresh start from the prior (against local optima) joins every fit up
+        to 40 points, and later fits once the data has grown by half since.
+        """
+        key, n = tuple(search_space.items()), len(y)
+        cache = self._fit_cache if self._fit_cache and self._fit_cache.key == key else None
+        if (
+            cache is not None
+            and n > _REFIT_EVERY_TRIAL_UNTIL
+            and n < _REFIT_GROWTH * cache.fitted_at
+        ):
+            return KernelParams.from_theta(cache.theta, space.dim)
+        restart = (
+            cache is None
+            or n <= _RESTART_EVERY_TRIAL_UNTIL
+            or n >= _RESTART_GROWTH * cache.restarted_at
+        )
+        theta = fit_hyperparameters(
+            x,
+            y,
+            space.is_categorical,
+            deterministic=self.deterministic_objective,
+            init=None if cache is None else cache.theta,
+            n_random_starts=int(restart),
+            rng=self._rng,
+        )
+        restarted_at = n if restart or cache is None else cache.restarted_at
+        self._fit_cache = _FitCache(key, theta, n, restarted_at)
+        return KernelParams.from_theta(theta, space.dim)
+
+    def _encode_history(
+        self,
+        search_space: dict[str, BaseDistribution],
+        space: InputSpace,
+        trials: list[FrozenTrial],
+    ) -> np.ndarray:
+        """Encoded parameters of finished trials, each encoded once per search space."""
+        key = tuple(search_space.items())
+        if self._encoded[0] != key:
+            self._encoded = (key, {})
+        rows = self._encoded[1]
+        new = [t for t in trials if t.trial_id not in rows]
+        encoded = space.encode([t.params for t in new])
+        rows.update(zip((t.trial_id for t in new), encoded, strict=True))
+        return np.array([rows[t.trial_id] for t in trials]).reshape(len(trials), space.dim)
+
+    def _pending(self, study: StudyView, trial: FrozenTrial, space: InputSpace) -> np.ndarray:
+        """Encoded points of the other running trials whose parameters are known."""
+        names = set(space.transform.space)
+        points = []
+        for other in study.get_trials(states=(TrialState.RUNNING,)):
+            if other.number == trial.number:
+                continue
+            params = other.params if names <= other.params.keys() else None
+            proposal = self._proposals.get(other.trial_id)
+            if params is None and proposal is not None and names <= proposal.keys():
+                # Define-by-run trials store a parameter only when the objective asks for it.
+                params = {**proposal, **other.params}
+            if params is not None:
+                points.append(params)
+        return space.encode(points)
+
+    def _scalarize(
+        self, trials: list[FrozenTrial], directions: Sequence[StudyDirection]
+    ) -> np.ndarray:
+        """One value to minimise per trial (a random ParEGO scalarisation for several)."""
+        signs = np.array([-1.0 if d == StudyDirection.MAXIMIZE else 1.0 for d in directions])
+        values = np.array([t.values for t in trials], dtype=float) * signs
+        if values.shape[1] == 1:
+            return values[:, 0]
+        low, high = values.min(axis=0), values.max(axis=0)
+        scaled = (values - low) / np.where(high > low, high - low, 1.0)
+        weights = self._rng.dirichlet(np.ones(values.shape[1]))
+        weighted = scaled * weights
+        return weighted.max(axis=1) + _PAREGO_RHO * weighted.sum(axis=1)
+
+
+def _check_positive_int(name: str, value: object, *, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
