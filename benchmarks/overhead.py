@@ -5,7 +5,9 @@ sampler and a trivial five-parameter objective (suggestions included, the
 objective's arithmetic negligible), stamping every trial. The figures for
 smaller counts are the first N trials of that run, which is exactly what a
 study of N trials would have cost. A short warm-up study of the same kind runs
-first so that imports and one-off initialisation are not charged to it.
+first so that imports and one-off initialisation are not charged to it. The
+configurations take turns, a block of 1% of the trials each, so that the load
+of other programs on a shared machine falls on all of them alike.
 
 Usage::
 
@@ -21,7 +23,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +72,11 @@ def _optuna(kind: str) -> Callable[[Path, int], Any]:
 CONFIGS = [
     Config("tunelab-memory", "tunelab memory", _tunelab(None)),
     Config("tunelab-sqlite", "tunelab SQLite", _tunelab("sqlite:///{folder}/tunelab.db")),
+    Config(
+        "tunelab-sqlite-full",
+        "tunelab SQLite, synchronous=FULL",
+        _tunelab("sqlite:///{folder}/tunelab.db?synchronous=FULL"),
+    ),
     Config("optuna-memory", "Optuna memory", _optuna("memory")),
     Config("optuna-sqlite", "Optuna SQLite (RDB)", _optuna("sqlite"), slow_peer=True),
     Config("optuna-journal", "Optuna journal file", _optuna("journal")),
@@ -79,24 +86,92 @@ CONFIGS = [
 COMPARISONS = [
     ("optuna-memory", "tunelab-memory", 3.0),
     ("optuna-sqlite", "tunelab-sqlite", 30.0),
+    ("optuna-sqlite", "tunelab-sqlite-full", None),
     ("optuna-journal", "tunelab-sqlite", None),
 ]
 
 
-def time_trials(study: Any, n_trials: int, time_box: float) -> list[float]:
-    """Seconds taken by each ask+objective+tell, stopping early after ``time_box`` seconds."""
-    durations: list[float] = []
-    start = time.perf_counter()
-    last = start
-    for _ in range(n_trials):
-        trial = study.ask()
-        study.tell(trial, objective(trial))
-        now = time.perf_counter()
-        durations.append(now - last)
-        last = now
-        if now - start > time_box:
-            break
-    return durations
+@dataclass
+class Run:
+    """One configuration's timed study, advanced a block of trials at a time."""
+
+    config: Config
+    study: Any
+    target: int
+    time_box: float
+    durations: list[float] = field(default_factory=list)
+    elapsed: float = 0.0
+
+    @property
+    def finished(self) -> bool:
+        return len(self.durations) >= self.target or self.elapsed > self.time_box
+
+    def advance(self, n_trials: int) -> None:
+        """Run up to ``n_trials`` more ask+objective+tell rounds, stamping each."""
+        last = time.perf_counter()
+        for _ in range(min(n_trials, self.target - len(self.durations))):
+            trial = self.study.ask()
+            self.study.tell(trial, objective(trial))
+            now = time.perf_counter()
+            self.durations.append(now - last)
+            self.elapsed += now - last
+            last = now
+            if self.elapsed > self.time_box:
+                return
+
+
+def warm_up(config: Config, folder: Path, seed: int) -> None:
+    """A few trials on a throwaway study: imports and one-off set-up are not charged."""
+    run = Run(config, config.make(folder, seed), WARMUP_TRIALS, time_box=float("inf"))
+    run.advance(WARMUP_TRIALS)
+
+
+def run_interleaved(
+    configs: Sequence[Config], counts: Sequence[int], *, cap: int | None, time_box: float, seed: int
+) -> list[dict[str, Any]]:
+    """Time every configuration, taking turns a block of trials each.
+
+    Taking turns spreads the load of other programs on a shared machine over
+    all configurations alike, so their ratios stay meaningful.
+    """
+    block = max(1, max(counts) // CURVE_POINTS)
+    with tempfile.TemporaryDirectory(prefix="tunelab-bench-") as root:
+        runs = []
+        for config in configs:
+            warm, timed = Path(root, config.key, "warmup"), Path(root, config.key, "timed")
+            warm.mkdir(parents=True)
+            timed.mkdir()
+            warm_up(config, warm, seed)
+            target = min(max(counts), cap) if cap and config.slow_peer else max(counts)
+            runs.append(Run(config, config.make(timed, seed), target, time_box))
+        while not all(run.finished for run in runs):
+            for run in runs:
+                if not run.finished:
+                    run.advance(block)
+        return [_result(run, counts, cap) for run in runs]
+
+
+def _result(run: Run, counts: Sequence[int], cap: int | None) -> dict[str, Any]:
+    n = len(run.durations)
+    if n < run.target:
+        stats = summarise(run.durations, [n])[str(n)]
+        note = (
+            f"time box {run.time_box:.0f} s after {n:,} trials: mean {stats['mean_ms']:.3g}, "
+            f"last 10% {stats['last10_ms']:.3g} ms"
+        )
+    elif run.target < max(counts):
+        note = f"capped at {cap:,} trials (--skip-slow-peers)"
+    else:
+        note = None
+    return {
+        "key": run.config.key,
+        "label": run.config.label,
+        "trials_run": n,
+        "total_s": run.elapsed,
+        "note": note,
+        "by_n": summarise(run.durations, counts),
+        "curve": curve(run.durations),
+    }
 
 
 def summarise(durations: Sequence[float], counts: Sequence[int]) -> dict[str, dict[str, float]]:
@@ -121,34 +196,6 @@ def curve(durations: Sequence[float]) -> dict[str, Any]:
         for i in range(0, len(durations), block)
     ]
     return {"block_trials": block, "mean_ms": points}
-
-
-def run_config(
-    config: Config, counts: Sequence[int], *, cap: int | None, time_box: float, seed: int
-) -> dict[str, Any]:
-    """Warm up, then time one study of ``max(counts)`` trials (or fewer: cap, time box)."""
-    target = min(max(counts), cap) if cap else max(counts)
-    with tempfile.TemporaryDirectory(prefix="tunelab-bench-") as root:
-        warm, timed = Path(root, "warmup"), Path(root, "timed")
-        warm.mkdir()
-        timed.mkdir()
-        time_trials(config.make(warm, seed), WARMUP_TRIALS, time_box)
-        durations = time_trials(config.make(timed, seed), target, time_box)
-    if len(durations) < target:
-        stopped = f"time box {time_box:.0f} s after {len(durations):,} trials"
-    elif cap and cap < max(counts):
-        stopped = f"capped at {cap:,} trials (--skip-slow-peers)"
-    else:
-        stopped = None
-    return {
-        "key": config.key,
-        "label": config.label,
-        "trials_run": len(durations),
-        "total_s": sum(durations),
-        "note": stopped,
-        "by_n": summarise(durations, counts),
-        "curve": curve(durations),
-    }
 
 
 def median_runs(runs: Sequence[dict[str, Any]]) -> dict[str, dict[str, float]]:
@@ -224,7 +271,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help=f"run Optuna's SQLite storage to {SLOW_PEER_CAP:,} trials at most",
     )
     parser.add_argument(
-        "--time-box", type=float, default=900.0, help="seconds per configuration (default 900)"
+        "--time-box",
+        type=float,
+        default=900.0,
+        help="seconds of timed trials per configuration (default 900)",
     )
     parser.add_argument("--repeats", type=int, default=1, help="runs per configuration")
     parser.add_argument("--only", nargs="+", choices=[c.key for c in CONFIGS], help="configs")
@@ -248,16 +298,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     configs = [c for c in CONFIGS if not args.only or c.key in args.only]
-    results: dict[str, Any] = {}
-    for config in configs:
-        cap = SLOW_PEER_CAP if args.skip_slow_peers and config.slow_peer else None
-        runs = []
-        for repeat in range(args.repeats):
-            print(f"{config.label}: run {repeat + 1}/{args.repeats} ...", flush=True)
-            runs.append(
-                run_config(config, args.trials, cap=cap, time_box=args.time_box, seed=args.seed)
-            )
-        results[config.key] = {"label": config.label, "median": median_runs(runs), "runs": runs}
+    cap = SLOW_PEER_CAP if args.skip_slow_peers else None
+    runs: dict[str, list[dict[str, Any]]] = {c.key: [] for c in configs}
+    for repeat in range(args.repeats):
+        print(f"run {repeat + 1}/{args.repeats}: {', '.join(c.label for c in configs)}", flush=True)
+        for result in run_interleaved(
+            configs, args.trials, cap=cap, time_box=args.time_box, seed=args.seed
+        ):
+            runs[result["key"]].append(result)
+    results = {
+        c.key: {"label": c.label, "median": median_runs(runs[c.key]), "runs": runs[c.key]}
+        for c in configs
+    }
     report(results, args.trials, markdown=args.markdown)
     path = write_json(
         args.output,

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
+import statistics
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -164,19 +165,21 @@ def run_setup(setup: Setup, location: str, trials_per_worker: int) -> dict[str, 
 
 @contextmanager
 def databases(kinds: Sequence[str], folder: Path) -> Iterator[dict[str, Any]]:
-    """Per database kind, a function that gives a fresh, empty database for a setup."""
+    """Per database kind, a function giving a fresh, empty database for a setup's run."""
     with ExitStack() as stack:
         makers: dict[str, Any] = {}
         if "sqlite" in kinds:
-            makers["sqlite"] = lambda setup: f"sqlite:///{folder / setup.name}.db"
+            makers["sqlite"] = lambda setup, run: f"sqlite:///{folder / setup.name}_{run}.db"
         if "journal" in kinds:
-            makers["journal"] = lambda setup: str(folder / f"{setup.name}.log")
+            makers["journal"] = lambda setup, run: str(folder / f"{setup.name}_{run}.log")
         if "postgresql" in kinds:
             add_repo_to_path()
             from tests.support.postgres import postgres_server
 
             server = stack.enter_context(postgres_server())
-            makers["postgresql"] = lambda setup: _fresh_pg_database(server, setup.name)
+            makers["postgresql"] = lambda setup, run: _fresh_pg_database(
+                server, f"{setup.name}_{run}"
+            )
         yield makers
 
 
@@ -187,7 +190,8 @@ def _fresh_pg_database(server_url: str, name: str) -> str:
         conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
         conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
     engine.dispose()
-    return str(sa.engine.make_url(server_url).set(database=name).render_as_string(hide_password=False))
+    url = sa.engine.make_url(server_url).set(database=name)
+    return str(url.render_as_string(hide_password=False))
 
 
 def setups(kinds: Sequence[str], workers: Sequence[int]) -> list[Setup]:
@@ -199,6 +203,24 @@ def setups(kinds: Sequence[str], workers: Sequence[int]) -> list[Setup]:
     return out
 
 
+def summarise(setup: Setup, runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Median throughput over repeats; the check passes only if it passed every time."""
+    speeds = [r["trials_per_s"] for r in runs if r["trials_per_s"] is not None]
+    problems = sorted({p for r in runs for p in r["check"]["problems"]})
+    return {
+        "library": setup.library,
+        "database": setup.database,
+        "workers": setup.workers,
+        "trials": runs[0]["trials_expected"],
+        "seconds_median": statistics.median(r["seconds"] for r in runs),
+        "trials_per_s_median": statistics.median(speeds) if speeds else None,
+        "errors": sum(r["errors"] for r in runs),
+        "check_ok": not problems,
+        "check_problems": problems,
+        "runs": list(runs),
+    }
+
+
 def report(rows: Sequence[dict[str, Any]], *, markdown: bool) -> None:
     """Print the throughput table and the tunelab/Optuna ratio table."""
     table = [
@@ -206,11 +228,11 @@ def report(rows: Sequence[dict[str, Any]], *, markdown: bool) -> None:
             r["library"],
             r["database"],
             r["workers"],
-            r["trials_expected"],
-            r["seconds"],
-            r["trials_per_s"],
+            r["trials"],
+            r["seconds_median"],
+            r["trials_per_s_median"],
             r["errors"],
-            "ok" if r["check"]["ok"] else "; ".join(r["check"]["problems"]),
+            "ok" if r["check_ok"] else "; ".join(r["check_problems"]),
         ]
         for r in rows
     ]
@@ -221,14 +243,14 @@ def report(rows: Sequence[dict[str, Any]], *, markdown: bool) -> None:
         table,
         markdown=markdown,
     )
-    by_key = {(r["library"], r["database"], r["workers"]): r["trials_per_s"] for r in rows}
+    speed = {(r["library"], r["database"], r["workers"]): r["trials_per_s_median"] for r in rows}
     ratios = [
-        [database, workers, ratio(speed, by_key.get(("optuna", database, workers)))]
-        for (library, database, workers), speed in by_key.items()
+        [database, workers, ratio(value, speed.get(("optuna", database, workers)))]
+        for (library, database, workers), value in speed.items()
         if library == "tunelab"
     ]
     print_table(
-        "speed-up of tunelab (tunelab trials/s / Optuna RDBStorage trials/s)",
+        "tunelab trials/s / Optuna RDBStorage trials/s",
         ["database", "workers", "ratio"],
         ratios,
         markdown=markdown,
@@ -240,6 +262,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 4])
     parser.add_argument("--trials-per-worker", type=int, default=200)
     parser.add_argument("--databases", nargs="+", choices=DATABASES, default=list(DATABASES))
+    parser.add_argument("--repeats", type=int, default=1, help="runs per setup (median kept)")
     parser.add_argument("--markdown", action="store_true", help="also print Markdown tables")
     parser.add_argument(
         "--output", default="storage.json", help="JSON file, relative to benchmarks/results"
@@ -247,6 +270,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if any(w < 1 for w in args.workers):
         parser.error(f"--workers must be positive integers, got {args.workers}")
+    if args.repeats < 1:
+        parser.error(f"--repeats must be >= 1, got {args.repeats}")
     if args.trials_per_worker < 1:
         parser.error(f"--trials-per-worker must be >= 1, got {args.trials_per_worker}")
     return args
@@ -261,8 +286,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         databases(args.databases, Path(root)) as fresh,
     ):
         for setup in setups(args.databases, args.workers):
-            print(f"{setup.library} on {setup.database}, {setup.workers} worker(s) ...", flush=True)
-            rows.append(run_setup(setup, fresh[setup.database](setup), args.trials_per_worker))
+            runs = []
+            for repeat in range(args.repeats):
+                print(
+                    f"{setup.library} on {setup.database}, {setup.workers} worker(s), "
+                    f"run {repeat + 1}/{args.repeats} ...",
+                    flush=True,
+                )
+                location = fresh[setup.database](setup, repeat)
+                runs.append(run_setup(setup, location, args.trials_per_worker))
+            rows.append(summarise(setup, runs))
     report(rows, markdown=args.markdown)
     path = write_json(
         args.output,
@@ -272,6 +305,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             "settings": {
                 "workers": args.workers,
                 "trials_per_worker": args.trials_per_worker,
+                "repeats": args.repeats,
                 "databases": args.databases,
                 "sampler": "random",
                 "loop": "ask/tell per worker process (spawned)",

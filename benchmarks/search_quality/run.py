@@ -104,9 +104,7 @@ def summarise(runs: list[dict[str, Any]], batch: int) -> dict[str, Any]:
             score = None
             if baseline is not None and baseline > best_known:
                 score = 100 * (baseline - final) / (baseline - best_known)
-            overhead = float(
-                np.median([r["overhead_ms"] for r in mine if r["sampler"] == sampler])
-            )
+            overhead = float(np.median([r["overhead_ms"] for r in mine if r["sampler"] == sampler]))
             table[problem][sampler] = {**at, "score": score, "overhead_ms": overhead}
     ranks: dict[str, list[float]] = {s: [] for s in samplers}
     for row in table.values():

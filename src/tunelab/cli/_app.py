@@ -11,6 +11,7 @@ from tunelab import __version__
 from tunelab import logging as tl_logging
 from tunelab.cli._common import CommandError, report_error, stdout
 from tunelab.cli._demo import demo
+from tunelab.cli._models import models_app, predict, register, serve
 from tunelab.cli._studies import studies_app
 from tunelab.exceptions import TunelabError
 
@@ -41,6 +42,10 @@ app = typer.Typer(
 )
 app.command("demo")(demo)
 app.add_typer(studies_app, name="studies")
+app.command("register")(register)
+app.add_typer(models_app, name="models")
+app.command("serve")(serve)
+app.command("predict")(predict)
 
 
 def _print_version(value: bool) -> None:

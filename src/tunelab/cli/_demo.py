@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import numpy as np
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from tunelab.cli._common import DEFAULT_STORAGE, StorageOption, format_number, stdout
+from tunelab.cli._models import DEFAULT_REGISTRY, RegistryOption, register_best_trial
+from tunelab.deploy import Registry
 from tunelab.samplers import QMCSampler
 from tunelab.space import SearchSpace, space_from_dict
 from tunelab.study import Study, create_study
@@ -24,7 +27,17 @@ DEMO_SPACE: dict[str, Any] = {
     "max_features": {"categorical": ["sqrt", "log2", None]},
 }
 
+# How `tunelab register` rebuilds the tuned model: stored in the study's user attributes.
+DEMO_MODEL: dict[str, Any] = {
+    "class": "sklearn.ensemble.RandomForestClassifier",
+    "params": {"n_jobs": 1, "random_state": 0},
+}
+DEMO_DATA = "sklearn:breast_cancer"
+DEMO_METRIC = "f1"
+DEMO_ALIAS = "production"
+
 _N_BEST = 5
+_EXAMPLE_ROWS = 2
 
 
 class BreastCancerObjective:
@@ -60,14 +73,22 @@ class BreastCancerObjective:
 
 
 def open_demo_study(*, storage: str, study_name: str) -> Study:
-    """Create the demo study, or load it to resume, with a seeded quasi-random sampler."""
-    return create_study(
+    """Create the demo study, or load it to resume, with a seeded quasi-random sampler.
+
+    The study records how to rebuild its model ("model", "data" and "metric" user
+    attributes), so ``tunelab register`` can refit the best trial.
+    """
+    study = create_study(
         study_name=study_name,
         storage=storage,
         sampler=QMCSampler(search_space=space_from_dict(DEMO_SPACE).distributions, seed=0),
         direction="maximize",
         load_if_exists=True,
     )
+    for key, value in (("model", DEMO_MODEL), ("data", DEMO_DATA), ("metric", DEMO_METRIC)):
+        if study.user_attrs.get(key) != value:
+            study.set_user_attr(key, value)
+    return study
 
 
 def demo(
@@ -81,8 +102,12 @@ def demo(
     study_name: Annotated[str, typer.Option("--study-name", help="Study to create or resume.")] = (
         DEMO_STUDY_NAME
     ),
+    registry: RegistryOption = DEFAULT_REGISTRY,
 ) -> None:
-    """Tune a random forest on the breast-cancer data (5-fold F1); run again to resume."""
+    """Tune a random forest on the breast-cancer data (5-fold F1), register and serve it.
+
+    Run again to resume the study; each run registers one more model version.
+    """
     out = stdout()
     study = open_demo_study(storage=storage, study_name=study_name)
     already = len(study.trials)
@@ -98,6 +123,8 @@ def demo(
         out.print("[yellow]Interrupted.[/] Finished trials are stored; run again to resume.")
         raise typer.Exit(code=130) from None
     _print_best(study, storage)
+    if study.get_trials(states=(TrialState.COMPLETE,)):
+        _register_and_serve(study, Registry(registry))
 
 
 def _print_best(study: Study, storage: str) -> None:
@@ -123,3 +150,57 @@ def _print_best(study: Study, storage: str) -> None:
     chosen = ", ".join(f"{k}={best.params[k]!r}" for k in DEMO_SPACE if k in best.params)
     out.print(f"Best parameters: {escape(chosen)}")
     out.print(f"All trials: {show}")
+
+
+def _register_and_serve(study: Study, registry: Registry) -> None:
+    """Register the refitted best model as @production, serve it, and query it once each way."""
+    out = stdout()
+    version = register_best_trial(study, name=DEMO_STUDY_NAME, registry=registry)
+    registry.set_alias(DEMO_STUDY_NAME, DEMO_ALIAS, version)
+    ref = f"{DEMO_STUDY_NAME}@{DEMO_ALIAS}"
+    out.print(escape(f"Registered {ref} (version {version}) in {registry.url}"))
+    try:
+        import httpx
+
+        from tunelab.deploy.serve import ServerThread, create_app
+    except ImportError as exc:
+        out.print(f"[yellow]Not serving it:[/] {escape(str(exc))}")
+        return
+    from sklearn.datasets import load_breast_cancer
+
+    X = load_breast_cancer(as_frame=True).data.iloc[:_EXAMPLE_ROWS]
+    app = create_app({DEMO_STUDY_NAME: ref}, registry=registry)
+    with ServerThread(app) as server, httpx.Client(base_url=server.url, timeout=30) as client:
+        backend = app.state.models.get(DEMO_STUDY_NAME).model.backend
+        out.print(escape(f"Serving {ref} on {server.url} ({backend} backend)"))
+        for line in _ask_both_ways(client, X):
+            out.print(escape(line))
+    out.print(escape(f"Server stopped. Serve it yourself: tunelab serve {ref}"))
+
+
+def _ask_both_ways(client: Any, X: Any) -> list[str]:
+    """One Open Inference Protocol request and one /predict request for the rows of ``X``."""
+    path = f"/v2/models/{DEMO_STUDY_NAME}/infer"
+    tensor = {"name": "rows", "shape": list(X.shape), "datatype": "FP64"}
+    tensor["data"] = X.to_numpy().ravel().tolist()
+    answer = client.post(path, json={"inputs": [tensor]})
+    answer.raise_for_status()
+    outputs = {item["name"]: item for item in answer.json()["outputs"]}
+    proba = outputs["predict_proba"]
+    rows = [_rounded(row) for row in np.reshape(proba["data"], proba["shape"]).tolist()]
+    oip = (
+        f"POST {path} (Open Inference Protocol) -> predict {outputs['predict']['data']}, "
+        f"predict_proba {rows}"
+    )
+    answer = client.post("/predict", json={"records": X.to_dict("records")})
+    answer.raise_for_status()
+    body = answer.json()
+    plain = (
+        f"POST /predict -> predictions {body['predictions']}, classes {body['classes']}, "
+        f"probabilities {[_rounded(row) for row in body['probabilities']]}"
+    )
+    return [oip, plain]
+
+
+def _rounded(values: list[float]) -> list[float]:
+    return [round(value, 3) for value in values]

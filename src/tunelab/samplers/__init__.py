@@ -1,13 +1,21 @@
 """Samplers: how a study chooses the parameters of its next trial."""
 
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 from tunelab.samplers._base import BaseSampler
 from tunelab.samplers._cmaes import CmaEsSampler
-from tunelab.samplers._gp import GPSampler
 from tunelab.samplers._grid import GridSampler
 from tunelab.samplers._nsga2 import NSGAIISampler
 from tunelab.samplers._qmc import QMCSampler
 from tunelab.samplers._random import RandomSampler
 from tunelab.samplers._search_space import intersection_search_space
+
+# The Gaussian-process sampler needs scipy.optimize and scipy.linalg (about two
+# seconds to import): load it when first asked for.
+_LAZY = {"GPSampler": "tunelab.samplers._gp"}
 
 __all__ = [
     "BaseSampler",
@@ -19,3 +27,9 @@ __all__ = [
     "RandomSampler",
     "intersection_search_space",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'tunelab.samplers' has no attribute {name!r}")
+    return getattr(importlib.import_module(_LAZY[name]), name)

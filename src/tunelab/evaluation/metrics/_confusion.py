@@ -89,7 +89,7 @@ class ClassificationStats:
 
     @property
     def y_type(self) -> str:
-        """"binary" for at most two labels, else "multiclass" (as scikit-learn)."""
+        """ "binary" for at most two labels, else "multiclass" (as scikit-learn)."""
         return "binary" if self.classes.shape[0] <= 2 else "multiclass"
 
     @property
@@ -293,10 +293,7 @@ class PRFSpec:
                 UserWarning,
                 stacklevel=4,
             )
-        if labels is None:
-            idx = np.arange(classes.shape[0])
-        else:
-            idx = label_index(classes, labels)
+        idx = np.arange(classes.shape[0]) if labels is None else label_index(classes, labels)
         return cls(idx, average, float(beta), zero_division, labels is None)
 
     def counts(self, cm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -56,24 +56,12 @@ def check_weights(sample_weight: Any, n_samples: int) -> np.ndarray | None:
         return None
     w = np.asarray(sample_weight)
     if w.ndim != 1 or w.shape[0] != n_samples:
-        raise ValueError(
-            f"sample_weight must have shape ({n_samples},), got {w.shape}"
-        )
+        raise ValueError(f"sample_weight must have shape ({n_samples},), got {w.shape}")
     if w.dtype.kind not in "biuf":
         raise ValueError(f"sample_weight must be numeric, got dtype {w.dtype}")
     if w.dtype.kind == "f" and not np.isfinite(w).all():
         raise ValueError("sample_weight contains NaN or infinity")
     return w
-
-
-def check_finite_scores(y: np.ndarray, name: str) -> np.ndarray:
-    """Return ``y`` as float64 after checking it holds only finite numbers."""
-    if y.dtype.kind not in "biuf":
-        raise ValueError(f"{name} must be numeric, got dtype {y.dtype}")
-    y = y.astype(np.float64, copy=False)
-    if not np.isfinite(y).all():
-        raise ValueError(f"Input {name} contains NaN or infinity.")
-    return y
 
 
 def _is_string_kind(arr: np.ndarray) -> bool:
@@ -106,8 +94,11 @@ def _integral_view(y: np.ndarray, name: str) -> np.ndarray | None:
 
 def _check_label_kinds(y_true: np.ndarray, y_pred: np.ndarray) -> None:
     # Object arrays are checked after np.unique, on the few distinct labels only.
-    kinds = {("num" if a.dtype.kind in "biuf" else "str") for a in (y_true, y_pred)
-             if a.dtype.kind != "O"}
+    kinds = {
+        ("num" if a.dtype.kind in "biuf" else "str")
+        for a in (y_true, y_pred)
+        if a.dtype.kind != "O"
+    }
     if len(kinds) > 1:
         raise ValueError("Mix of label input types (string and number)")
 
@@ -140,35 +131,66 @@ def _dense_span_ok(span: int, n: int) -> bool:
 def encode_pair(y_true: np.ndarray, y_pred: np.ndarray) -> LabelCodes:
     """Encode two label arrays against the sorted union of their labels.
 
-    Integer labels with a moderate range are encoded with two bincounts (linear
-    time); anything else goes through one ``np.unique(..., return_inverse=True)``.
+    Integer labels with a moderate range are encoded with bincounts (linear time);
+    anything else goes through one ``np.unique(..., return_inverse=True)``.
     """
     _check_label_kinds(y_true, y_pred)
-    it, ip = _integral_view(y_true, "y_true"), _integral_view(y_pred, "y_pred")
-    n = y_true.shape[0]
-    if it is not None and ip is not None:
-        lo = min(it.min(), ip.min())
-        span = int(max(it.max(), ip.max()) - lo) + 1
-        if _dense_span_ok(span, n):
-            t, p = it - lo, ip - lo
-            present = (np.bincount(t, minlength=span) > 0) | (np.bincount(p, minlength=span) > 0)
+    classes, (codes_true, codes_pred) = _encode([y_true, y_pred], ["y_true", "y_pred"])
+    return LabelCodes(classes, codes_true, codes_pred)
+
+
+def encode_labels(y: np.ndarray, name: str = "y_true") -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct labels of ``y`` and the index of each element among them."""
+    classes, (codes,) = _encode([y], [name])
+    return classes, codes
+
+
+def _encode(arrays: list[np.ndarray], names: list[str]) -> tuple[np.ndarray, list[np.ndarray]]:
+    ints = [_integral_view(a, name) for a, name in zip(arrays, names, strict=True)]
+    nonempty = [a for a in ints if a is not None and a.size]
+    if nonempty and all(a is not None for a in ints):
+        lo = min(a.min() for a in nonempty)
+        span = int(max(a.max() for a in nonempty) - lo) + 1
+        if _dense_span_ok(span, max(a.size for a in nonempty)):
+            shifted = [a - lo if lo else a for a in ints]
+            present = np.zeros(span, dtype=bool)
+            for a in shifted:
+                present |= np.bincount(a, minlength=span) > 0
+            dtype = np.result_type(*(a.dtype for a in arrays))
+            classes = (np.flatnonzero(present) + lo).astype(dtype)
+            if present.all():  # labels are already 0..K-1 after the shift
+                return classes, shifted
             remap = np.cumsum(present) - 1
-            classes = (np.flatnonzero(present) + lo).astype(_result_dtype(y_true, y_pred))
-            return LabelCodes(classes, remap[t], remap[p])
-    return _encode_by_sorting(y_true, y_pred)
+            return classes, [remap[a] for a in shifted]
+    return _encode_by_sorting(arrays)
 
 
-def _encode_by_sorting(y_true: np.ndarray, y_pred: np.ndarray) -> LabelCodes:
-    both = np.concatenate([y_true, y_pred])
+def _encode_by_sorting(arrays: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+    both = np.concatenate(arrays)
     try:
         classes, inverse = np.unique(both, return_inverse=True)
     except TypeError as exc:  # unorderable mixed objects, e.g. str and int
         raise ValueError("Mix of label input types (string and number)") from exc
     if classes.dtype == object and len({isinstance(c, str) for c in classes}) > 1:
         raise ValueError("Mix of label input types (string and number)")
-    inverse = inverse.reshape(-1)
-    n = y_true.shape[0]
-    return LabelCodes(classes, inverse[:n], inverse[n:])
+    splits = np.cumsum([a.shape[0] for a in arrays])[:-1]
+    return classes, np.split(inverse.reshape(-1), splits)
+
+
+def codes_in(classes: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Index of each element of ``y`` in sorted ``classes`` and whether it was found."""
+    if classes.size == 0:
+        return np.zeros(y.shape[0], dtype=np.intp), np.zeros(y.shape[0], dtype=bool)
+    try:
+        pos = np.minimum(np.searchsorted(classes, y), classes.shape[0] - 1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            found = np.asarray(classes[pos] == y)
+    except TypeError:  # labels of another kind (strings vs numbers) are never found
+        return np.zeros(y.shape[0], dtype=np.intp), np.zeros(y.shape[0], dtype=bool)
+    if found.shape != y.shape:
+        found = np.zeros(y.shape[0], dtype=bool)
+    return pos, found
 
 
 def direct_confusion(
@@ -187,7 +209,9 @@ def direct_confusion(
     span = int(max(it.max(), ip.max()) - lo) + 1
     if span > _MAX_DIRECT_SPAN:
         return None
-    cell = (it - lo) * span + (ip - lo)
+    cell = it * span + ip
+    if lo:
+        cell -= lo * (span + 1)
     counts = np.bincount(cell, minlength=span * span).reshape(span, span)
     present = counts.any(axis=0) | counts.any(axis=1)
     if sample_weight is None:
@@ -207,9 +231,6 @@ def label_index(classes: np.ndarray, labels: Sequence[Any] | np.ndarray) -> np.n
     out = np.full(labels.shape[0], -1, dtype=np.intp)
     if classes.size == 0 or labels.size == 0:
         return out
-    if (classes.dtype.kind in "biuf") != (labels.dtype.kind in "biuf"):
-        if classes.dtype != object and labels.dtype != object:
-            return out
     for i, label in enumerate(labels.tolist()):
         hits = _positions_equal(classes, label)
         if hits.size:
@@ -245,9 +266,7 @@ def check_zero_division(zero_division: Any) -> float:
             return float("nan")
         if zero_division in (0, 1):
             return float(zero_division)
-    raise ValueError(
-        f"zero_division must be 'warn', 0, 1 or np.nan, got {zero_division!r}"
-    )
+    raise ValueError(f"zero_division must be 'warn', 0, 1 or np.nan, got {zero_division!r}")
 
 
 def warn_undefined(message: str) -> None:
