@@ -232,7 +232,10 @@ def get_metric(metric: str | MetricLike | Callable[..., float]) -> MetricLike:
         known = sorted(set(_REGISTRY) | set(sklearn_names))
         close = difflib.get_close_matches(metric, known, n=5)
         hint = f" Did you mean: {', '.join(close)}?" if close else ""
-        raise ValueError(f"Unknown metric {metric!r}.{hint} Known metrics: {', '.join(known)}")
+        raise ValueError(
+            f"Unknown metric {metric!r}.{hint} "
+            "tunelab.evaluation.metrics.metric_names() lists the names known."
+        )
     if callable(metric):
         name = getattr(metric, "__name__", None) or type(metric).__name__
         return _wrap_scorer(name, metric)
