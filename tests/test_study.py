@@ -246,3 +246,16 @@ def test_a_sampler_error_fails_the_new_trial_instead_of_leaving_it_running() -> 
     (trial,) = study.trials
     assert trial.state == TrialState.FAIL
     assert "the sampler failed: RuntimeError: cannot sample" in (trial.fail_reason or "")
+
+
+def test_a_study_pickles_and_copies_as_a_handle(tmp_path: Path) -> None:
+    import copy
+    import pickle
+
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    study = tl.create_study(study_name="s", storage=url)
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=2)
+    assert copy.deepcopy(study) is study
+    clone = pickle.loads(pickle.dumps(study))
+    clone.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=1)
+    assert len(study.trials) == 3

@@ -50,6 +50,8 @@ _LAZY = {
     "Evaluation": ("tunelab.evaluation", "Evaluation"),
     "evaluation": ("tunelab.evaluation", None),
     "report": ("tunelab.report", None),
+    "sklearn": ("tunelab.sklearn", None),
+    "config": ("tunelab.config", None),
 }
 
 
@@ -102,4 +104,6 @@ __all__ = [  # noqa: RUF022 - public names first, then the lazily loaded ones
     "evaluate",
     "evaluation",
     "report",
+    "sklearn",
+    "config",
 ]

@@ -93,6 +93,22 @@ class Study:
         )
         self._next_stale_check = 0.0
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> Study:
+        # A study is a handle on shared storage: copies of it are the same study.
+        return self
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        for key in ("_lock", "_stop_flag", "_view"):
+            del state[key]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.RLock()
+        self._stop_flag = threading.Event()
+        self._view = StudyView(self)
+
     # -- reading --
     @property
     def storage(self) -> BaseStorage:

@@ -13,11 +13,16 @@ from tunelab.samplers._qmc import QMCSampler
 from tunelab.samplers._random import RandomSampler
 from tunelab.samplers._search_space import intersection_search_space
 
-# The Gaussian-process sampler needs scipy.optimize and scipy.linalg (about two
-# seconds to import): load it when first asked for.
-_LAZY = {"GPSampler": "tunelab.samplers._gp"}
+# The model-based samplers need scipy.optimize and scipy.linalg (about two seconds
+# to import): load them when first asked for.
+_LAZY = {
+    "AutoSampler": "tunelab.samplers._auto",
+    "GPSampler": "tunelab.samplers._gp",
+    "TPESampler": "tunelab.samplers._tpe",
+}
 
 __all__ = [
+    "AutoSampler",
     "BaseSampler",
     "CmaEsSampler",
     "GPSampler",
@@ -25,6 +30,7 @@ __all__ = [
     "NSGAIISampler",
     "QMCSampler",
     "RandomSampler",
+    "TPESampler",
     "intersection_search_space",
 ]
 

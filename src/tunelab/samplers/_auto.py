@@ -1,0 +1,153 @@
+"""The default sampler: picks an algorithm for each trial from the study's shape and history.
+
+The rules, and the benchmark evidence behind each, are in ``benchmarks/README.md``
+(search quality). In short:
+
+* the first trials fill the space quasi-randomly (scrambled Sobol points);
+* a purely numeric (or mostly numeric) single-objective space is modelled with
+  a Gaussian process while the history is small, where it finds the best
+  values per trial;
+* conditional or categorical-heavy spaces, long histories (where a GP's cubic
+  cost and stiffness stop paying) and several objectives go to multivariate TPE.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from tunelab.logging import get_logger
+from tunelab.samplers._base import BaseSampler
+from tunelab.samplers._qmc import QMCSampler
+from tunelab.space import BaseDistribution, CategoricalDistribution
+from tunelab.trial import FrozenTrial, TrialState
+
+if TYPE_CHECKING:
+    from tunelab.study import StudyView
+
+_logger = get_logger(__name__)
+
+
+def _check_int(name: str, value: int, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+
+
+class AutoSampler(BaseSampler):
+    """Choose QMC, a Gaussian process or TPE for each trial (the default sampler).
+
+    Args:
+        seed: Seed of every underlying sampler.
+        n_startup_trials: Space-filling quasi-random trials before any model.
+        gp_max_trials: Finished trials up to which numeric spaces use the GP;
+            beyond it TPE takes over (cheaper per trial, no worse with that much data).
+        max_categorical_share: Largest share of categorical parameters for which
+            the GP is still used.
+
+    Raises:
+        ValueError: An argument is out of its range.
+    """
+
+    def __init__(
+        self,
+        *,
+        seed: int | None = None,
+        n_startup_trials: int = 8,
+        gp_max_trials: int = 200,
+        max_categorical_share: float = 0.5,
+    ) -> None:
+        _check_int("n_startup_trials", n_startup_trials, 0)
+        _check_int("gp_max_trials", gp_max_trials, 0)
+        if not 0.0 <= max_categorical_share <= 1.0:
+            raise ValueError(
+                f"max_categorical_share must be in [0, 1], got {max_categorical_share!r}"
+            )
+        self.seed = seed
+        self.n_startup_trials = n_startup_trials
+        self.gp_max_trials = gp_max_trials
+        self.max_categorical_share = max_categorical_share
+        self._samplers: dict[str, BaseSampler] = {}
+        self._choice: dict[int, str] = {}
+
+    def _get(self, name: str) -> BaseSampler:
+        """The underlying sampler called ``name``, created on first use."""
+        if name not in self._samplers:
+            from tunelab.samplers._gp import GPSampler
+            from tunelab.samplers._tpe import TPESampler
+
+            factories: dict[str, Any] = {
+                "qmc": lambda: QMCSampler(seed=self.seed),
+                "gp": lambda: GPSampler(seed=self.seed, n_startup_trials=1),
+                "tpe": lambda: TPESampler(
+                    seed=self.seed, n_startup_trials=1, multivariate=True, constant_liar=True
+                ),
+            }
+            self._samplers[name] = factories[name]()
+        return self._samplers[name]
+
+    def choose(self, study: StudyView, trial: FrozenTrial) -> str:
+        """The name of the algorithm for ``trial``: "qmc", "gp" or "tpe"."""
+        finished = study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED))
+        if len(finished) < self.n_startup_trials:
+            return "qmc"
+        if len(study.directions) > 1:
+            return "tpe"
+        if len(finished) > self.gp_max_trials or _is_conditional(finished):
+            return "tpe"
+        if _categorical_share(finished[-1].distributions) > self.max_categorical_share:
+            return "tpe"
+        return "gp"
+
+    def _for(self, trial: FrozenTrial) -> BaseSampler:
+        return self._get(self._choice.get(trial.number, "qmc"))
+
+    def reseed_rng(self, seed: int | None = None) -> None:
+        for sampler in self._samplers.values():
+            sampler.reseed_rng(seed)
+
+    def before_trial(self, study: StudyView, trial: FrozenTrial) -> None:
+        name = self.choose(study, trial)
+        if self._choice and name != self._choice.get(max(self._choice)):
+            _logger.info("AutoSampler switches to %s at trial %d", name, trial.number)
+        self._choice[trial.number] = name
+        self._for(trial).before_trial(study, trial)
+
+    def infer_relative_search_space(
+        self, study: StudyView, trial: FrozenTrial
+    ) -> dict[str, BaseDistribution]:
+        return self._for(trial).infer_relative_search_space(study, trial)
+
+    def sample_relative(
+        self, study: StudyView, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
+    ) -> dict[str, Any]:
+        return self._for(trial).sample_relative(study, trial, search_space)
+
+    def sample_independent(
+        self, study: StudyView, trial: FrozenTrial, name: str, distribution: BaseDistribution
+    ) -> Any:
+        return self._for(trial).sample_independent(study, trial, name, distribution)
+
+    def after_trial(
+        self,
+        study: StudyView,
+        trial: FrozenTrial,
+        state: TrialState,
+        values: Sequence[float] | None,
+    ) -> None:
+        self._for(trial).after_trial(study, trial, state, values)
+        self._choice.pop(trial.number, None)
+
+
+def _is_conditional(trials: Sequence[FrozenTrial]) -> bool:
+    """Whether the finished trials did not all ask for the same parameters."""
+    names = {frozenset(t.distributions) for t in trials}
+    return len(names) > 1
+
+
+def _categorical_share(distributions: dict[str, BaseDistribution]) -> float:
+    if not distributions:
+        return 0.0
+    kinds = [isinstance(d, CategoricalDistribution) for d in distributions.values()]
+    return float(np.mean(kinds))

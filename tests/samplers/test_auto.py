@@ -1,0 +1,123 @@
+"""AutoSampler: the contract, its routing rules, and that it beats random search."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import tunelab as tl
+from tests.samplers.contract import SamplerContract
+from tunelab.samplers import AutoSampler, BaseSampler, RandomSampler
+from tunelab.trial import TrialState
+
+
+class TestAutoContract(SamplerContract):
+    model_based = True
+
+    def make_sampler(self, seed: int | None) -> BaseSampler:
+        return AutoSampler(seed=seed, n_startup_trials=4)
+
+
+class _Recording(AutoSampler):
+    """AutoSampler that remembers which algorithm ran each trial."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.used: list[str] = []
+
+    def before_trial(self, study: tl.StudyView, trial: tl.FrozenTrial) -> None:
+        super().before_trial(study, trial)
+        self.used.append(self._choice[trial.number])
+
+
+def _run(sampler: BaseSampler, objective: object, n: int, **kwargs: object) -> tl.Study:
+    study = tl.create_study(sampler=sampler, heartbeat_interval=None, **kwargs)  # type: ignore[arg-type]
+    study.optimize(objective, n_trials=n)  # type: ignore[arg-type]
+    return study
+
+
+def _numeric(trial: tl.Trial) -> float:
+    return (trial.suggest_float("x", -5, 5) - 1) ** 2 + (trial.suggest_float("y", -5, 5) + 2) ** 2
+
+
+def test_numeric_space_starts_quasi_random_then_uses_the_gp() -> None:
+    sampler = _Recording(seed=0, n_startup_trials=5, gp_max_trials=12)
+    _run(sampler, _numeric, 20)
+    assert sampler.used[:5] == ["qmc"] * 5
+    assert set(sampler.used[5:13]) == {"gp"}
+    assert set(sampler.used[14:]) == {"tpe"}
+
+
+def test_conditional_and_categorical_spaces_use_tpe() -> None:
+    def conditional(trial: tl.Trial) -> float:
+        if trial.suggest_categorical("kind", ["a", "b"]) == "a":
+            return trial.suggest_float("x", 0, 1)
+        return trial.suggest_float("z", 0, 1)
+
+    sampler = _Recording(seed=0, n_startup_trials=4)
+    _run(sampler, conditional, 12)
+    assert set(sampler.used[4:]) == {"tpe"}
+
+    def categorical(trial: tl.Trial) -> float:
+        a = trial.suggest_categorical("a", ["p", "q", "r"])
+        b = trial.suggest_categorical("b", ["p", "q"])
+        return float(a == "p") + float(b == "q") + trial.suggest_float("x", 0, 1)
+
+    sampler = _Recording(seed=0, n_startup_trials=4)
+    _run(sampler, categorical, 10)
+    assert set(sampler.used[4:]) == {"tpe"}
+
+
+def test_several_objectives_use_tpe() -> None:
+    sampler = _Recording(seed=0, n_startup_trials=3)
+    study = tl.create_study(
+        sampler=sampler, directions=["minimize", "minimize"], heartbeat_interval=None
+    )
+    study.optimize(lambda t: (t.suggest_float("x", 0, 1), 1 - t.suggest_float("x", 0, 1)), 8)
+    assert set(sampler.used[3:]) == {"tpe"}
+
+
+def test_arguments_are_validated() -> None:
+    with pytest.raises(ValueError, match="n_startup_trials"):
+        AutoSampler(n_startup_trials=-1)
+    with pytest.raises(ValueError, match="max_categorical_share"):
+        AutoSampler(max_categorical_share=2)
+
+
+def _branin(trial: tl.Trial) -> float:
+    x1 = trial.suggest_float("x1", -5, 10)
+    x2 = trial.suggest_float("x2", 0, 15)
+    b, c = 5.1 / (4 * math.pi**2), 5 / math.pi
+    return (x2 - b * x1**2 + c * x1 - 6) ** 2 + 10 * (1 - 1 / (8 * math.pi)) * math.cos(x1) + 10
+
+
+@pytest.mark.slow
+def test_beats_random_search_and_a_history_blind_variant_does_not() -> None:
+    class Blind(AutoSampler):
+        def choose(self, study: tl.StudyView, trial: tl.FrozenTrial) -> str:
+            return "qmc"
+
+    def regret(factory: type[BaseSampler]) -> float:
+        best = [
+            _run(factory(seed=seed), _branin, 30).best_value - 0.397887  # type: ignore[call-arg]
+            for seed in range(3)
+        ]
+        return float(np.median(best))
+
+    random, auto, blind = regret(RandomSampler), regret(AutoSampler), regret(Blind)
+    assert auto < 0.2 * random
+    assert not blind < 0.2 * random
+
+
+def test_pruned_and_failed_history_is_fine() -> None:
+    def objective(trial: tl.Trial) -> float:
+        x = trial.suggest_float("x", 0, 1)
+        if trial.number % 5 == 3:
+            raise tl.TrialPruned()
+        return math.nan if trial.number % 7 == 4 else x
+
+    study = _run(AutoSampler(seed=1, n_startup_trials=3), objective, 20)
+    states = {t.state for t in study.trials}
+    assert {TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL} <= states

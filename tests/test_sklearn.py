@@ -1,0 +1,651 @@
+"""tunelab.sklearn.TuneSearchCV: parity with GridSearchCV, pruning, failures, sklearn checks."""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.datasets import load_breast_cancer, load_iris
+from sklearn.exceptions import FitFailedWarning
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.metrics import f1_score
+from sklearn.model_selection import GridSearchCV, GroupKFold, KFold, cross_val_score
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+from sklearn.utils.estimator_checks import parametrize_with_checks
+from threadpoolctl import threadpool_limits
+
+import tunelab as tl
+from tunelab.pruners import MedianPruner
+from tunelab.samplers import BaseSampler, GridSampler, RandomSampler
+from tunelab.sklearn import CV_ATTR, FitFailedError, TuneSearchCV
+from tunelab.space import BaseDistribution, CategoricalDistribution, FloatDistribution
+from tunelab.study import StudyView
+from tunelab.trial import FrozenTrial, TrialState
+
+
+@pytest.fixture(autouse=True)
+def _one_blas_thread() -> Iterator[None]:
+    # Tiny fits on a shared 2-core machine run ~20x slower with a BLAS thread per core.
+    with threadpool_limits(limits=1):
+        yield
+
+
+@pytest.fixture(scope="module")
+def iris() -> tuple[np.ndarray, np.ndarray]:
+    return load_iris(return_X_y=True)
+
+
+@pytest.fixture(scope="module")
+def cancer() -> tuple[np.ndarray, np.ndarray]:
+    return load_breast_cancer(return_X_y=True)
+
+
+def _lr() -> LogisticRegression:
+    return LogisticRegression(max_iter=1000)
+
+
+def _scaled_lr() -> Pipeline:
+    return Pipeline([("scale", StandardScaler()), ("clf", LogisticRegression())])
+
+
+def _rows_of(search: Any, reference: Any) -> list[int]:
+    """For each candidate of ``search``, its row in ``reference.cv_results_``."""
+    ref_params = reference.cv_results_["params"]
+    return [ref_params.index(p) for p in search.cv_results_["params"]]
+
+
+def _assert_same_scores(search: Any, reference: Any, keys: list[str]) -> None:
+    rows = _rows_of(search, reference)
+    for key in keys:
+        ours = np.asarray(search.cv_results_[key], dtype=float)
+        theirs = np.asarray(reference.cv_results_[key], dtype=float)[rows]
+        np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-12, err_msg=key)
+
+
+def _score_keys(results: dict[str, Any]) -> list[str]:
+    return [k for k in results if k.startswith(("split", "mean_t", "std_t", "rank_"))]
+
+
+# -- parity with GridSearchCV ------------------------------------------------------------------
+
+
+def test_grid_sampler_reproduces_grid_search_cv_on_iris(iris: tuple[np.ndarray, ...]) -> None:
+    X, y = iris
+    grid = {"C": [0.01, 0.03, 0.1, 0.3, 1.0]}
+    model = _lr()
+    ref = GridSearchCV(model, grid, cv=5, return_train_score=True).fit(X, y)
+    means = ref.cv_results_["mean_test_score"]
+    assert (means == means.max()).sum() == 1  # a unique best, so ties cannot decide it
+    search = TuneSearchCV(
+        model,
+        {"C": FloatDistribution(1e-3, 10.0, log=True)},
+        sampler=GridSampler(grid),
+        n_trials=None,
+        cv=5,
+        return_train_score=True,
+    ).fit(X, y)
+    assert len(search.cv_results_["params"]) == 5
+    assert search.best_params_ == ref.best_params_
+    assert search.best_score_ == pytest.approx(ref.best_score_, abs=1e-12)
+    _assert_same_scores(search, ref, _score_keys(ref.cv_results_))
+    np.testing.assert_array_equal(search.predict(X), ref.predict(X))
+    assert search.n_splits_ == ref.n_splits_ == 5
+    # The study optimised exactly the mean test score of each candidate.
+    values = np.array([t.value for t in search.study_.trials], dtype=float)
+    np.testing.assert_allclose(values, search.cv_results_["mean_test_score"], atol=1e-15)
+
+
+def test_multi_metric_refit_f1_reproduces_grid_search_cv_on_breast_cancer(
+    cancer: tuple[np.ndarray, ...],
+) -> None:
+    X, y = cancer
+    grid = {"clf__C": [0.001, 0.01, 0.1, 1.0, 10.0]}
+    scoring = {"accuracy": "accuracy", "f1": "f1", "auc": "roc_auc", "nll": "neg_log_loss"}
+    ref = GridSearchCV(_scaled_lr(), grid, cv=5, scoring=scoring, refit="f1").fit(X, y)
+    f1_means = ref.cv_results_["mean_test_f1"]
+    assert (f1_means == f1_means.max()).sum() == 1
+    search = TuneSearchCV(
+        _scaled_lr(),
+        {"clf__C": {"float": [1e-4, 100.0], "log": True}},
+        sampler=GridSampler(grid),
+        n_trials=None,
+        cv=5,
+        scoring=scoring,
+        refit="f1",
+    ).fit(X, y)
+    assert search.multimetric_ is True
+    assert search.best_params_ == ref.best_params_
+    assert search.best_score_ == pytest.approx(ref.best_score_, abs=1e-12)
+    _assert_same_scores(search, ref, _score_keys(ref.cv_results_))
+    # f1, not accuracy (the first metric), is what the study maximised.
+    values = np.array([t.value for t in search.study_.trials])
+    np.testing.assert_allclose(values, search.cv_results_["mean_test_f1"], atol=1e-15)
+    assert not np.allclose(values, search.cv_results_["mean_test_accuracy"])
+    assert isinstance(search.scorer_, dict) and set(search.scorer_) == set(scoring)
+    assert search.score(X, y) == pytest.approx(f1_score(y, search.predict(X)))
+
+
+def test_sample_weight_weights_fits_and_scores_as_grid_search_cv_does(
+    iris: tuple[np.ndarray, ...],
+) -> None:
+    X, y = iris
+    weight = np.random.default_rng(0).uniform(0.2, 3.0, len(y))
+    grid = {"C": [0.03, 0.3, 3.0]}
+    ref = GridSearchCV(_lr(), grid, cv=3, scoring="accuracy")
+    ref.fit(X, y, sample_weight=weight)
+    search = TuneSearchCV(
+        _lr(),
+        {"C": CategoricalDistribution([0.03, 0.3, 3.0])},
+        sampler=GridSampler(grid),
+        cv=3,
+        scoring="accuracy",
+    ).fit(X, y, sample_weight=weight)
+    _assert_same_scores(search, ref, ["mean_test_score", "split0_test_score"])
+    unweighted = TuneSearchCV(
+        _lr(),
+        {"C": CategoricalDistribution([0.03, 0.3, 3.0])},
+        sampler=GridSampler(grid),
+        cv=3,
+        scoring="accuracy",
+    ).fit(X, y)
+    rows = _rows_of(unweighted, search)
+    assert not np.allclose(
+        unweighted.cv_results_["mean_test_score"], search.cv_results_["mean_test_score"][rows]
+    )
+
+
+def test_cv_results_layout_matches_grid_search_cv_with_conditional_space(
+    iris: tuple[np.ndarray, ...],
+) -> None:
+    X, y = iris
+    scoring = ["accuracy", "f1_macro"]
+    ref = GridSearchCV(
+        SVC(),
+        [{"kernel": ["linear"], "C": [0.1, 1.0]}, {"kernel": ["rbf"], "C": [0.1], "gamma": [0.1]}],
+        cv=3,
+        scoring=scoring,
+        refit="accuracy",
+        return_train_score=True,
+    ).fit(X, y)
+    space = {
+        "kernel": {"categorical": ["linear", "rbf"]},
+        "C": {"float": [0.01, 10.0], "log": True},
+        "gamma": {"float": [1e-3, 1.0], "log": True, "when": {"kernel": "rbf"}},
+    }
+    search = TuneSearchCV(
+        SVC(),
+        space,
+        n_trials=3,
+        cv=3,
+        scoring=scoring,
+        refit="accuracy",
+        return_train_score=True,
+        sampler=RandomSampler(seed=3),
+    ).fit(X, y)
+    kernels = search.cv_results_["param_kernel"]
+    assert set(kernels) == {"linear", "rbf"}  # the seed gives both branches
+    assert sorted(search.cv_results_) == sorted(ref.cv_results_)
+    for key, theirs in ref.cv_results_.items():
+        ours = search.cv_results_[key]
+        assert type(ours) is type(theirs), key
+        assert np.shape(ours) == np.shape(theirs), key
+        if isinstance(theirs, np.ndarray):
+            assert ours.dtype.kind == theirs.dtype.kind, key
+    gamma = search.cv_results_["param_gamma"]
+    np.testing.assert_array_equal(gamma.mask, kernels != "rbf")
+    for params, kernel in zip(search.cv_results_["params"], kernels, strict=True):
+        assert ("gamma" in params) == (kernel == "rbf")
+
+
+# -- composition: pipelines, clone, params, pickling -------------------------------------------
+
+
+def test_tunes_a_pipeline_and_works_inside_one(cancer: tuple[np.ndarray, ...]) -> None:
+    X, y = cancer
+    space = {"clf__C": FloatDistribution(1e-3, 10.0, log=True)}
+    inner = TuneSearchCV(_scaled_lr(), space, n_trials=3, cv=3, random_state=0).fit(X, y)
+    assert set(inner.best_params_) == {"clf__C"}
+    assert inner.best_params_["clf__C"] == inner.best_estimator_.named_steps["clf"].C
+
+    outer = make_pipeline(
+        StandardScaler(),
+        TuneSearchCV(
+            LogisticRegression(),
+            {"C": FloatDistribution(1e-3, 10.0, log=True)},
+            n_trials=3,
+            cv=3,
+            random_state=0,
+        ),
+    )
+    outer.fit(X, y)
+    search = outer[-1]
+    scaled = outer[0].transform(X)
+    np.testing.assert_array_equal(outer.predict(X), search.best_estimator_.predict(scaled))
+    np.testing.assert_allclose(outer.predict_proba(X), search.predict_proba(scaled))
+    # A classifier to scikit-learn: nested cross-validation stratifies and scores it.
+    scores = cross_val_score(clone(outer), X, y, cv=2)
+    assert scores.shape == (2,) and (scores > 0.9).all()
+
+
+def test_clone_get_params_set_params_round_trip(iris: tuple[np.ndarray, ...]) -> None:
+    X, y = iris
+    space = {"C": FloatDistribution(0.1, 10.0, log=True)}
+    search = TuneSearchCV(LogisticRegression(), space, n_trials=3, cv=3, random_state=1)
+    params = search.get_params()
+    for name in (
+        "estimator",
+        "param_space",
+        "n_trials",
+        "cv",
+        "scoring",
+        "sampler",
+        "pruner",
+        "n_jobs",
+        "refit",
+        "random_state",
+        "timeout",
+        "study",
+        "error_score",
+        "return_train_score",
+        "verbose",
+        "estimator__C",
+    ):
+        assert name in params
+    search.set_params(n_trials=4, estimator__max_iter=500)
+    assert search.n_trials == 4 and search.estimator.max_iter == 500
+    twin = clone(search)
+    assert twin.get_params()["param_space"] == space
+    assert twin.param_space is not space
+    assert twin.get_params(deep=False).keys() == search.get_params(deep=False).keys()
+    search.fit(X, y)
+    assert not hasattr(clone(search), "cv_results_")
+    twin.fit(X, y)
+    assert twin.cv_results_["params"] == search.cv_results_["params"]
+    assert twin.study_ is not search.study_
+
+
+def test_fitted_search_pickles_without_its_study(iris: tuple[np.ndarray, ...]) -> None:
+    X, y = iris
+    search = TuneSearchCV(
+        _lr(), {"C": FloatDistribution(0.1, 10.0, log=True)}, n_trials=2, cv=3
+    ).fit(X, y)
+    restored = pickle.loads(pickle.dumps(search))
+    np.testing.assert_array_equal(restored.predict_proba(X), search.predict_proba(X))
+    assert restored.cv_results_["params"] == search.cv_results_["params"]
+    assert not hasattr(restored, "study_") and hasattr(search, "study_")
+
+
+def test_refit_false_keeps_results_but_no_estimator(iris: tuple[np.ndarray, ...]) -> None:
+    X, y = iris
+    search = TuneSearchCV(
+        _lr(),
+        {"C": FloatDistribution(0.1, 10.0, log=True)},
+        n_trials=2,
+        cv=3,
+        refit=False,
+        random_state=0,
+    ).fit(X, y)
+    assert search.best_params_ == search.cv_results_["params"][search.best_index_]
+    assert not hasattr(search, "best_estimator_")
+    for method in ("predict", "predict_proba", "score", "classes_"):
+        assert not hasattr(search, method)
+    with pytest.raises(AttributeError) as raised:
+        search.predict(X)
+    assert "refit=True" in str(raised.value.__cause__)
+
+
+def test_delegation_follows_the_estimator(iris: tuple[np.ndarray, ...]) -> None:
+    X, y = iris
+    search = TuneSearchCV(Ridge(), {"alpha": FloatDistribution(0.1, 10.0)}, n_trials=2, cv=3)
+    assert not hasattr(search, "predict_proba") and not hasattr(search, "classes_")
+    assert hasattr(search, "predict") and not hasattr(search, "n_features_in_")
+    search.fit(X, y.astype(float))
+    assert search.n_features_in_ == 4
+    assert search.score(X, y) == pytest.approx(search.best_estimator_.score(X, y))
+
+
+# -- the study: sampler, pruner, seeds, parallel workers ----------------------------------------
+
+
+class _Sequence(BaseSampler):
+    """Gives trial n the n-th value listed for each parameter."""
+
+    def __init__(self, values: dict[str, list[Any]]) -> None:
+        self.values = values
+
+    def sample_independent(
+        self, study: StudyView, trial: FrozenTrial, name: str, distribution: BaseDistribution
+    ) -> Any:
+        return self.values[name][trial.number]
+
+
+def test_median_pruner_stops_an_obviously_bad_config_after_its_first_fold(
+    iris: tuple[np.ndarray, ...],
+) -> None:
+    X, y = iris
+    # 100 neighbours out of 120 training rows predict the majority class: hopeless.
+    search = TuneSearchCV(
+        KNeighborsClassifier(),
+        {"n_neighbors": tl.space.IntDistribution(1, 120)},
+        sampler=_Sequence({"n_neighbors": [5, 7, 100, 9]}),
+        pruner=MedianPruner(n_startup_trials=2),
+        n_trials=4,
+        cv=5,
+    ).fit(X, y)
+    states = [t.state for t in search.study_.trials]
+    assert states == [
+        TrialState.COMPLETE,
+        TrialState.COMPLETE,
+        TrialState.PRUNED,
+        TrialState.COMPLETE,
+    ]
+    pruned = search.study_.trials[2]
+    assert list(pruned.intermediate_values) == [0]
+    res = search.cv_results_
+    assert np.isfinite(res["split0_test_score"][2]) and res["split0_test_score"][2] < 0.8
+    assert all(np.isnan(res[f"split{i}_test_score"][2]) for i in range(1, 5))
+    assert np.isnan(res["mean_test_score"][2]) and res["rank_test_score"][2] == 4
+    # Completed trials reported each fold but the last, for the pruner to compare.
+    assert list(search.study_.trials[3].intermediate_values) == [0, 1, 2, 3]
+    assert search.best_params_["n_neighbors"] != 100
+
+
+def test_random_state_makes_the_search_reproducible(iris: tuple[np.ndarray, ...]) -> None:
+    X, y = iris
+    space = {
+        "C": {"float": [1e-3, 10.0], "log": True},
+        "fit_intercept": {"categorical": [True, False]},
+    }
+
+    def run(seed: int) -> Any:
+        return TuneSearchCV(
+            LogisticRegression(max_iter=500), space, n_trials=4, cv=3, random_state=seed
+        ).fit(X, y)
+
+    first, again, other = run(7), run(7), run(8)
+    assert first.cv_results_["params"] == again.cv_results_["params"]
+    np.testing.assert_array_equal(
+        first.cv_results_["mean_test_score"], again.cv_results_["mean_test_score"]
+    )
+    assert first.cv_results_["params"] != other.cv_results_["params"]
+    # A sampler that is passed is copied, reseeded from random_state, and left untouched.
+    sampler = RandomSampler(seed=123)
+
+    def run_with(seed: int) -> list[dict[str, Any]]:
+        search = TuneSearchCV(_lr(), space, sampler=sampler, n_trials=3, cv=2, random_state=seed)
+        return search.fit(X, y).cv_results_["params"]
+
+    assert run_with(7) == run_with(7) != run_with(8)
+    assert pickle.dumps(sampler) == pickle.dumps(RandomSampler(seed=123))
+
+
+def test_process_workers_give_the_serial_results(iris: tuple[np.ndarray, ...]) -> None:
+    X, y = iris
+    grid = {"C": [0.01, 0.1, 1.0, 10.0]}
+
+    def run(n_jobs: int) -> dict[float, float]:
+        search = TuneSearchCV(
+            _lr(),
+            {"C": FloatDistribution(1e-3, 100.0, log=True)},
+            sampler=GridSampler(grid),
+            n_trials=None,
+            cv=3,
+            n_jobs=n_jobs,
+        ).fit(X, y)
+        res = search.cv_results_
+        return {p["C"]: s for p, s in zip(res["params"], res["mean_test_score"], strict=True)}
+
+    parallel = run(2)
+    assert sorted(parallel) == grid["C"]
+    assert parallel == run(1)
+
+
+def test_a_given_study_keeps_every_run_and_results_cover_the_latest(
+    iris: tuple[np.ndarray, ...],
+) -> None:
+    X, y = iris
+    study = tl.create_study(direction="maximize", sampler=RandomSampler(seed=0))
+    space = {"C": FloatDistribution(0.1, 10.0, log=True)}
+    search = TuneSearchCV(_lr(), space, n_trials=2, cv=3, study=study)
+    search.fit(X, y)
+    search.fit(X, y)
+    assert search.study_ is study and len(study.trials) == 4
+    assert search.cv_results_["params"] == [t.params for t in study.trials[2:]]
+    assert all(CV_ATTR in t.user_attrs for t in study.trials)
+
+
+def test_verbose_two_prints_a_line_per_trial(
+    iris: tuple[np.ndarray, ...], capsys: pytest.CaptureFixture[str]
+) -> None:
+    X, y = iris
+    TuneSearchCV(_lr(), {"C": FloatDistribution(0.1, 10.0)}, n_trials=2, cv=2, verbose=2).fit(X, y)
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if "TuneSearchCV" in ln]
+    assert len(lines) == 2 and "COMPLETE" in lines[0]
+
+
+# -- failures -----------------------------------------------------------------------------------
+
+
+class _NeedsRow(ClassifierMixin, BaseEstimator):
+    """Predicts the majority class; its fit fails when row ``needs`` (ids in column 0) is absent."""
+
+    def __init__(self, needs: int = -1) -> None:
+        self.needs = needs
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> _NeedsRow:
+        if self.needs >= 0 and self.needs not in X[:, 0]:
+            raise ValueError(f"row {self.needs} is missing")
+        self.classes_, counts = np.unique(y, return_counts=True)
+        self.majority_ = self.classes_[np.argmax(counts)]
+        return self
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return np.full(len(X), self.majority_)
+
+
+@pytest.fixture(scope="module")
+def with_ids(iris: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray]:
+    X, y = iris
+    return np.column_stack([np.arange(len(y)), X]), y
+
+
+_FOLDS = KFold(3, shuffle=True, random_state=0)
+
+
+def _needs_row_search(error_score: Any, needs: list[int]) -> TuneSearchCV:
+    return TuneSearchCV(
+        _NeedsRow(),
+        {"needs": CategoricalDistribution(needs)},
+        sampler=GridSampler({"needs": needs}),
+        # A grid sampler retries failed points: None would never end.
+        n_trials=len(needs),
+        cv=_FOLDS,
+        error_score=error_score,
+    )
+
+
+def test_failed_fits_get_error_score_and_fail_their_trial(
+    with_ids: tuple[np.ndarray, ...],
+) -> None:
+    X, y = with_ids
+    search = _needs_row_search(np.nan, [-1, 5])
+    with pytest.warns(FitFailedWarning, match="1 of 6 fits failed"):
+        search.fit(X, y)
+    row = search.cv_results_["params"].index({"needs": 5})
+    trial = search.study_.trials[row]
+    assert trial.state == TrialState.FAIL
+    assert "FitFailedError" in trial.fail_reason and "row 5 is missing" in trial.fail_reason
+    # Only the fit whose training rows lack row 5 failed.
+    failing = next(i for i, (_, test) in enumerate(_FOLDS.split(X)) if 5 in test)
+    for i in range(3):
+        score = search.cv_results_[f"split{i}_test_score"][row]
+        assert np.isnan(score) == (i == failing)
+    assert search.best_params_ == {"needs": -1}
+
+
+def test_every_trial_sees_the_same_folds(with_ids: tuple[np.ndarray, ...]) -> None:
+    X, y = with_ids
+    # This splitter reshuffles on every split() call: only folds fixed once per fit
+    # make row 5 missing from the same fit in every trial.
+    search = TuneSearchCV(
+        _NeedsRow(),
+        {"needs": tl.space.IntDistribution(-1, 149)},
+        sampler=_Sequence({"needs": [-1] + [5] * 8}),
+        n_trials=9,
+        cv=KFold(3, shuffle=True),
+    )
+    with pytest.warns(FitFailedWarning, match="8 of 27 fits failed"):
+        search.fit(X, y)
+    failed = [
+        [np.isnan(search.cv_results_[f"split{i}_test_score"][row]) for i in range(3)]
+        for row in range(1, 9)
+    ]
+    assert all(sum(row) == 1 for row in failed)
+    assert all(row == failed[0] for row in failed)
+
+
+def test_groups_reach_the_splitter(with_ids: tuple[np.ndarray, ...]) -> None:
+    X, y = with_ids
+    groups = np.arange(len(y)) % 5
+    search = TuneSearchCV(
+        _NeedsRow(),
+        {"needs": CategoricalDistribution([-1, 5])},
+        sampler=GridSampler({"needs": [-1, 5]}),
+        n_trials=2,
+        cv=GroupKFold(5),
+    )
+    with pytest.warns(FitFailedWarning):
+        search.fit(X, y, groups=groups)
+    assert search.n_splits_ == 5
+    row = search.cv_results_["params"].index({"needs": 5})
+    failed = [np.isnan(search.cv_results_[f"split{i}_test_score"][row]) for i in range(5)]
+    # Row 5 is in group 0, which only one fold tests.
+    assert sum(failed) == 1
+    with pytest.raises(ValueError, match="groups"):
+        search.fit(X, y)
+
+
+def test_numeric_error_score_matches_grid_search_cv(with_ids: tuple[np.ndarray, ...]) -> None:
+    X, y = with_ids
+    search = _needs_row_search(-1.0, [-1, 5, 70])
+    with pytest.warns(FitFailedWarning):
+        search.fit(X, y)
+    with pytest.warns(FitFailedWarning):
+        ref = GridSearchCV(_NeedsRow(), {"needs": [-1, 5, 70]}, cv=_FOLDS, error_score=-1.0)
+        ref.fit(X, y)
+    _assert_same_scores(search, ref, _score_keys(ref.cv_results_))
+    assert (search.cv_results_["mean_test_score"] < 0).sum() == 2
+
+
+def test_error_score_raise_raises_the_fit_error(with_ids: tuple[np.ndarray, ...]) -> None:
+    X, y = with_ids
+    search = _needs_row_search("raise", [5])
+    with pytest.raises(ValueError, match="row 5 is missing"):
+        search.fit(X, y)
+
+
+def test_when_every_trial_fails_fit_says_why(with_ids: tuple[np.ndarray, ...]) -> None:
+    X, y = with_ids
+    search = _needs_row_search(np.nan, [999, 5])
+    with pytest.raises(ValueError, match=r"(?s)no trial completed.*3 x ValueError: row 999 is"):
+        search.fit(X, y)
+    assert not hasattr(search, "study_")  # a failed fit leaves no fitted attributes
+    assert issubclass(FitFailedError, tl.TunelabError)
+
+
+# -- validation --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("changes", "match"),
+    [
+        ({"n_trials": 0}, "n_trials must be an integer >= 1"),
+        ({"n_jobs": 0}, "n_jobs must be an integer >= 1, -1"),
+        ({"timeout": -1}, "timeout must be a positive number"),
+        ({"error_score": "ignore"}, "error_score must be 'raise' or a number"),
+        ({"return_train_score": "yes"}, "return_train_score must be True or False"),
+        ({"verbose": -1}, "verbose must be an integer >= 0"),
+        ({"random_state": -3}, "random_state must be an integer >= 0"),
+        ({"scoring": []}, "scoring must be None"),
+        ({"scoring": "acuracy"}, "scoring: Unknown metric 'acuracy'. Did you mean: accuracy"),
+        ({"scoring": ["accuracy", "f1_macro"]}, r"refit must name .* \['accuracy', 'f1_macro'\]"),
+        ({"refit": "accuracy"}, "refit must be True or False with a single metric"),
+        ({"param_space": {"D": FloatDistribution(0.1, 1.0)}}, r"param_space: \['D'\] are not"),
+        ({"param_space": {"C": {"float": [1.0]}}}, r"param_space.C.float: expected \[low, high\]"),
+        (
+            {"param_space": {"C": FloatDistribution(0.1, 1.0), "tol": {"float": [0.1, 1.0]}}},
+            "not a mix",
+        ),
+        ({"sampler": "tpe"}, "sampler must be a tunelab sampler"),
+        ({"pruner": MedianPruner}, "pruner must be a tunelab pruner"),
+        ({"study": tl.create_study()}, "study must have the single direction 'maximize'"),
+        (
+            {"study": tl.create_study(direction="maximize"), "random_state": 0},
+            "with a study, leave sampler, pruner and random_state as None",
+        ),
+        ({"cv": "five"}, r"Expected `?cv`? as an integer"),
+    ],
+)
+def test_invalid_settings_are_named_at_fit(
+    iris: tuple[np.ndarray, ...], changes: dict[str, Any], match: str
+) -> None:
+    X, y = iris
+    search = TuneSearchCV(_lr(), {"C": FloatDistribution(0.1, 10.0)}, n_trials=1)
+    search.set_params(**changes)  # nothing is checked before fit, as scikit-learn expects
+    with pytest.raises(ValueError, match=match):
+        search.fit(X, y)
+    assert not hasattr(search, "cv_results_")
+
+
+def test_fit_needs_y_and_accepts_only_sample_weight(iris: tuple[np.ndarray, ...]) -> None:
+    X, y = iris
+    search = TuneSearchCV(_lr(), {"C": FloatDistribution(0.1, 10.0)}, n_trials=1)
+    with pytest.raises(ValueError, match="requires y to be passed"):
+        search.fit(X, None)
+    with pytest.raises(TypeError, match=r"unsupported fit parameter\(s\) \['check_input'\]"):
+        search.fit(X, y, check_input=False)
+
+
+# -- scikit-learn's estimator checks ------------------------------------------------------------
+
+_META_ESTIMATOR_FAILURES = {
+    # With error_score=nan (the default), an error in every fit is summarised in one
+    # ValueError listing the reasons, as GridSearchCV does; the check wants the
+    # underlying TypeError itself (error_score="raise" gives it, see the failure tests).
+    "check_dtype_object": "all fits failing is reported as one ValueError, like GridSearchCV",
+}
+
+
+def _expected_failures(estimator: Any) -> dict[str, str]:
+    return _META_ESTIMATOR_FAILURES
+
+
+@pytest.mark.slow
+@parametrize_with_checks(
+    [
+        TuneSearchCV(
+            LogisticRegression(),
+            {"C": FloatDistribution(0.1, 10, log=True)},
+            n_trials=3,
+            cv=3,
+            random_state=0,
+        ),
+        TuneSearchCV(
+            Ridge(),
+            {"alpha": FloatDistribution(0.01, 10, log=True)},
+            n_trials=3,
+            cv=3,
+            random_state=0,
+        ),
+    ],
+    expected_failed_checks=_expected_failures,
+)
+def test_scikit_learn_estimator_checks(estimator: Any, check: Any) -> None:
+    check(estimator)
