@@ -268,7 +268,7 @@ def _tunelab(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "TUNELAB_STORAGE"}
     env["COLUMNS"] = "200"
     return subprocess.run(
-        [str(ENTRY_POINT), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=240
+        [str(ENTRY_POINT), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
     )
 
 

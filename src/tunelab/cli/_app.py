@@ -9,6 +9,7 @@ from typer.core import TyperGroup
 
 from tunelab import __version__
 from tunelab import logging as tl_logging
+from tunelab.cli import _evaluate, _report, _tune
 from tunelab.cli._common import CommandError, report_error, stdout
 from tunelab.cli._demo import demo
 from tunelab.cli._models import models_app, predict, register, serve
@@ -46,6 +47,9 @@ app.command("register")(register)
 app.add_typer(models_app, name="models")
 app.command("serve")(serve)
 app.command("predict")(predict)
+_tune.register(app)
+_evaluate.register(app)
+_report.register(app)
 
 
 def _print_version(value: bool) -> None:

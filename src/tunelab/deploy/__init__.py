@@ -1,6 +1,7 @@
 """Deployment: safe self-describing artifacts, ONNX conversion, a versioned registry."""
 
 from tunelab.deploy._artifact import LoadedModel, load_model, save_model
+from tunelab.deploy._batch import ScoringReport, predict_file
 from tunelab.deploy._card import ModelCard
 from tunelab.deploy._checksums import verify_checksums
 from tunelab.deploy._errors import ArtifactError, ConversionError, RegistryError, SignatureError
@@ -20,11 +21,13 @@ __all__ = [
     "QuantizationReport",
     "Registry",
     "RegistryError",
+    "ScoringReport",
     "Signature",
     "SignatureError",
     "data_fingerprint",
     "infer_signature",
     "load_model",
+    "predict_file",
     "save_model",
     "to_onnx",
     "verify_checksums",

@@ -1,0 +1,412 @@
+"""``tunelab register``, ``models``, ``serve`` and ``predict``: from a study to a served model."""
+
+from __future__ import annotations
+
+import importlib
+import math
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich import box
+from rich.markup import escape
+from rich.table import Table
+
+from tunelab.cli._common import (
+    DEFAULT_STORAGE,
+    CommandError,
+    StorageOption,
+    format_number,
+    format_time,
+    load_existing_study,
+    stdout,
+)
+from tunelab.deploy import LoadedModel, Registry, save_model
+from tunelab.study import Study
+from tunelab.trial import TrialState
+
+DEFAULT_REGISTRY = "./registry"
+# Datasets that ship inside scikit-learn (the fetch_* ones would download).
+SKLEARN_DATASETS = ("breast_cancer", "diabetes", "digits", "iris", "wine")
+_BACKENDS = ("auto", "sklearn", "onnx", "onnx-int8")
+
+RegistryOption = Annotated[
+    str,
+    typer.Option(
+        "--registry",
+        envvar="TUNELAB_REGISTRY",
+        help="Model registry: a folder or URL such as s3://bucket/models.",
+        show_envvar=True,
+    ),
+]
+BackendOption = Annotated[
+    str,
+    typer.Option("--backend", help=f"Runtime: {', '.join(_BACKENDS)} (auto: ONNX when verified)."),
+]
+RefArgument = Annotated[
+    str, typer.Argument(help="Model reference: NAME@ALIAS, NAME:VERSION or NAME (latest).")
+]
+
+models_app = typer.Typer(
+    help="List, inspect and alias the models of a registry.", no_args_is_help=True
+)
+
+
+# -- register ---------------------------------------------------------------------------------
+
+
+def register(
+    source: Annotated[
+        str, typer.Argument(help="An artifact directory, or the name of a study to refit.")
+    ],
+    name: Annotated[str, typer.Option("--name", help="Registry name of the model.")],
+    alias: Annotated[
+        str | None, typer.Option("--alias", help="Point this alias at the new version.")
+    ] = None,
+    storage: StorageOption = DEFAULT_STORAGE,
+    registry: RegistryOption = DEFAULT_REGISTRY,
+    onnx: Annotated[
+        bool, typer.Option("--onnx/--no-onnx", help="Also convert a refitted model to ONNX.")
+    ] = True,
+) -> None:
+    """Register a saved artifact, or refit a study's best trial and register that.
+
+    A study must carry the user attributes "model" (an import path, or
+    {"class": path, "params": {...}} with fixed parameters) and "data"
+    ("sklearn:<dataset>" or "<file.csv|file.parquet>#<target column>").
+    """
+    target = Registry(registry)
+    if Path(source).is_dir():
+        version = target.register(name, source)
+        what = f"artifact {source}"
+    else:
+        study = load_existing_study(source, storage)
+        version = register_best_trial(study, name=name, registry=target, onnx=onnx)
+        what = f"the best trial of study {source!r}"
+    if alias is not None:
+        target.set_alias(name, alias, version)
+    moved = f", alias {alias} -> {version}" if alias is not None else ""
+    stdout().print(escape(f"Registered {what} as {name} version {version} in {target.url}{moved}"))
+
+
+def register_best_trial(study: Study, *, name: str, registry: Registry, onnx: bool = True) -> int:
+    """Refit the study's best parameters on its full data, save the model and register it.
+
+    Returns:
+        The new version number.
+
+    Raises:
+        CommandError: The study is multi-objective, has no complete trial, or lacks
+            (or has unusable) "model" and "data" user attributes.
+    """
+    if len(study.directions) != 1:
+        raise CommandError("register refits single-objective studies only")
+    if not study.get_trials(states=(TrialState.COMPLETE,)):
+        raise CommandError(f"study {study.study_name!r} has no complete trial to register")
+    attrs = study.user_attrs
+    for key in ("model", "data"):
+        if key not in attrs:
+            raise CommandError(
+                f"study {study.study_name!r} has no user attribute {key!r}; set it with "
+                f"study.set_user_attr({key!r}, ...) to say how to rebuild the model"
+            )
+    best = study.best_trial
+    estimator_class, fixed = _model_spec(attrs["model"])
+    params = {**fixed, **best.params}
+    X, y = load_data(attrs["data"])
+    model = estimator_class(**params).fit(X, y)
+    metric = str(attrs.get("metric") or "objective")
+    with tempfile.TemporaryDirectory(prefix="tunelab-register-") as tmp:
+        artifact = save_model(
+            model,
+            Path(tmp) / "artifact",
+            metrics={metric: best.value},
+            params=params,
+            study=study,
+            trial=best,
+            data=(X, y),
+            onnx=onnx,
+        )
+        return registry.register(name, artifact)
+
+
+def _model_spec(spec: Any) -> tuple[Any, dict[str, Any]]:
+    params: Any
+    if isinstance(spec, str):
+        path, params = spec, {}
+    elif isinstance(spec, Mapping) and isinstance(spec.get("class"), str):
+        path, params = spec["class"], spec.get("params") or {}
+    else:
+        raise CommandError(
+            "user attribute 'model' must be an import path such as "
+            "'sklearn.ensemble.RandomForestClassifier' or {'class': path, 'params': {...}}, "
+            f"got {spec!r}"
+        )
+    if not isinstance(params, Mapping):
+        raise CommandError(f"user attribute 'model': params must be a mapping, got {params!r}")
+    module_name, _, attribute = path.rpartition(".")
+    try:
+        estimator_class = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError, ValueError):
+        raise CommandError(f"user attribute 'model': cannot import {path!r}") from None
+    if not callable(getattr(estimator_class, "fit", None)):
+        raise CommandError(f"user attribute 'model': {path!r} has no fit method")
+    return estimator_class, dict(params)
+
+
+def load_data(spec: Any) -> tuple[Any, Any]:
+    """``(X, y)`` for a data spec: ``sklearn:<dataset>`` or ``<file>#<target column>``.
+
+    Raises:
+        CommandError: An unknown form or dataset, or a file without the target column.
+    """
+    if not isinstance(spec, str):
+        raise CommandError(f"user attribute 'data' must be a string, got {spec!r}")
+    if spec.startswith("sklearn:"):
+        dataset = spec.removeprefix("sklearn:")
+        if dataset not in SKLEARN_DATASETS:
+            raise CommandError(
+                f"data {spec!r}: unknown scikit-learn dataset; choose one of {SKLEARN_DATASETS}"
+            )
+        import sklearn.datasets
+
+        loader = getattr(sklearn.datasets, f"load_{dataset}")
+        return loader(return_X_y=True, as_frame=True)
+    path, _, target = spec.rpartition("#")
+    if not path or not target or not path.endswith((".csv", ".parquet")):
+        raise CommandError(
+            f"data {spec!r}: expected 'sklearn:<dataset>' or '<file.csv|file.parquet>#<target>'"
+        )
+    import pandas
+
+    try:
+        frame = pandas.read_csv(path) if path.endswith(".csv") else pandas.read_parquet(path)
+    except OSError as exc:
+        raise CommandError(f"data {spec!r}: cannot read {path}: {exc}") from None
+    if target not in frame.columns:
+        raise CommandError(f"data {spec!r}: no column {target!r} in {path}")
+    return frame.drop(columns=[target]), frame[target]
+
+
+# -- models list / show / alias / history -----------------------------------------------------
+
+
+@models_app.command("list")
+def list_models(registry: RegistryOption = DEFAULT_REGISTRY) -> None:
+    """List the models with their versions and aliases."""
+    target = Registry(registry)
+    names = target.models()
+    if not names:
+        stdout().print(f"No models in {escape(target.url)}.")
+        return
+    table = Table(title=f"Models in {escape(target.url)}")
+    for column in ("name", "versions", "latest", "aliases"):
+        table.add_column(column, justify="right" if column in ("versions", "latest") else "left")
+    for name in names:
+        versions = target.versions(name)
+        aliases = ", ".join(f"{a} -> {v}" for a, v in sorted(target.aliases(name).items()))
+        table.add_row(escape(name), str(len(versions)), str(versions[-1]), escape(aliases))
+    stdout().print(table)
+
+
+@models_app.command("show")
+def show_model(ref: RefArgument, registry: RegistryOption = DEFAULT_REGISTRY) -> None:
+    """Show a version's model card: metrics, parameters, origin, signature and ONNX status."""
+    target = Registry(registry)
+    name, version = target.resolve(ref)
+    loaded = target.load(f"{name}:{version}", backend="sklearn")
+    card = loaded.card
+    aliases = [alias for alias, v in sorted(target.aliases(name).items()) if v == version]
+    out = stdout()
+    out.print(f"[bold]{escape(name)}[/] version {version}" + _aliases_text(aliases))
+    rows = [
+        ("model", f"{card.model.get('type')} ({card.model.get('task')})"),
+        ("created", card.created),
+        ("study", f"{card.study} trial {card.trial}" if card.study else "-"),
+        ("metrics", _metrics_text(card.metrics)),
+        ("params", ", ".join(f"{k}={format_number(v)}" for k, v in card.params.items()) or "-"),
+        ("inputs", _fields_text(loaded)),
+        ("onnx", str(card.onnx.get("status"))),
+        ("path", str(loaded.path)),
+    ]
+    table = Table(box=box.SIMPLE, show_header=False)
+    table.add_column(style="bold")
+    table.add_column(overflow="fold")
+    for key, value in rows:
+        table.add_row(key, escape(value))
+    out.print(table)
+
+
+def _aliases_text(aliases: list[str]) -> str:
+    return f" ({escape(', '.join(aliases))})" if aliases else ""
+
+
+def _metrics_text(metrics: Mapping[str, Mapping[str, float]]) -> str:
+    parts = []
+    for metric, entry in metrics.items():
+        text = f"{metric}={format_number(entry['value'])}"
+        if "low" in entry and "high" in entry:
+            text += f" [{format_number(entry['low'])}, {format_number(entry['high'])}]"
+        parts.append(text)
+    return ", ".join(parts) or "-"
+
+
+def _fields_text(loaded: LoadedModel) -> str:
+    signature = loaded.signature
+    if signature is None:
+        return "unknown (no signature)"
+    shown = [f"{f.name}: {f.dtype}" for f in signature.inputs[:5]]
+    more = len(signature.inputs) - len(shown)
+    return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
+
+
+@models_app.command("alias")
+def alias_model(
+    name: Annotated[str, typer.Argument(help="Registry name of the model.")],
+    alias: Annotated[str, typer.Argument(help="Alias to move, e.g. production.")],
+    version: Annotated[int, typer.Argument(help="Version the alias should point to.")],
+    registry: RegistryOption = DEFAULT_REGISTRY,
+) -> None:
+    """Point an alias of a model at a version (recorded in the alias history)."""
+    target = Registry(registry)
+    before = target.get_alias(name, alias)
+    target.set_alias(name, alias, version)
+    was = f" (was {before})" if before is not None else ""
+    stdout().print(escape(f"{name}@{alias} -> version {version}{was}"))
+
+
+@models_app.command("history")
+def alias_history(
+    name: Annotated[str, typer.Argument(help="Registry name of the model.")],
+    alias: Annotated[
+        str | None, typer.Option("--alias", help="Only the moves of this alias.")
+    ] = None,
+    registry: RegistryOption = DEFAULT_REGISTRY,
+) -> None:
+    """Every move of the model's aliases, oldest first: when, who, from and to which version."""
+    moves = Registry(registry).alias_history(name, alias)
+    if not moves:
+        stdout().print(escape(f"No alias of {name!r} has been set."))
+        return
+    table = Table(title=escape(f"Alias history of {name}"))
+    for column in ("when", "alias", "from", "to", "who"):
+        table.add_column(column, justify="right" if column in ("from", "to") else "left")
+    for move in moves:
+        before = "" if move.from_version is None else str(move.from_version)
+        cells = [format_time(move.when), move.alias, before, str(move.to_version), move.who]
+        table.add_row(*(escape(cell) for cell in cells))
+    stdout().print(table)
+
+
+# -- serve / predict --------------------------------------------------------------------------
+
+
+def serve(
+    refs: Annotated[
+        list[str], typer.Argument(help="Models to serve: NAME@ALIAS, NAME:VERSION or NAME.")
+    ],
+    host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Worker processes.")] = 1,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            "--api-key",
+            envvar="TUNELAB_API_KEY",
+            show_envvar=True,
+            help="Require 'Authorization: Bearer KEY' or 'X-API-Key: KEY' "
+            "(health checks and docs stay open).",
+        ),
+    ] = None,
+    follow_alias: Annotated[
+        bool,
+        typer.Option("--follow-alias", help="Swap in the new version when an alias moves."),
+    ] = False,
+    poll_seconds: Annotated[
+        float, typer.Option("--poll-seconds", min=0.1, help="Alias polling interval.")
+    ] = 5.0,
+    max_body_bytes: Annotated[
+        int, typer.Option("--max-body-bytes", min=1, help="Larger bodies get 413.")
+    ] = 16 * 1024 * 1024,
+    max_batch_rows: Annotated[
+        int, typer.Option("--max-batch-rows", min=1, help="Requests with more rows get 413.")
+    ] = 10_000,
+    backend: BackendOption = "auto",
+    registry: RegistryOption = DEFAULT_REGISTRY,
+) -> None:
+    """Serve models over HTTP: Open Inference Protocol v2, /predict, /metrics and /docs."""
+    run_server = _serve_module().serve
+    _check_backend(backend)
+    models: dict[str, str] = {}
+    for ref in refs:
+        name = ref.split("@", 1)[0].split(":", 1)[0]
+        if name in models:
+            raise CommandError(f"model {name!r} is given twice ({models[name]!r} and {ref!r})")
+        models[name] = ref
+    run_server(
+        models,
+        host=host,
+        port=port,
+        workers=workers,
+        api_key=api_key,
+        registry=Registry(registry),
+        max_body_bytes=max_body_bytes,
+        max_batch_rows=max_batch_rows,
+        follow_alias=follow_alias,
+        poll_seconds=poll_seconds,
+        backend=backend,
+    )
+
+
+def _serve_module() -> Any:
+    try:
+        import tunelab.deploy.serve as serve_module
+    except ImportError as exc:
+        raise CommandError(str(exc)) from None
+    return serve_module
+
+
+def _check_backend(backend: str) -> None:
+    if backend not in _BACKENDS:
+        raise CommandError(f"--backend must be one of {list(_BACKENDS)}, got {backend!r}")
+
+
+def predict(
+    ref: RefArgument,
+    input_path: Annotated[Path, typer.Argument(help="CSV or Parquet file to score.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Parquet or CSV file to write.")],
+    id_column: Annotated[
+        str | None, typer.Option("--id-column", help="Input column copied to the output.")
+    ] = None,
+    chunk_rows: Annotated[
+        int, typer.Option("--chunk-rows", min=1, help="Rows scored at once (bounds memory).")
+    ] = 50_000,
+    backend: BackendOption = "auto",
+    registry: RegistryOption = DEFAULT_REGISTRY,
+    progress: Annotated[
+        bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")
+    ] = True,
+) -> None:
+    """Score a CSV or Parquet file offline, streamed in chunks."""
+    from tunelab.deploy._batch import predict_file
+
+    _check_backend(backend)
+    target = Registry(registry)
+    name, version = target.resolve(ref)
+    model = target.load(f"{name}:{version}", backend=backend)  # type: ignore[arg-type]
+    try:
+        report = predict_file(
+            model, input_path, output, id_column=id_column, chunk_rows=chunk_rows, progress=progress
+        )
+    except (OSError, ImportError) as exc:
+        raise CommandError(str(exc)) from None
+    rate = report.rows / report.seconds if report.seconds > 0 else math.inf
+    stdout().print(
+        escape(
+            f"Scored {report.rows} rows of {input_path} with {name} version {version} "
+            f"({model.backend}) into {report.output} in {report.seconds:.2f} s "
+            f"({rate:,.0f} rows/s)"
+        )
+    )

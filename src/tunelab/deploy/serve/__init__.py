@@ -1,0 +1,19 @@
+"""HTTP serving: Open Inference Protocol v2, a plain ``/predict`` endpoint and metrics.
+
+Needs the ``serve`` extra (``pip install 'tunelab[serve]'``); importing this package
+without it raises an ImportError that says so.
+"""
+
+from __future__ import annotations
+
+from tunelab.deploy.serve._app import DEFAULT_MAX_BATCH_ROWS, DEFAULT_MAX_BODY_BYTES, create_app
+from tunelab.deploy.serve._runner import ServerThread, app_from_env, serve
+
+__all__ = [
+    "DEFAULT_MAX_BATCH_ROWS",
+    "DEFAULT_MAX_BODY_BYTES",
+    "ServerThread",
+    "app_from_env",
+    "create_app",
+    "serve",
+]

@@ -1,0 +1,129 @@
+"""Prometheus metrics of the server and the ASGI middleware that records them.
+
+Each app owns its metrics (its own collector registry), so several apps can live in
+one process. With several worker processes, set ``PROMETHEUS_MULTIPROC_DIR`` before
+the workers start (``tunelab serve --workers N`` does) and ``/metrics`` adds up
+every worker's numbers.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+# Handlers put the served model's name here so the middleware can label by model.
+MODEL_SCOPE_KEY = "tunelab.model"
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class Metrics:
+    """The server's counters, latency histogram and model gauges."""
+
+    def __init__(self) -> None:
+        self.multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+        self.registry = CollectorRegistry()
+        labels = ["method", "endpoint", "model", "status"]
+        self.requests = Counter(
+            "tunelab_http_requests", "HTTP requests answered.", labels, registry=self.registry
+        )
+        self.errors = Counter(
+            "tunelab_http_request_errors",
+            "HTTP requests answered with a 4xx or 5xx status.",
+            labels,
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "tunelab_http_request_duration_seconds",
+            "Time from receiving a request to sending the whole answer.",
+            ["method", "endpoint", "model"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.rows = Counter(
+            "tunelab_rows_scored",
+            "Input rows scored.",
+            ["model", "version"],
+            registry=self.registry,
+        )
+        self.reloads = Counter(
+            "tunelab_model_reloads",
+            "Times a model was swapped for a new version after its alias moved.",
+            ["model"],
+            registry=self.registry,
+        )
+        self.version = Gauge(
+            "tunelab_model_version",
+            "Version of each model being served.",
+            ["model"],
+            registry=self.registry,
+            multiprocess_mode="mostrecent",
+        )
+
+    def render(self) -> tuple[bytes, str]:
+        """The exposition text and its content type."""
+        if not self.multiprocess:
+            return generate_latest(self.registry), CONTENT_TYPE_LATEST
+        from prometheus_client import multiprocess
+
+        combined = CollectorRegistry()
+        multiprocess.MultiProcessCollector(combined)
+        return generate_latest(combined), CONTENT_TYPE_LATEST
+
+    def observe(self, scope: Scope, status: int, seconds: float) -> None:
+        """Record one answered request."""
+        route = scope.get("route")
+        endpoint = getattr(route, "path", None) or "unmatched"
+        model = str(scope.get(MODEL_SCOPE_KEY, ""))
+        method = str(scope.get("method", ""))
+        labels = (method, endpoint, model, str(status))
+        self.requests.labels(*labels).inc()
+        if status >= 400:
+            self.errors.labels(*labels).inc()
+        self.latency.labels(method, endpoint, model).observe(seconds)
+
+
+class MetricsMiddleware:
+    """Times every HTTP request and counts it by route template, model and status.
+
+    A plain ASGI middleware: it sees the status as it is sent, adds almost nothing
+    per request, and labels by the route template so the label set stays bounded.
+    """
+
+    def __init__(self, app: ASGIApp, *, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def send_and_watch(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_watch)
+        finally:
+            self.metrics.observe(scope, status, time.perf_counter() - start)
