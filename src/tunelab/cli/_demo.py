@@ -63,13 +63,21 @@ class BreastCancerObjective:
     def __call__(self, trial: BaseTrial) -> float:
         """Mean F1 over the folds for the trial's hyperparameters."""
         from sklearn.ensemble import RandomForestClassifier
-        from sklearn.model_selection import StratifiedKFold, cross_val_score
+
+        from tunelab.evaluation import evaluate
 
         params = self.space.suggest(trial)
         # One core per forest: the parallelism comes from trials running side by side.
         model = RandomForestClassifier(**params, n_jobs=1, random_state=self.seed)
-        cv = StratifiedKFold(n_splits=self.n_folds, shuffle=True, random_state=self.seed)
-        return float(cross_val_score(model, self.X, self.y, cv=cv, scoring="f1").mean())
+        return evaluate(
+            model, self.X, self.y, cv=_folds(self.n_folds, self.seed), metrics="f1"
+        ).mean()
+
+
+def _folds(n_folds: int, seed: int) -> Any:
+    from sklearn.model_selection import StratifiedKFold
+
+    return StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
 
 
 def open_demo_study(*, storage: str, study_name: str) -> Study:
@@ -109,6 +117,8 @@ def demo(
     Run again to resume the study; each run registers one more model version.
     """
     out = stdout()
+    objective = BreastCancerObjective(space=space_from_dict(DEMO_SPACE))
+    _print_baseline(objective)
     study = open_demo_study(storage=storage, study_name=study_name)
     already = len(study.trials)
     where = escape(f"{study_name!r} in {storage}")
@@ -116,7 +126,6 @@ def demo(
         out.print(f"Resuming study {where}: {already} trials already stored.")
     else:
         out.print(f"Created study {where}.")
-    objective = BreastCancerObjective(space=space_from_dict(DEMO_SPACE))
     try:
         study.optimize(objective, n_trials=n_trials, n_jobs=n_jobs, show_progress_bar=True)
     except KeyboardInterrupt:
@@ -124,7 +133,55 @@ def demo(
         raise typer.Exit(code=130) from None
     _print_best(study, storage)
     if study.get_trials(states=(TrialState.COMPLETE,)):
+        _compare_and_report(study, objective)
         _register_and_serve(study, Registry(registry))
+
+
+def _baseline_model(seed: int) -> Any:
+    from sklearn.ensemble import RandomForestClassifier
+
+    return RandomForestClassifier(n_jobs=1, random_state=seed)
+
+
+def _print_baseline(objective: BreastCancerObjective) -> None:
+    """Score a default random forest, with 95% intervals over the folds."""
+    from tunelab.evaluation import evaluate
+
+    evaluation = evaluate(
+        _baseline_model(objective.seed),
+        objective.X,
+        objective.y,
+        cv=_folds(objective.n_folds, objective.seed),
+        metrics=["f1", "roc_auc", "accuracy"],
+    )
+    table = Table(title="Baseline: default random forest, 5-fold cross-validation")
+    for column in ("metric", "mean", "95% interval"):
+        table.add_column(column, justify="left" if column == "metric" else "right")
+    for row in evaluation.summary():
+        table.add_row(
+            str(row["metric"]),
+            f"{row['mean']:.4f}",
+            f"[{row['ci_low']:.4f}, {row['ci_high']:.4f}]" if "ci_low" in row else "-",
+        )
+    stdout().print(table)
+
+
+def _compare_and_report(study: Study, objective: BreastCancerObjective) -> None:
+    """Test the tuned forest against the baseline on shared splits; write report.html."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    from tunelab.evaluation import compare
+    from tunelab.report import study_report
+
+    tuned = RandomForestClassifier(**study.best_params, n_jobs=1, random_state=objective.seed)
+    result = compare(tuned, _baseline_model(objective.seed), objective.X, objective.y, metric="f1")
+    out = stdout()
+    out.print(
+        "Tuned (a) vs default (b), corrected resampled t-test over 5x2 folds: "
+        + escape(str(result))
+    )
+    study_report(study, "report.html")
+    out.print("Wrote report.html (history, importance, parallel coordinates, slices).")
 
 
 def _print_best(study: Study, storage: str) -> None:
