@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import copy
 import dataclasses
 import threading
@@ -31,6 +32,8 @@ class _Study:
     user_attrs: dict[str, Any] = dataclasses.field(default_factory=dict)
     system_attrs: dict[str, Any] = dataclasses.field(default_factory=dict)
     trials: list[FrozenTrial] = dataclasses.field(default_factory=list)
+    # Numbers of queued trials, oldest first, so asking never scans the history.
+    waiting: collections.deque[int] = dataclasses.field(default_factory=collections.deque)
 
 
 class InMemoryStorage(BaseStorage):
@@ -135,6 +138,8 @@ class InMemoryStorage(BaseStorage):
                 datetime_start=now() if state == TrialState.RUNNING else None,
             )
             study.trials.append(trial)
+            if state == TrialState.WAITING:
+                study.waiting.append(trial.number)
             self._trial_loc[trial_id] = (study_id, trial.number)
             if state == TrialState.RUNNING:
                 self._heartbeats[trial_id] = time.time()
@@ -142,7 +147,9 @@ class InMemoryStorage(BaseStorage):
 
     def claim_waiting_trial(self, study_id: int) -> FrozenTrial | None:
         with self._lock:
-            for trial in self._study(study_id).trials:
+            study = self._study(study_id)
+            while study.waiting:
+                trial = study.trials[study.waiting.popleft()]
                 if trial.state == TrialState.WAITING:
                     self.set_trial_state_values(trial.trial_id, TrialState.RUNNING)
                     return self._get(trial.trial_id)

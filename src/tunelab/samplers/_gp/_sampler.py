@@ -11,10 +11,10 @@ import numpy as np
 from tunelab.samplers._base import BaseSampler
 from tunelab.samplers._gp._acquisition import LogEI, maximize_acquisition
 from tunelab.samplers._gp._model import GaussianProcess, KernelParams, fit_hyperparameters
-from tunelab.samplers._gp._threads import single_blas_thread
 from tunelab.samplers._gp._transform import InputSpace, normalize_objective
 from tunelab.samplers._random import RandomSampler
 from tunelab.samplers._search_space import intersection_search_space
+from tunelab.samplers._threads import single_blas_thread
 from tunelab.space import BaseDistribution
 from tunelab.trial import FrozenTrial, StudyDirection, TrialState
 

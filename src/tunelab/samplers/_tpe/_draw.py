@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from tunelab.samplers._gp._threads import single_blas_thread
+from tunelab.samplers._threads import single_blas_thread
 from tunelab.samplers._tpe._axes import Axis, axis_for
 from tunelab.samplers._tpe._history import History
 from tunelab.samplers._tpe._parzen import Kernels, Observations, ParzenEstimator
