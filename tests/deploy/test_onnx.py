@@ -144,3 +144,19 @@ def test_quantisation_reports_accuracy_change(tmp_path: Path) -> None:
     loaded = load_model(path, backend="onnx-int8")
     assert loaded.card.onnx["quantization"]["quantized_nodes"] == report.quantized_nodes
     np.testing.assert_array_equal(loaded.predict(X), int8_labels)
+
+
+@pytest.mark.parametrize("backend", ["onnx", "sklearn"])
+def test_predict_outputs_match_the_single_calls(
+    pipeline: object, tmp_path: Path, backend: str
+) -> None:
+    path = save_model(pipeline, tmp_path / "m", data=(FRAME, Y), onnx=True)
+    loaded = load_model(path, backend=backend)
+    both = loaded.predict_outputs(FRAME, ["predict", "predict_proba"])
+    np.testing.assert_array_equal(both["predict"], loaded.predict(FRAME))
+    np.testing.assert_array_equal(both["predict_proba"], loaded.predict_proba(FRAME))
+    assert list(loaded.predict_outputs(FRAME, ["predict"])) == ["predict"]
+    with pytest.raises(ValueError, match="missing column"):
+        loaded.predict_outputs(FRAME.drop(columns=["f2"]), ["predict"])
+    with pytest.raises(ValueError, match="unknown outputs"):
+        loaded.predict_outputs(FRAME, ["transform"])

@@ -102,6 +102,27 @@ class LoadedModel:
             return self._runner.predict_proba(checked)
         return self.model.predict_proba(checked)
 
+    def predict_outputs(self, X: Any, outputs: Sequence[str]) -> dict[str, Any]:
+        """Several outputs ("predict", "predict_proba") with one validation of ``X``.
+
+        The ONNX backend computes labels and probabilities in one run of its graph.
+
+        Raises:
+            SignatureError: ``X`` does not fit the signature.
+            AttributeError: "predict_proba" was asked of a model without it.
+        """
+        unknown = set(outputs) - {"predict", "predict_proba"}
+        if unknown:
+            raise ValueError(f"unknown outputs {sorted(unknown)}: use predict, predict_proba")
+        if "predict_proba" in outputs and not hasattr(self.model, "predict_proba"):
+            raise AttributeError(f"{type(self.model).__name__} has no predict_proba")
+        checked = self.validate(X)
+        if self._runner is not None:
+            labels, proba = self._runner.predict_both(checked)
+            both = {"predict": labels, "predict_proba": proba}
+            return {name: both[name] for name in outputs}
+        return {name: getattr(self.model, name)(checked) for name in outputs}
+
     def __repr__(self) -> str:
         kind = self.card.model.get("type")
         return f"LoadedModel({kind}, path={str(self.path)!r}, backend={self.backend!r})"

@@ -157,8 +157,13 @@ class OnnxRunner:
 
     def predict(self, X: Any) -> np.ndarray:
         """Labels (classifiers) or predicted values (regressors)."""
-        output = np.asarray(self.run(X)[0])
-        return output[:, 0] if output.ndim == 2 and output.shape[1] == 1 else output
+        return _labels(self.run(X)[0])
+
+    def predict_both(self, X: Any) -> tuple[np.ndarray, np.ndarray | None]:
+        """Labels and, for classifiers, probabilities from one run of the graph."""
+        outputs = self.run(X)
+        proba = np.asarray(outputs[1]) if self.task == "classification" else None
+        return _labels(outputs[0]), proba
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, one column per class.
@@ -469,3 +474,8 @@ def _import(module: str) -> Any:
         raise ImportError(
             f"ONNX support needs {module.split('.')[0]}: pip install 'tunelab[onnx]'"
         ) from exc
+
+
+def _labels(output: Any) -> np.ndarray:
+    array = np.asarray(output)
+    return array[:, 0] if array.ndim == 2 and array.shape[1] == 1 else array

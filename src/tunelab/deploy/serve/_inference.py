@@ -266,17 +266,13 @@ def score(served: ServedModel, X: Any, wanted: Sequence[str]) -> dict[str, np.nd
             model refuses it (e.g. infinite values).
     """
     declared = {output.name: output for output in served.outputs}
-    results = {}
-    for name in wanted:
-        method = served.model.predict if name == PREDICT else served.model.predict_proba
-        try:
-            raw = np.asarray(method(X))
-        except SignatureError as exc:
-            raise RequestError(str(exc)) from None
-        except (ValueError, TypeError) as exc:
-            raise RequestError(f"inputs: the model rejected the input: {exc}") from None
-        results[name] = _cast(raw, declared[name].datatype)
-    return results
+    try:
+        raw = served.model.predict_outputs(X, list(wanted))
+    except SignatureError as exc:
+        raise RequestError(str(exc)) from None
+    except (ValueError, TypeError) as exc:
+        raise RequestError(f"inputs: the model rejected the input: {exc}") from None
+    return {name: _cast(np.asarray(raw[name]), declared[name].datatype) for name in wanted}
 
 
 def _cast(array: np.ndarray, datatype: str) -> np.ndarray:
