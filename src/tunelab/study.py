@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from tunelab._validation import check_int
 from tunelab.exceptions import DuplicatedStudyError
 from tunelab.logging import get_logger
 from tunelab.pruners import BasePruner, NopPruner
@@ -595,8 +596,7 @@ def _names(directions: Sequence[StudyDirection]) -> list[str]:
 def _check_settings(
     retry_failed: int, heartbeat_interval: float | None, grace_period: float | None
 ) -> None:
-    if isinstance(retry_failed, bool) or not isinstance(retry_failed, int) or retry_failed < 0:
-        raise ValueError(f"retry_failed must be an integer >= 0, got {retry_failed!r}")
+    check_int("retry_failed", retry_failed, 0)
     for name, value in (("heartbeat_interval", heartbeat_interval), ("grace_period", grace_period)):
         if value is not None and not (is_finite_number(value) and value > 0):
             raise ValueError(f"{name} must be a positive number of seconds or None, got {value!r}")

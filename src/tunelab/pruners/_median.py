@@ -7,16 +7,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from tunelab._validation import check_int
 from tunelab.pruners._base import BasePruner
 from tunelab.trial import FrozenTrial, StudyDirection, TrialState
 
 if TYPE_CHECKING:
     from tunelab.study import StudyView
-
-
-def _check_int(name: str, value: int, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
 
 
 class MedianPruner(BasePruner):
@@ -43,10 +39,10 @@ class MedianPruner(BasePruner):
         interval_steps: int = 1,
         n_min_trials: int = 1,
     ) -> None:
-        _check_int("n_startup_trials", n_startup_trials, 0)
-        _check_int("n_warmup_steps", n_warmup_steps, 0)
-        _check_int("interval_steps", interval_steps, 1)
-        _check_int("n_min_trials", n_min_trials, 1)
+        check_int("n_startup_trials", n_startup_trials, 0)
+        check_int("n_warmup_steps", n_warmup_steps, 0)
+        check_int("interval_steps", interval_steps, 1)
+        check_int("n_min_trials", n_min_trials, 1)
         self.n_startup_trials = n_startup_trials
         self.n_warmup_steps = n_warmup_steps
         self.interval_steps = interval_steps

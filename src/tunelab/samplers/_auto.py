@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tunelab._validation import check_int
 from tunelab.logging import get_logger
 from tunelab.samplers._base import BaseSampler
 from tunelab.samplers._qmc import QMCSampler
@@ -28,11 +29,6 @@ if TYPE_CHECKING:
     from tunelab.study import StudyView
 
 _logger = get_logger(__name__)
-
-
-def _check_int(name: str, value: int, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
 
 
 class AutoSampler(BaseSampler):
@@ -58,8 +54,8 @@ class AutoSampler(BaseSampler):
         gp_max_trials: int = 200,
         max_categorical_share: float = 0.5,
     ) -> None:
-        _check_int("n_startup_trials", n_startup_trials, 0)
-        _check_int("gp_max_trials", gp_max_trials, 0)
+        check_int("n_startup_trials", n_startup_trials, 0)
+        check_int("gp_max_trials", gp_max_trials, 0)
         if not 0.0 <= max_categorical_share <= 1.0:
             raise ValueError(
                 f"max_categorical_share must be in [0, 1], got {max_categorical_share!r}"

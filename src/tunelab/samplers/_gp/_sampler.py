@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tunelab._validation import check_int
 from tunelab.samplers._base import BaseSampler
 from tunelab.samplers._gp._acquisition import LogEI, maximize_acquisition
 from tunelab.samplers._gp._model import GaussianProcess, KernelParams, fit_hyperparameters
@@ -77,9 +78,9 @@ class GPSampler(BaseSampler):
         n_restarts: int = 5,
         deterministic_objective: bool = False,
     ) -> None:
-        _check_positive_int("n_startup_trials", n_startup_trials, minimum=1)
-        _check_positive_int("n_candidates", n_candidates, minimum=1)
-        _check_positive_int("n_restarts", n_restarts, minimum=1)
+        check_int("n_startup_trials", n_startup_trials, 1)
+        check_int("n_candidates", n_candidates, 1)
+        check_int("n_restarts", n_restarts, 1)
         self.seed = seed
         self.n_startup_trials = n_startup_trials
         self.n_candidates = n_candidates
@@ -247,8 +248,3 @@ class GPSampler(BaseSampler):
         weights = self._rng.dirichlet(np.ones(values.shape[1]))
         weighted = scaled * weights
         return weighted.max(axis=1) + _PAREGO_RHO * weighted.sum(axis=1)
-
-
-def _check_positive_int(name: str, value: object, *, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")

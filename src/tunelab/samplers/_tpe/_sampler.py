@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tunelab._validation import check_int
 from tunelab.samplers._base import BaseSampler
 from tunelab.samplers._tpe._draw import DrawSettings, WeightsFunc, draw, draw_uniform, encode
 from tunelab.samplers._tpe._history import History
@@ -245,8 +246,7 @@ def _check_arguments(
         ("n_startup_trials", n_startup_trials, 0),
         ("n_ei_candidates", n_ei_candidates, 1),
     ):
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+        check_int(name, value, minimum)
     for name, flag in flags.items():
         if not isinstance(flag, bool):
             raise ValueError(f"{name} must be True or False, got {flag!r}")
