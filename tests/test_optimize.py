@@ -195,8 +195,12 @@ def test_threads_run_unpicklable_objectives() -> None:
 
 _INTERRUPT_SCRIPT = textwrap.dedent(
     """
-    import sys, time
+    import signal, sys, time
     import tunelab as tl
+
+    # A shell that starts jobs in the background makes them ignore SIGINT; restore
+    # Python's Ctrl-C handling so the test does not depend on how it was launched.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     def objective(trial):
         x = trial.suggest_float("x", 0, 1)
