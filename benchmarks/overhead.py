@@ -36,6 +36,7 @@ import tunelab as tl
 WARMUP_TRIALS = 20
 SLOW_PEER_CAP = 1_000
 CURVE_POINTS = 100
+STATS = ("mean_ms", "last10_ms", "cpu_mean_ms", "cpu_last10_ms")
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,8 @@ class Run:
     study: Any
     target: int
     time_box: float
-    durations: list[float] = field(default_factory=list)
+    durations: list[float] = field(default_factory=list)  # wall-clock seconds per trial
+    cpu: list[float] = field(default_factory=list)  # this process's CPU seconds per trial
     elapsed: float = 0.0
 
     @property
@@ -108,14 +110,15 @@ class Run:
 
     def advance(self, n_trials: int) -> None:
         """Run up to ``n_trials`` more ask+objective+tell rounds, stamping each."""
-        last = time.perf_counter()
+        last, last_cpu = time.perf_counter(), time.process_time()
         for _ in range(min(n_trials, self.target - len(self.durations))):
             trial = self.study.ask()
             self.study.tell(trial, objective(trial))
-            now = time.perf_counter()
+            now, now_cpu = time.perf_counter(), time.process_time()
             self.durations.append(now - last)
+            self.cpu.append(now_cpu - last_cpu)
             self.elapsed += now - last
-            last = now
+            last, last_cpu = now, now_cpu
             if self.elapsed > self.time_box:
                 return
 
@@ -154,28 +157,32 @@ def run_interleaved(
 def _result(run: Run, counts: Sequence[int], cap: int | None) -> dict[str, Any]:
     n = len(run.durations)
     if n < run.target:
-        stats = summarise(run.durations, [n])[str(n)]
-        note = (
-            f"time box {run.time_box:.0f} s after {n:,} trials: mean {stats['mean_ms']:.3g}, "
-            f"last 10% {stats['last10_ms']:.3g} ms"
-        )
+        stopped = f"time box {run.time_box:.0f} s after {n:,} trials"
     elif run.target < max(counts):
-        note = f"capped at {cap:,} trials (--skip-slow-peers)"
+        stopped = f"capped at {cap:,} trials (--skip-slow-peers)"
     else:
-        note = None
+        stopped = None
     return {
         "key": run.config.key,
         "label": run.config.label,
         "trials_run": n,
         "total_s": run.elapsed,
-        "note": note,
-        "by_n": summarise(run.durations, counts),
+        "stopped": stopped,
+        "reached": summarise(run.durations, run.cpu, [n]).get(str(n)),
+        "by_n": summarise(run.durations, run.cpu, counts),
         "curve": curve(run.durations),
+        "cpu_curve": curve(run.cpu),
     }
 
 
-def summarise(durations: Sequence[float], counts: Sequence[int]) -> dict[str, dict[str, float]]:
-    """Mean ms/trial over the first N trials and over the last 10% of them, per N reached."""
+def summarise(
+    durations: Sequence[float], cpu: Sequence[float], counts: Sequence[int]
+) -> dict[str, dict[str, float]]:
+    """Mean ms/trial over the first N trials and over the last 10% of them, per N reached.
+
+    Wall-clock and CPU time both: CPU time is what the library itself costs
+    and barely moves when other programs load the machine.
+    """
     out = {}
     for n in counts:
         if len(durations) < n:
@@ -184,6 +191,8 @@ def summarise(durations: Sequence[float], counts: Sequence[int]) -> dict[str, di
         out[str(n)] = {
             "mean_ms": 1e3 * sum(durations[:n]) / n,
             "last10_ms": 1e3 * sum(durations[n - tail : n]) / tail,
+            "cpu_mean_ms": 1e3 * sum(cpu[:n]) / n,
+            "cpu_last10_ms": 1e3 * sum(cpu[n - tail : n]) / tail,
         }
     return out
 
@@ -202,56 +211,76 @@ def median_runs(runs: Sequence[dict[str, Any]]) -> dict[str, dict[str, float]]:
     """Per N, the median over repeats of each statistic (N reached by every repeat only)."""
     shared = set.intersection(*(set(r["by_n"]) for r in runs))
     return {
-        n: {
-            stat: statistics.median(r["by_n"][n][stat] for r in runs)
-            for stat in ("mean_ms", "last10_ms")
-        }
+        n: {stat: statistics.median(r["by_n"][n][stat] for r in runs) for stat in STATS}
         for n in sorted(shared, key=int)
     }
 
 
-def _cells(summary: dict[str, dict[str, float]], counts: Sequence[int]) -> list[float | None]:
+def _cells(
+    summary: dict[str, dict[str, float]], counts: Sequence[int], *, cpu: bool
+) -> list[float | None]:
+    keys = ("cpu_mean_ms", "cpu_last10_ms") if cpu else ("mean_ms", "last10_ms")
     cells: list[float | None] = []
     for n in counts:
         row = summary.get(str(n))
-        cells += [row["mean_ms"], row["last10_ms"]] if row else [None, None]
+        cells += [row[k] for k in keys] if row else [None, None]
     return cells
 
 
 def report(results: dict[str, Any], counts: Sequence[int], *, markdown: bool) -> None:
-    """Print the ms/trial table and the optuna/tunelab ratio table."""
+    """Print ms/trial and optuna/tunelab ratios, by wall-clock and by CPU time."""
     header = [f"{n:,} {stat}" for n in counts for stat in ("mean", "last 10%")]
-    rows = [
-        [r["label"], *_cells(r["median"], counts), r["runs"][0]["note"] or ""]
-        for r in results.values()
-    ]
-    print_table(
-        "ms per ask+tell (lower is better)",
-        ["configuration", *header, "note"],
-        rows,
-        markdown=markdown,
+    for cpu, clock in ((False, "wall-clock"), (True, "CPU")):
+        rows = [
+            [r["label"], *_cells(r["median"], counts, cpu=cpu), _note(r["runs"][0], cpu=cpu)]
+            for r in results.values()
+        ]
+        print_table(
+            f"{clock} ms per ask+tell (lower is better)",
+            ["configuration", *header, "note"],
+            rows,
+            markdown=markdown,
+        )
+    for cpu, clock in ((False, "wall-clock"), (True, "CPU")):
+        print_table(
+            f"speed-up of tunelab by {clock} time (peer ms / tunelab ms, higher is better)",
+            ["comparison", *header, "bar", "met"],
+            _ratio_rows(results, counts, cpu=cpu),
+            markdown=markdown,
+        )
+
+
+def _note(run: dict[str, Any], *, cpu: bool) -> str:
+    """Why a run stopped short and, after a time box, its figures over the trials it ran."""
+    if run["stopped"] is None:
+        return ""
+    if not run["stopped"].startswith("time box"):
+        return str(run["stopped"])
+    prefix = "cpu_" if cpu else ""
+    reached = run["reached"]
+    return (
+        f"{run['stopped']}: mean {reached[prefix + 'mean_ms']:.3g}, "
+        f"last 10% {reached[prefix + 'last10_ms']:.3g} ms"
     )
-    ratio_rows = []
+
+
+def _ratio_rows(results: dict[str, Any], counts: Sequence[int], *, cpu: bool) -> list[list[Any]]:
+    rows = []
     for peer, ours, bar in COMPARISONS:
         if peer not in results or ours not in results:
             continue
         cells = [
             ratio(p, o)
             for p, o in zip(
-                _cells(results[peer]["median"], counts),
-                _cells(results[ours]["median"], counts),
+                _cells(results[peer]["median"], counts, cpu=cpu),
+                _cells(results[ours]["median"], counts, cpu=cpu),
                 strict=True,
             )
         ]
         verdict = "" if bar is None else _verdict(cells, bar)
         label = f"{results[peer]['label']} / {results[ours]['label']}"
-        ratio_rows.append([label, *cells, f">= {bar:g}x" if bar else "—", verdict])
-    print_table(
-        "speed-up of tunelab (peer ms / tunelab ms, higher is better)",
-        ["comparison", *header, "bar", "met"],
-        ratio_rows,
-        markdown=markdown,
-    )
+        rows.append([label, *cells, f">= {bar:g}x" if bar else "—", verdict])
+    return rows
 
 
 def _verdict(cells: Sequence[float | None], bar: float) -> str:
