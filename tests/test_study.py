@@ -259,3 +259,7 @@ def test_a_study_pickles_and_copies_as_a_handle(tmp_path: Path) -> None:
     clone = pickle.loads(pickle.dumps(study))
     clone.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=1)
     assert len(study.trials) == 3
+
+
+def test_the_default_sampler_is_automatic() -> None:
+    assert isinstance(tl.create_study().sampler, tl.samplers.AutoSampler)

@@ -12,7 +12,7 @@ from tunelab._validation import check_int
 from tunelab.exceptions import DuplicatedStudyError
 from tunelab.logging import get_logger
 from tunelab.pruners import BasePruner, NopPruner
-from tunelab.samplers import BaseSampler, RandomSampler
+from tunelab.samplers import BaseSampler
 from tunelab.space import BaseDistribution
 from tunelab.storage import BaseStorage, StudySummary, get_storage
 from tunelab.trial import (
@@ -83,7 +83,7 @@ class Study:
         self._storage = get_storage(storage)
         self._study_id = self._storage.get_study_id_from_name(study_name)
         self.study_name = study_name
-        self.sampler = sampler if sampler is not None else RandomSampler()
+        self.sampler = sampler if sampler is not None else _default_sampler()
         self.pruner = pruner if pruner is not None else NopPruner()
         self._directions = self._storage.get_study_directions(self._study_id)
         self._view = StudyView(self)
@@ -469,6 +469,12 @@ class Study:
         return pd.DataFrame(rows)
 
 
+def _default_sampler() -> BaseSampler:
+    from tunelab.samplers import AutoSampler
+
+    return AutoSampler()
+
+
 def check_objective_values(values: Any, n_objectives: int) -> list[float]:
     """Validate an objective's return value; raise ValueError naming what is wrong."""
     seq = list(values) if isinstance(values, list | tuple) else [values]
@@ -548,7 +554,8 @@ def create_study(
     Args:
         study_name: Unique name in the storage; generated when None.
         storage: None (in memory), a database URL or a storage object.
-        sampler: How parameters are chosen; :class:`RandomSampler` by default.
+        sampler: How parameters are chosen; :class:`~tunelab.samplers.AutoSampler`
+            by default.
         pruner: How hopeless trials are stopped; none by default.
         direction: ``"minimize"`` (default) or ``"maximize"`` for one objective.
         directions: One direction per objective, for several objectives.
@@ -622,7 +629,7 @@ def load_study(
     Args:
         study_name: The study to open; may be omitted when the storage holds one.
         storage: A database URL or storage object.
-        sampler: Sampler for new trials (RandomSampler by default).
+        sampler: Sampler for new trials (AutoSampler by default).
         pruner: Pruner for new trials (none by default).
 
     Raises:
