@@ -226,15 +226,15 @@ def _svm(p: Params, classify: bool) -> Any:
     "linear",
     {
         "C": {"float": [1e-2, 1e2], "log": True},
-        "intercept_scaling": {"float": [1e-2, 1e2], "log": True},
+        "tol": {"float": [1e-5, 1e-1], "log": True},
     },
 )
 def _linear(p: Params, classify: bool) -> Any:
     from sklearn.linear_model import LogisticRegression, Ridge
 
     if classify:
-        return LogisticRegression(solver="liblinear", **p)
-    return Ridge(alpha=1 / p["C"])
+        return LogisticRegression(max_iter=200, **p)
+    return Ridge(alpha=1 / p["C"], tol=p["tol"])
 
 
 @_model(
