@@ -188,16 +188,14 @@ def _score_fold(
 ) -> tuple[dict[str, float], dict[str, Any]]:
     outputs = _outputs(model, X_test, metrics)
     scores: dict[str, float] = {}
-    native = [m for m in metrics if isinstance(m, Metric)]
-    by_need = {"predictions": "predictions", "probabilities": "probabilities"}
-    for metric in native:
-        key = by_need.get(metric.needs) or (
-            "probabilities" if "probabilities" in outputs else "scores"
-        )
-        scores[metric.name] = float(metric.score(y_test, outputs[key], sample_weight=weight))
     for metric in metrics:
         if isinstance(metric, EstimatorMetric):
             scores[metric.name] = float(metric(model, X_test, y_test, weight))
+            continue
+        key = metric.needs
+        if key == "scores":
+            key = "probabilities" if "probabilities" in outputs else "scores"
+        scores[metric.name] = float(metric.score(y_test, outputs[key], sample_weight=weight))
     return scores, outputs
 
 
