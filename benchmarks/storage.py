@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
+import queue
 import statistics
 import tempfile
 import time
@@ -85,7 +86,11 @@ def _worker(
 ) -> None:
     """One process: open the study, wait for the others, run ``n_trials`` ask/tell rounds."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = _open_study(library, location, study_name, create=False, seed=seed)
+    try:
+        study = _open_study(library, location, study_name, create=False, seed=seed)
+    except BaseException:
+        barrier.abort()  # release the other workers instead of leaving them at the barrier
+        raise
     barrier.wait(BARRIER_TIMEOUT_S)
     start = time.time()
     errors: list[str] = []
@@ -143,9 +148,7 @@ def run_setup(setup: Setup, location: str, trials_per_worker: int) -> dict[str, 
     ]
     for proc in procs:
         proc.start()
-    reports = [results.get() for _ in procs]
-    for proc in procs:
-        proc.join()
+    reports = _collect(procs, results)
     window = max(r["end"] for r in reports) - min(r["start"] for r in reports)
     expected = setup.workers * trials_per_worker
     errors = [e for r in reports for e in r["errors"]]
@@ -161,6 +164,23 @@ def run_setup(setup: Setup, location: str, trials_per_worker: int) -> dict[str, 
         "first_errors": errors[:5],
         "check": check_trials(setup.library, location, study_name, expected),
     }
+
+
+def _collect(procs: Sequence[Any], results: Any) -> list[dict[str, Any]]:
+    """Each worker's report; fail loudly instead of waiting for a worker that died."""
+    reports: list[dict[str, Any]] = []
+    while len(reports) < len(procs):
+        try:
+            reports.append(results.get(timeout=5.0))
+        except queue.Empty:
+            if all(not p.is_alive() for p in procs) and results.empty():
+                codes = [p.exitcode for p in procs]
+                raise RuntimeError(
+                    f"a worker died without reporting (exit codes {codes})"
+                ) from None
+    for proc in procs:
+        proc.join()
+    return reports
 
 
 @contextmanager
