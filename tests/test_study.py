@@ -58,6 +58,42 @@ def test_same_name_returns_same_value_and_other_distribution_raises() -> None:
         trial.suggest_float("z", 0, 1, log=True)
 
 
+def test_reused_distributions_keep_equal_but_differently_typed_arguments_apart() -> None:
+    study = tl.create_study(sampler=tl.samplers.RandomSampler(seed=0))
+    for _ in range(3):
+        trial = study.ask()
+        assert type(trial.suggest_categorical("b", [True, False])) is bool
+        assert type(trial.suggest_categorical("i", [1, 0])) is int
+        assert type(trial.suggest_categorical("f", [1.0, 0.0])) is float
+        assert trial.distributions["i"] != trial.distributions["b"]
+        assert trial.suggest_float("x", 1, 2, log=True) >= 1.0
+        study.tell(trial, 0.0)
+    trial = study.ask()
+    # A flag of the wrong type is still rejected once an equal-valued call was cached.
+    with pytest.raises(ValueError, match="parameter 'x'.*log=1"):
+        trial.suggest_float("x", 1, 2, log=1)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="parameter 'c'.*empty"):
+        trial.suggest_categorical("c", [])
+
+
+def test_snapshots_given_to_samplers_do_not_change_afterwards() -> None:
+    seen = []
+
+    class Recording(tl.samplers.RandomSampler):
+        def sample_independent(self, study, trial, name, distribution):  # type: ignore[no-untyped-def]
+            seen.append(trial)
+            return super().sample_independent(study, trial, name, distribution)
+
+    study = tl.create_study(sampler=Recording(seed=1))
+    trial = study.ask()
+    trial.suggest_float("a", 0, 1)
+    trial.suggest_float("b", 0, 1)
+    trial.report(0.5, 0)
+    trial.set_user_attr("k", 1)
+    assert [set(t.params) for t in seen] == [set(), {"a"}]
+    assert all(t.intermediate_values == {} and t.user_attrs == {} for t in seen)
+
+
 def test_define_by_run_conditional_params() -> None:
     study = tl.create_study(sampler=tl.samplers.RandomSampler(seed=0))
 

@@ -6,6 +6,12 @@ Usage::
     python -m benchmarks.search_quality.run --quick               # a smoke run
     python -m benchmarks.search_quality.run --problems branin mixed --seeds 10 \\
         --samplers tunelab:tpe optuna:tpe hyperopt:tpe tunelab:random
+    python -m benchmarks.search_quality.run --reuse old.json --rerun tunelab:auto  # resume
+
+Runs are written to ``--out`` as they finish, so an interrupted run can be resumed
+with ``--reuse`` on its own output: a (problem, sampler, seed) run found in a reused
+file with the same rounds and batch is not run again, unless its sampler is named
+by ``--rerun`` (e.g. a tunelab sampler that changed since).
 
 Each (problem, sampler, seed) run follows Bayesmark's protocol (rounds x batch
 suggestions). Reported per problem: median regret of the best value found after
@@ -173,6 +179,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--quick", action="store_true", help="3 seeds, 6 rounds, 2 problems")
     parser.add_argument("--out", default=str(ROOT / "benchmarks/results/search_quality.json"))
+    parser.add_argument("--reuse", nargs="*", default=[], help="earlier output files to reuse")
+    parser.add_argument("--rerun", nargs="*", default=[], help="samplers never reused")
     args = parser.parse_args(argv)
     if args.quick:
         args.seeds, args.rounds = 3, 6
@@ -191,26 +199,63 @@ def main(argv: list[str] | None = None) -> None:
         for s in samplers
         for seed in range(args.seeds)
     ]
+    wanted = {(p, s, seed) for p, s, _, _, seed in jobs}
+    reused = [
+        r
+        for r in _reusable(args.reuse, args.rounds, args.batch, set(args.rerun))
+        if (r["problem"], r["sampler"], r["seed"]) in wanted
+    ]
+    done = {(r["problem"], r["sampler"], r["seed"]) for r in reused}
+    jobs = [j for j in jobs if (j[0], j[1], j[4]) not in done]
+    print(f"{len(reused)} runs reused, {len(jobs)} to run", file=sys.stderr)
     start = time.time()
+    out = Path(args.out)
+    settings = vars(args) | {"samplers": samplers, "problems": names}
+    runs = list(reused)
     with ProcessPoolExecutor(args.workers) as pool:
-        runs = list(pool.map(_one, jobs, chunksize=1))
+        for i, run in enumerate(pool.map(_one, jobs, chunksize=1), start=1):
+            runs.append(run)
+            if i % 10 == 0:
+                _write(out, settings, start, None, runs)
     summary = summarise(runs, args.batch)
     print_tables(summary)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(
-        json.dumps(
-            {
-                "settings": vars(args) | {"samplers": samplers, "problems": names},
-                "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
-                "wall_s": time.time() - start,
-                "summary": summary,
-                "runs": runs,
-            },
-            indent=1,
-        )
-    )
+    _write(out, settings, start, summary, runs)
     print(f"wrote {out} in {time.time() - start:.0f} s")
+
+
+def _reusable(files: list[str], rounds: int, batch: int, rerun: set[str]) -> list[dict[str, Any]]:
+    """Runs from earlier output files made with the same protocol, minus ``rerun`` samplers."""
+    runs: list[dict[str, Any]] = []
+    for file in files:
+        data = json.loads(Path(file).read_text())
+        same = data["settings"]["rounds"] == rounds and data["settings"]["batch"] == batch
+        if not same:
+            print(f"not reusing {file}: other rounds or batch size", file=sys.stderr)
+            continue
+        runs.extend(r for r in data["runs"] if r["sampler"] not in rerun)
+    unique = {(r["problem"], r["sampler"], r["seed"]): r for r in runs}
+    return list(unique.values())
+
+
+def _write(
+    out: Path,
+    settings: dict[str, Any],
+    start: float,
+    summary: dict[str, Any] | None,
+    runs: list[dict[str, Any]],
+) -> None:
+    """Save the runs so far (and the summary once complete) to ``out``."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    data = {
+        "settings": settings,
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
+        "wall_s": time.time() - start,
+        "summary": summary,
+        "runs": runs,
+    }
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1))
+    tmp.replace(out)
 
 
 if __name__ == "__main__":

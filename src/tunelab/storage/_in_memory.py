@@ -165,7 +165,7 @@ class InMemoryStorage(BaseStorage):
     def _replace(self, trial_id: int, **changes: Any) -> None:
         study_id, number = self._trial_loc[trial_id]
         trials = self._studies[study_id].trials
-        trials[number] = dataclasses.replace(trials[number], **changes)
+        trials[number] = trials[number]._with(**changes)
 
     def set_trial_param(
         self, trial_id: int, name: str, internal_value: float, distribution: BaseDistribution
