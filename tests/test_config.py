@@ -26,6 +26,7 @@ from tunelab.config import (
     load_study_config,
     open_config_study,
     run_study_config,
+    study_config_from_dict,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -379,3 +380,27 @@ def test_data_specs_of_the_cli(iris_csv: Path) -> None:
         data_config("sklearn:iris", target="species")
     with pytest.raises(ConfigError, match="no column 'label'"):
         data_config(str(iris_csv), target="label")
+
+
+def test_register_best_trial_refits_a_config_study_and_names_what_is_missing(
+    tmp_path: Path,
+) -> None:
+    from tunelab.config import register_best_trial
+    from tunelab.deploy import Registry
+
+    config = study_config_from_dict(_base(f"sqlite:///{tmp_path / 'db.sqlite'}"))
+    study = run_study_config(config, show_progress_bar=False)
+    registry = Registry(str(tmp_path / "registry"))
+    version = register_best_trial(study, name="iris", registry=registry, onnx=False)
+    loaded = registry.load(f"iris:{version}")
+    X, y = load_data("sklearn:iris")
+    assert loaded.card.params.items() >= {"min_samples_leaf": 2, **study.best_params}.items()
+    assert (loaded.predict(X) == y.to_numpy()).mean() > 0.9
+
+    bare = tl.create_study()
+    bare.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=1)
+    with pytest.raises(ConfigError, match="no user attribute 'model'"):
+        register_best_trial(bare, name="x", registry=registry)
+    two = tl.create_study(directions=["minimize", "minimize"])
+    with pytest.raises(ConfigError, match="single-objective"):
+        register_best_trial(two, name="x", registry=registry)

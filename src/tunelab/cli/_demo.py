@@ -10,7 +10,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from tunelab.cli._common import DEFAULT_STORAGE, StorageOption, format_number, stdout
-from tunelab.cli._models import DEFAULT_REGISTRY, RegistryOption, register_best_trial
+from tunelab.cli._models import DEFAULT_REGISTRY, RegistryOption
+from tunelab.config import register_best_trial
 from tunelab.deploy import Registry
 from tunelab.samplers import QMCSampler
 from tunelab.space import SearchSpace, space_from_dict

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
 import math
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
@@ -23,13 +21,10 @@ from tunelab.cli._common import (
     load_existing_study,
     stdout,
 )
-from tunelab.deploy import LoadedModel, Registry, save_model
-from tunelab.study import Study
-from tunelab.trial import TrialState
+from tunelab.config import register_best_trial
+from tunelab.deploy import LoadedModel, Registry
 
 DEFAULT_REGISTRY = "./registry"
-# Datasets that ship inside scikit-learn (the fetch_* ones would download).
-SKLEARN_DATASETS = ("breast_cancer", "diabetes", "digits", "iris", "wine")
 _BACKENDS = ("auto", "sklearn", "onnx", "onnx-int8")
 
 RegistryOption = Annotated[
@@ -89,105 +84,6 @@ def register(
         target.set_alias(name, alias, version)
     moved = f", alias {alias} -> {version}" if alias is not None else ""
     stdout().print(escape(f"Registered {what} as {name} version {version} in {target.url}{moved}"))
-
-
-def register_best_trial(study: Study, *, name: str, registry: Registry, onnx: bool = True) -> int:
-    """Refit the study's best parameters on its full data, save the model and register it.
-
-    Returns:
-        The new version number.
-
-    Raises:
-        CommandError: The study is multi-objective, has no complete trial, or lacks
-            (or has unusable) "model" and "data" user attributes.
-    """
-    if len(study.directions) != 1:
-        raise CommandError("register refits single-objective studies only")
-    if not study.get_trials(states=(TrialState.COMPLETE,)):
-        raise CommandError(f"study {study.study_name!r} has no complete trial to register")
-    attrs = study.user_attrs
-    for key in ("model", "data"):
-        if key not in attrs:
-            raise CommandError(
-                f"study {study.study_name!r} has no user attribute {key!r}; set it with "
-                f"study.set_user_attr({key!r}, ...) to say how to rebuild the model"
-            )
-    best = study.best_trial
-    estimator_class, fixed = _model_spec(attrs["model"])
-    params = {**fixed, **best.params}
-    X, y = load_data(attrs["data"])
-    model = estimator_class(**params).fit(X, y)
-    metric = str(attrs.get("metric") or "objective")
-    with tempfile.TemporaryDirectory(prefix="tunelab-register-") as tmp:
-        artifact = save_model(
-            model,
-            Path(tmp) / "artifact",
-            metrics={metric: best.value},
-            params=params,
-            study=study,
-            trial=best,
-            data=(X, y),
-            onnx=onnx,
-        )
-        return registry.register(name, artifact)
-
-
-def _model_spec(spec: Any) -> tuple[Any, dict[str, Any]]:
-    params: Any
-    if isinstance(spec, str):
-        path, params = spec, {}
-    elif isinstance(spec, Mapping) and isinstance(spec.get("class"), str):
-        path, params = spec["class"], spec.get("params") or {}
-    else:
-        raise CommandError(
-            "user attribute 'model' must be an import path such as "
-            "'sklearn.ensemble.RandomForestClassifier' or {'class': path, 'params': {...}}, "
-            f"got {spec!r}"
-        )
-    if not isinstance(params, Mapping):
-        raise CommandError(f"user attribute 'model': params must be a mapping, got {params!r}")
-    module_name, _, attribute = path.rpartition(".")
-    try:
-        estimator_class = getattr(importlib.import_module(module_name), attribute)
-    except (ImportError, AttributeError, ValueError):
-        raise CommandError(f"user attribute 'model': cannot import {path!r}") from None
-    if not callable(getattr(estimator_class, "fit", None)):
-        raise CommandError(f"user attribute 'model': {path!r} has no fit method")
-    return estimator_class, dict(params)
-
-
-def load_data(spec: Any) -> tuple[Any, Any]:
-    """``(X, y)`` for a data spec: ``sklearn:<dataset>`` or ``<file>#<target column>``.
-
-    Raises:
-        CommandError: An unknown form or dataset, or a file without the target column.
-    """
-    if not isinstance(spec, str):
-        raise CommandError(f"user attribute 'data' must be a string, got {spec!r}")
-    if spec.startswith("sklearn:"):
-        dataset = spec.removeprefix("sklearn:")
-        if dataset not in SKLEARN_DATASETS:
-            raise CommandError(
-                f"data {spec!r}: unknown scikit-learn dataset; choose one of {SKLEARN_DATASETS}"
-            )
-        import sklearn.datasets
-
-        loader = getattr(sklearn.datasets, f"load_{dataset}")
-        return loader(return_X_y=True, as_frame=True)
-    path, _, target = spec.rpartition("#")
-    if not path or not target or not path.endswith((".csv", ".parquet")):
-        raise CommandError(
-            f"data {spec!r}: expected 'sklearn:<dataset>' or '<file.csv|file.parquet>#<target>'"
-        )
-    import pandas
-
-    try:
-        frame = pandas.read_csv(path) if path.endswith(".csv") else pandas.read_parquet(path)
-    except OSError as exc:
-        raise CommandError(f"data {spec!r}: cannot read {path}: {exc}") from None
-    if target not in frame.columns:
-        raise CommandError(f"data {spec!r}: no column {target!r} in {path}")
-    return frame.drop(columns=[target]), frame[target]
 
 
 # -- models list / show / alias / history -----------------------------------------------------

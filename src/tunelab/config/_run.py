@@ -1,0 +1,162 @@
+"""Running a config study: its objective, opening or resuming its study."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from tunelab.config._components import build_pruner, build_sampler
+from tunelab.config._fields import ConfigError, one_line
+from tunelab.config._study import StudyConfig
+from tunelab.space import SearchSpace
+from tunelab.study import Study, create_study
+from tunelab.trial import BaseTrial
+
+_OBJECTIVE_KEYS = ("data", "model", "space", "cv", "metrics")
+
+
+class ConfigObjective:
+    """The objective of a config study: the cross-validated first metric of one trial's model.
+
+    The other metrics' means are stored as the trial's user attributes. A module-level
+    class holding only data, so worker processes can unpickle it.
+
+    Args:
+        estimator: The unfitted estimator with its fixed parameters.
+        space: The searched hyperparameters.
+        X: Features.
+        y: Targets.
+        splits: The (train, test) index pairs every trial uses.
+        metrics: Metric names; the first is returned.
+    """
+
+    def __init__(
+        self,
+        *,
+        estimator: Any,
+        space: SearchSpace,
+        X: Any,
+        y: Any,
+        splits: Sequence[Any],
+        metrics: Sequence[str],
+    ) -> None:
+        self.estimator = estimator
+        self.space = space
+        self.X, self.y = X, y
+        self.splits = list(splits)
+        self.metrics = list(metrics)
+
+    @classmethod
+    def from_config(cls, config: StudyConfig) -> ConfigObjective:
+        """Load the data and materialise the folds of ``config``.
+
+        Raises:
+            ConfigError: The data cannot be read or split as configured.
+        """
+        estimator = config.model.build()
+        try:
+            X, y, groups = config.data.load(group_column=config.cv.group_column)
+        except (OSError, ValueError, KeyError) as exc:
+            raise ConfigError(
+                f"cannot load: {one_line(exc)}", file=config.file, field="data"
+            ) from None
+        try:
+            splits = config.cv.splits(estimator, X, y, groups)
+        except ConfigError as exc:
+            raise ConfigError(exc.reason, file=config.file, field="cv") from None
+        return cls(
+            estimator=estimator, space=config.space, X=X, y=y, splits=splits, metrics=config.metrics
+        )
+
+    def __call__(self, trial: BaseTrial) -> float:
+        """Mean score of the first metric over the folds, for the trial's hyperparameters."""
+        from sklearn.base import clone
+
+        from tunelab.evaluation import evaluate
+
+        model = clone(self.estimator).set_params(**self.space.suggest(trial))
+        result = evaluate(model, self.X, self.y, cv=self.splits, metrics=self.metrics)
+        for name in self.metrics[1:]:
+            trial.set_user_attr(name, result.mean(name))
+        return result.mean(self.metrics[0])
+
+
+def open_config_study(config: StudyConfig) -> Study:
+    """Create the config's study, or load it to resume when it was started from the same objective.
+
+    The study records "model", "data", "metric" and "config" user attributes, so
+    ``tunelab register STUDY`` can refit its best trial.
+
+    Raises:
+        ConfigError: A study of that name exists but was started from another data
+            set, model, space, folds or metrics, or not from a config.
+    """
+    study = create_study(
+        study_name=config.study_name,
+        storage=config.storage,
+        sampler=build_sampler(config),
+        pruner=build_pruner(config),
+        direction=config.direction,
+        load_if_exists=True,
+    )
+    current = json.loads(json.dumps(config.to_dict()))
+    _check_resumable(study, current, config.file)
+    attrs = {
+        "model": current["model"],
+        "data": current["data"],
+        "metric": config.metrics[0],
+        "config": current,
+    }
+    stored = study.user_attrs
+    for key, value in attrs.items():
+        if stored.get(key) != value:
+            study.set_user_attr(key, value)
+    return study
+
+
+def _check_resumable(study: Study, current: Mapping[str, Any], file: str | None) -> None:
+    stored = study.user_attrs.get("config")
+    name = study.study_name
+    if stored is None:
+        if study.trials:
+            raise ConfigError(
+                f"study {name!r} already holds {len(study.trials)} trials that were not started "
+                "from a config; choose another study_name",
+                file=file,
+                field="study_name",
+            )
+        return
+    changed = [key for key in _OBJECTIVE_KEYS if stored.get(key) != current[key]]
+    if changed:
+        raise ConfigError(
+            f"study {name!r} was started with a different {', '.join(changed)}; its trials would "
+            "not be comparable: restore the config or choose another study_name",
+            file=file,
+            field=changed[0],
+        )
+
+
+def run_study_config(config: StudyConfig, *, show_progress_bar: bool | None = None) -> Study:
+    """Run (or resume) the study a config describes, for its budget.
+
+    Args:
+        config: From :func:`load_study_config`.
+        show_progress_bar: A progress bar on stderr; by default only when it is a terminal.
+
+    Returns:
+        The study, with this call's trials added.
+
+    Raises:
+        ConfigError: The data cannot be loaded or split, or the study cannot resume.
+    """
+    objective = ConfigObjective.from_config(config)
+    study = open_config_study(config)
+    study.optimize(
+        objective,
+        n_trials=config.n_trials,
+        timeout=config.timeout,
+        n_jobs=config.n_jobs,
+        show_progress_bar=show_progress_bar,
+    )
+    return study
