@@ -12,6 +12,7 @@ from scipy.optimize import approx_fprime
 
 import tunelab as tl
 import tunelab.samplers._gp._sampler as gp_sampler
+from benchmarks.search_quality import problems
 from tests.samplers.contract import SamplerContract
 from tunelab.samplers import BaseSampler, RandomSampler
 from tunelab.samplers._gp import GPSampler
@@ -44,36 +45,15 @@ class TestGPContract(SamplerContract):
 
 def branin(trial: Trial) -> float:
     """Branin–Hoo, minimum 0 (shifted) at three points."""
-    x = trial.suggest_float("x", -5.0, 10.0)
-    y = trial.suggest_float("y", 0.0, 15.0)
-    b, c, t = 5.1 / (4.0 * math.pi**2), 5.0 / math.pi, 1.0 / (8.0 * math.pi)
-    value = (y - b * x * x + c * x - 6.0) ** 2 + 10.0 * (1.0 - t) * math.cos(x) + 10.0
-    return value - 0.397887
-
-
-_H6_A = np.array(
-    [
-        [10, 3, 17, 3.5, 1.7, 8],
-        [0.05, 10, 17, 0.1, 8, 14],
-        [3, 3.5, 1.7, 10, 17, 8],
-        [17, 8, 0.05, 10, 0.1, 14],
-    ]
-)
-_H6_P = 1e-4 * np.array(
-    [
-        [1312, 1696, 5569, 124, 8283, 5886],
-        [2329, 4135, 8307, 3736, 1004, 9991],
-        [2348, 1451, 3522, 2883, 3047, 6650],
-        [4047, 8828, 8732, 5743, 1091, 381],
-    ]
-)
-_H6_ALPHA = np.array([1.0, 1.2, 3.0, 3.2])
+    x = trial.suggest_float("x0", -5.0, 10.0)
+    y = trial.suggest_float("x1", 0.0, 15.0)
+    return problems.branin({"x0": x, "x1": y}) - 0.397887
 
 
 def hartmann6(trial: Trial) -> float:
     """Hartmann-6, minimum 0 (shifted from -3.32237) in the unit cube."""
-    x = np.array([trial.suggest_float(f"x{i}", 0.0, 1.0) for i in range(6)])
-    return 3.32237 - float(_H6_ALPHA @ np.exp(-(_H6_A * (x - _H6_P) ** 2).sum(axis=1)))
+    x = {f"x{i}": trial.suggest_float(f"x{i}", 0.0, 1.0) for i in range(6)}
+    return problems.hartmann6(x) + 3.32237
 
 
 def regrets(make: Callable[[int], BaseSampler], objective: Callable[[Trial], float]) -> list[float]:
