@@ -21,6 +21,9 @@ RESULTS_DIR = REPO_ROOT / "benchmarks" / "results"
 
 Cell = str | float | int | None
 
+# Keys of each per-N summary: wall-clock and CPU ms per trial, over all N trials and the last 10%.
+SUMMARY_STATS = ("mean_ms", "last10_ms", "cpu_mean_ms", "cpu_last10_ms")
+
 
 def objective(trial: Any) -> float:
     """A trivial objective over five parameters, one of each kind.
@@ -108,6 +111,38 @@ def print_table(
         for row in rows:
             print("| " + " | ".join(_text(c) for c in row) + " |")
         print()
+
+
+def summarise_per_n(
+    durations: Sequence[float], cpu: Sequence[float], counts: Sequence[int]
+) -> dict[str, dict[str, float]]:
+    """Mean ms/trial over the first N trials and over the last 10% of them, per N reached.
+
+    The first mean is what a study of N trials costs per trial; the second,
+    over trials 0.9·N to N, what one more trial costs once N are stored.
+    Wall-clock and CPU time both: CPU time is what the process itself spent
+    and barely moves when other programs load the machine.
+
+    Args:
+        durations: Wall-clock seconds of each trial, in order.
+        cpu: This process's CPU seconds of each trial, in the same order.
+        counts: The trial counts N to summarise; those not reached are left out.
+
+    Returns:
+        ``{str(N): {stat: ms}}`` with the keys of :data:`SUMMARY_STATS`.
+    """
+    out = {}
+    for n in counts:
+        if len(durations) < n:
+            continue
+        tail = max(1, n // 10)
+        out[str(n)] = {
+            "mean_ms": 1e3 * sum(durations[:n]) / n,
+            "last10_ms": 1e3 * sum(durations[n - tail : n]) / tail,
+            "cpu_mean_ms": 1e3 * sum(cpu[:n]) / n,
+            "cpu_last10_ms": 1e3 * sum(cpu[n - tail : n]) / tail,
+        }
+    return out
 
 
 def ratio(numerator: float | None, denominator: float | None) -> float | None:

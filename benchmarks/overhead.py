@@ -28,7 +28,15 @@ from pathlib import Path
 from typing import Any
 
 import optuna
-from _common import machine_info, objective, print_table, ratio, write_json
+from _common import (
+    SUMMARY_STATS,
+    machine_info,
+    objective,
+    print_table,
+    ratio,
+    summarise_per_n,
+    write_json,
+)
 from optuna.storages.journal import JournalFileBackend, JournalStorage
 
 import tunelab as tl
@@ -36,7 +44,6 @@ import tunelab as tl
 WARMUP_TRIALS = 20
 SLOW_PEER_CAP = 1_000
 CURVE_POINTS = 100
-STATS = ("mean_ms", "last10_ms", "cpu_mean_ms", "cpu_last10_ms")
 
 
 @dataclass(frozen=True)
@@ -168,33 +175,11 @@ def _result(run: Run, counts: Sequence[int], cap: int | None) -> dict[str, Any]:
         "trials_run": n,
         "total_s": run.elapsed,
         "stopped": stopped,
-        "reached": summarise(run.durations, run.cpu, [n]).get(str(n)),
-        "by_n": summarise(run.durations, run.cpu, counts),
+        "reached": summarise_per_n(run.durations, run.cpu, [n]).get(str(n)),
+        "by_n": summarise_per_n(run.durations, run.cpu, counts),
         "curve": curve(run.durations),
         "cpu_curve": curve(run.cpu),
     }
-
-
-def summarise(
-    durations: Sequence[float], cpu: Sequence[float], counts: Sequence[int]
-) -> dict[str, dict[str, float]]:
-    """Mean ms/trial over the first N trials and over the last 10% of them, per N reached.
-
-    Wall-clock and CPU time both: CPU time is what the library itself costs
-    and barely moves when other programs load the machine.
-    """
-    out = {}
-    for n in counts:
-        if len(durations) < n:
-            continue
-        tail = max(1, n // 10)
-        out[str(n)] = {
-            "mean_ms": 1e3 * sum(durations[:n]) / n,
-            "last10_ms": 1e3 * sum(durations[n - tail : n]) / tail,
-            "cpu_mean_ms": 1e3 * sum(cpu[:n]) / n,
-            "cpu_last10_ms": 1e3 * sum(cpu[n - tail : n]) / tail,
-        }
-    return out
 
 
 def curve(durations: Sequence[float]) -> dict[str, Any]:
@@ -211,7 +196,7 @@ def median_runs(runs: Sequence[dict[str, Any]]) -> dict[str, dict[str, float]]:
     """Per N, the median over repeats of each statistic (N reached by every repeat only)."""
     shared = set.intersection(*(set(r["by_n"]) for r in runs))
     return {
-        n: {stat: statistics.median(r["by_n"][n][stat] for r in runs) for stat in STATS}
+        n: {stat: statistics.median(r["by_n"][n][stat] for r in runs) for stat in SUMMARY_STATS}
         for n in sorted(shared, key=int)
     }
 
