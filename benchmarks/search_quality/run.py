@@ -169,6 +169,27 @@ def print_tables(summary: dict[str, Any]) -> None:
         console.print(t)
 
 
+def markdown_tables(summary: dict[str, Any]) -> str:
+    """The overall ranking, per-problem scores and sampler ms per trial as Markdown."""
+    overall = summary["overall"]
+    order = sorted(overall, key=lambda s: overall[s]["mean_rank"] or 1e9)
+    problems = sorted(summary["problems"])
+    lines = ["| sampler | mean rank | mean normalised score |", "| --- | --- | --- |"]
+    for s in order:
+        score = overall[s]["mean_score"]
+        shown = "-" if score is None else f"{score:.1f}"
+        lines.append(f"| {s} | {overall[s]['mean_rank']:.2f} | {shown} |")
+    for key, fmt in (("score", "{:.1f}"), ("overhead_ms", "{:.1f}")):
+        lines += ["", f"| sampler | {' | '.join(problems)} |", "| --- " * (len(problems) + 1) + "|"]
+        for s in order:
+            cells = []
+            for problem in problems:
+                value = summary["problems"][problem].get(s, {}).get(key)
+                cells.append("-" if value is None else fmt.format(value))
+            lines.append(f"| {s} | {' | '.join(cells)} |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--problems", nargs="*", default=None, help="names, 'synthetic' or 'real'")
@@ -181,7 +202,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", default=str(ROOT / "benchmarks/results/search_quality.json"))
     parser.add_argument("--reuse", nargs="*", default=[], help="earlier output files to reuse")
     parser.add_argument("--rerun", nargs="*", default=[], help="samplers never reused")
+    parser.add_argument("--markdown", action="store_true", help="also print Markdown tables")
+    parser.add_argument("--summarise", metavar="FILE", help="only print the tables of FILE")
     args = parser.parse_args(argv)
+    if args.summarise:
+        summary = json.loads(Path(args.summarise).read_text())["summary"]
+        print_tables(summary)
+        print(markdown_tables(summary))
+        return
     if args.quick:
         args.seeds, args.rounds = 3, 6
         args.problems = args.problems or ["branin", "mixed"]
@@ -219,6 +247,8 @@ def main(argv: list[str] | None = None) -> None:
                 _write(out, settings, start, None, runs)
     summary = summarise(runs, args.batch)
     print_tables(summary)
+    if args.markdown:
+        print(markdown_tables(summary))
     _write(out, settings, start, summary, runs)
     print(f"wrote {out} in {time.time() - start:.0f} s")
 
