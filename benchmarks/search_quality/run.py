@@ -203,10 +203,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--reuse", nargs="*", default=[], help="earlier output files to reuse")
     parser.add_argument("--rerun", nargs="*", default=[], help="samplers never reused")
     parser.add_argument("--markdown", action="store_true", help="also print Markdown tables")
-    parser.add_argument("--summarise", metavar="FILE", help="only print the tables of FILE")
+    parser.add_argument(
+        "--summarise", nargs="+", metavar="FILE", help="only print the tables of FILEs, merged"
+    )
     args = parser.parse_args(argv)
     if args.summarise:
-        summary = json.loads(Path(args.summarise).read_text())["summary"]
+        data = [json.loads(Path(file).read_text()) for file in args.summarise]
+        runs = [run for d in data for run in d["runs"]]
+        summary = summarise(runs, data[0]["settings"]["batch"])
         print_tables(summary)
         print(markdown_tables(summary))
         return
