@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from ._sorting import quantize, ranked_labels
 from ._validation import (
     as_1d,
     check_lengths,
@@ -35,23 +36,6 @@ BINARY_AVERAGES = (None, "micro", "macro", "weighted", "samples")
 # sorting
 
 
-def _quantize(scores: np.ndarray, bits: int) -> np.ndarray | None:
-    """Monotone integer key ``floor((s - min) * scale)`` below ``2**bits``, as uint32.
-
-    The key never decreases when the score increases, so sorting by key sorts the
-    scores except inside runs of equal keys. None when the range does not scale.
-    """
-    lo, hi = scores.min(), scores.max()
-    span = hi - lo
-    # The margin keeps rounding in the affine map below 2**bits.
-    scale = float(2**bits - 2 ** (bits - 20)) / span if span > 0 else np.inf
-    if not (np.isfinite(span) and np.isfinite(scale)):
-        return None
-    shifted = np.subtract(scores, lo)
-    np.multiply(shifted, scale, out=shifted)
-    return shifted.astype(np.uint32)
-
-
 def _radix_passes(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Stable LSD radix sort of uint32 keys in two 16-bit passes.
 
@@ -67,7 +51,7 @@ def _radix_passes(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _radix_argsort(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """Order of ``scores`` by a 32-bit key, and the sorted keys (None if unscalable)."""
-    key = _quantize(scores, 32)
+    key = quantize(scores, 32)
     if key is None:
         return None
     first, second = _radix_passes(key)
@@ -119,42 +103,6 @@ def _resolve_collisions(scores: np.ndarray, order: np.ndarray, pairs: np.ndarray
     return left == right
 
 
-def _positive_ranks(is_pos: np.ndarray, scores: np.ndarray) -> np.ndarray | None:
-    """Descending positions of the positives when all scores are distinct, else None.
-
-    The label rides in the lowest bit of the radix key, so the sorted keys give the
-    label sequence without composing or applying the full permutation; only runs
-    of equal score keys are re-sorted by the scores themselves.
-    """
-    n = scores.shape[0]
-    if n < _RADIX_MIN_SIZE:
-        order = np.argsort(scores)
-        ordered = scores[order]
-        if np.any(ordered[1:] == ordered[:-1]):
-            return None
-        return n - 1 - np.flatnonzero(is_pos[order])[::-1]
-    level = _quantize(scores, 31)
-    if level is None:
-        return None
-    level <<= 1
-    level |= is_pos
-    first, second = _radix_passes(level)
-    keys = level[first][second]
-    hit = (keys & 1).astype(bool)
-    keys >>= 1
-    pairs = np.flatnonzero(keys[1:] == keys[:-1])
-    if pairs.size:
-        where = np.union1d(pairs, pairs + 1)
-        members = first[second[where]]
-        # Runs are already in score order, so one sort of their members fixes them all.
-        members = members[np.argsort(scores[members])]
-        member_scores = scores[members]
-        if np.any(member_scores[1:] == member_scores[:-1]):
-            return None
-        hit[where] = is_pos[members]
-    return n - 1 - np.flatnonzero(hit)[::-1]
-
-
 @dataclass(frozen=True)
 class BinaryRanking:
     """Positive and negative weight per distinct score, in descending score order.
@@ -188,9 +136,10 @@ class BinaryRanking:
         """Sort ``scores`` once and sum positives/negatives per distinct score."""
         n = scores.shape[0]
         if weights is None and not keep_groups:
-            rank = _positive_ranks(is_pos, scores)
-            if rank is not None:
-                return cls(None, None, rank, n)
+            # Counts need only the labels in score order: a value sort, no permutation.
+            ranked = ranked_labels(is_pos, scores)
+            if ranked is not None:
+                return cls._from_labels(*ranked)
         order, starts = sort_scores(scores)
         hit = is_pos[order]
         if weights is None:
@@ -209,6 +158,18 @@ class BinaryRanking:
             group_of = np.empty(n, dtype=np.intp)
             group_of[order] = pos.shape[0] - 1 - ascending
         return cls(pos[::-1], neg[::-1], None, n, group_of)
+
+    @classmethod
+    def _from_labels(cls, labels: np.ndarray, starts: np.ndarray | None) -> BinaryRanking:
+        """Counts from labels in ascending score order and the starts of tied runs."""
+        n = labels.shape[0]
+        if starts is None:
+            rank = np.flatnonzero(labels)
+            np.subtract(n - 1, rank, out=rank)
+            return cls(None, None, rank[::-1], n)
+        pos = np.add.reduceat(labels.astype(np.int64), starts)
+        neg = np.diff(starts, append=n) - pos
+        return cls(pos[::-1], neg[::-1], None, n)
 
     def groups(self) -> tuple[np.ndarray, np.ndarray]:
         """Per-group positive and negative weights (descending scores)."""
@@ -238,8 +199,9 @@ class BinaryRanking:
             return float(average_precision_from_groups(*self.groups()))
         if rank.shape[0] == 0:
             return 0.0
-        hits = np.arange(1, rank.shape[0] + 1)
-        return float((hits / (rank + 1)).sum() / rank.shape[0])
+        precision = np.arange(1.0, rank.shape[0] + 1)
+        precision /= rank + 1
+        return float(precision.sum() / rank.shape[0])
 
 
 def _run_ids(starts: np.ndarray, n: int) -> np.ndarray:
@@ -359,8 +321,23 @@ def _prepare(
     if n == 0:
         raise ValueError("Found empty input array: at least one sample is required.")
     weights = check_weights(sample_weight, n)
-    classes, codes = encode_labels(yt)
+    classes, codes = _two_adjacent_integers(yt) or encode_labels(yt)
     return yt, scores, classes, codes, weights
+
+
+def _two_adjacent_integers(yt: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """``encode_labels`` for integer labels taking two consecutive values, else None.
+
+    Such labels (0/1 above all) are their own codes after a shift, so the counting
+    pass that finds the classes present can be skipped.
+    """
+    if yt.dtype.kind not in "iu":
+        return None
+    codes = yt.astype(np.intp, copy=False)
+    lo, hi = codes.min(), codes.max()
+    if int(hi) - int(lo) != 1:
+        return None
+    return (np.arange(2) + lo).astype(yt.dtype), codes - lo if lo else codes
 
 
 def _check_average(average: Any, options: Sequence[Any]) -> None:
@@ -486,7 +463,7 @@ def _multiclass_roc_auc(
             "Target scores need to be probabilities for multiclass roc_auc, i.e. they should "
             "sum up to 1.0 over classes"
         )
-    options = ("macro", "weighted", None)
+    options: tuple[str | None, ...] = ("macro", "weighted", None)
     if multi_class == "ovr":
         options = ("micro", *options)
     if average not in options:
