@@ -96,7 +96,7 @@ def _confusion_batch(
         if weights is not None:
             cm = np.bincount(flat, weights=weights[idx].ravel(), minlength=counts.size)
             cm = cm.reshape(shape)
-        present = counts.any(axis=-1) | counts.any(axis=-2)
+        present = np.asarray(counts.any(axis=-1) | counts.any(axis=-2))
         return metric.sign * kernel(cm, present)
 
     def jackknife() -> Jackknife:
@@ -132,7 +132,7 @@ def _confusion_leave_one_out(
     removed[np.arange(cell.shape[0]), cell] = 1.0
     removed = removed.reshape(-1, *cm.shape)
     counts = occurrences - removed
-    present = counts.any(axis=-1) | counts.any(axis=-2)
+    present = np.asarray(counts.any(axis=-1) | counts.any(axis=-2))
     return kernel(cm - removed * pairs[1][:, None, None], present)
 
 

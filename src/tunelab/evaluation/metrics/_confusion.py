@@ -304,7 +304,8 @@ class PRFSpec:
         true = cm.sum(axis=-1)
         pad = np.zeros((*cm.shape[:-2], 1), dtype=cm.dtype)
         safe = np.where(self.label_idx < 0, k, self.label_idx)
-        return tuple(np.concatenate([a, pad], axis=-1)[..., safe] for a in (tp, pred, true))
+        tp, pred, true = (np.concatenate([a, pad], axis=-1)[..., safe] for a in (tp, pred, true))
+        return tp, pred, true
 
     def compute(
         self,

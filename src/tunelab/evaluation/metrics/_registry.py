@@ -269,7 +269,9 @@ def confusion_kernel(
     if fn is C.matthews_corrcoef:
         return lambda cm, present: matthews_from_confusion(cm)
     if fn in (C.precision, C.recall, C.f1, C.fbeta):
-        which = {C.precision: "precision", C.recall: "recall"}.get(fn, "f")
+        which: Literal["precision", "recall", "f"] = (
+            "precision" if fn is C.precision else "recall" if fn is C.recall else "f"
+        )
         spec = PRFSpec.build(classes, **kw)
         return lambda cm, present: spec.compute(cm, which, present, warn=warn)
     if fn is C.cohen_kappa:

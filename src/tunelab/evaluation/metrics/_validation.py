@@ -147,12 +147,13 @@ def encode_labels(y: np.ndarray, name: str = "y_true") -> tuple[np.ndarray, np.n
 
 def _encode(arrays: list[np.ndarray], names: list[str]) -> tuple[np.ndarray, list[np.ndarray]]:
     ints = [_integral_view(a, name) for a, name in zip(arrays, names, strict=True)]
-    nonempty = [a for a in ints if a is not None and a.size]
-    if nonempty and all(a is not None for a in ints):
+    present_ints = [a for a in ints if a is not None]
+    nonempty = [a for a in present_ints if a.size]
+    if nonempty and len(present_ints) == len(ints):
         lo = min(a.min() for a in nonempty)
         span = int(max(a.max() for a in nonempty) - lo) + 1
         if _dense_span_ok(span, max(a.size for a in nonempty)):
-            shifted = [a - lo if lo else a for a in ints]
+            shifted = [a - lo if lo else a for a in present_ints]
             present = np.zeros(span, dtype=bool)
             for a in shifted:
                 present |= np.bincount(a, minlength=span) > 0
@@ -219,7 +220,7 @@ def direct_confusion(
     else:
         full = np.bincount(cell, weights=sample_weight, minlength=span * span).reshape(span, span)
     classes = (np.flatnonzero(present) + lo).astype(_result_dtype(y_true, y_pred))
-    return classes, full[np.ix_(present, present)], counts.any(axis=1)[present]
+    return classes, full[np.ix_(present, present)], np.asarray(counts.any(axis=1))[present]
 
 
 def label_index(classes: np.ndarray, labels: Sequence[Any] | np.ndarray) -> np.ndarray:
