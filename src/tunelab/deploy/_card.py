@@ -31,9 +31,10 @@ class ModelCard:
 
     Attributes:
         created: Creation time, ISO-8601 in UTC.
-        model: ``file``, ``format`` (``skops`` or ``pickle``), ``type`` (qualified
-            class name), ``task`` (``classification``, ``regression`` or ``other``) and,
-            for classifiers, ``classes``.
+        model: ``file``, ``format`` (``skops``, ``safetensors`` or ``pickle``), ``type``
+            (qualified class name), ``task`` (``classification``, ``regression`` or
+            ``other``), for classifiers ``classes``, and for PyTorch models built by
+            :mod:`tunelab.torch` the ``architecture`` spec and ``estimator_params``.
         metrics: Metric name to ``{"value": ..., "low"/"high"/"level"/"std": ...}``.
         params: Hyperparameters that produced the model.
         study: Name of the study the model came from, if any.

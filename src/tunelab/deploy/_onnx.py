@@ -199,14 +199,16 @@ def to_onnx(
     y: Any = None,
     latency_repeats: int = 15,
 ) -> OnnxConversion:
-    """Convert a fitted scikit-learn classifier or regressor (or pipeline) to ONNX.
+    """Convert a fitted scikit-learn classifier or regressor (or pipeline), or a
+    :mod:`tunelab.torch` network or estimator, to ONNX.
 
     The converted model runs on ``sample`` with ONNX Runtime and must give the same
     labels and probabilities within ``|onnx - sklearn| <= atol + rtol * |sklearn|``
     (regressors: predictions within that tolerance).
 
     Args:
-        model: A fitted scikit-learn estimator or pipeline.
+        model: A fitted scikit-learn estimator or pipeline, or a tunelab.torch ``MLP``,
+            ``TorchClassifier`` or ``TorchRegressor`` (exported with torch.onnx).
         sample: Representative input rows (NumPy array or DataFrame), a few hundred
             rows is plenty.
         rtol: Relative tolerance of the parity check.
@@ -221,14 +223,28 @@ def to_onnx(
         The verified conversion.
 
     Raises:
-        ConversionError: skl2onnx cannot convert the model, or ONNX Runtime's
-            outputs differ beyond tolerance (the message gives the largest difference).
+        ConversionError: skl2onnx (or torch.onnx) cannot convert the model, or ONNX
+            Runtime's outputs differ beyond tolerance (the message gives the largest
+            difference).
         ImportError: The ``onnx`` extra is not installed.
     """
     if rtol < 0 or atol < 0:
         raise ValueError(f"rtol and atol must be >= 0, got rtol={rtol}, atol={atol}")
     if latency_repeats < 0:
         raise ValueError(f"latency_repeats must be >= 0, got {latency_repeats}")
+    # Imported here: the PyTorch path builds on this module.
+    from tunelab.deploy._torch import is_torch_model, torch_to_onnx
+
+    if is_torch_model(model):
+        return torch_to_onnx(
+            model,
+            sample,
+            rtol=rtol,
+            atol=atol,
+            quantize=quantize,
+            y=y,
+            latency_repeats=latency_repeats,
+        )
     task = model_task(model)
     if task not in ("classification", "regression"):
         raise ConversionError(
@@ -236,13 +252,13 @@ def to_onnx(
         )
     model_bytes, input_mode = _convert(model, sample, task)
     runner = OnnxRunner(model_bytes, task=task, input_mode=input_mode)
-    max_diff = _check_parity(model, runner, sample, task, rtol=rtol, atol=atol)
-    report = _quantize(model, model_bytes, sample, y, task, input_mode) if quantize else None
+    max_diff = check_parity(model, runner, sample, task, rtol=rtol, atol=atol)
+    report = quantize_graph(model, model_bytes, sample, y, task, input_mode) if quantize else None
     runners: dict[str, Callable[[Any], Any]] = {"onnxruntime": runner.run}
     if report is not None:
         int8 = OnnxRunner(report.model_bytes, task=task, input_mode=input_mode)
         runners["onnxruntime-int8"] = int8.run
-    latency = _latency_table(model, runners, sample, latency_repeats) if latency_repeats else []
+    latency = latency_table(model, runners, sample, latency_repeats) if latency_repeats else []
     return OnnxConversion(
         model_bytes=model_bytes,
         task=task,
@@ -274,7 +290,7 @@ def _convert(model: Any, sample: Any, task: str) -> tuple[bytes, str]:
         try:
             proto = skl2onnx.convert_sklearn(model, initial_types=initial_types, options=options)
         except Exception as exc:
-            failures.append(f"{mode} input: {type(exc).__name__}: {_first_line(exc)}")
+            failures.append(f"{mode} input: {type(exc).__name__}: {first_line(exc)}")
             continue
         return proto.SerializeToString(), mode
     raise ConversionError(
@@ -309,44 +325,56 @@ def _input_candidates(sample: Any) -> list[tuple[str, list[tuple[str, Any]]]]:
     return [("matrix", [("X", types.FloatTensorType([None, array.shape[1]]))])]
 
 
-def _check_parity(
-    model: Any, runner: OnnxRunner, sample: Any, task: str, *, rtol: float, atol: float
+def check_parity(
+    model: Any,
+    runner: OnnxRunner,
+    sample: Any,
+    task: str,
+    *,
+    rtol: float,
+    atol: float,
+    source: str = "scikit-learn",
 ) -> float:
+    """The largest difference between ``model``'s outputs and the graph's on ``sample``.
+
+    Raises:
+        ConversionError: A label differs, or a prediction or probability differs
+            beyond the tolerance; the message says where and by how much.
+    """
     outputs = runner.run(sample)
     if task == "regression":
         expected = np.asarray(model.predict(sample), dtype=np.float64)
-        return _within_tolerance("predictions", expected, outputs[0], rtol=rtol, atol=atol)
+        return _within_tolerance("predictions", expected, outputs[0], rtol, atol, source)
     labels = np.asarray(model.predict(sample))
     onnx_labels = np.asarray(outputs[0]).reshape(labels.shape)
     mismatched = np.flatnonzero(_labels_differ(labels, onnx_labels))
     if mismatched.size:
         row = int(mismatched[0])
         raise ConversionError(
-            f"ONNX labels differ from scikit-learn on {mismatched.size} of {labels.size} "
-            f"sample rows (first at row {row}: sklearn {labels[row]!r}, onnx "
+            f"ONNX labels differ from {source} on {mismatched.size} of {labels.size} "
+            f"sample rows (first at row {row}: {source} {labels[row]!r}, onnx "
             f"{onnx_labels[row]!r}); conversion refused"
         )
     if not hasattr(model, "predict_proba"):
         return 0.0
     expected = np.asarray(model.predict_proba(sample), dtype=np.float64)
-    return _within_tolerance("probabilities", expected, outputs[1], rtol=rtol, atol=atol)
+    return _within_tolerance("probabilities", expected, outputs[1], rtol, atol, source)
 
 
 def _within_tolerance(
-    what: str, expected: np.ndarray, actual: Any, *, rtol: float, atol: float
+    what: str, expected: np.ndarray, actual: Any, rtol: float, atol: float, source: str
 ) -> float:
     got = np.asarray(actual, dtype=np.float64)
     if got.size != expected.size:
         raise ConversionError(
-            f"ONNX {what} have shape {got.shape}, scikit-learn's {expected.shape}; "
-            "conversion refused"
+            f"ONNX {what} have shape {got.shape}, {source}'s {expected.shape}; conversion refused"
         )
     got = got.reshape(expected.shape)
     diff = np.abs(got - expected)
     max_diff = float(diff.max()) if diff.size else 0.0
     if np.any(diff > atol + rtol * np.abs(expected)):
         raise ConversionError(
-            f"ONNX {what} differ from scikit-learn beyond tolerance: max abs difference "
+            f"ONNX {what} differ from {source} beyond tolerance: max abs difference "
             f"{max_diff:.3g} (rtol={rtol}, atol={atol}); conversion refused"
         )
     return max_diff
@@ -364,7 +392,7 @@ class _DropQuantizationHint(logging.Filter):
         return "pre-processing before quantization" not in record.getMessage()
 
 
-def _quantize(
+def quantize_graph(
     model: Any, model_bytes: bytes, sample: Any, y: Any, task: str, input_mode: str
 ) -> QuantizationReport:
     quantization = _import("onnxruntime.quantization")
@@ -379,7 +407,7 @@ def _quantize(
             quantization.quantize_dynamic(source, target, weight_type=quantization.QuantType.QInt8)
             quantized = target.read_bytes()
     except Exception as exc:
-        raise ConversionError(f"int8 quantisation failed: {_first_line(exc)}") from exc
+        raise ConversionError(f"int8 quantisation failed: {first_line(exc)}") from exc
     finally:
         root.removeFilter(hint_filter)
     graph = onnx.load_from_string(quantized).graph
@@ -424,7 +452,7 @@ def _compare_quantized(
     return before, after, float(np.max(np.abs(quantized - predicted))), "mean_absolute_error"
 
 
-def _latency_table(
+def latency_table(
     model: Any, runners: dict[str, Callable[[Any], Any]], sample: Any, repeats: int
 ) -> list[dict[str, Any]]:
     backends: dict[str, Callable[[Any], Any]] = {"sklearn": model.predict, **runners}
@@ -460,7 +488,7 @@ def _n_rows(sample: Any) -> int:
     return int(sample.shape[0]) if hasattr(sample, "shape") else len(sample)
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
 
