@@ -1,57 +1,68 @@
 """Requests per second and latency of one model served over HTTP, one row per request.
 
 The model is the demo's kind: a random forest (100 trees) on scikit-learn's breast-cancer
-data, with named float columns. Each server runs in its own process; the load comes
-from this script, an asyncio loop of httpx clients sending a fixed number of requests
-(``--requests``, 2,000 by default) at concurrency 1 and 8, after a warm-up. The
-configurations take turns in blocks of a quarter of the requests, so that the load of
-other programs on a shared machine falls on all of them alike.
+data, with named float columns. Each server runs in its own process with one worker. The
+load comes from ``wrk`` (a C load generator, one thread, keep-alive connections) at
+concurrency 1 and 8, cycling through 50 request bodies: it spends a few percent of a core
+where a Python client would take most of one and cap every server. Answers are checked
+against scikit-learn before timing. After a one-second warm-up, the configurations take
+turns in four blocks, so that the load of other programs on a shared machine falls on all
+of them alike. Besides requests/s and wrk's p50/p99 latency, the CPU time every server's
+processes spent per request is read from ``/proc``: it barely moves with the machine's load.
 
 Servers compared:
 
-* tunelab, scikit-learn backend and ONNX Runtime backend, each through the Open
-  Inference Protocol (one 1x30 FP64 tensor) and through ``/predict`` (one record);
+* tunelab (:func:`tunelab.deploy.serve.serve`), scikit-learn backend and ONNX Runtime
+  backend, each through the Open Inference Protocol (one 1x30 FP64 tensor) and through
+  ``/predict`` (one record);
 * a plain FastAPI endpoint that builds a DataFrame and calls scikit-learn directly;
 * ``mlflow models serve`` and BentoML, when a throwaway virtualenv holding them is
   given (``--mlflow-venv``, ``--bentoml-venv``); they are never project dependencies.
 
+The issue's bar: tunelab's ONNX backend answers at least 5x BentoML's and 20x MLflow's
+requests/s.
+
 Usage::
 
-    python benchmarks/serving.py                       # 2,000 requests per configuration
-    python benchmarks/serving.py --requests 500 --markdown
+    scripts/install-loadgen.sh                         # wrk, once
+    python benchmarks/serving.py                       # 20 s per configuration and concurrency
+    python benchmarks/serving.py --seconds 8 --markdown
     python benchmarks/serving.py --mlflow-venv /tmp/venv-mlflow --bentoml-venv /tmp/venv-bento
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import pickle
+import resource
+import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
-import numpy as np
 from _common import machine_info, print_table, ratio, write_json
 
 N_TREES = 100
 N_PAYLOADS = 50
-WARMUP = 100
+WARMUP_SECONDS = 1
 BLOCKS = 4
 CONCURRENCY = (1, 8)
 STARTUP_SECONDS = 180.0
+# The issue's bar: the ONNX backend's requests/s over each peer's, at every concurrency.
+BAR = {"mlflow": 20.0, "bentoml": 5.0}
+BAR_TARGETS = ("tunelab-onnx-oip", "tunelab-onnx-predict")
 
 
 @dataclass(frozen=True)
@@ -149,7 +160,7 @@ TARGETS = [
         lambda body: body["predictions"][0],
     ),
 ]
-BASELINE = "plain-fastapi"
+PEERS = ("mlflow", "bentoml")
 
 
 # -- the servers, each run by this script in a child process -----------------------------------
@@ -172,15 +183,12 @@ def _fit_and_save(folder: Path) -> dict[str, Path]:
 
 def serve_tunelab(artifact: str, backend: str, port: int) -> None:
     """Run tunelab's server for one model with the given backend (child process)."""
-    import uvicorn
-
     from tunelab.deploy import load_model
-    from tunelab.deploy.serve import create_app
+    from tunelab.deploy.serve import serve
 
     model = load_model(artifact, backend=backend)  # type: ignore[arg-type]
     assert model.backend == backend, model.backend
-    app = create_app({"cancer": model})
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    serve({"cancer": model}, host="127.0.0.1", port=port, log_level="warning")
 
 
 def serve_plain(artifact: str, port: int) -> None:
@@ -315,6 +323,10 @@ class Server:
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")[-2000:]
 
+    def cpu_seconds(self) -> float | None:
+        """CPU seconds (user + system) the server's processes have used so far (Linux only)."""
+        return _tree_cpu_seconds(self.process.pid)
+
     def stop(self) -> None:
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGINT)
@@ -327,31 +339,123 @@ class Server:
 
 # -- the load generator ------------------------------------------------------------------------
 
+# One wrk thread cycles through the bodies (one per line, the file given after "--") and,
+# when done, prints its counts and latency histogram (µs -> count) as one line of JSON.
+# wrk adds samples to that histogram to correct for coordinated omission, as in its own
+# percentiles.
+_WRK_SCRIPT = """
+local bodies = {}
+local index = 0
 
-async def _load(
-    url: str, payloads: Sequence[bytes], n_requests: int, concurrency: int
-) -> tuple[list[float], float, int]:
-    """Send ``n_requests`` POSTs from ``concurrency`` clients; latencies, wall time, errors."""
-    latencies: list[float] = []
-    errors = 0
-    numbers = iter(range(n_requests))
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    headers = {"content-type": "application/json"}
-    async with httpx.AsyncClient(timeout=30, limits=limits) as client:
+function init(args)
+  for line in io.lines(args[1]) do bodies[#bodies + 1] = line end
+end
 
-        async def client_loop() -> None:
-            nonlocal errors
-            for number in numbers:
-                body = payloads[number % len(payloads)]
-                start = time.perf_counter()
-                answer = await client.post(url, content=body, headers=headers)
-                latencies.append(time.perf_counter() - start)
-                errors += answer.status_code != 200
+function request()
+  index = index % #bodies + 1
+  return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, bodies[index])
+end
 
-        begin = time.perf_counter()
-        await asyncio.gather(*(client_loop() for _ in range(concurrency)))
-        wall = time.perf_counter() - begin
-    return latencies, wall, errors
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    '%s{"requests": %d, "duration_us": %d, "errors": %d, "latency_us": [',
+    "WRK-JSON ", summary.requests, summary.duration,
+    e.connect + e.read + e.write + e.status + e.timeout))
+  for i = 1, #latency do
+    local value, count = latency(i)
+    io.write(string.format("%s[%d, %d]", i > 1 and ", " or "", value, count))
+  end
+  io.write("]}\\n")
+end
+"""
+_WRK_MARK = "WRK-JSON "
+
+
+@dataclass
+class Tally:
+    """What the blocks of one target at one concurrency add up to."""
+
+    requests: int = 0
+    seconds: float = 0.0
+    errors: int = 0
+    latency_us: Counter[int] = field(default_factory=Counter)
+    server_cpu: float | None = 0.0
+    loadgen_cpu: float = 0.0
+
+    def summary(self) -> dict[str, Any]:
+        n = max(self.requests, 1)
+        return {
+            "requests": self.requests,
+            "errors": self.errors,
+            "requests_per_s": self.requests / self.seconds,
+            "p50_ms": _percentile(self.latency_us, 50) / 1e3,
+            "p99_ms": _percentile(self.latency_us, 99) / 1e3,
+            "server_cpu_us_per_request": (
+                None if self.server_cpu is None else self.server_cpu / n * 1e6
+            ),
+            "loadgen_cpu_us_per_request": self.loadgen_cpu / n * 1e6,
+        }
+
+
+def _wrk(url: str, script: Path, bodies: Path, seconds: int, concurrency: int) -> dict[str, Any]:
+    """One wrk run: its JSON summary, plus the CPU seconds wrk itself used."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    command = ["wrk", "-t1", f"-c{concurrency}", f"-d{seconds}s", "--timeout", "30s"]
+    done = subprocess.run(
+        [*command, "-s", str(script), url, "--", str(bodies)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    lines = [line for line in done.stdout.splitlines() if line.startswith(_WRK_MARK)]
+    if not lines:
+        raise RuntimeError(f"wrk printed no summary: {done.stdout[-500:]} {done.stderr[-500:]}")
+    run = json.loads(lines[0].removeprefix(_WRK_MARK))
+    run["cpu_seconds"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return run
+
+
+def _percentile(histogram: Counter[int], q: float) -> float:
+    """The smallest value with at least ``q`` percent of the samples at or below it."""
+    total = sum(histogram.values())
+    rank = q / 100 * total
+    seen = 0
+    for value in sorted(histogram):
+        seen += histogram[value]
+        if seen >= rank:
+            return float(value)
+    return float("nan")
+
+
+def _tree_cpu_seconds(root: int) -> float | None:
+    """User + system CPU seconds of a live process and its descendants, from /proc.
+
+    Descendants, not the session: BentoML's supervisor starts its workers in sessions
+    of their own.
+    """
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return None
+    parents: dict[int, int] = {}
+    ticks: dict[int, int] = {}
+    for stat in proc.glob("[0-9]*/stat"):
+        try:
+            # The fields after the command name, which may hold spaces: state is 0.
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # the process ended meanwhile
+        pid = int(stat.parent.name)
+        parents[pid] = int(fields[1])
+        ticks[pid] = int(fields[11]) + int(fields[12])
+    tree = {root}
+    grown = True
+    while grown:
+        children = {pid for pid, parent in parents.items() if parent in tree} - tree
+        tree |= children
+        grown = bool(children)
+    return sum(ticks.get(pid, 0) for pid in tree) / os.sysconf("SC_CLK_TCK")
 
 
 def _check_answers(
@@ -366,7 +470,7 @@ def _check_answers(
                 raise RuntimeError(f"{target.key} predicted {got} for a row labelled {label}")
 
 
-def run(n_requests: int, venvs: dict[str, Path], folder: Path) -> dict[str, Any]:
+def run(seconds: int, venvs: dict[str, Path], folder: Path) -> dict[str, Any]:
     """Start every server, check its answers, then measure every target at each concurrency."""
     from sklearn.datasets import load_breast_cancer
 
@@ -375,7 +479,7 @@ def run(n_requests: int, venvs: dict[str, Path], folder: Path) -> dict[str, Any]
     rows = X.iloc[:N_PAYLOADS].to_dict("records")
     with open(files["pickle"], "rb") as handle:
         labels = pickle.load(handle).predict(X.iloc[:N_PAYLOADS]).tolist()
-    wanted = [t for t in TARGETS if t.server not in ("mlflow", "bentoml") or t.server in venvs]
+    wanted = [t for t in TARGETS if t.server not in PEERS or t.server in venvs]
     servers: dict[str, Server] = {}
     skipped: dict[str, str] = {}
     try:
@@ -397,84 +501,133 @@ def run(n_requests: int, venvs: dict[str, Path], folder: Path) -> dict[str, Any]
         targets = [t for t in wanted if t.server in servers]
         for target in targets:
             _check_answers(target, servers[target.server].url + target.path, rows, labels)
-        results = {t.key: {"label": t.label, "by_concurrency": {}} for t in targets}
+        script = folder / "bodies.lua"
+        script.write_text(_WRK_SCRIPT)
+        bodies = {}
+        for target in targets:
+            bodies[target.key] = folder / f"bodies-{target.key}.txt"
+            bodies[target.key].write_text("".join(json.dumps(target.body(r)) + "\n" for r in rows))
+        results: dict[str, dict[str, Any]] = {
+            t.key: {"label": t.label, "by_concurrency": {}} for t in targets
+        }
+        block = max(1, seconds // BLOCKS)
         for concurrency in CONCURRENCY:
-            _measure(targets, servers, rows, n_requests, concurrency, results)
+            for target in targets:
+                url = servers[target.server].url + target.path
+                _wrk(url, script, bodies[target.key], WARMUP_SECONDS, concurrency)
+            tallies = {t.key: Tally() for t in targets}
+            for _ in range(BLOCKS):
+                for target in targets:
+                    server = servers[target.server]
+                    _block(tallies[target.key], server, target, script, bodies, block, concurrency)
+            for target in targets:
+                cell = tallies[target.key].summary()
+                results[target.key]["by_concurrency"][str(concurrency)] = cell
+                print(
+                    f"  c={concurrency} {target.label}: {cell['requests_per_s']:.1f} req/s, "
+                    f"p50 {cell['p50_ms']:.2f} ms, p99 {cell['p99_ms']:.2f} ms, "
+                    f"{cell['errors']} errors"
+                )
     finally:
         for server in servers.values():
             server.stop()
     return {"targets": results, "skipped": skipped}
 
 
-def _measure(
-    targets: list[Target],
-    servers: dict[str, Server],
-    rows: list[dict[str, float]],
-    n_requests: int,
+def _block(
+    tally: Tally,
+    server: Server,
+    target: Target,
+    script: Path,
+    bodies: dict[str, Path],
+    seconds: int,
     concurrency: int,
-    results: dict[str, Any],
 ) -> None:
-    samples: dict[str, list[float]] = {t.key: [] for t in targets}
-    walls = dict.fromkeys(samples, 0.0)
-    errors = dict.fromkeys(samples, 0)
-    payloads = {t.key: [json.dumps(t.body(row)).encode() for row in rows] for t in targets}
-    for target in targets:
-        url = servers[target.server].url + target.path
-        asyncio.run(_load(url, payloads[target.key], WARMUP, concurrency))
-    block = n_requests // BLOCKS
-    for _ in range(BLOCKS):
-        for target in targets:
-            url = servers[target.server].url + target.path
-            latencies, wall, failed = asyncio.run(
-                _load(url, payloads[target.key], block, concurrency)
-            )
-            samples[target.key] += latencies
-            walls[target.key] += wall
-            errors[target.key] += failed
-    for target in targets:
-        latencies = sorted(samples[target.key])
-        results[target.key]["by_concurrency"][str(concurrency)] = {
-            "requests": len(latencies),
-            "errors": errors[target.key],
-            "requests_per_s": len(latencies) / walls[target.key],
-            "p50_ms": statistics.median(latencies) * 1e3,
-            "p99_ms": float(np.quantile(latencies, 0.99)) * 1e3,
-        }
-        cell = results[target.key]["by_concurrency"][str(concurrency)]
-        print(
-            f"  c={concurrency} {target.label}: {cell['requests_per_s']:.1f} req/s, "
-            f"p50 {cell['p50_ms']:.2f} ms, p99 {cell['p99_ms']:.2f} ms, {cell['errors']} errors"
-        )
+    cpu_before = server.cpu_seconds()
+    outcome = _wrk(server.url + target.path, script, bodies[target.key], seconds, concurrency)
+    cpu_after = server.cpu_seconds()
+    tally.requests += outcome["requests"]
+    tally.seconds += outcome["duration_us"] / 1e6
+    tally.errors += outcome["errors"]
+    tally.latency_us.update({value: count for value, count in outcome["latency_us"]})
+    tally.loadgen_cpu += outcome["cpu_seconds"]
+    if tally.server_cpu is None or cpu_before is None or cpu_after is None:
+        tally.server_cpu = None
+    else:
+        tally.server_cpu += cpu_after - cpu_before
+
+
+def bar_check(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each bar target's requests/s over each peer's, at each concurrency, against the bar."""
+    checks = []
+    for key in BAR_TARGETS:
+        for peer, needed in BAR.items():
+            if key not in results or peer not in results:
+                continue
+            for concurrency in map(str, CONCURRENCY):
+                mine = results[key]["by_concurrency"][concurrency]["requests_per_s"]
+                theirs = results[peer]["by_concurrency"][concurrency]["requests_per_s"]
+                times = mine / theirs
+                checks.append(
+                    {
+                        "target": key,
+                        "peer": peer,
+                        "concurrency": int(concurrency),
+                        "ratio": times,
+                        "needed": needed,
+                        "met": times >= needed,
+                    }
+                )
+    return checks
 
 
 def report(payload: dict[str, Any], *, markdown: bool) -> None:
-    """Print the table: requests/s and latency per target, and the ratio to plain FastAPI."""
+    """Print the table (requests/s, ratios to the peers, latency, server CPU) and the bar."""
     results = payload["targets"]
-    base = results.get(BASELINE, {}).get("by_concurrency", {})
     rows = []
     for entry in results.values():
         row: list[Any] = [entry["label"]]
-        for concurrency in map(str, CONCURRENCY):
-            cell = entry["by_concurrency"][concurrency]
-            reference = base.get(concurrency, {}).get("requests_per_s")
-            row += [
-                cell["requests_per_s"],
-                ratio(cell["requests_per_s"], reference),
-                cell["p50_ms"],
-                cell["p99_ms"],
-            ]
-        rows.append(row)
+        for level in map(str, CONCURRENCY):
+            cell = entry["by_concurrency"][level]
+            row.append(cell["requests_per_s"])
+            for peer in PEERS:
+                base = results.get(peer, {}).get("by_concurrency", {}).get(level, {})
+                row.append(ratio(cell["requests_per_s"], base.get("requests_per_s")))
+            row += [cell["p50_ms"], cell["p99_ms"]]
+        cpu = entry["by_concurrency"][str(CONCURRENCY[-1])]["server_cpu_us_per_request"]
+        rows.append([*row, None if cpu is None else cpu / 1e3])
     columns = ["server"]
     for concurrency in CONCURRENCY:
-        columns += [f"req/s c={concurrency}", "x plain", f"p50 ms c={concurrency}", "p99 ms"]
+        columns += [f"req/s c={concurrency}", "x MLflow", "x BentoML", "p50 ms", "p99 ms"]
+    columns.append(f"server CPU ms/req c={CONCURRENCY[-1]}")
     print_table("One-row requests to a 100-tree random forest", columns, rows, markdown=markdown)
+    for check in payload["bar"]:
+        verdict = "met" if check["met"] else "NOT met"
+        print(
+            f"bar: {check['target']} at c={check['concurrency']} does {check['ratio']:.1f}x "
+            f"{check['peer']} (needs {check['needed']:.0f}x): {verdict}"
+        )
     for key, reason in payload["skipped"].items():
         print(f"skipped {key}: {reason[:300]}")
 
 
+def _http_stack(python: str) -> dict[str, bool]:
+    """Whether uvicorn finds httptools and uvloop (its faster HTTP parser and loop) there."""
+    probe = "import importlib.util as u; print(*(bool(u.find_spec(m)) for m in %r))"
+    probe %= (("httptools", "uvloop"),)
+    done = subprocess.run([python, "-c", probe], capture_output=True, text=True, check=False)
+    found = done.stdout.split()
+    return {"httptools": found[:1] == ["True"], "uvloop": found[1:2] == ["True"]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--requests", type=int, default=2_000, help="requests per configuration")
+    parser.add_argument(
+        "--seconds",
+        type=int,
+        default=20,
+        help=f"timed seconds per configuration and concurrency, in {BLOCKS} blocks",
+    )
     parser.add_argument("--mlflow-venv", type=Path, help="virtualenv with mlflow installed")
     parser.add_argument("--bentoml-venv", type=Path, help="virtualenv with BentoML installed")
     parser.add_argument("--markdown", action="store_true", help="also print a Markdown table")
@@ -489,25 +642,44 @@ def main() -> None:
     if args.serve == "plain":
         serve_plain(args.artifact, args.port)
         return
+    if shutil.which("wrk") is None:
+        sys.exit("this benchmark drives load with wrk: run scripts/install-loadgen.sh")
+    if args.seconds < BLOCKS:
+        sys.exit(f"--seconds must be at least {BLOCKS} (one per block)")
     venvs = {}
     for name, venv in (("mlflow", args.mlflow_venv), ("bentoml", args.bentoml_venv)):
         if venv is not None:
             venvs[name] = venv
+    load_before = list(os.getloadavg())
+    started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="tunelab-serving-bench-") as tmp:
-        payload = run(args.requests, venvs, Path(tmp))
+        payload = run(args.seconds, venvs, Path(tmp))
+    payload["bar"] = bar_check(payload["targets"])
     payload["machine"] = machine_info(
         ["tunelab", "scikit-learn", "onnxruntime", "fastapi", "uvicorn", "httpx"]
     )
+    payload["machine"]["load_average_before"] = load_before
     payload["settings"] = {
-        "requests_per_configuration": args.requests,
-        "warmup": WARMUP,
+        "seconds_per_configuration": BLOCKS * max(1, args.seconds // BLOCKS),
+        "warmup_seconds": WARMUP_SECONDS,
         "blocks": BLOCKS,
         "trees": N_TREES,
+        "load_generator": _wrk_version(),
+        "run_minutes": (time.perf_counter() - started) / 60,
         "peers": {name: str(path) for name, path in venvs.items()},
+        "http_stack": {
+            "tunelab": _http_stack(sys.executable),
+            **{name: _http_stack(str(path / "bin" / "python")) for name, path in venvs.items()},
+        },
     }
     path = write_json("serving.json", payload)
     report(payload, markdown=args.markdown)
     print(f"wrote {path}")
+
+
+def _wrk_version() -> str:
+    done = subprocess.run(["wrk", "--version"], capture_output=True, text=True, check=False)
+    return (done.stdout or done.stderr).splitlines()[0].split(" Copyright")[0]
 
 
 if __name__ == "__main__":

@@ -52,6 +52,7 @@ _LAZY = {
     "report": ("tunelab.report", None),
     "sklearn": ("tunelab.sklearn", None),
     "config": ("tunelab.config", None),
+    "torch": ("tunelab.torch", None),
 }
 
 

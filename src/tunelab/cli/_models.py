@@ -231,6 +231,10 @@ def serve(
     ] = 10_000,
     backend: BackendOption = "auto",
     registry: RegistryOption = DEFAULT_REGISTRY,
+    access_log: Annotated[
+        bool,
+        typer.Option("--access-log", help="Log every request (costs some throughput)."),
+    ] = False,
 ) -> None:
     """Serve models over HTTP: Open Inference Protocol v2, /predict, /metrics and /docs."""
     run_server = _serve_module().serve
@@ -253,6 +257,7 @@ def serve(
         follow_alias=follow_alias,
         poll_seconds=poll_seconds,
         backend=backend,
+        access_log=access_log,
     )
 
 

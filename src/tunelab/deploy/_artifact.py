@@ -2,7 +2,9 @@
 
 An artifact is a directory::
 
-    model.skops        the model (or model.pkl when saved with format="pickle")
+    model.skops        the model (or model.pkl when saved with format="pickle", or
+                       model.safetensors, weights of a tunelab.torch network whose
+                       architecture spec is in the card)
     model.onnx         optional, verified against the model at save time
     model.int8.onnx    optional, dynamically quantised
     card.json          the model card
@@ -20,9 +22,11 @@ import os
 import pickle
 import shutil
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
+
+import numpy as np
 
 from tunelab.deploy._card import (
     CARD_FILE,
@@ -33,18 +37,27 @@ from tunelab.deploy._card import (
     utc_now,
 )
 from tunelab.deploy._checksums import verify_checksums, write_checksums
-from tunelab.deploy._errors import ArtifactError, ConversionError
+from tunelab.deploy._errors import ArtifactError, ConversionError, SignatureError
 from tunelab.deploy._fingerprint import data_fingerprint
 from tunelab.deploy._onnx import ONNX_LIBRARIES, OnnxConversion, OnnxRunner, model_task, to_onnx
-from tunelab.deploy._signature import Signature, infer_signature, is_dataframe
+from tunelab.deploy._signature import Signature, _check_dtype, infer_signature, is_dataframe
+from tunelab.deploy._torch import (
+    TORCH_FORMAT,
+    TORCH_LIBRARIES,
+    is_torch_model,
+    load_torch_model,
+    prepare_for_save,
+    write_torch_model,
+)
 from tunelab.deploy._trust import trusted_types
 from tunelab.logging import get_logger
 
 _logger = get_logger(__name__)
 
-ModelFormat = Literal["skops", "pickle"]
+ModelFormat = Literal["skops", "pickle", "safetensors"]
 Backend = Literal["auto", "sklearn", "onnx", "onnx-int8"]
-_MODEL_FILES = {"skops": "model.skops", "pickle": "model.pkl"}
+_MODEL_FILES = {"skops": "model.skops", "pickle": "model.pkl", TORCH_FORMAT: "model.safetensors"}
+_SKLEARN_FORMATS = ("skops", "pickle")
 _ONNX_FILES = {"onnx": "model.onnx", "onnx-int8": "model.int8.onnx"}
 _BACKENDS = ("auto", "sklearn", "onnx", "onnx-int8")
 _SAMPLE_ROWS = 200
@@ -84,7 +97,7 @@ class LoadedModel:
 
     def predict(self, X: Any) -> Any:
         """Predictions for ``X`` from the selected backend, after validation."""
-        checked = self.validate(X)
+        checked = self._checked(X)
         if self._runner is not None:
             return self._runner.predict(checked)
         return self.model.predict(checked)
@@ -97,7 +110,7 @@ class LoadedModel:
         """
         if not hasattr(self.model, "predict_proba"):
             raise AttributeError(f"{type(self.model).__name__} has no predict_proba")
-        checked = self.validate(X)
+        checked = self._checked(X)
         if self._runner is not None:
             return self._runner.predict_proba(checked)
         return self.model.predict_proba(checked)
@@ -116,12 +129,59 @@ class LoadedModel:
             raise ValueError(f"unknown outputs {sorted(unknown)}: use predict, predict_proba")
         if "predict_proba" in outputs and not hasattr(self.model, "predict_proba"):
             raise AttributeError(f"{type(self.model).__name__} has no predict_proba")
-        checked = self.validate(X)
+        checked = self._checked(X)
         if self._runner is not None:
             labels, proba = self._runner.predict_both(checked)
             both = {"predict": labels, "predict_proba": proba}
             return {name: both[name] for name in outputs}
         return {name: getattr(self.model, name)(checked) for name in outputs}
+
+    def _checked(self, X: Any) -> Any:
+        """``X`` checked and in the form the backend takes (see :meth:`validate`)."""
+        matrix = self._column_matrix(X)
+        return matrix if matrix is not None else self.validate(X)
+
+    def _column_matrix(self, X: Any) -> np.ndarray | None:
+        """A mapping of numeric columns stacked for an ONNX graph that takes one matrix.
+
+        Building a DataFrame for one row costs about fifty times what the graph does,
+        so a mapping whose columns all fit the signature skips it. Anything else gives
+        None, and :meth:`validate` then builds the DataFrame or names what is wrong.
+        """
+        signature = self.signature
+        runner = self._runner
+        if (
+            runner is None
+            or runner.input_mode != "matrix"
+            or signature is None
+            or signature.is_tensor
+            or not isinstance(X, Mapping)
+        ):
+            return None
+        try:
+            columns = [np.asarray(X[field.name]) for field in signature.inputs]
+        except KeyError:
+            return None
+        if len({column.shape for column in columns}) != 1 or columns[0].ndim != 1:
+            return None
+        # The check looks at dtype kinds only: once per distinct pair, as columns mostly
+        # share one dtype.
+        pairs = {
+            (field.dtype, column.dtype.kind): (field, column.dtype)
+            for field, column in zip(signature.inputs, columns, strict=True)
+        }
+        try:
+            for field, dtype in pairs.values():
+                if dtype.kind not in "biuf":
+                    return None
+                _check_dtype(field, dtype)
+        except SignatureError:
+            return None
+        dtype = np.result_type(*{dtype for _, dtype in pairs.values()})
+        matrix = np.empty((len(columns[0]), len(columns)), dtype=dtype)
+        for position, column in enumerate(columns):
+            matrix[:, position] = column
+        return matrix
 
     def __repr__(self) -> str:
         kind = self.card.model.get("type")
@@ -145,7 +205,8 @@ def save_model(
     """Write ``model`` as an artifact directory at ``path``.
 
     Args:
-        model: A fitted model (scikit-learn style for skops and ONNX).
+        model: A fitted model (scikit-learn style for skops and ONNX), or a
+            :mod:`tunelab.torch` network or estimator (saved as safetensors).
         path: Directory to create; it must not exist or be empty.
         metrics: Metric name to a number or ``{"value", "low", "high", "level", "std"}``.
         params: Hyperparameters (JSON-serialisable); defaults to ``trial.params``.
@@ -159,17 +220,21 @@ def save_model(
         sample: Example input rows for signature inference and the ONNX check;
             defaults to the first rows of ``data``.
         format: ``skops`` (safe; default) or ``pickle`` for models skops cannot
-            handle. Pickle artifacts load only with ``allow_pickle=True``.
+            handle. Pickle artifacts load only with ``allow_pickle=True``. PyTorch
+            models are always saved as ``safetensors``.
 
     Returns:
         The artifact directory.
 
     Raises:
-        ArtifactError: ``path`` is taken, or the model cannot be serialised.
+        ArtifactError: ``path`` is taken, or the model cannot be serialised (e.g. a
+            PyTorch module tunelab did not build).
         ValueError: Bad metrics, params, study, trial or format.
     """
-    if format not in _MODEL_FILES:
-        raise ValueError(f"format must be one of {list(_MODEL_FILES)}, got {format!r}")
+    if is_torch_model(model):
+        model, format = prepare_for_save(model, format)
+    elif format not in _SKLEARN_FORMATS:
+        raise ValueError(f"format must be one of {list(_SKLEARN_FORMATS)}, got {format!r}")
     target = Path(path)
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise ArtifactError(f"{target} already exists and is not an empty directory")
@@ -307,6 +372,8 @@ def _write(
         _write_model_file(staging / _MODEL_FILES[format], model, format, card)
         card.onnx = _write_onnx(staging, conversion)
         extra = ONNX_LIBRARIES if card.onnx["status"] == "ok" else ()
+        if format == TORCH_FORMAT:
+            extra = (*extra, *TORCH_LIBRARIES)
         card.libraries = library_versions(extra)
         (staging / CARD_FILE).write_text(card.to_json(), encoding="utf-8")
         write_checksums(staging)
@@ -319,6 +386,9 @@ def _write(
 
 
 def _write_model_file(file: Path, model: Any, format: str, card: ModelCard) -> None:
+    if format == TORCH_FORMAT:
+        write_torch_model(file, model, card)
+        return
     if format == "pickle":
         try:
             with file.open("wb") as handle:
@@ -377,6 +447,8 @@ def _load_model_file(
     file = directory / _MODEL_FILES[format]
     if not file.is_file():
         raise ArtifactError(f"artifact {directory}: {file.name} is missing")
+    if format == TORCH_FORMAT:
+        return load_torch_model(file, card)
     if format == "pickle":
         if not allow_pickle:
             raise ArtifactError(
@@ -406,7 +478,7 @@ def _load_skops(file: Path, trusted: list[str]) -> Any:
 
 def _warn_on_version_drift(card: ModelCard) -> None:
     now = library_versions()
-    for name in ("scikit-learn", "numpy"):
+    for name in ("scikit-learn", "numpy", "torch"):
         saved, current = card.libraries.get(name), now.get(name)
         if saved and current and saved != current:
             _logger.warning(

@@ -9,63 +9,48 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import os
 import re
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Annotated, Any
 
-from tunelab.deploy._artifact import Backend, LoadedModel
-from tunelab.deploy._registry import Registry
-from tunelab.deploy.serve._inference import (
-    PREDICT_PROBA,
-    ModelSet,
-    ServedModel,
-    count_rows,
-    describe,
-    model_input,
-    records_input,
-    score,
-)
-from tunelab.deploy.serve._metrics import MODEL_SCOPE_KEY, Metrics, MetricsMiddleware
-from tunelab.deploy.serve._protocol import (
-    HEADER_LENGTH,
-    ErrorResponse,
-    InferenceRequest,
-    InferenceResponse,
-    LiveResponse,
-    ModelMetadata,
-    PredictRequest,
-    PredictResponse,
-    ReadyResponse,
-    RequestError,
-    ServerMetadata,
-    decode_inputs,
-    encode_json,
-    json_values,
-    parse_infer_request,
-    parse_predict_request,
-    to_binary,
-    validation_message,
-    wants_binary,
-)
-from tunelab.deploy.serve._reload import AliasFollower
-from tunelab.logging import get_logger
-
 try:
     from fastapi import Depends, FastAPI, Request, Security
-    from fastapi.concurrency import run_in_threadpool
     from fastapi.exceptions import RequestValidationError
     from fastapi.openapi.utils import get_openapi
     from fastapi.responses import JSONResponse, Response
     from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
     from starlette.exceptions import HTTPException
+    from starlette.routing import BaseRoute
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError(
         f"serving models needs FastAPI and uvicorn: pip install 'tunelab[serve]' ({exc})"
     ) from exc
 
-_logger = get_logger(__name__)
+from tunelab.deploy._artifact import Backend, LoadedModel
+from tunelab.deploy._registry import Registry
+from tunelab.deploy.serve._inference import ModelSet, ServedModel, describe
+from tunelab.deploy.serve._lane import (
+    AUTH_MESSAGE,
+    InferenceLane,
+    api_key_matches,
+    documented_routes,
+    error_response,
+    internal_error,
+)
+from tunelab.deploy.serve._metrics import MODEL_SCOPE_KEY, Metrics, MetricsMiddleware
+from tunelab.deploy.serve._protocol import (
+    ErrorResponse,
+    InferenceRequest,
+    LiveResponse,
+    ModelMetadata,
+    PredictRequest,
+    ReadyResponse,
+    RequestError,
+    ServerMetadata,
+    validation_message,
+)
+from tunelab.deploy.serve._reload import AliasFollower
 
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
 DEFAULT_MAX_BATCH_ROWS = 10_000
@@ -82,11 +67,6 @@ _KEY_HEADER = APIKeyHeader(name="X-API-Key", auto_error=False, description="The 
 _AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorResponse, "description": "Missing or wrong API key."}
 }
-
-
-def _json_body(model: type) -> dict[str, Any]:
-    schema = {"$ref": f"#/components/schemas/{model.__name__}"}
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
 def create_app(
@@ -155,14 +135,22 @@ def create_app(
     app.state.models = model_set
     app.state.metrics = metrics
     app.state.follower = follower
+    # Added first, so the metrics middleware wraps it and counts its requests too.
+    app.add_middleware(
+        InferenceLane,
+        models=model_set,
+        metrics=metrics,
+        api_key=api_key,
+        max_body_bytes=max_body_bytes,
+        max_batch_rows=max_batch_rows,
+    )
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     _install_error_handlers(app)
     guard = [Depends(_key_check(api_key))] if api_key else []
     responses = {**_ERRORS, **(_AUTH_ERRORS if api_key else {})}
     _add_health_routes(app, model_set, guard, responses)
-    _add_inference_routes(app, model_set, metrics, guard, responses, max_body_bytes, max_batch_rows)
     _add_metrics_route(app, metrics, guard)
-    _document_bodies(app, [InferenceRequest, PredictRequest])
+    _document(app, documented_routes(guard, responses), [InferenceRequest, PredictRequest])
     return app
 
 
@@ -254,16 +242,9 @@ def _key_check(api_key: str | None) -> Callable[..., Any]:
         key: Annotated[str | None, Security(_KEY_HEADER)],
     ) -> None:
         offered = [credentials.credentials if credentials else None, key]
-        # compare_digest takes the same time whatever the key, so timing reveals nothing.
-        if not any(
-            item is not None and hmac.compare_digest(item.encode("utf-8"), expected)
-            for item in offered
-        ):
+        if not api_key_matches(offered, expected):
             raise HTTPException(
-                status_code=401,
-                detail="missing or wrong API key: send 'Authorization: Bearer <key>' "
-                "or 'X-API-Key: <key>'",
-                headers={"WWW-Authenticate": "Bearer"},
+                status_code=401, detail=AUTH_MESSAGE, headers={"WWW-Authenticate": "Bearer"}
             )
 
     return check
@@ -272,7 +253,7 @@ def _key_check(api_key: str | None) -> Callable[..., Any]:
 def _install_error_handlers(app: FastAPI) -> None:
     async def request_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestError)
-        return JSONResponse({"error": str(exc)}, status_code=exc.status)
+        return error_response(exc)
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
@@ -285,8 +266,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"error": validation_message(exc)}, status_code=400)  # type: ignore[arg-type]
 
     async def unexpected(request: Request, exc: Exception) -> Response:
-        _logger.error("error answering %s %s", request.method, request.url.path, exc_info=exc)
-        return JSONResponse({"error": f"internal error ({type(exc).__name__})"}, status_code=500)
+        return internal_error(request.scope, exc)
 
     app.add_exception_handler(RequestError, request_error)
     app.add_exception_handler(HTTPException, http_error)
@@ -354,166 +334,6 @@ def _add_health_routes(
         return check_ready(request, name, version)
 
 
-def _add_inference_routes(
-    app: FastAPI,
-    models: ModelSet,
-    metrics: Metrics,
-    guard: list[Any],
-    responses: dict[int | str, Any],
-    max_body_bytes: int,
-    max_batch_rows: int,
-) -> None:
-    def limit_rows(rows: int) -> None:
-        if rows > max_batch_rows:
-            raise RequestError(
-                f"inputs: {rows} rows exceed the server's limit of {max_batch_rows} per request",
-                status=413,
-            )
-
-    def run_infer(served: ServedModel, body: bytes, header_length: str | None) -> Response:
-        request, binary = parse_infer_request(body, header_length)
-        wanted = _wanted_outputs(served, request)
-        arrays = decode_inputs(request, binary)
-        limit_rows(max((array.shape[0] for array in arrays), default=0))
-        X = model_input(served, [item.name for item in request.inputs], arrays)
-        results = score(served, X, wanted)
-        metrics.rows.labels(served.name, served.version).inc(count_rows(X))
-        return _infer_response(served, request, results)
-
-    async def infer(request: Request, name: str, version: str | None) -> Response:
-        served = models.get(name, version)
-        request.scope[MODEL_SCOPE_KEY] = name
-        body = await _read_body(request, max_body_bytes)
-        header_length = request.headers.get(HEADER_LENGTH)
-        return await run_in_threadpool(run_infer, served, body, header_length)
-
-    infer_options: dict[str, Any] = {
-        "dependencies": guard,
-        "responses": responses,
-        "response_model": InferenceResponse,
-        "openapi_extra": _json_body(InferenceRequest),
-    }
-
-    @app.post("/v2/models/{name}/infer", **infer_options)
-    async def model_infer(request: Request, name: str) -> Response:
-        """Score the inputs (one tensor per column, or one 2-D tensor) with the model.
-
-        Binary tensor data (Triton's ``Inference-Header-Content-Length``) is accepted
-        too; ask for binary outputs with ``parameters.binary_data``.
-        """
-        return await infer(request, name, None)
-
-    @app.post("/v2/models/{name}/versions/{version}/infer", **infer_options)
-    async def model_version_infer(request: Request, name: str, version: str) -> Response:
-        """Inference on one version; 404 unless it is the version being served."""
-        return await infer(request, name, version)
-
-    def run_predict(served: ServedModel, body: bytes) -> Response:
-        parsed = parse_predict_request(body)
-        limit_rows(len(parsed.records if parsed.records is not None else parsed.data or []))
-        X = records_input(served, parsed)
-        wanted = [output.name for output in served.outputs]
-        results = score(served, X, wanted)
-        metrics.rows.labels(served.name, served.version).inc(count_rows(X))
-        payload: dict[str, Any] = {
-            "model_name": served.name,
-            "model_version": served.version,
-            "predictions": json_values(results["predict"]),
-        }
-        if PREDICT_PROBA in results:
-            payload["classes"] = served.classes
-            probabilities = results[PREDICT_PROBA]
-            payload["probabilities"] = [json_values(row) for row in probabilities]
-        return Response(encode_json(payload), media_type="application/json")
-
-    async def predict(request: Request, model: str | None = None) -> Response:
-        """Score rows given as ``records`` or as ``columns`` + ``data``.
-
-        ``model`` picks the served model; it may be left out when only one is served.
-        """
-        if model is None:
-            names = models.names()
-            if len(names) != 1:
-                raise RequestError(f"model: required when several models are served ({names})")
-            model = names[0]
-        served = models.get(model)
-        request.scope[MODEL_SCOPE_KEY] = model
-        body = await _read_body(request, max_body_bytes)
-        return await run_in_threadpool(run_predict, served, body)
-
-    app.post(
-        "/predict",
-        dependencies=guard,
-        responses=responses,
-        response_model=PredictResponse,
-        openapi_extra=_json_body(PredictRequest),
-    )(predict)
-
-
-def _wanted_outputs(served: ServedModel, request: InferenceRequest) -> list[str]:
-    available = [output.name for output in served.outputs]
-    if not request.outputs:
-        return available
-    wanted = []
-    for index, output in enumerate(request.outputs):
-        if output.name not in available:
-            raise RequestError(
-                f"outputs[{index}].name: unknown output {output.name!r}; this model has {available}"
-            )
-        wanted.append(output.name)
-    return list(dict.fromkeys(wanted))
-
-
-def _infer_response(
-    served: ServedModel, request: InferenceRequest, results: dict[str, Any]
-) -> Response:
-    declared = {output.name: output.datatype for output in served.outputs}
-    outputs = []
-    binary_parts = []
-    for name, array in results.items():
-        datatype = declared[name]
-        entry: dict[str, Any] = {"name": name, "datatype": datatype, "shape": list(array.shape)}
-        if wants_binary(request, name):
-            raw = to_binary(array, datatype)
-            entry["parameters"] = {"binary_data_size": len(raw)}
-            binary_parts.append(raw)
-        else:
-            entry["data"] = json_values(array)
-        outputs.append(entry)
-    payload: dict[str, Any] = {
-        "model_name": served.name,
-        "model_version": served.version,
-        "outputs": outputs,
-    }
-    if request.id is not None:
-        payload["id"] = request.id
-    header = encode_json(payload)
-    if not binary_parts:
-        return Response(header, media_type="application/json")
-    return Response(
-        header + b"".join(binary_parts),
-        media_type="application/octet-stream",
-        headers={"Inference-Header-Content-Length": str(len(header))},
-    )
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    """The request body, refused with 413 as soon as it passes ``limit`` bytes."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise RequestError(
-            f"body: {declared} bytes exceed the server's limit of {limit}", status=413
-        )
-    chunks = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise RequestError(f"body: more than the server's limit of {limit} bytes", status=413)
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def _add_metrics_route(app: FastAPI, metrics: Metrics, guard: list[Any]) -> None:
     @app.get(
         "/metrics",
@@ -527,8 +347,9 @@ def _add_metrics_route(app: FastAPI, metrics: Metrics, guard: list[Any]) -> None
         return Response(body, media_type=content_type)
 
 
-def _document_bodies(app: FastAPI, models: list[type]) -> None:
-    """Add the request-body models, which handlers parse themselves, to the schema."""
+def _document(app: FastAPI, routes: list[BaseRoute], bodies: list[type]) -> None:
+    """Add the lane's operations and the request bodies handlers parse themselves to
+    the schema."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -536,10 +357,10 @@ def _document_bodies(app: FastAPI, models: list[type]) -> None:
                 title=app.title,
                 version=app.version,
                 description=app.description,
-                routes=app.routes,
+                routes=[*app.routes, *routes],
             )
             components = schema.setdefault("components", {}).setdefault("schemas", {})
-            for model in models:
+            for model in bodies:
                 body = model.model_json_schema(ref_template="#/components/schemas/{model}")  # type: ignore[attr-defined]
                 components.update(body.pop("$defs", {}))
                 components[model.__name__] = body

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -149,7 +149,8 @@ class ModelSet:
 
 
 def model_input(served: ServedModel, names: list[str], arrays: list[np.ndarray]) -> Any:
-    """Turn decoded OIP tensors into what the model takes (a DataFrame or a 2-D array).
+    """Turn decoded OIP tensors into what the model takes: a 2-D array, or column arrays
+    by name (no DataFrame: :class:`LoadedModel` builds one only when its backend needs it).
 
     Accepted: one tensor per signature column (shape ``[n]`` or ``[n, 1]``), or a single
     2-D tensor with one column per signature input, in signature order.
@@ -190,26 +191,20 @@ def model_input(served: ServedModel, names: list[str], arrays: list[np.ndarray])
     missing = [name for name in columns if name not in values]
     if missing:
         raise RequestError(f"inputs: missing input(s) {missing}; the model expects {columns}")
-    return _frame(values, columns)
+    return {name: values[name] for name in columns}
 
 
-def _split_matrix(matrix: np.ndarray, columns: list[str]) -> Any:
+def _split_matrix(matrix: np.ndarray, columns: list[str]) -> dict[str, np.ndarray]:
     if matrix.shape[1] != len(columns):
         raise RequestError(
             f"inputs[0].shape: a 2-D input needs one column per model input "
             f"({len(columns)}: {columns}), got shape {list(matrix.shape)}"
         )
-    return _frame({name: matrix[:, j] for j, name in enumerate(columns)}, columns)
-
-
-def _frame(values: Mapping[str, Any], columns: list[str]) -> Any:
-    import pandas
-
-    return pandas.DataFrame({name: values[name] for name in columns}, columns=columns)
+    return dict(zip(columns, matrix.T, strict=True))
 
 
 def records_input(served: ServedModel, request: PredictRequest) -> Any:
-    """Turn a ``/predict`` body into model input.
+    """Turn a ``/predict`` body into model input: column values by name, or a 2-D array.
 
     Raises:
         RequestError: A record or row lacks a column the model needs, a row has the
@@ -227,7 +222,7 @@ def records_input(served: ServedModel, request: PredictRequest) -> Any:
             missing = [name for name in columns if name not in record]
             if missing:
                 raise RequestError(f"records[{index}]: missing column(s) {missing}")
-        return _frame({name: [r[name] for r in request.records] for name in columns}, columns)
+        return {name: [record[name] for record in request.records] for name in columns}
     assert request.data is not None
     return _rows_input(served, request.columns, request.data)
 
@@ -250,12 +245,7 @@ def _rows_input(served: ServedModel, given: list[str] | None, data: list[list[An
         if len(row) != len(given):
             raise RequestError(f"data[{index}]: {len(row)} values for {len(given)} columns")
     position = {name: j for j, name in enumerate(given)}
-    return _frame({name: [row[position[name]] for row in data] for name in columns}, columns)
-
-
-def count_rows(X: Any) -> int:
-    """Rows of a DataFrame or array."""
-    return int(X.shape[0]) if hasattr(X, "shape") and len(X.shape) else 0
+    return {name: [row[position[name]] for row in data] for name in columns}
 
 
 def score(served: ServedModel, X: Any, wanted: Sequence[str]) -> dict[str, np.ndarray]:

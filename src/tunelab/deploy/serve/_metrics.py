@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -30,6 +30,8 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 # Handlers put the served model's name here so the middleware can label by model.
 MODEL_SCOPE_KEY = "tunelab.model"
+# The route template of requests answered before routing (see InferenceLane).
+ENDPOINT_SCOPE_KEY = "tunelab.endpoint"
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -75,6 +77,8 @@ class Metrics:
             registry=self.registry,
             multiprocess_mode="mostrecent",
         )
+        self._series: dict[tuple[str, str, str, int], _Series] = {}
+        self._rows: dict[tuple[str, str], Counter] = {}
 
     def render(self) -> tuple[bytes, str]:
         """The exposition text and its content type."""
@@ -89,14 +93,34 @@ class Metrics:
     def observe(self, scope: Scope, status: int, seconds: float) -> None:
         """Record one answered request."""
         route = scope.get("route")
-        endpoint = getattr(route, "path", None) or "unmatched"
-        model = str(scope.get(MODEL_SCOPE_KEY, ""))
-        method = str(scope.get("method", ""))
-        labels = (method, endpoint, model, str(status))
-        self.requests.labels(*labels).inc()
+        endpoint = scope.get(ENDPOINT_SCOPE_KEY) or getattr(route, "path", None) or "unmatched"
+        labels = (str(scope.get("method", "")), endpoint, str(scope.get(MODEL_SCOPE_KEY, "")))
+        series = self._series.get((*labels, status))
+        if series is None:
+            series = self._series.setdefault((*labels, status), self._new_series(labels, status))
+        for counter in series.counters:
+            counter.inc()
+        series.latency.observe(seconds)
+
+    def scored(self, model: str, version: str, rows: int) -> None:
+        """Count ``rows`` input rows scored by ``version`` of ``model``."""
+        counter = self._rows.get((model, version))
+        if counter is None:
+            counter = self._rows.setdefault((model, version), self.rows.labels(model, version))
+        counter.inc(rows)
+
+    def _new_series(self, labels: tuple[str, str, str], status: int) -> _Series:
+        counters = [self.requests.labels(*labels, str(status))]
         if status >= 400:
-            self.errors.labels(*labels).inc()
-        self.latency.labels(method, endpoint, model).observe(seconds)
+            counters.append(self.errors.labels(*labels, str(status)))
+        return _Series(tuple(counters), self.latency.labels(*labels))
+
+
+class _Series(NamedTuple):
+    """The children one kind of request updates, kept because ``labels()`` is slow."""
+
+    counters: tuple[Counter, ...]
+    latency: Histogram
 
 
 class MetricsMiddleware:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import struct
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -68,13 +69,18 @@ class RequestError(Exception):
 
     Args:
         message: What is wrong, starting with the field (``inputs[0].shape: ...``).
-        status: HTTP status: 400 for a bad request, 404 for an unknown model,
-            413 for a body or batch over the limits.
+        status: HTTP status: 400 for a bad request, 401 without the API key, 404 for
+            an unknown model, 405 for a wrong method, 413 for a body or batch over
+            the limits.
+        headers: Extra response headers (``WWW-Authenticate``, ``Allow``).
     """
 
-    def __init__(self, message: str, *, status: int = 400) -> None:
+    def __init__(
+        self, message: str, *, status: int = 400, headers: Mapping[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
+        self.headers = dict(headers or {})
 
 
 class ErrorResponse(BaseModel):

@@ -25,6 +25,8 @@ from tunelab.deploy.serve._app import (
 
 CONFIG_ENV = "TUNELAB_SERVE_CONFIG"
 API_KEY_ENV = "TUNELAB_API_KEY"
+# By dotted name, so that importing this package does not need uvicorn.
+_HTTP_PROTOCOL = "tunelab.deploy.serve._nodelay:NoDelayProtocol"
 
 
 def _uvicorn() -> Any:
@@ -52,13 +54,17 @@ def serve(
     backend: Backend = "auto",
     trusted: Sequence[str] | None = None,
     log_level: str = "info",
+    access_log: bool = False,
 ) -> None:
     """Serve ``models`` over HTTP until interrupted (see :func:`create_app`).
 
     With ``workers > 1`` every model must be a registry reference: each worker process
     builds its own app from the environment and loads the models itself. Their
     Prometheus metrics are pooled in ``PROMETHEUS_MULTIPROC_DIR`` (a temporary
-    folder unless already set).
+    folder unless already set). uvicorn uses httptools and uvloop when they are
+    installed (``pip install 'uvicorn[standard]'``), which cuts the CPU time per
+    request by about a third. ``access_log`` logs every request, at a cost in
+    throughput.
 
     Raises:
         ValueError: ``workers < 1``, or several workers with a non-reference model.
@@ -76,7 +82,14 @@ def serve(
     }
     if workers == 1:
         app = create_app(models, api_key=api_key, registry=registry, **options)
-        uvicorn.run(app, host=host, port=port, log_level=log_level)
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            log_level=log_level,
+            access_log=access_log,
+            http=_HTTP_PROTOCOL,
+        )
         return
     local = [name for name, item in models.items() if not isinstance(item, str)]
     if local:
@@ -102,6 +115,8 @@ def serve(
         port=port,
         workers=workers,
         log_level=log_level,
+        access_log=access_log,
+        http=_HTTP_PROTOCOL,
     )
 
 
@@ -142,7 +157,8 @@ class ServerThread:
         self, app: Any, *, host: str = "127.0.0.1", port: int = 0, startup_timeout: float = 30.0
     ) -> None:
         uvicorn = _uvicorn()
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # Created as TCP explicitly: asyncio turns Nagle's algorithm off only then.
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind((host, port))
         self.host = host
