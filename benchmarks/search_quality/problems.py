@@ -199,6 +199,25 @@ def _dt(p: Params, classify: bool) -> Any:
 
 
 @_model(
+    "RF",
+    {
+        "max_depth": {"int": [1, 15]},
+        "max_features": {"float": [0.01, 0.9], "log": True},
+        "min_samples_split": {"float": [0.01, 0.99], "log": True},
+        "min_samples_leaf": {"float": [0.01, 0.49], "log": True},
+        "min_weight_fraction_leaf": {"float": [0.01, 0.49], "log": True},
+        "min_impurity_decrease": {"float": [0.0, 0.5]},
+    },
+)
+def _rf(p: Params, classify: bool) -> Any:
+    from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+
+    # Bayesmark fixes the forest at 10 trees and tunes the rest.
+    cls = RandomForestClassifier if classify else RandomForestRegressor
+    return cls(n_estimators=10, random_state=0, **p)
+
+
+@_model(
     "kNN",
     {"n_neighbors": {"int": [1, 25]}, "p": {"int": [1, 4]}},
 )
@@ -313,6 +332,8 @@ def real_problem(model: str, data: str, metric: str) -> Problem:
 
 REAL = [
     real_problem("DT", "breast", "acc"),
+    real_problem("RF", "wine", "acc"),
+    real_problem("RF", "diabetes", "mae"),
     real_problem("kNN", "wine", "nll"),
     real_problem("SVM", "digits", "acc"),
     real_problem("linear", "iris", "nll"),
