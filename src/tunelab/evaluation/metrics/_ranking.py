@@ -428,20 +428,37 @@ def _multiclass_codes(
                 "Number of classes in y_true not equal to the number of columns in 'y_score'"
             )
         return codes
+    mismatch = (
+        "Number of given labels, {n_labels}, not equal to the number of columns "
+        "in 'y_score', {n_columns}"
+    )
+    return _given_label_codes(yt, labels, n_columns, mismatch, end="")
+
+
+def _given_label_codes(
+    yt: np.ndarray,
+    labels: Sequence[Any] | np.ndarray,
+    n_columns: int,
+    mismatch: str,
+    *,
+    end: str,
+) -> np.ndarray:
+    """Codes of ``yt`` in ``labels``, which must be unique, sorted and one per score column.
+
+    ``mismatch`` (formatted with ``n_labels`` and ``n_columns``) and ``end`` keep each
+    caller's wording, which is scikit-learn's for the same function.
+    """
     given = as_1d(labels, "labels")
     classes = encode_labels(given, "labels")[0]
     if classes.shape[0] != given.shape[0]:
-        raise ValueError("Parameter 'labels' must be unique")
+        raise ValueError(f"Parameter 'labels' must be unique{end}")
     if not np.array_equal(classes, given):
-        raise ValueError("Parameter 'labels' must be ordered")
+        raise ValueError(f"Parameter 'labels' must be ordered{end}")
     if classes.shape[0] != n_columns:
-        raise ValueError(
-            f"Number of given labels, {classes.shape[0]}, not equal to the number of columns "
-            f"in 'y_score', {n_columns}"
-        )
+        raise ValueError(mismatch.format(n_labels=classes.shape[0], n_columns=n_columns))
     codes, found = codes_in(classes, yt)
     if not found.all():
-        raise ValueError("'y_true' contains labels not in parameter 'labels'")
+        raise ValueError(f"'y_true' contains labels not in parameter 'labels'{end}")
     return codes
 
 
@@ -646,18 +663,8 @@ def _top_k_codes(
                 "classes by assigning it to the `labels` parameter."
             )
         return codes, classes.shape[0]
-    given = as_1d(labels, "labels")
-    classes = encode_labels(given, "labels")[0]
-    if classes.shape[0] != given.shape[0]:
-        raise ValueError("Parameter 'labels' must be unique.")
-    if not np.array_equal(classes, given):
-        raise ValueError("Parameter 'labels' must be ordered.")
-    if classes.shape[0] != n_columns:
-        raise ValueError(
-            f"Number of given labels ({classes.shape[0]}) not equal to the number of classes "
-            f"in 'y_score' ({n_columns})."
-        )
-    codes, found = codes_in(classes, yt)
-    if not found.all():
-        raise ValueError("'y_true' contains labels not in parameter 'labels'.")
-    return codes, classes.shape[0]
+    mismatch = (
+        "Number of given labels ({n_labels}) not equal to the number of classes "
+        "in 'y_score' ({n_columns})."
+    )
+    return _given_label_codes(yt, labels, n_columns, mismatch, end="."), n_columns
