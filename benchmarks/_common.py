@@ -113,6 +113,17 @@ def print_table(
         print()
 
 
+def stop_reason(
+    trials_run: int, target: int, largest: int, time_box: float, cap: str
+) -> str | None:
+    """Why a run has fewer trials than the largest count asked for, if it has."""
+    if trials_run < target:
+        return f"time box {time_box:.0f} s after {trials_run:,} trials"
+    if target < largest:
+        return f"capped at {target:,} trials ({cap})"
+    return None
+
+
 def summarise_per_n(
     durations: Sequence[float], cpu: Sequence[float], counts: Sequence[int]
 ) -> dict[str, dict[str, float]]:

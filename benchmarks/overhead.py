@@ -34,6 +34,7 @@ from _common import (
     objective,
     print_table,
     ratio,
+    stop_reason,
     summarise_per_n,
     write_json,
 )
@@ -158,17 +159,12 @@ def run_interleaved(
             for run in runs:
                 if not run.finished:
                     run.advance(block)
-        return [_result(run, counts, cap) for run in runs]
+        return [_result(run, counts) for run in runs]
 
 
-def _result(run: Run, counts: Sequence[int], cap: int | None) -> dict[str, Any]:
+def _result(run: Run, counts: Sequence[int]) -> dict[str, Any]:
     n = len(run.durations)
-    if n < run.target:
-        stopped = f"time box {run.time_box:.0f} s after {n:,} trials"
-    elif run.target < max(counts):
-        stopped = f"capped at {cap:,} trials (--skip-slow-peers)"
-    else:
-        stopped = None
+    stopped = stop_reason(n, run.target, max(counts), run.time_box, "--skip-slow-peers")
     return {
         "key": run.config.key,
         "label": run.config.label,

@@ -53,6 +53,7 @@ from _common import (
     objective,
     print_table,
     ratio,
+    stop_reason,
     summarise_per_n,
     write_json,
 )
@@ -282,12 +283,7 @@ def _result(
 ) -> dict[str, Any]:
     timings = run.timings
     n = len(timings.wall)
-    if n < run.target:
-        stopped = f"time box {args.time_box:.0f} s after {n:,} trials"
-    elif run.target < max(counts):
-        stopped = f"capped at {run.target:,} trials (--peer-cap)"
-    else:
-        stopped = None
+    stopped = stop_reason(n, run.target, max(counts), args.time_box, "--peer-cap")
     return {
         "label": run.config.label,
         "cap": _cap(run.config, args.peer_cap),
