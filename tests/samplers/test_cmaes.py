@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 
 import tunelab as tl
+from tests.samplers import quality
 from tests.samplers.contract import SEED_SPACE, SamplerContract, suggest
+from tests.samplers.quality import better_on_every_seed_by_5x
 from tunelab.samplers import RandomSampler
 from tunelab.samplers._base import BaseSampler
 from tunelab.samplers._cmaes import CmaEsSampler
@@ -56,18 +58,7 @@ def shifted_sphere6(trial: Trial) -> float:
 def best_values(
     make: Callable[[int], BaseSampler], objective: Callable[[Trial], float], **study: Any
 ) -> list[float]:
-    out = []
-    for seed in SEEDS:
-        s = tl.create_study(sampler=make(seed), **study)
-        s.optimize(objective, n_trials=N_TRIALS)
-        out.append(s.best_value)
-    return out
-
-
-def clearly_better(candidate: list[float], baseline: list[float]) -> bool:
-    """Better than the baseline on every seed, and by 5x on the median."""
-    paired = all(c < b for c, b in zip(candidate, baseline, strict=True))
-    return paired and float(np.median(candidate)) < 0.2 * float(np.median(baseline))
+    return quality.best_values(make, objective, seeds=SEEDS, n_trials=N_TRIALS, **study)
 
 
 @pytest.fixture
@@ -81,7 +72,7 @@ def cma_tells_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_beats_random_search(objective: Callable[[Trial], float]) -> None:
     cma = best_values(lambda seed: CmaEsSampler(seed=seed), objective)
     rnd = best_values(lambda seed: RandomSampler(seed=seed), objective)
-    assert clearly_better(cma, rnd), (cma, rnd)
+    assert better_on_every_seed_by_5x(cma, rnd), (cma, rnd)
 
 
 @pytest.mark.parametrize("objective", [rosenbrock4, shifted_sphere6])
@@ -90,7 +81,7 @@ def test_a_sampler_that_tells_nothing_fails_the_same_check(
 ) -> None:
     broken = best_values(lambda seed: CmaEsSampler(seed=seed), objective)
     rnd = best_values(lambda seed: RandomSampler(seed=seed), objective)
-    assert not clearly_better(broken, rnd), (broken, rnd)
+    assert not better_on_every_seed_by_5x(broken, rnd), (broken, rnd)
 
 
 def test_maximisation_is_minimisation_of_the_negated_objective() -> None:
@@ -102,7 +93,7 @@ def test_maximisation_is_minimisation_of_the_negated_objective() -> None:
     rnd = best_values(
         lambda seed: RandomSampler(seed=seed), lambda t: -shifted_sphere6(t), direction="maximize"
     )
-    assert clearly_better([-v for v in cma], [-v for v in rnd]), (cma, rnd)
+    assert better_on_every_seed_by_5x([-v for v in cma], [-v for v in rnd]), (cma, rnd)
 
 
 def mixed_objective(trial: Trial) -> float:

@@ -14,6 +14,7 @@ import tunelab as tl
 import tunelab.samplers._gp._sampler as gp_sampler
 from benchmarks.search_quality import problems
 from tests.samplers.contract import SamplerContract
+from tests.samplers.quality import best_values, better_on_every_seed_by_5x
 from tunelab.samplers import BaseSampler, RandomSampler
 from tunelab.samplers._gp import GPSampler
 from tunelab.samplers._gp._acquisition import LogEI, log_expected_improvement, log_h
@@ -57,18 +58,7 @@ def hartmann6(trial: Trial) -> float:
 
 
 def regrets(make: Callable[[int], BaseSampler], objective: Callable[[Trial], float]) -> list[float]:
-    out = []
-    for seed in SEEDS:
-        study = tl.create_study(sampler=make(seed))
-        study.optimize(objective, n_trials=N_TRIALS)
-        out.append(study.best_value)
-    return out
-
-
-def clearly_better(candidate: list[float], baseline: list[float]) -> bool:
-    """Better than the baseline on every seed, and by 5x on the median."""
-    paired = all(c < b for c, b in zip(candidate, baseline, strict=True))
-    return paired and float(np.median(candidate)) < 0.2 * float(np.median(baseline))
+    return best_values(make, objective, seeds=SEEDS, n_trials=N_TRIALS)
 
 
 class _ModelBlindAcquisition:
@@ -90,9 +80,9 @@ def test_gp_beats_random_search_and_a_model_blind_gp_does_not(
     objective: Callable[[Trial], float], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     random = regrets(lambda s: RandomSampler(seed=s), objective)
-    assert clearly_better(regrets(lambda s: GPSampler(seed=s), objective), random)
+    assert better_on_every_seed_by_5x(regrets(lambda s: GPSampler(seed=s), objective), random)
     monkeypatch.setattr(gp_sampler, "LogEI", _ModelBlindAcquisition)
-    assert not clearly_better(regrets(lambda s: GPSampler(seed=s), objective), random)
+    assert not better_on_every_seed_by_5x(regrets(lambda s: GPSampler(seed=s), objective), random)
 
 
 def _exp_branin_regrets() -> list[float]:

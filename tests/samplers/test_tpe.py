@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import tunelab as tl
+from tests.samplers import quality
 from tests.samplers.contract import SamplerContract
 from tunelab.samplers import RandomSampler
 from tunelab.samplers._base import BaseSampler
@@ -79,12 +80,7 @@ PROBLEMS = [quadratic, branin, activation_and_rates, model_choice]
 def best_values(
     make: Callable[[int], BaseSampler], objective: Callable[[Trial], float]
 ) -> list[float]:
-    out = []
-    for seed in SEEDS:
-        study = tl.create_study(sampler=make(seed))
-        study.optimize(objective, n_trials=BUDGET)
-        out.append(study.best_value)
-    return out
+    return quality.best_values(make, objective, seeds=SEEDS, n_trials=BUDGET)
 
 
 def clearly_better(candidate: list[float], baseline: list[float]) -> bool:
