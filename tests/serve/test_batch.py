@@ -12,16 +12,11 @@ import pyarrow.parquet as pq
 import pytest
 from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 
-from tests.serve import cancer_data, fit_forest, save_forest
+from tests.serve import cancer_data, save_forest
 from tunelab.deploy import LoadedModel, SignatureError, load_model, save_model
 from tunelab.deploy._batch import predict_file
 
 CHUNK = 100
-
-
-@pytest.fixture(scope="module")
-def forest() -> RandomForestClassifier:
-    return fit_forest()
 
 
 @pytest.fixture(scope="module")

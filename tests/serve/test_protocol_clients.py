@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from sklearn.ensemble import RandomForestClassifier
 
-from tests.serve import cancer_data, fit_forest, save_forest
+from tests.serve import cancer_data, save_forest
 from tunelab.deploy import load_model
 from tunelab.deploy.serve import ServerThread, create_app
 
@@ -20,11 +20,6 @@ from tritonclient.utils import InferenceServerException  # noqa: E402
 
 API_KEY = "tr1ton"
 PATH_VALUES = {"name": "cancer", "version": "1"}
-
-
-@pytest.fixture(scope="module")
-def forest() -> RandomForestClassifier:
-    return fit_forest()
 
 
 @pytest.fixture(scope="module")

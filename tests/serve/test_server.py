@@ -31,11 +31,6 @@ MAX_ROWS = 100
 
 
 @pytest.fixture(scope="module")
-def forest() -> RandomForestClassifier:
-    return fit_forest()
-
-
-@pytest.fixture(scope="module")
 def registry(tmp_path_factory: pytest.TempPathFactory, forest: RandomForestClassifier) -> Registry:
     root = tmp_path_factory.mktemp("served")
     registry = Registry(root / "registry")
