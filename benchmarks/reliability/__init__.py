@@ -1,0 +1,1 @@
+"""Reliability benchmark: fault families, each tried many times, counted clean or bad."""
