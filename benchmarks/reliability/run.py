@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib
+import pkgutil
 import sys
 import time
 from pathlib import Path
@@ -28,7 +29,14 @@ add_repo_to_path()
 
 from benchmarks.reliability._family import Tally  # noqa: E402
 
-FAMILIES: tuple[str, ...] = ()
+# Every public module beside this one is a family: adding a module adds a row.
+FAMILIES = tuple(
+    sorted(
+        m.name
+        for m in pkgutil.iter_modules([str(Path(__file__).parent)])
+        if not m.name.startswith("_") and m.name != "run"
+    )
+)
 
 
 def main(argv: list[str] | None = None) -> int:
