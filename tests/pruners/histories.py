@@ -51,14 +51,14 @@ def learning_curves(
     curves = []
     for _ in range(n_trials):
         good = bool(rng.random() < good_share)
-        level = rng.uniform(0.0, 0.2) if good else rng.uniform(0.5, 1.0)
+        level = rng.uniform(0.0, 0.1) if good else rng.uniform(0.4, 1.0)
         length = int(rng.integers(n_steps // 2, n_steps + 1)) if ragged else n_steps
         steps = np.arange(length)
         if sparse:
             steps = np.sort(rng.choice(steps, size=max(1, length // 2), replace=False))
         reports = []
         for step in steps:
-            value = sign * (level + 1.0 / (step + 1) + noise * rng.standard_normal())
+            value = float(sign * (level + 1.0 / (step + 1) + noise * rng.standard_normal()))
             if rng.random() < nan_rate:
                 value = math.nan
             reports.append((int(step), float(value)))
@@ -88,7 +88,7 @@ def instance_scores(
     curves = []
     for _ in range(n_trials):
         good = bool(rng.random() < good_share)
-        level = rng.uniform(0.0, 0.05) if good else rng.uniform(0.15, 0.3)
+        level = rng.uniform(0.0, 0.01) if good else rng.uniform(0.15, 0.3)
         order = rng.permutation(n_instances)
         values = sign * (level + difficulty[order] + 0.05 * rng.standard_normal(n_instances))
         reports = [(int(i), float(v)) for i, v in zip(order, values, strict=True)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -10,6 +11,34 @@ import tunelab as tl
 from tests.pruners.histories import Curve
 from tunelab.pruners import BasePruner
 from tunelab.samplers import RandomSampler
+
+
+def make_study(
+    pruner: BasePruner, direction: str = "minimize", storage: str | None = None
+) -> tl.Study:
+    """A study with ``pruner`` and a seeded random sampler."""
+    return tl.create_study(
+        pruner=pruner, direction=direction, storage=storage, sampler=RandomSampler(seed=0)
+    )
+
+
+def complete(study: tl.Study, curve: Sequence[float], *, start: int = 0) -> None:
+    """Complete a trial that reported ``curve`` at steps ``start, start + 1, ...``."""
+    trial = study.ask()
+    for step, value in enumerate(curve, start=start):
+        trial.report(value, step)
+    finite = [v for v in curve if not math.isnan(v)]
+    study.tell(trial, finite[-1] if finite else 0.0)
+
+
+def judge(study: tl.Study, curve: dict[int, float]) -> bool:
+    """Whether a trial that reported ``curve`` (step -> value) would be pruned now."""
+    trial = study.ask()
+    for step, value in curve.items():
+        trial.report(value, step)
+    verdict = trial.should_prune()
+    study.tell(trial, state=tl.TrialState.FAIL)
+    return verdict
 
 
 @dataclass(frozen=True)
@@ -52,7 +81,7 @@ def replay(
 
 
 def replay_both(
-    ours: BasePruner, theirs: Any, curves: Sequence[Curve], direction: str
+    ours: BasePruner, theirs: Any, curves: Sequence[Curve], direction: Any
 ) -> tuple[list[bool], list[bool]]:
     """Feed one history to a tunelab study and an Optuna study side by side.
 
