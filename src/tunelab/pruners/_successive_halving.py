@@ -26,12 +26,20 @@ def rung_value(trial: FrozenTrial, rung_step: int, *, before: int | None = None)
         rung_step: The step that completes the rung.
         before: Only look at steps below this one.
     """
-    steps = sorted(
-        s
-        for s, v in trial.intermediate_values.items()
-        if s >= rung_step and (before is None or s < before) and not math.isnan(v)
+    values = trial.intermediate_values
+    if before is None or rung_step < before:
+        exact = values.get(rung_step)
+        if exact is not None and not math.isnan(exact):
+            return exact  # the usual case, a report at every step: no scan
+    first = min(
+        (
+            s
+            for s, v in values.items()
+            if s >= rung_step and (before is None or s < before) and not math.isnan(v)
+        ),
+        default=None,
     )
-    return trial.intermediate_values[steps[0]] if steps else None
+    return None if first is None else values[first]
 
 
 class SuccessiveHalvingPruner(BasePruner):
@@ -44,6 +52,14 @@ class SuccessiveHalvingPruner(BasePruner):
     (the first ``reduction_factor - 1`` trials at a rung go on only if they
     are the best so far). Trials are never paused, so this is the
     asynchronous variant (ASHA).
+
+    A trial's value at a rung is read from its stored reports (its first
+    non-NaN report at or after the rung's step) instead of being written to
+    ``system_attrs`` as Optuna's ``completed_rung_<i>``: pruners never write
+    storage. When the objective asks after every report, as usual, the
+    decisions are Optuna's; when it reports several rungs' steps between
+    two questions, a trial pruned at a lower rung still counts at the
+    higher ones it reported.
 
     Args:
         min_resource: Steps of the first rung (``r`` in the paper), or
