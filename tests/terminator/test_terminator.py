@@ -184,10 +184,28 @@ def test_report_cross_validation_scores_rejects_bad_scores(
     assert study.trials[0].system_attrs.get("terminator:cv_scores") is None
 
 
-def test_report_cross_validation_scores_needs_a_running_trial() -> None:
+def test_report_cross_validation_scores_needs_a_trial() -> None:
     frozen = FrozenTrial(0, 0, tl.TrialState.RUNNING)
-    with pytest.raises(TypeError, match="trial must be a running Trial, got FrozenTrial"):
+    with pytest.raises(TypeError, match="trial must be a study's trial, got FrozenTrial"):
         report_cross_validation_scores(frozen, [1.0, 2.0])  # type: ignore[arg-type]
+
+
+def _cv_objective(trial: tl.Trial) -> float:
+    """Module level, so that worker processes can run it."""
+    x = trial.suggest_float("x", 0.0, 1.0)
+    report_cross_validation_scores(trial, [x - 0.1, x, x + 0.1])
+    return x
+
+
+@pytest.mark.timeout(120)
+def test_cross_validation_scores_reach_the_evaluator_from_worker_processes() -> None:
+    study = tl.create_study(sampler=RandomSampler(seed=0))
+    study.optimize(_cv_objective, n_trials=4, n_jobs=2, backend="process")
+    # Worker processes can set user attributes only: the scores are stored there.
+    assert all("terminator:cv_scores" in t.user_attrs for t in study.trials)
+    expected = math.sqrt((1 / 3 + 1 / 2) * float(np.var([-0.1, 0.0, 0.1])))
+    error = CrossValidationErrorEvaluator().evaluate(study.trials, study.direction)
+    assert error == pytest.approx(expected)
 
 
 class _Recorded(BestValueStagnationEvaluator):

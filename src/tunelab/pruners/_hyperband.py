@@ -31,8 +31,9 @@ class HyperbandPruner(BasePruner):
 
     Args:
         min_resource: Steps of the first rung of the most aggressive bracket.
-        max_resource: Steps a trial runs at most, or ``"auto"``: the last step
-            of the first completed trial, plus one.
+        max_resource: Steps a trial runs at most, or ``"auto"``: one more than
+            the last step of the longest trial completed when the pruner is
+            first asked (the brackets are fixed from then on).
         reduction_factor: ``eta``: about one trial in this many is promoted.
         bootstrap_count: Passed to each bracket's successive halving.
 

@@ -10,27 +10,31 @@ import numpy as np
 
 from tunelab._validation import check_int
 from tunelab.terminator._base import BaseErrorEvaluator, BaseImprovementEvaluator
-from tunelab.trial import FrozenTrial, StudyDirection, Trial, TrialState
+from tunelab.trial import BaseTrial, FrozenTrial, StudyDirection, Trial, TrialState
 
 # The trial system attribute that holds the scores (Optuna's key, so stored studies agree).
 CV_SCORES_KEY = "terminator:cv_scores"
 
 
-def report_cross_validation_scores(trial: Trial, scores: Sequence[float]) -> None:
+def report_cross_validation_scores(trial: BaseTrial, scores: Sequence[float]) -> None:
     """Store the per-fold scores of ``trial`` for :class:`CrossValidationErrorEvaluator`.
 
     Call it inside the objective with the scores whose mean the objective returns.
+    The scores go to the trial's system attributes under Optuna's key; an
+    objective running in a worker process (``optimize(n_jobs=...)``) can
+    only set user attributes, so there they go to a user attribute of the
+    same name, which the evaluator reads too.
 
     Args:
         trial: The running trial.
         scores: One score per fold (at least two, all finite).
 
     Raises:
-        TypeError: ``trial`` is not a running study trial.
+        TypeError: ``trial`` is not a trial of a study.
         ValueError: Fewer than two scores, or a score is not a finite number.
     """
-    if not isinstance(trial, Trial):
-        raise TypeError(f"trial must be a running Trial, got {type(trial).__name__}")
+    if not isinstance(trial, BaseTrial):
+        raise TypeError(f"trial must be a study's trial, got {type(trial).__name__}")
     values = []
     for score in scores:
         if isinstance(score, bool) or not isinstance(score, int | float | np.number):
@@ -40,9 +44,12 @@ def report_cross_validation_scores(trial: Trial, scores: Sequence[float]) -> Non
         values.append(float(score))
     if len(values) < 2:
         raise ValueError(f"scores needs at least two folds' scores, got {len(values)}")
-    # Trial offers no public system-attribute setter: the storage is written directly,
-    # as the trial itself does for user attributes.
-    trial._study._storage.set_trial_attr(trial.trial_id, CV_SCORES_KEY, values, system=True)
+    if isinstance(trial, Trial):
+        # Trial offers no public system-attribute setter: the storage is written
+        # directly, as the trial itself does for user attributes.
+        trial._study._storage.set_trial_attr(trial.trial_id, CV_SCORES_KEY, values, system=True)
+    else:
+        trial.set_user_attr(CV_SCORES_KEY, values)
 
 
 class CrossValidationErrorEvaluator(BaseErrorEvaluator):
@@ -63,7 +70,7 @@ class CrossValidationErrorEvaluator(BaseErrorEvaluator):
             raise ValueError("no trial has completed yet: there is no best trial to read")
         sign = -1.0 if study_direction == StudyDirection.MAXIMIZE else 1.0
         best = min(completed, key=lambda t: (sign * t.values[0], t.number))  # type: ignore[index]
-        scores = best.system_attrs.get(CV_SCORES_KEY)
+        scores = best.system_attrs.get(CV_SCORES_KEY, best.user_attrs.get(CV_SCORES_KEY))
         if scores is None:
             raise ValueError(
                 f"the best trial ({best.number}) has no cross-validation scores: call "
