@@ -102,5 +102,5 @@ def test_learning_curve_pruners_agree_with_optuna(
 @pytest.mark.parametrize("direction", DIRECTIONS)
 @pytest.mark.parametrize("make", [c[1] for c in WILCOXON_CASES], ids=[c[0] for c in WILCOXON_CASES])
 def test_wilcoxon_agrees_with_optuna(make: Make, direction: str, seed: int) -> None:
-    curves = instance_scores(seed, n_trials=15, n_instances=12, maximize=direction == "maximize")
+    curves = instance_scores(seed, n_trials=12, n_instances=10, maximize=direction == "maximize")
     _assert_same(make, curves, direction)

@@ -130,9 +130,11 @@ def test_wilcoxon_keeps_good_and_prunes_bad_configurations(direction: str, broke
     # good trial (one per report) from pruning it by chance.
     cls = _inverted(WilcoxonPruner) if broken else WilcoxonPruner
     histories = [
-        instance_scores(seed, n_trials=30, n_instances=20, maximize=direction == "maximize")
+        instance_scores(
+            seed, n_trials=20, n_instances=12, maximize=direction == "maximize", good_share=0.4
+        )
         for seed in range(2)
     ]
     kept, pruned = _shares(lambda: cls(p_threshold=0.01), histories, direction)
-    passes = kept >= 0.8 and pruned >= 0.9
+    passes = kept >= 0.8 and pruned >= 0.85
     assert passes is not broken, f"kept {kept:.0%} of good, pruned {pruned:.0%} of bad"
