@@ -256,7 +256,8 @@ class Study:
                 if isinstance(trial, Trial)
                 else self._storage.get_trial(trial_id)
             )
-            self.sampler.after_trial(self._view, frozen, state, checked)
+            view = self.pruner._sampler_view(self._view, frozen)
+            self.sampler.after_trial(view, frozen, state, checked)
         self._log_finished(frozen)
         return frozen
 
@@ -375,14 +376,16 @@ class Study:
         self, trial: FrozenTrial
     ) -> tuple[dict[str, BaseDistribution], dict[str, Any]]:
         with self._lock:
-            space = self.sampler.infer_relative_search_space(self._view, trial)
+            view = self.pruner._sampler_view(self._view, trial)
+            space = self.sampler.infer_relative_search_space(view, trial)
             if not space:
                 return {}, {}
-            return space, self.sampler.sample_relative(self._view, trial, space)
+            return space, self.sampler.sample_relative(view, trial, space)
 
     def _sample_independent(self, trial: FrozenTrial, name: str, dist: BaseDistribution) -> Any:
         with self._lock:
-            return self.sampler.sample_independent(self._view, trial, name, dist)
+            view = self.pruner._sampler_view(self._view, trial)
+            return self.sampler.sample_independent(view, trial, name, dist)
 
     def _should_prune(self, trial: FrozenTrial) -> bool:
         with self._lock:

@@ -17,3 +17,11 @@ class BasePruner(ABC):
     @abstractmethod
     def prune(self, study: StudyView, trial: FrozenTrial) -> bool:
         """Whether ``trial`` should stop now."""
+
+    def _sampler_view(self, study: StudyView, trial: FrozenTrial) -> StudyView:
+        """The part of the study the sampler learns from when it samples ``trial``.
+
+        The whole study, unless the pruner runs separate sub-studies
+        (Hyperband's brackets) that each need a sampler of their own.
+        """
+        return study

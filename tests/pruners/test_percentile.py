@@ -1,43 +1,20 @@
-"""Pruners: MedianPruner's rules and arguments, NopPruner, pruning inside optimize."""
+"""Percentile and median pruners' rules and arguments, NopPruner, pruning inside optimize."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 import tunelab as tl
-from tunelab.pruners import BasePruner, MedianPruner, NopPruner
-from tunelab.samplers import RandomSampler
+from tests.pruners.replay import complete as _complete
+from tests.pruners.replay import judge as _judge
+from tests.pruners.replay import make_study as _study
+from tunelab.pruners import MedianPruner, NopPruner, PercentilePruner
 
 NAN = math.nan
-
-
-def _study(pruner: BasePruner, direction: str = "minimize", storage: str | None = None) -> tl.Study:
-    return tl.create_study(
-        pruner=pruner, direction=direction, storage=storage, sampler=RandomSampler(seed=0)
-    )
-
-
-def _complete(study: tl.Study, curve: Sequence[float], *, start: int = 0) -> None:
-    """Finish a trial that reported ``curve`` at steps ``start, start + 1, ...``."""
-    trial = study.ask()
-    for step, value in enumerate(curve, start=start):
-        trial.report(value, step)
-    finite = [v for v in curve if not math.isnan(v)]
-    study.tell(trial, finite[-1] if finite else 0.0)
-
-
-def _judge(study: tl.Study, curve: dict[int, float]) -> bool:
-    """Whether a trial that reported ``curve`` (step -> value) would be pruned now."""
-    trial = study.ask()
-    for step, value in curve.items():
-        trial.report(value, step)
-    verdict = trial.should_prune()
-    study.tell(trial, state=tl.TrialState.FAIL)
-    return verdict
 
 
 def _ramp(n_trials: int, n_steps: int) -> list[list[float]]:
@@ -144,10 +121,20 @@ def test_nan_reports_of_other_trials_are_ignored(
     assert not _judge(study, {0: 1.0})
 
 
-def test_nan_reports_do_not_count_towards_n_min_trials() -> None:
-    study = _study(MedianPruner(n_startup_trials=0, n_min_trials=3))
-    for curve in ([1.0], [2.0], [NAN], [NAN]):
+def test_nan_reports_count_towards_n_min_trials_but_not_the_median() -> None:
+    # As in Optuna: n_min_trials counts reports, the median only finite ones.
+    study = _study(MedianPruner(n_startup_trials=0, n_min_trials=4))
+    for curve in ([1.0], [2.0], [NAN]):
         _complete(study, curve)
+    assert not _judge(study, {0: 5.0})  # three reports < 4
+    _complete(study, [NAN])
+    assert _judge(study, {0: 5.0})  # four reports; median of 1 and 2 is 1.5
+
+
+def test_only_nan_reports_never_prune() -> None:
+    study = _study(MedianPruner(n_startup_trials=0))
+    for _ in range(3):
+        _complete(study, [NAN])
     assert not _judge(study, {0: 5.0})
 
 
@@ -178,9 +165,62 @@ def test_median_pruner_rejects_invalid_arguments(kwargs: dict[str, Any], message
         MedianPruner(**kwargs)
 
 
-def test_median_pruner_arguments_are_keyword_only() -> None:
+def test_median_pruner_is_percentile_50_with_optunas_signature() -> None:
+    pruner = MedianPruner(3, 2, 4, n_min_trials=2)
+    assert isinstance(pruner, PercentilePruner)
+    assert (pruner.percentile, pruner.n_startup_trials, pruner.n_warmup_steps) == (50.0, 3, 2)
+    assert (pruner.interval_steps, pruner.n_min_trials) == (4, 2)
+    default = MedianPruner()
+    assert (default.n_startup_trials, default.n_warmup_steps) == (5, 0)
+    assert (default.interval_steps, default.n_min_trials) == (1, 1)
     with pytest.raises(TypeError):
-        MedianPruner(5)  # type: ignore[misc]
+        MedianPruner(5, 0, 1, 1)  # n_min_trials is keyword-only
+
+
+@pytest.mark.parametrize("percentile", [-0.1, 100.5, NAN, "50", None, True])
+def test_percentile_pruner_rejects_a_bad_percentile(percentile: object) -> None:
+    with pytest.raises(ValueError, match=r"percentile must be a number in \[0, 100\], got"):
+        PercentilePruner(percentile)
+
+
+def _quartiles_study(direction: str, percentile: float) -> tl.Study:
+    study = _study(PercentilePruner(percentile, n_startup_trials=0), direction=direction)
+    for level in (1.0, 2.0, 3.0, 4.0, 5.0):  # percentiles 25/75 are 2.0 and 4.0
+        _complete(study, [level, level])
+    return study
+
+
+def test_percentile_25_keeps_only_the_best_quarter() -> None:
+    study = _quartiles_study("minimize", 25.0)
+    assert not _judge(study, {0: 1.5})
+    assert not _judge(study, {0: 2.0})
+    assert _judge(study, {0: 2.5})
+    maximize = _quartiles_study("maximize", 25.0)  # the best quarter is now above 4.0
+    assert not _judge(maximize, {0: 4.5})
+    assert _judge(maximize, {0: 3.5})
+
+
+def test_percentile_75_prunes_only_the_worst_quarter() -> None:
+    study = _quartiles_study("minimize", 75.0)
+    assert not _judge(study, {0: 3.9})
+    assert _judge(study, {0: 4.1})
+
+
+def test_percentile_0_and_100_are_the_extremes() -> None:
+    assert _judge(_quartiles_study("minimize", 0.0), {0: 1.01})
+    assert not _judge(_quartiles_study("minimize", 100.0), {0: 4.99})
+    assert _judge(_quartiles_study("minimize", 100.0), {0: 5.01})
+
+
+def test_interval_check_falls_on_the_first_report_after_a_skipped_step() -> None:
+    study = _study(MedianPruner(n_warmup_steps=0, interval_steps=5))
+    for curve in _ramp(5, 12):
+        _complete(study, curve)
+    # Check steps are 0, 5, 10: a trial reporting 0, 3, 7 is judged at 7
+    # (first report since 5), not at 3, and a later report at 8 is not judged.
+    assert not _judge(study, {0: 0.5, 3: 50.0})
+    assert _judge(study, {0: 50.0, 3: 50.0, 7: 50.0})
+    assert not _judge(study, {0: 50.0, 3: 50.0, 7: 50.0, 8: 50.0})
 
 
 def test_nop_pruner_never_prunes() -> None:
