@@ -51,6 +51,8 @@ _LAZY = {
     "evaluation": ("tunelab.evaluation", None),
     "report": ("tunelab.report", None),
     "sklearn": ("tunelab.sklearn", None),
+    "integration": ("tunelab.integration", None),
+    "metrics": ("tunelab.metrics", None),
     "config": ("tunelab.config", None),
     "torch": ("tunelab.torch", None),
 }
@@ -106,5 +108,7 @@ __all__ = [  # noqa: RUF022 - public names first, then the lazily loaded ones
     "evaluation",
     "report",
     "sklearn",
+    "integration",
+    "metrics",
     "config",
 ]
