@@ -8,10 +8,11 @@ from typing import Any
 
 import numpy as np
 import pytest
+from scipy.stats import expon, loguniform, randint
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.datasets import load_breast_cancer, load_iris
-from sklearn.exceptions import FitFailedWarning
-from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.exceptions import FitFailedWarning, NotFittedError
+from sklearn.linear_model import LogisticRegression, Ridge, SGDClassifier
 from sklearn.metrics import f1_score
 from sklearn.model_selection import GridSearchCV, GroupKFold, KFold, cross_val_score
 from sklearn.neighbors import KNeighborsClassifier
@@ -25,7 +26,12 @@ import tunelab as tl
 from tunelab.pruners import MedianPruner
 from tunelab.samplers import BaseSampler, GridSampler, RandomSampler
 from tunelab.sklearn import CV_ATTR, FitFailedError, TuneSearchCV
-from tunelab.space import BaseDistribution, CategoricalDistribution, FloatDistribution
+from tunelab.space import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
 from tunelab.study import StudyView
 from tunelab.trial import FrozenTrial, TrialState
 
@@ -615,17 +621,6 @@ def test_fit_needs_y_and_accepts_only_sample_weight(iris: tuple[np.ndarray, ...]
 
 # -- scikit-learn's estimator checks ------------------------------------------------------------
 
-_META_ESTIMATOR_FAILURES = {
-    # With error_score=nan (the default), an error in every fit is summarised in one
-    # ValueError listing the reasons, as GridSearchCV does; the check wants the
-    # underlying TypeError itself (error_score="raise" gives it, see the failure tests).
-    "check_dtype_object": "all fits failing is reported as one ValueError, like GridSearchCV",
-}
-
-
-def _expected_failures(estimator: Any) -> dict[str, str]:
-    return _META_ESTIMATOR_FAILURES
-
 
 @pytest.mark.slow
 @parametrize_with_checks(
@@ -644,8 +639,90 @@ def _expected_failures(estimator: Any) -> dict[str, str]:
             cv=3,
             random_state=0,
         ),
+        # A seeded inner estimator searched in RandomizedSearchCV's space form.
+        TuneSearchCV(
+            SGDClassifier(random_state=0),
+            {"alpha": loguniform(1e-5, 1e-1), "penalty": ["l2", "l1"]},
+            n_trials=3,
+            cv=3,
+            random_state=0,
+        ),
     ],
-    expected_failed_checks=_expected_failures,
 )
 def test_scikit_learn_estimator_checks(estimator: Any, check: Any) -> None:
     check(estimator)
+
+
+# -- RandomizedSearchCV's space form, pickling, trial attributes --------------------------------
+
+
+def test_lists_and_scipy_distributions_become_tunelab_distributions(
+    iris: tuple[np.ndarray, ...],
+) -> None:
+    X, y = iris
+    space = {
+        "C": loguniform(1e-2, 1e2),
+        "tol": expon(scale=1e-3),
+        "max_iter": randint(100, 400),
+        "fit_intercept": [True, False],
+    }
+    search = TuneSearchCV(_lr(), space, n_trials=6, cv=3, random_state=0).fit(X, y)
+    dists = search.best_trial_.distributions
+    assert dists["C"] == FloatDistribution(1e-2, 1e2, log=True)
+    assert dists["max_iter"] == IntDistribution(100, 399)
+    assert dists["fit_intercept"] == CategoricalDistribution([True, False])
+    low, high = dists["tol"].low, dists["tol"].high
+    assert low == 0.0 and high == pytest.approx(expon(scale=1e-3).ppf(1 - 5e-4))
+    for params in search.cv_results_["params"]:
+        assert 1e-2 <= params["C"] <= 1e2 and 100 <= params["max_iter"] <= 399
+        assert isinstance(params["max_iter"], int) and params["fit_intercept"] in (True, False)
+
+
+def test_a_space_mixing_forms_or_an_empty_list_is_refused(iris: tuple[np.ndarray, ...]) -> None:
+    X, y = iris
+    mixed = {"C": loguniform(1e-2, 1e2), "tol": {"float": [1e-5, 1e-3]}}
+    with pytest.raises(ValueError, match="not a mix"):
+        TuneSearchCV(_lr(), mixed, n_trials=1).fit(X, y)
+    with pytest.raises(ValueError, match=r"param_space\['C'\]: the list of choices is empty"):
+        TuneSearchCV(_lr(), {"C": []}, n_trials=1).fit(X, y)
+
+
+def test_a_fitted_search_with_a_metric_name_pickles(iris: tuple[np.ndarray, ...]) -> None:
+    X, y = iris
+    search = TuneSearchCV(
+        _lr(),
+        {"C": FloatDistribution(0.1, 10, log=True)},
+        n_trials=3,
+        cv=3,
+        scoring="f1_macro",
+        random_state=0,
+    ).fit(X, y)
+    copy = pickle.loads(pickle.dumps(search))
+    np.testing.assert_array_equal(copy.predict(X), search.predict(X))
+    assert copy.score(X, y) == search.score(X, y)
+    assert [t.number for t in copy.trials_] == [t.number for t in search.trials_]
+    assert copy.best_trial_.params == search.best_params_
+
+
+def test_trials_attributes_and_dataframe(iris: tuple[np.ndarray, ...]) -> None:
+    X, y = iris
+    search = TuneSearchCV(
+        _lr(), {"C": FloatDistribution(0.1, 10, log=True)}, n_trials=4, cv=3, random_state=0
+    ).fit(X, y)
+    assert search.n_trials_ == 4 == len(search.trials_)
+    assert search.best_trial_.value == pytest.approx(search.best_score_)
+    assert search.best_trial_ is search.trials_[search.best_index_]
+    frame = search.trials_dataframe()
+    assert list(frame["number"]) == [t.number for t in search.trials_]
+    assert list(frame["params_C"]) == [t.params["C"] for t in search.trials_]
+    assert f"user_attrs_{CV_ATTR}" not in frame.columns
+    with pytest.raises(NotFittedError):
+        TuneSearchCV(_lr(), {"C": [1.0]}).trials_dataframe()
+
+
+def test_every_fit_failing_with_one_type_raises_that_type(iris: tuple[np.ndarray, ...]) -> None:
+    X, y = iris
+    bad = X.astype(object)
+    bad[0, 0] = {"not": "a number"}
+    with pytest.raises(TypeError, match="(?s)no trial completed.*TypeError"):
+        TuneSearchCV(_lr(), {"C": [1.0, 2.0]}, n_trials=2, cv=3).fit(bad, y)

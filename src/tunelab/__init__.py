@@ -51,6 +51,8 @@ _LAZY = {
     "evaluation": ("tunelab.evaluation", None),
     "report": ("tunelab.report", None),
     "sklearn": ("tunelab.sklearn", None),
+    "integration": ("tunelab.integration", None),
+    "metrics": ("tunelab.metrics", None),
     "config": ("tunelab.config", None),
     "torch": ("tunelab.torch", None),
     "terminator": ("tunelab.terminator", None),
@@ -107,6 +109,8 @@ __all__ = [  # noqa: RUF022 - public names first, then the lazily loaded ones
     "evaluation",
     "report",
     "sklearn",
+    "integration",
+    "metrics",
     "config",
     "terminator",
 ]

@@ -34,7 +34,14 @@ from tunelab.evaluation._cv import make_splits
 from tunelab.evaluation.metrics import EstimatorMetric, Metric, get_metric
 from tunelab.exceptions import TrialPruned, TunelabError
 from tunelab.pruners import BasePruner
-from tunelab.space import BaseDistribution, SearchSpace, space_from_dict
+from tunelab.space import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+    SearchSpace,
+    space_from_dict,
+)
 from tunelab.study import Study, create_study
 from tunelab.trial import BaseTrial, FrozenTrial, StudyDirection, TrialState
 
@@ -63,7 +70,7 @@ class _Scoring:
     refit_metric: str
 
     def metrics(self) -> list[NamedMetric]:
-        """Resolve the specs (resolved metrics hold mapping proxies, which do not pickle)."""
+        """The metrics, each named as ``cv_results_`` names it."""
         return [
             dataclasses.replace(get_metric(spec), name=name) for name, spec in self.specs.items()
         ]
@@ -194,19 +201,71 @@ def _add_fold(
 
 
 def _search_space(param_space: Any) -> SearchSpace:
-    """A :class:`SearchSpace` from distributions or from the declarative dict form."""
+    """A :class:`SearchSpace` from distributions, RandomizedSearchCV's form or the dict form.
+
+    Each parameter may be a tunelab distribution, a list of choices or a
+    ``scipy.stats`` distribution (as ``RandomizedSearchCV`` takes them); a
+    mapping of the declarative form (``{"float": [low, high]}``...) goes to
+    :func:`~tunelab.space.space_from_dict`, whose ``when`` makes parameters
+    conditional.
+    """
     if isinstance(param_space, SearchSpace):
         return param_space
     if isinstance(param_space, Mapping) and param_space:
-        kinds = {isinstance(d, BaseDistribution) for d in param_space.values()}
+        converted = {str(name): _distribution(name, d) for name, d in param_space.items()}
+        kinds = {d is not None for d in converted.values()}
         if kinds == {True}:
-            return SearchSpace({str(name): d for name, d in param_space.items()})
+            return SearchSpace({name: d for name, d in converted.items() if d is not None})
         if kinds == {True, False}:
             raise ValueError(
-                "param_space: give every parameter as a tunelab distribution, or every "
-                "parameter in the dict form ({'float': [low, high]}, ...), not a mix"
+                "param_space: give every parameter as a distribution (tunelab or scipy.stats) "
+                "or a list of choices, or every parameter in the dict form "
+                "({'float': [low, high]}, ...), not a mix"
             )
     return space_from_dict(param_space, where="param_space")
+
+
+def _distribution(name: str, spec: Any) -> BaseDistribution | None:
+    """``spec`` as a tunelab distribution, or None when it is in the declarative dict form."""
+    if isinstance(spec, BaseDistribution):
+        return spec
+    if isinstance(spec, list | tuple | np.ndarray):
+        choices = [c.item() if isinstance(c, np.generic) else c for c in spec]
+        if not choices:
+            raise ValueError(f"param_space[{name!r}]: the list of choices is empty")
+        return CategoricalDistribution(choices)
+    if hasattr(spec, "rvs") and hasattr(spec, "ppf") and hasattr(spec, "support"):
+        return _from_scipy(name, spec)
+    return None
+
+
+# Unbounded scipy.stats distributions are searched over their central quantiles.
+_TAIL = 5e-4
+
+
+def _from_scipy(name: str, dist: Any) -> BaseDistribution:
+    """The range of a frozen ``scipy.stats`` distribution, searched by tunelab's sampler.
+
+    Model-based samplers place their own density on the range, so only the
+    distribution's support is kept: the whole of it when finite, else its
+    central 99.9 %. A log scale is used for ``loguniform`` and for positive
+    ranges spanning two decades or more. Discrete distributions give integers.
+    """
+    low, high = (float(v) for v in dist.support())
+    if not np.isfinite(low):
+        low = float(dist.ppf(_TAIL))
+    if not np.isfinite(high):
+        high = float(dist.ppf(1 - _TAIL))
+    if not (np.isfinite(low) and np.isfinite(high) and low < high):
+        raise ValueError(
+            f"param_space[{name!r}]: the scipy.stats distribution has no usable range "
+            f"({low}, {high})"
+        )
+    family = getattr(getattr(dist, "dist", None), "name", "")
+    log = family in ("loguniform", "reciprocal") or (low > 0 and high / low >= 100)
+    if hasattr(dist, "pmf"):
+        return IntDistribution(int(np.ceil(low)), int(np.floor(high)), log=log and low >= 1)
+    return FloatDistribution(low, high, log=log)
 
 
 def _check_param_names(space: SearchSpace, estimator: Any) -> None:
@@ -436,6 +495,27 @@ def _no_success_message(trials: list[FrozenTrial]) -> str:
     return f"no trial completed ({dict(states) or 'none ran'}); failures:\n{lines}"
 
 
+def _no_success_error(trials: list[FrozenTrial]) -> Exception:
+    """Why no trial completed, as an exception of the fits' own type when they share one.
+
+    A ``TypeError`` raised by every fit (say, for data the estimator cannot
+    take) stays a ``TypeError``, so callers catch what the estimator would
+    have raised; mixed or other failures are a ``ValueError``.
+    """
+    kinds = {error.split(":", 1)[0] for error in _fold_errors(trials)}
+    if (
+        len(kinds) == 1
+        and kinds <= {"TypeError", "ValueError"}
+        and all(t.state == TrialState.FAIL for t in trials)
+    ):
+        return (
+            TypeError(_no_success_message(trials))
+            if kinds == {"TypeError"}
+            else ValueError(_no_success_message(trials))
+        )
+    return ValueError(_no_success_message(trials))
+
+
 def _warn_failed_fits(trials: list[FrozenTrial], n_splits: int, error_score: Any) -> None:
     errors = _fold_errors(trials)
     if not errors:
@@ -447,6 +527,29 @@ def _warn_failed_fits(trials: list[FrozenTrial], n_splits: int, error_score: Any
         FitFailedWarning,
         stacklevel=3,
     )
+
+
+def _trials_frame(trials: list[FrozenTrial]) -> Any:
+    try:
+        import pandas as pd
+    except ImportError:
+        raise ImportError(
+            "trials_dataframe() needs pandas: pip install 'tunelab[pandas]'"
+        ) from None
+    rows = []
+    for t in trials:
+        row: dict[str, Any] = {
+            "number": t.number,
+            "value": t.value,
+            "datetime_start": t.datetime_start,
+            "datetime_complete": t.datetime_complete,
+            "duration": t.duration,
+        }
+        row.update({f"params_{k}": v for k, v in t.params.items()})
+        row.update({f"user_attrs_{k}": v for k, v in t.user_attrs.items() if k != CV_ATTR})
+        row["state"] = t.state.name
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 # -- the estimator ----------------------------------------------------------------------------
@@ -489,9 +592,11 @@ class TuneSearchCV(MetaEstimatorMixin, BaseEstimator):
     Args:
         estimator: The scikit-learn estimator (or pipeline) to tune.
         param_space: Parameter name to a tunelab distribution
-            (``FloatDistribution(1e-3, 10, log=True)``...), or the declarative
-            dict form of :func:`tunelab.space.space_from_dict`, whose ``when``
-            makes a parameter conditional.
+            (``FloatDistribution(1e-3, 10, log=True)``...), a list of choices or
+            a ``scipy.stats`` distribution (``loguniform(1e-3, 10)``, as
+            ``RandomizedSearchCV`` takes them: its range is searched), or the
+            declarative dict form of :func:`tunelab.space.space_from_dict`,
+            whose ``when`` makes a parameter conditional.
         n_trials: Trials to run; None runs until ``timeout`` or until the
             sampler stops the study (a ``GridSampler`` does once every point has
             a trial that did not fail).
@@ -522,6 +627,10 @@ class TuneSearchCV(MetaEstimatorMixin, BaseEstimator):
         cv_results_: Dict of arrays, one entry per trial, keyed like
             ``GridSearchCV.cv_results_``; pruned trials have NaN for the folds
             they did not run.
+        trials_: The trials of the latest fit, in order (frozen copies, kept
+            when the search is pickled).
+        n_trials_: How many trials the latest fit ran.
+        best_trial_: The best completed trial.
         best_index_: Row of the best completed trial in ``cv_results_``.
         best_params_: Its parameters.
         best_score_: Its mean test score of the optimised metric.
@@ -696,7 +805,7 @@ class TuneSearchCV(MetaEstimatorMixin, BaseEstimator):
     def _set_results(self, trials: list[FrozenTrial], scoring: _Scoring, n_splits: int) -> None:
         done = [i for i, t in enumerate(trials) if t.state == TrialState.COMPLETE]
         if not done:
-            raise ValueError(_no_success_message(trials))
+            raise _no_success_error(trials)
         _warn_failed_fits(trials, n_splits, self.error_score)
         results = _cv_results(
             trials, scoring, n_splits, self.error_score, bool(self.return_train_score)
@@ -704,6 +813,9 @@ class TuneSearchCV(MetaEstimatorMixin, BaseEstimator):
         # The best completed trial, the first one among equals (as GridSearchCV's rank 1).
         best = max(done, key=lambda i: (trials[i].value, -i))
         self.cv_results_ = results
+        self.trials_ = trials
+        self.n_trials_ = len(trials)
+        self.best_trial_ = trials[best]
         self.best_index_ = best
         self.best_params_ = results["params"][best]
         self.best_score_ = results[f"mean_test_{scoring.refit_metric}"][best]
@@ -717,6 +829,19 @@ class TuneSearchCV(MetaEstimatorMixin, BaseEstimator):
         self.best_estimator_ = model
         if hasattr(model, "feature_names_in_"):
             self.feature_names_in_ = model.feature_names_in_
+
+    def trials_dataframe(self) -> Any:
+        """The trials of the latest fit, one row each (Optuna's ``trials_dataframe`` columns).
+
+        The per-fold record behind ``cv_results_`` is left out of the
+        ``user_attrs_*`` columns.
+
+        Raises:
+            NotFittedError: Before fit.
+            ImportError: pandas is not installed.
+        """
+        check_is_fitted(self, "trials_")
+        return _trials_frame(self.trials_)
 
     # -- delegation to best_estimator_ --
     @property

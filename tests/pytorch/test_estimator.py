@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -9,6 +11,7 @@ pytest.importorskip("torch")
 
 from sklearn.base import clone, is_classifier, is_regressor
 from sklearn.exceptions import NotFittedError
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import tunelab as tl
 from tunelab.samplers import RandomSampler
@@ -89,3 +92,25 @@ def test_works_with_evaluate_and_tune_search_cv() -> None:
     assert set(search.best_params_) == {"lr", "activation"}
     assert isinstance(search.best_estimator_, TorchClassifier)
     assert search.best_estimator_.predict(X[:5]).dtype.kind == "U"
+
+
+@pytest.mark.slow
+@parametrize_with_checks(
+    [
+        TorchClassifier(seed=0, epochs=8, lr=1e-2),
+        TorchRegressor(seed=0, epochs=8, lr=1e-2),
+    ]
+)
+def test_scikit_learn_estimator_checks(estimator: object, check: Any) -> None:
+    check(estimator)
+
+
+def test_predict_checks_the_feature_count_and_names() -> None:
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(X, columns=["a", "b", "c"])
+    model = TorchClassifier(epochs=2, seed=0).fit(frame, LABELS)
+    assert list(model.feature_names_in_) == ["a", "b", "c"]
+    with pytest.raises(ValueError, match="X has 2 features, but TorchClassifier is expecting 3"):
+        model.predict(X[:, :2])
+    with pytest.raises(ValueError, match="feature names should match"):
+        model.predict(frame.rename(columns={"a": "z"}))

@@ -8,13 +8,17 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from tunelab.torch._build import MLP, build_mlp
 from tunelab.torch._data import as_features, as_targets
 from tunelab.torch._spec import MLPSpec
 from tunelab.torch._train import fit, predict_outputs
 from tunelab.trial import BaseTrial
+
+# Float data keeps its precision through validation; anything else becomes float32.
+_FLOATS = (np.float32, np.float64)
 
 
 class TorchEstimator(BaseEstimator):
@@ -96,6 +100,7 @@ class TorchEstimator(BaseEstimator):
             ValueError: A parameter or the data is invalid (the message names it).
             TrialPruned: The trial's pruner stopped training.
         """
+        X, y = self._validate_fit(X, y)
         features = as_features(X)
         targets, n_outputs = self._encode(y, features.shape[0])
         spec = MLPSpec(
@@ -134,8 +139,23 @@ class TorchEstimator(BaseEstimator):
         self.n_features_in_ = spec.n_inputs
         return self
 
+    def _validate_fit(self, X: Any, y: Any) -> tuple[Any, Any]:
+        """scikit-learn's checks and messages for arrays, DataFrames and sparse input.
+
+        Tensors (perhaps on a GPU) skip them: :func:`as_features` checks those.
+        """
+        if isinstance(X, torch.Tensor):
+            self.__dict__.pop("feature_names_in_", None)
+            return X, y
+        regression = self._task == "regression"
+        return validate_data(
+            self, X, y, dtype=_FLOATS, multi_output=regression, y_numeric=regression
+        )
+
     def _outputs(self, X: Any) -> torch.Tensor:
         check_is_fitted(self, "module_")
+        if not isinstance(X, torch.Tensor):
+            X = validate_data(self, X, reset=False, dtype=_FLOATS)
         return predict_outputs(self.module_, as_features(X, spec=self.spec_))
 
     def _encode(self, y: Any, n_rows: int) -> tuple[Any, int]:
@@ -164,9 +184,12 @@ class TorchClassifier(ClassifierMixin, TorchEstimator):
 
     def _encode(self, y: Any, n_rows: int) -> tuple[Any, int]:
         labels = _labels(y, n_rows)
+        check_classification_targets(labels)
         classes = np.unique(labels)
         if classes.size < 2:
-            raise ValueError(f"y: a classifier needs at least 2 classes, got {classes.tolist()}")
+            raise ValueError(
+                f"y: a classifier needs at least 2 classes, got 1 class: {classes.tolist()}"
+            )
         self.classes_ = classes
         return np.searchsorted(classes, labels), classes.size
 
@@ -182,6 +205,11 @@ class TorchRegressor(RegressorMixin, TorchEstimator):
     """An MLP regressor with scikit-learn's API (one or several targets)."""
 
     _task = "regression"
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted targets: 1-D for a single target, else one column per target."""

@@ -95,6 +95,19 @@ class Metric:
             return out[:, 1]
         return out
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # A mappingproxy does not pickle: travel with a plain dict, come back read-only.
+        return (
+            _metric,
+            (
+                self.name,
+                self.function,
+                dict(self.kwargs),
+                self.response_method,
+                self.greater_is_better,
+            ),
+        )
+
     def __call__(self, estimator: Any, X: Any, y: Any, sample_weight: Any = None) -> float:
         """Score a fitted estimator on ``(X, y)`` (scikit-learn scorer protocol)."""
         for method in self.response_method:
@@ -134,6 +147,16 @@ class EstimatorMetric:
 MetricLike = Metric | EstimatorMetric
 
 
+def _metric(
+    name: str,
+    function: Callable[..., Any],
+    kwargs: dict[str, Any],
+    response: tuple[str, ...],
+    greater_is_better: bool,
+) -> Metric:
+    return Metric(name, function, MappingProxyType(kwargs), response, greater_is_better)
+
+
 def _entry(
     name: str,
     function: Callable[..., Any],
@@ -141,7 +164,7 @@ def _entry(
     greater_is_better: bool = True,
     **kwargs: Any,
 ) -> tuple[str, Metric]:
-    return name, Metric(name, function, MappingProxyType(kwargs), response, greater_is_better)
+    return name, _metric(name, function, kwargs, response, greater_is_better)
 
 
 def _averaged(prefix: str, function: Callable[..., Any]) -> list[tuple[str, Metric]]:
