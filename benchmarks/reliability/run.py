@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _common import add_repo_to_path, machine_info, print_table, write_json  # noqa: E402
+from _common import add_repo_to_path, machine_info, print_table, write_json
 
 add_repo_to_path()
 
@@ -55,7 +55,9 @@ def main(argv: list[str] | None = None) -> int:
         seconds[name] = time.monotonic() - start
     rows = [[t.family, t.tries, t.clean, t.bad] for t in tallies]
     print_table(
-        "Reliability: tries and outcomes", ["family", "tries", "clean", "bad"], rows,
+        "Reliability: tries and outcomes",
+        ["family", "tries", "clean", "bad"],
+        rows,
         markdown=args.markdown,
     )
     for t in tallies:
