@@ -779,9 +779,9 @@ def _directions(
         raise ValueError("directions must not be empty")
     out = []
     for d in raw:
-        if isinstance(d, StudyDirection):
+        if isinstance(d, StudyDirection) and d != StudyDirection.NOT_SET:
             out.append(d)
-        elif isinstance(d, str) and d.upper() in StudyDirection.__members__:
+        elif isinstance(d, str) and d.upper() in ("MINIMIZE", "MAXIMIZE"):
             out.append(StudyDirection[d.upper()])
         else:
             raise ValueError(f"direction must be 'minimize' or 'maximize', got {d!r}")

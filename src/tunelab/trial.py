@@ -42,6 +42,10 @@ class TrialState(enum.IntEnum):
     FAIL = 3
     WAITING = 4
 
+    def __str__(self) -> str:
+        # IntEnum prints as its number since Python 3.11; Optuna code prints names.
+        return f"TrialState.{self.name}"
+
     def is_finished(self) -> bool:
         """Whether the trial can no longer change."""
         return self in _FINISHED
@@ -53,8 +57,12 @@ _FINISHED = frozenset({TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL})
 class StudyDirection(enum.IntEnum):
     """Whether an objective is minimised or maximised."""
 
+    NOT_SET = 0
     MINIMIZE = 1
     MAXIMIZE = 2
+
+    def __str__(self) -> str:
+        return f"StudyDirection.{self.name}"
 
 
 @dataclass
