@@ -777,7 +777,7 @@ def _directions(
     )
     if len(raw) == 0:
         raise ValueError("directions must not be empty")
-    out = []
+    out: list[StudyDirection] = []
     for d in raw:
         if isinstance(d, StudyDirection) and d != StudyDirection.NOT_SET:
             out.append(d)
