@@ -20,9 +20,10 @@ import numpy as np
 
 CategoricalChoice: TypeAlias = bool | int | float | str | None
 
-# Relative slack when checking that a float step divides the range: binary
-# floating point cannot represent most decimal steps exactly.
-_STEP_RTOL = 1e-8
+# Slack, in steps, when checking that a float lies on a step grid (binary floating
+# point cannot represent most decimal steps exactly); Optuna's value, so that both
+# accept the same enqueued values.
+_STEP_ATOL = 1e-8
 
 
 class BaseDistribution(ABC):
@@ -95,12 +96,15 @@ def _as_flag(key: str, value: Any) -> bool:
 
 
 def _float_steps(low: float, high: float, step: float) -> tuple[int, bool]:
-    """Whole steps that fit in ``[low, high]`` and whether they fill it exactly."""
-    n_steps = (high - low) / step
-    nearest = round(n_steps)
-    if abs(n_steps - nearest) <= _STEP_RTOL * max(1.0, abs(n_steps)):
-        return nearest, True
-    return math.floor(n_steps), False
+    """Whole steps that fit in ``[low, high]`` and whether they fill it exactly.
+
+    Decimal arithmetic on the numbers as written (``0.1``, not its binary
+    approximation) decides, as Optuna does: ``[0, 1]`` with ``step=0.1`` is
+    exact, ``[0, 1.9999999999998863]`` is not.
+    """
+    span = decimal.Decimal(repr(high)) - decimal.Decimal(repr(low))
+    d_step = decimal.Decimal(repr(step))
+    return int(span // d_step), span % d_step == 0
 
 
 def check_step_divides(low: Any, high: Any, step: Any) -> None:
@@ -119,12 +123,12 @@ def check_step_divides(low: Any, high: Any, step: Any) -> None:
         )
 
 
-def _warn_high_lowered(low: Any, high: Any, step: Any, new_high: Any) -> None:
+def _warn_high_lowered(low: Any, high: Any, step: Any, new_high: Any, stacklevel: int) -> None:
     warnings.warn(
         f"step={step!r} does not divide the range [{low!r}, {high!r}] into whole steps; "
         f"high is lowered to {new_high!r}",
         UserWarning,
-        stacklevel=4,
+        stacklevel=stacklevel + 1,
     )
 
 
@@ -134,7 +138,8 @@ def _lowered_float_high(low: float, high: float, step: float) -> float:
         return high
     # Decimal arithmetic gives the grid point users expect (0.9, not 0.8999999999999999).
     new_high = float(decimal.Decimal(repr(low)) + n_steps * decimal.Decimal(repr(step)))
-    _warn_high_lowered(low, high, step, new_high)
+    # Called from __post_init__, itself called from the generated __init__.
+    _warn_high_lowered(low, high, step, new_high, stacklevel=4)
     return new_high
 
 
@@ -189,7 +194,7 @@ class FloatDistribution(BaseDistribution):
         if self.step is None:
             return True
         k = (internal - self.low) / self.step
-        return abs(k - round(k)) <= _STEP_RTOL * max(1.0, abs(k))
+        return abs(k - round(k)) < _STEP_ATOL
 
     def single(self) -> bool:
         if self.step is not None:
@@ -231,7 +236,7 @@ class IntDistribution(BaseDistribution):
             raise ValueError("step other than 1 and log=True cannot be used together")
         if (self.high - self.low) % self.step:
             new_high = self.high - (self.high - self.low) % self.step
-            _warn_high_lowered(self.low, self.high, self.step, new_high)
+            _warn_high_lowered(self.low, self.high, self.step, new_high, stacklevel=3)
             object.__setattr__(self, "high", new_high)
 
     def to_internal(self, value: Any) -> float:
