@@ -61,9 +61,6 @@ class StudyDirection(enum.IntEnum):
     MINIMIZE = 1
     MAXIMIZE = 2
 
-    def __str__(self) -> str:
-        return f"StudyDirection.{self.name}"
-
 
 @dataclass
 class FrozenTrial:
