@@ -8,6 +8,7 @@ they only use what those tutorials use (``study.trials``, ``study.get_trials``,
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 import textwrap
@@ -107,7 +108,7 @@ def test_user_defined_simulated_annealing_sampler(optuna: types.ModuleType) -> N
     # Annealing walks downhill from the random start: the best of the last
     # 30 trials is far below the first trial's value, and it moved by small steps.
     assert min(values[30:]) < values[0] / 10
-    steps = [abs(a.params["x"] - b.params["x"]) for a, b in zip(study.trials[2:], study.trials[3:])]
+    steps = [abs(a.params["x"] - b.params["x"]) for a, b in itertools.pairwise(study.trials[2:])]
     assert float(np.median(steps)) <= 2.0 + 1e-9
 
 
