@@ -903,8 +903,16 @@ def delete_study(*, study_name: str, storage: str | BaseStorage) -> None:
     backend.delete_study(backend.get_study_id_from_name(study_name))
 
 
-def get_all_study_summaries(storage: str | BaseStorage) -> list[StudySummary]:
-    """One summary per study in the storage."""
+def get_all_study_summaries(
+    storage: str | BaseStorage, include_best_trial: bool = True
+) -> list[StudySummary]:
+    """One summary per study in the storage.
+
+    Args:
+        storage: A database URL or storage object.
+        include_best_trial: Accepted for Optuna code; summaries carry the best
+            values (``best_values``), not the best trial.
+    """
     return get_storage(storage).get_all_studies()
 
 
