@@ -16,7 +16,7 @@ from tunelab.exceptions import DuplicatedStudyError
 from tunelab.logging import get_logger
 from tunelab.pruners import BasePruner, MedianPruner
 from tunelab.samplers import BaseSampler
-from tunelab.space import BaseDistribution
+from tunelab.space import BaseDistribution, current_distribution
 from tunelab.storage import BaseStorage, StudySummary, get_storage
 from tunelab.trial import (
     FIXED_PARAMS_KEY,
@@ -468,7 +468,7 @@ class Study:
         )
         try:
             for name, value in trial.params.items():
-                dist = trial.distributions[name]
+                dist = current_distribution(trial.distributions[name])
                 storage.set_trial_param(created.trial_id, name, dist.to_internal(value), dist)
             for step, value in sorted(trial.intermediate_values.items()):
                 storage.set_trial_intermediate_value(created.trial_id, step, float(value))

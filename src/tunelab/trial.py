@@ -20,6 +20,7 @@ from tunelab.space import (
     FloatDistribution,
     IntDistribution,
     check_compatible,
+    current_distribution,
 )
 
 if TYPE_CHECKING:
@@ -527,7 +528,7 @@ def create_trial(
         state=state,
         values=trial_values,
         params=dict(params or {}),
-        distributions=dict(distributions or {}),
+        distributions={k: current_distribution(d) for k, d in (distributions or {}).items()},
         intermediate_values=dict(intermediate_values or {}),
         user_attrs=dict(user_attrs or {}),
         system_attrs=system,

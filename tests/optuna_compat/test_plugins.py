@@ -213,3 +213,24 @@ def test_public_functions_have_real_types_for_type_checkers(tmp_path: Path) -> N
     assert "-> tunelab.study.Study" in out, out
     assert 'Revealed type is "tunelab.trial.FrozenTrial"' in out, out
     assert 'Revealed type is "float"' in out, out
+
+
+@pytest.mark.parametrize("optuna", LIBRARIES)
+def test_single_objective_sampler_guard_from_the_base_class(optuna: types.ModuleType) -> None:
+    class FirstValueSampler(optuna.samplers.BaseSampler):  # type: ignore[name-defined,misc]
+        def infer_relative_search_space(self, study: Any, trial: Any) -> dict[str, Any]:
+            return {}
+
+        def sample_relative(self, study: Any, trial: Any, search_space: Any) -> dict[str, Any]:
+            return {}
+
+        def sample_independent(self, study: Any, trial: Any, name: str, dist: Any) -> Any:
+            self._raise_error_if_multi_objective(study)
+            return dist.low
+
+    single = optuna.create_study(sampler=FirstValueSampler())
+    single.optimize(lambda t: t.suggest_float("x", 1, 2), n_trials=1)
+    assert single.best_params == {"x": 1.0}
+    multi = optuna.create_study(directions=["minimize"] * 2, sampler=FirstValueSampler())
+    with pytest.raises(ValueError):
+        multi.optimize(lambda t: (t.suggest_float("x", 1, 2), 0.0), n_trials=1)

@@ -243,3 +243,17 @@ def test_modules_expose_optunas_names(module: str, names: list[str]) -> None:
 def test_rdb_storage_refuses_heartbeat_settings_with_a_pointer(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="create_study\\(heartbeat_interval"):
         tunelab.storages.RDBStorage(f"sqlite:///{tmp_path / 'h.db'}", heartbeat_interval=60)
+
+
+@pytest.mark.parametrize("optuna", LIBRARIES)
+def test_trials_added_with_deprecated_distributions_join_the_search_space(
+    optuna: types.ModuleType,
+) -> None:
+    study = optuna.create_study()
+    with pytest.warns(FutureWarning):
+        old = optuna.distributions.UniformDistribution(0, 1)
+    study.add_trial(optuna.create_trial(params={"x": 0.5}, distributions={"x": old}, value=1.0))
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=1)
+    assert study.trials[0].distributions["x"] == optuna.distributions.FloatDistribution(0, 1)
+    space = optuna.search_space.intersection_search_space(study.get_trials(deepcopy=False))
+    assert list(space) == ["x"]

@@ -20,6 +20,7 @@ from tunelab.space._optuna import (
     IntUniformDistribution,
     LogUniformDistribution,
     UniformDistribution,
+    current_distribution,
     distribution_to_json,
     json_to_distribution,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "check_compatible",
     "check_distribution_compatibility",
     "check_step_divides",
+    "current_distribution",
     "distribution_from_json",
     "distribution_to_json",
     "from_unit",

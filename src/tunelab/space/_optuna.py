@@ -94,6 +94,23 @@ class IntLogUniformDistribution(IntDistribution):
         return {"low": self.low, "high": self.high, "step": self.step}
 
 
+def current_distribution(dist: BaseDistribution) -> BaseDistribution:
+    """The Optuna 3 class of a deprecated distribution (other distributions unchanged).
+
+    Trials store the current classes, so a parameter added with
+    ``UniformDistribution(0, 1)`` is the same parameter as one suggested with
+    ``suggest_float(name, 0, 1)``.
+    """
+    if isinstance(dist, _DEPRECATED_FLOAT):
+        return FloatDistribution(dist.low, dist.high, log=dist.log, step=dist.step)
+    if isinstance(dist, _DEPRECATED_INT):
+        return IntDistribution(dist.low, dist.high, log=dist.log, step=dist.step)
+    return dist
+
+
+_DEPRECATED_FLOAT = (UniformDistribution, LogUniformDistribution, DiscreteUniformDistribution)
+_DEPRECATED_INT = (IntUniformDistribution, IntLogUniformDistribution)
+
 DISTRIBUTION_CLASSES: tuple[type[BaseDistribution], ...] = (
     IntDistribution,
     IntLogUniformDistribution,
