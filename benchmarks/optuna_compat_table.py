@@ -146,6 +146,13 @@ NOTES: dict[str, tuple[str, str]] = {
         "extra `backend` argument (threads or worker processes for `n_jobs`); "
         "`gc_after_trial` handled by the execution layer",
     ),
+    "Study.trials_dataframe": (
+        "differs",
+        "datetimes are timezone-aware UTC (Optuna: naive local time)",
+    ),
+    "Trial.datetime_start": ("differs", "timezone-aware UTC (Optuna: naive local time)"),
+    "FrozenTrial.datetime_start": ("differs", "timezone-aware UTC (Optuna: naive local time)"),
+    "FrozenTrial.datetime_complete": ("differs", "timezone-aware UTC (Optuna: naive local time)"),
     "Study.system_attrs": (
         "differs",
         "holds tunelab's own settings (heartbeats, retries, metric names)",
