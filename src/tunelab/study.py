@@ -808,7 +808,8 @@ def create_study(
         storage: None (in memory), a database URL or a storage object.
         sampler: How parameters are chosen; :class:`~tunelab.samplers.AutoSampler`
             by default.
-        pruner: How hopeless trials are stopped; none by default.
+        pruner: How hopeless trials are stopped; :class:`~tunelab.pruners.MedianPruner`
+            by default, as in Optuna (pass ``NopPruner()`` to never prune).
         direction: ``"minimize"`` (default) or ``"maximize"`` for one objective.
         directions: One direction per objective, for several objectives.
         load_if_exists: Load the study of that name instead of failing.
@@ -882,7 +883,7 @@ def load_study(
         study_name: The study to open; may be omitted when the storage holds one.
         storage: A database URL or storage object.
         sampler: Sampler for new trials (AutoSampler by default).
-        pruner: Pruner for new trials (none by default).
+        pruner: Pruner for new trials (MedianPruner by default).
 
     Raises:
         StudyNotFoundError: No study of that name.
