@@ -390,6 +390,8 @@ class Trial(BaseTrial):
         self._intermediate = {**self._intermediate, step: value}
 
     def should_prune(self) -> bool:
+        if self._study._is_multi_objective:
+            raise NotImplementedError("should_prune() is for single-objective studies")
         return self._study._should_prune(self._snapshot())
 
     def set_user_attr(self, key: str, value: Any) -> None:

@@ -257,3 +257,12 @@ def test_trials_added_with_deprecated_distributions_join_the_search_space(
     assert study.trials[0].distributions["x"] == optuna.distributions.FloatDistribution(0, 1)
     space = optuna.search_space.intersection_search_space(study.get_trials(deepcopy=False))
     assert list(space) == ["x"]
+
+
+@pytest.mark.parametrize("optuna", LIBRARIES)
+def test_pruning_calls_are_for_single_objective_studies(optuna: types.ModuleType) -> None:
+    trial = optuna.create_study(directions=["minimize", "maximize"]).ask()
+    with pytest.raises(NotImplementedError):
+        trial.should_prune()
+    with pytest.raises(NotImplementedError):
+        trial.report(1.0, 0)
