@@ -146,6 +146,11 @@ NOTES: dict[str, tuple[str, str]] = {
         "extra `backend` argument (threads or worker processes for `n_jobs`); "
         "`gc_after_trial` handled by the execution layer",
     ),
+    "Study.enqueue_trial": (
+        "differs",
+        "a queued value outside the distribution the objective asks for fails that trial "
+        "with a ValueError (Optuna warns and uses the value)",
+    ),
     "Study.trials_dataframe": (
         "differs",
         "datetimes are timezone-aware UTC (Optuna: naive local time)",
