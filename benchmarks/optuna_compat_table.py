@@ -231,7 +231,8 @@ NOTES: dict[str, tuple[str, str]] = {
     ),
     "optuna.samplers.BaseSampler": (
         "supported",
-        "samplers see a read-only study view (trials, get_trials, direction(s), best_*)",
+        "samplers see a read-only study view (trials, get_trials, direction(s), best_*); "
+        "its get_trials returns shared snapshots unless deepcopy=True",
     ),
     "optuna.samplers.BruteForceSampler": ("missing", "use `GridSampler` over a finite grid"),
     "optuna.samplers.PartialFixedSampler": (
