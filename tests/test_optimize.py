@@ -19,16 +19,17 @@ from tunelab.trial import TrialState
 
 
 def test_bad_objective_results_fail_the_trial_and_the_study_goes_on() -> None:
-    results: list[Any] = [math.nan, math.inf, "high", None, [1.0, 2.0], 0.5]
+    results: list[Any] = [math.nan, "high", None, [1.0, 2.0], 0.5, math.inf]
     study = tl.create_study()
     study.optimize(lambda t: results[t.number], n_trials=len(results))
     trials = study.trials
-    assert [t.state for t in trials] == [TrialState.FAIL] * 5 + [TrialState.COMPLETE]
-    reasons = [t.fail_reason or "" for t in trials[:5]]
-    assert "NaN or infinite" in reasons[0] and "NaN or infinite" in reasons[1]
-    assert "not a number" in reasons[2] and "not a number" in reasons[3]
-    assert "returned 2 value(s)" in reasons[4]
-    assert study.best_value == 0.5
+    # Infinity is a result (as in Optuna); NaN and non-numbers are not.
+    assert [t.state for t in trials] == [TrialState.FAIL] * 4 + [TrialState.COMPLETE] * 2
+    reasons = [t.fail_reason or "" for t in trials[:4]]
+    assert "NaN" in reasons[0]
+    assert "not a number" in reasons[1] and "not a number" in reasons[2]
+    assert "returned 2 value(s)" in reasons[3]
+    assert study.best_value == 0.5 and trials[5].values == [math.inf]
 
 
 def test_uncaught_exception_fails_trial_then_propagates() -> None:
@@ -130,7 +131,9 @@ def square(trial: tl.BaseTrial) -> float:
 
 
 def test_processes_run_trials_in_parallel_with_distinct_seeded_params() -> None:
-    study = tl.create_study(sampler=tl.samplers.RandomSampler(seed=3))
+    study = tl.create_study(
+        sampler=tl.samplers.RandomSampler(seed=3), pruner=tl.pruners.NopPruner()
+    )
     study.optimize(square, n_trials=12, n_jobs=2)
     trials = study.trials
     assert len(trials) == 12 and all(t.state == TrialState.COMPLETE for t in trials)

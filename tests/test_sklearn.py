@@ -363,6 +363,20 @@ def test_median_pruner_stops_an_obviously_bad_config_after_its_first_fold(
     assert search.best_params_["n_neighbors"] != 100
 
 
+def test_no_pruner_means_no_pruning_though_studies_default_to_median(
+    iris: tuple[np.ndarray, ...],
+) -> None:
+    X, y = iris
+    search = TuneSearchCV(
+        KNeighborsClassifier(),
+        {"n_neighbors": tl.space.IntDistribution(1, 120)},
+        sampler=_Sequence({"n_neighbors": [5, 7, 9, 11, 13, 15, 100]}),
+        n_trials=7,
+        cv=3,
+    ).fit(X, y)
+    assert all(t.state == TrialState.COMPLETE for t in search.study_.trials)
+
+
 def test_random_state_makes_the_search_reproducible(iris: tuple[np.ndarray, ...]) -> None:
     X, y = iris
     space = {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -50,8 +51,10 @@ def test_same_name_returns_same_value_and_other_distribution_raises() -> None:
     trial = study.ask()
     x = trial.suggest_float("x", 0, 1)
     assert trial.suggest_float("x", 0, 1) == x
+    with pytest.warns(RuntimeWarning, match="'x'.*already suggested"):
+        assert trial.suggest_float("x", 0, 2) == x
     with pytest.raises(ValueError, match="'x'.*already suggested"):
-        trial.suggest_float("x", 0, 2)
+        trial.suggest_int("x", 0, 2)
     with pytest.raises(ValueError, match="'y'.*low"):
         trial.suggest_int("y", 5, 1)
     with pytest.raises(ValueError, match="'z'.*log"):
@@ -109,17 +112,18 @@ def test_define_by_run_conditional_params() -> None:
         assert set(trial.params) == expected
 
 
-def test_tell_rejects_bad_values_and_leaves_trial_running() -> None:
+def test_tell_complete_rejects_bad_values_and_leaves_trial_running() -> None:
     study = tl.create_study(directions=["minimize", "maximize"])
     trial = study.ask()
     for bad, message in [
         (1.0, "1 value"),
         ([1.0, math.nan], "NaN"),
-        ([1.0, math.inf], "infinite"),
         ([1.0, "x"], "not a number"),
     ]:
         with pytest.raises(ValueError, match=message):
-            study.tell(trial, bad)
+            study.tell(trial, bad, state=TrialState.COMPLETE)
+    with pytest.raises(ValueError, match="needs the objective value"):
+        study.tell(trial, state=TrialState.COMPLETE)
     assert study.trials[0].state == TrialState.RUNNING
     frozen = study.tell(trial.number, [1.0, 2.0])
     assert frozen.values == [1.0, 2.0]
@@ -127,8 +131,42 @@ def test_tell_rejects_bad_values_and_leaves_trial_running() -> None:
         study.tell(trial, [1.0, 2.0])
     with pytest.raises(ValueError, match="takes no values"):
         study.tell(study.ask(), [1.0, 2.0], state=TrialState.FAIL)
-    with pytest.raises(ValueError, match="needs values or a state"):
-        study.tell(study.ask())
+
+
+@pytest.mark.parametrize(
+    ("bad", "reason"),
+    [(None, "no value"), (math.nan, "NaN"), ("x", "not a number"), ([1.0, 2.0], "2 value")],
+)
+def test_tell_without_state_fails_the_trial_on_bad_values_with_a_warning(
+    bad: Any, reason: str
+) -> None:
+    # Optuna's rule: tell(trial, bad) stores a FAIL trial and warns, it does not raise.
+    study = tl.create_study()
+    trial = study.ask()
+    with pytest.warns(UserWarning, match=reason):
+        frozen = study.tell(trial, bad)
+    assert frozen.state == TrialState.FAIL and frozen.values is None
+    assert study.trials[0].state == TrialState.FAIL
+    assert reason in (study.trials[0].fail_reason or "")
+
+
+def test_tell_accepts_infinite_values_as_complete() -> None:
+    study = tl.create_study(directions=["minimize", "maximize"])
+    frozen = study.tell(study.ask(), [math.inf, -math.inf])
+    assert frozen.state == TrialState.COMPLETE
+    assert study.trials[0].values == [math.inf, -math.inf]
+
+
+def test_tell_skip_if_finished_returns_the_stored_trial() -> None:
+    study = tl.create_study()
+    trial = study.ask()
+    study.tell(trial, 1.0)
+    again = study.tell(trial, 5.0, skip_if_finished=True)
+    assert again.state == TrialState.COMPLETE and again.values == [1.0]
+    with pytest.raises(ValueError):  # UpdateFinishedTrialError is a ValueError, as in Optuna
+        study.tell(trial, 5.0)
+    with pytest.raises(ValueError, match="no trial number 7"):
+        study.tell(7, 1.0)
 
 
 def test_tell_pruned_keeps_last_intermediate_value() -> None:

@@ -7,7 +7,20 @@ The tuning API follows Optuna's names (``create_study``, ``trial.suggest_*``,
 import importlib
 from typing import Any
 
-from tunelab import deploy, logging, pruners, samplers, space, storage
+from tunelab import (
+    deploy,
+    distributions,
+    exceptions,
+    logging,
+    pruners,
+    samplers,
+    search_space,
+    space,
+    storage,
+    storages,
+    study,
+    trial,
+)
 from tunelab.deploy import (
     ArtifactError,
     ConversionError,
@@ -31,14 +44,25 @@ from tunelab.exceptions import (
 )
 from tunelab.storage import StudySummary
 from tunelab.study import (
+    MaxTrialsCallback,
     Study,
     StudyView,
+    copy_study,
     create_study,
     delete_study,
+    get_all_study_names,
     get_all_study_summaries,
     load_study,
 )
-from tunelab.trial import BaseTrial, FrozenTrial, StudyDirection, Trial, TrialState
+from tunelab.trial import (
+    BaseTrial,
+    FixedTrial,
+    FrozenTrial,
+    StudyDirection,
+    Trial,
+    TrialState,
+    create_trial,
+)
 
 __version__ = "0.1.0"
 
@@ -72,8 +96,10 @@ __all__ = [  # noqa: RUF022 - public names first, then the lazily loaded ones
     "BaseTrial",
     "ConversionError",
     "DuplicatedStudyError",
+    "FixedTrial",
     "FrozenTrial",
     "LoadedModel",
+    "MaxTrialsCallback",
     "Registry",
     "RegistryError",
     "SchemaVersionError",
@@ -90,9 +116,14 @@ __all__ = [  # noqa: RUF022 - public names first, then the lazily loaded ones
     "TrialState",
     "TunelabError",
     "UpdateFinishedTrialError",
+    "copy_study",
     "create_study",
+    "create_trial",
     "delete_study",
     "deploy",
+    "distributions",
+    "exceptions",
+    "get_all_study_names",
     "get_all_study_summaries",
     "load_model",
     "load_study",
@@ -100,9 +131,13 @@ __all__ = [  # noqa: RUF022 - public names first, then the lazily loaded ones
     "pruners",
     "samplers",
     "save_model",
+    "search_space",
     "space",
     "storage",
+    "storages",
+    "study",
     "to_onnx",
+    "trial",
     "Evaluation",
     "compare",
     "evaluate",

@@ -13,10 +13,29 @@ import logging as _logging
 import threading
 
 CRITICAL = _logging.CRITICAL
+FATAL = _logging.FATAL
 ERROR = _logging.ERROR
 WARNING = _logging.WARNING
+WARN = _logging.WARN
 INFO = _logging.INFO
 DEBUG = _logging.DEBUG
+
+__all__ = [
+    "CRITICAL",
+    "DEBUG",
+    "ERROR",
+    "FATAL",
+    "INFO",
+    "WARN",
+    "WARNING",
+    "disable_default_handler",
+    "disable_propagation",
+    "enable_default_handler",
+    "enable_propagation",
+    "get_logger",
+    "get_verbosity",
+    "set_verbosity",
+]
 
 _lock = threading.Lock()
 _handler: _logging.Handler | None = None
@@ -57,3 +76,23 @@ def disable_default_handler() -> None:
     if _handler is not None:
         logger.removeHandler(_handler)
     logger.propagate = True
+
+
+def enable_default_handler() -> None:
+    """Write tunelab's records to stderr again (the default)."""
+    logger = _root()
+    if _handler is not None and _handler not in logger.handlers:
+        logger.addHandler(_handler)
+
+
+def enable_propagation() -> None:
+    """Pass tunelab's records on to the root logger's handlers as well.
+
+    Combine with :func:`disable_default_handler` to avoid printing them twice.
+    """
+    _root().propagate = True
+
+
+def disable_propagation() -> None:
+    """Keep tunelab's records away from the root logger's handlers (the default)."""
+    _root().propagate = False

@@ -33,7 +33,7 @@ from tunelab.evaluation import evaluate
 from tunelab.evaluation._cv import make_splits
 from tunelab.evaluation.metrics import EstimatorMetric, Metric, get_metric
 from tunelab.exceptions import TrialPruned, TunelabError
-from tunelab.pruners import BasePruner
+from tunelab.pruners import BasePruner, NopPruner
 from tunelab.space import (
     BaseDistribution,
     CategoricalDistribution,
@@ -776,7 +776,8 @@ class TuneSearchCV(MetaEstimatorMixin, BaseEstimator):
             sampler = copy.deepcopy(self.sampler)
             if seed is not None:
                 sampler.reseed_rng(seed)
-        pruner = copy.deepcopy(self.pruner)
+        # None means no pruning here, not the study's default (MedianPruner, as in Optuna).
+        pruner = NopPruner() if self.pruner is None else copy.deepcopy(self.pruner)
         return create_study(direction="maximize", sampler=sampler, pruner=pruner)
 
     def _run(self, study: Study, objective: _CVObjective, n_jobs: int) -> list[FrozenTrial]:

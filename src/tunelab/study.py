@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import copy
+import math
 import threading
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from tunelab._validation import check_int
 from tunelab.exceptions import DuplicatedStudyError
 from tunelab.logging import get_logger
-from tunelab.pruners import BasePruner, NopPruner
+from tunelab.pruners import BasePruner, MedianPruner
 from tunelab.samplers import BaseSampler
-from tunelab.space import BaseDistribution
+from tunelab.space import BaseDistribution, current_distribution
 from tunelab.storage import BaseStorage, StudySummary, get_storage
 from tunelab.trial import (
     FIXED_PARAMS_KEY,
@@ -23,6 +26,7 @@ from tunelab.trial import (
     Trial,
     TrialState,
     is_finite_number,
+    validate_trial,
 )
 
 if TYPE_CHECKING:
@@ -34,6 +38,18 @@ ObjectiveFunc = Callable[[Trial], float | Sequence[float]]
 Callback = Callable[["Study", FrozenTrial], None]
 
 _SETTINGS_KEY = "settings"
+_METRIC_NAMES_KEY = "metric_names"
+_DATAFRAME_ATTRS = (
+    "number",
+    "value",
+    "datetime_start",
+    "datetime_complete",
+    "duration",
+    "params",
+    "user_attrs",
+    "system_attrs",
+    "state",
+)
 DEFAULT_HEARTBEAT_INTERVAL = 30.0
 
 
@@ -58,9 +74,58 @@ class StudyView:
         """Direction of a single-objective study."""
         return self._study.direction
 
-    def get_trials(self, *, states: Container[TrialState] | None = None) -> list[FrozenTrial]:
-        """Trials of the study ordered by number (shared snapshots: do not modify)."""
-        return self._study._storage.get_all_trials(self._study._study_id, states=states)
+    def get_trials(
+        self, deepcopy: bool = False, states: Container[TrialState] | None = None
+    ) -> list[FrozenTrial]:
+        """Trials of the study ordered by number, optionally only those in ``states``.
+
+        Args:
+            deepcopy: Return private copies; by default the trials are shared
+                snapshots, which a sampler must not modify.
+            states: Only trials in these states.
+        """
+        trials = self._study._storage.get_all_trials(self._study._study_id, states=states)
+        return copy.deepcopy(trials) if deepcopy else trials
+
+    @property
+    def trials(self) -> list[FrozenTrial]:
+        """All trials ordered by number (shared snapshots: do not modify)."""
+        return self.get_trials()
+
+    @property
+    def best_trial(self) -> FrozenTrial:
+        """The best completed trial of a single-objective study."""
+        return self._study.best_trial
+
+    @property
+    def best_trials(self) -> list[FrozenTrial]:
+        """Completed trials on the Pareto front."""
+        return self._study.best_trials
+
+    @property
+    def best_value(self) -> float:
+        """The best objective value of a single-objective study."""
+        return self._study.best_value
+
+    @property
+    def best_params(self) -> dict[str, Any]:
+        """Parameters of the best trial of a single-objective study."""
+        return self._study.best_params
+
+    @property
+    def user_attrs(self) -> dict[str, Any]:
+        """The study's user attributes."""
+        return self._study.user_attrs
+
+    @property
+    def system_attrs(self) -> dict[str, Any]:
+        """The study's system attributes."""
+        return self._study.system_attrs
+
+    @property
+    def metric_names(self) -> list[str] | None:
+        """Names of the objectives, if set."""
+        return self._study.metric_names
 
     def stop(self) -> None:
         """Ask the running optimize loop to start no further trials."""
@@ -84,7 +149,7 @@ class Study:
         self._study_id = self._storage.get_study_id_from_name(study_name)
         self.study_name = study_name
         self.sampler = sampler if sampler is not None else _default_sampler()
-        self.pruner = pruner if pruner is not None else NopPruner()
+        self.pruner = pruner if pruner is not None else MedianPruner()
         self._directions = self._storage.get_study_directions(self._study_id)
         self._view = StudyView(self)
         self._lock = threading.RLock()
@@ -134,12 +199,22 @@ class Study:
 
     @property
     def trials(self) -> list[FrozenTrial]:
-        """All trials ordered by number."""
+        """All trials ordered by number (copies: changing them changes nothing stored)."""
         return self.get_trials()
 
-    def get_trials(self, *, states: Container[TrialState] | None = None) -> list[FrozenTrial]:
-        """Trials ordered by number, optionally only those in ``states``."""
-        return self._storage.get_all_trials(self._study_id, states=states)
+    def get_trials(
+        self, deepcopy: bool = True, states: Container[TrialState] | None = None
+    ) -> list[FrozenTrial]:
+        """Trials ordered by number, optionally only those in ``states``.
+
+        Args:
+            deepcopy: Return private copies (the default, as in Optuna); pass
+                False for the storage's shared snapshots, which is faster on
+                large studies but must not be modified.
+            states: Only trials in these states.
+        """
+        trials = self._storage.get_all_trials(self._study_id, states=states)
+        return copy.deepcopy(trials) if deepcopy else trials
 
     @property
     def best_trial(self) -> FrozenTrial:
@@ -150,7 +225,7 @@ class Study:
         """
         if self._is_multi_objective:
             raise RuntimeError("this study has several objectives; use best_trials")
-        done = self.get_trials(states=(TrialState.COMPLETE,))
+        done = self.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
         if not done:
             raise ValueError(f"study {self.study_name!r} has no completed trial yet")
         sign = -1.0 if self.direction == StudyDirection.MAXIMIZE else 1.0
@@ -171,7 +246,7 @@ class Study:
     @property
     def best_trials(self) -> list[FrozenTrial]:
         """Completed trials on the Pareto front (every trial for one objective ties)."""
-        done = self.get_trials(states=(TrialState.COMPLETE,))
+        done = self.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
         if not self._is_multi_objective:
             if not done:
                 return []
@@ -187,6 +262,32 @@ class Study:
     def set_user_attr(self, key: str, value: Any) -> None:
         """Attach a JSON-serialisable value to the study."""
         self._storage.set_study_attr(self._study_id, key, value)
+
+    @property
+    def system_attrs(self) -> dict[str, Any]:
+        """Attributes tunelab keeps with the study (settings, metric names...)."""
+        return self._storage.get_study_attrs(self._study_id, system=True)
+
+    @property
+    def metric_names(self) -> list[str] | None:
+        """Names of the objectives, set with :meth:`set_metric_names`."""
+        names = self.system_attrs.get(_METRIC_NAMES_KEY)
+        return None if names is None else list(names)
+
+    def set_metric_names(self, metric_names: list[str]) -> None:
+        """Name the objectives (used by :meth:`trials_dataframe` and plots).
+
+        Raises:
+            ValueError: The number of names differs from the number of objectives.
+        """
+        if len(metric_names) != len(self._directions):
+            raise ValueError(
+                f"metric_names has {len(metric_names)} name(s) but the study has "
+                f"{len(self._directions)} objective(s)"
+            )
+        self._storage.set_study_attr(
+            self._study_id, _METRIC_NAMES_KEY, [str(n) for n in metric_names], system=True
+        )
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -229,24 +330,41 @@ class Study:
         trial: Trial | int,
         values: float | Sequence[float] | None = None,
         state: TrialState | None = None,
+        skip_if_finished: bool = False,
         *,
         fail_reason: str | None = None,
     ) -> FrozenTrial:
         """Finish a trial with its objective value(s) or a state.
 
+        As in Optuna, without a ``state`` a trial whose values are missing,
+        NaN, not numbers or of the wrong count is stored as FAIL with a
+        warning; with ``state=COMPLETE`` such values raise instead. Infinite
+        values are valid results.
+
         Args:
             trial: The trial, or its number.
             values: One value per objective, for a COMPLETE trial.
             state: COMPLETE (default when values are given), PRUNED or FAIL.
+            skip_if_finished: Return the stored trial unchanged if it has
+                already finished, instead of raising.
             fail_reason: Why the trial failed, stored with it.
 
         Raises:
-            ValueError: The values are missing, not numbers, NaN or infinite,
-                or their count does not match the objectives; the trial is
-                left unchanged.
+            ValueError: ``state`` is COMPLETE and the values are missing or
+                invalid, values came with a PRUNED or FAIL state, the trial
+                number does not exist, or the trial has already finished
+                (:class:`~tunelab.exceptions.UpdateFinishedTrialError`, a
+                ``ValueError``); the trial is left unchanged.
         """
         trial_id = self._trial_id(trial)
-        state, checked = self._check_tell(values, state)
+        if skip_if_finished:
+            stored = self._storage.get_trial(trial_id)
+            if stored.state.is_finished():
+                return stored
+        state, checked, problem = self._check_tell(values, state)
+        if problem is not None:
+            warnings.warn(f"trial {self._number_of(trial)} failed: {problem}", stacklevel=2)
+            fail_reason = fail_reason or problem
         if state == TrialState.PRUNED and not self._is_multi_objective:
             checked = self._pruned_value(trial)
         with self._lock:
@@ -261,27 +379,112 @@ class Study:
         self._log_finished(frozen)
         return frozen
 
+    def _number_of(self, trial: Trial | int) -> int:
+        return trial.number if isinstance(trial, Trial) else trial
+
     def _trial_id(self, trial: Trial | int) -> int:
         if isinstance(trial, Trial):
             return trial.trial_id
         if isinstance(trial, int) and not isinstance(trial, bool):
-            return self._storage.get_trial_id_from_number(self._study_id, trial)
+            try:
+                return self._storage.get_trial_id_from_number(self._study_id, trial)
+            except KeyError:
+                raise ValueError(f"study {self.study_name!r} has no trial number {trial}") from None
         raise TypeError(f"trial must be a Trial or a trial number, got {type(trial).__name__}")
 
     def _check_tell(
         self, values: float | Sequence[float] | None, state: TrialState | None
-    ) -> tuple[TrialState, list[float] | None]:
-        if state is None:
-            state = TrialState.COMPLETE if values is not None else None
-        if state is None:
-            raise ValueError("tell() needs values or a state (PRUNED or FAIL)")
-        if state not in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL):
+    ) -> tuple[TrialState, list[float] | None, str | None]:
+        """The state and values to store, and why the trial fails when it does."""
+        if state is not None and state not in (
+            TrialState.COMPLETE,
+            TrialState.PRUNED,
+            TrialState.FAIL,
+        ):
             raise ValueError(f"tell() state must be COMPLETE, PRUNED or FAIL, got {state.name}")
-        if state != TrialState.COMPLETE:
+        if state in (TrialState.PRUNED, TrialState.FAIL):
             if values is not None:
                 raise ValueError(f"a {state.name} trial takes no values")
-            return state, None
-        return state, check_objective_values(values, len(self._directions))
+            return state, None, None
+        if values is None:
+            if state == TrialState.COMPLETE:
+                raise ValueError("tell() with state COMPLETE needs the objective value(s)")
+            return TrialState.FAIL, None, "tell() got no value and no state"
+        try:
+            return TrialState.COMPLETE, check_objective_values(values, len(self._directions)), None
+        except ValueError as exc:
+            if state == TrialState.COMPLETE:
+                raise
+            return TrialState.FAIL, None, str(exc)
+
+    def add_trial(self, trial: FrozenTrial) -> None:
+        """Add a trial made elsewhere (see :func:`tunelab.create_trial`) to the study.
+
+        Samplers learn from it as from any other trial. A WAITING trial is
+        queued like :meth:`enqueue_trial`, with its params fixed.
+
+        Raises:
+            ValueError: The trial is inconsistent, or has another number of
+                values than the study has objectives; nothing is stored.
+        """
+        validate_trial(trial)
+        if trial.values is not None and len(trial.values) != len(self._directions):
+            raise ValueError(
+                f"the trial has {len(trial.values)} value(s) but the study has "
+                f"{len(self._directions)} objective(s)"
+            )
+        if trial.state == TrialState.WAITING:
+            self._storage.create_new_trial(
+                self._study_id,
+                state=TrialState.WAITING,
+                system_attrs={
+                    **trial.system_attrs,
+                    FIXED_PARAMS_KEY: {
+                        **trial.system_attrs.get(FIXED_PARAMS_KEY, {}),
+                        **trial.params,
+                    },
+                },
+                user_attrs=dict(trial.user_attrs),
+            )
+            return
+        self._write_trial(trial)
+
+    def add_trials(self, trials: Iterable[FrozenTrial]) -> None:
+        """Add several trials with :meth:`add_trial`, in order."""
+        for trial in trials:
+            self.add_trial(trial)
+
+    def _write_trial(self, trial: FrozenTrial) -> None:
+        """Store a copy of ``trial`` as a new trial of this study.
+
+        The storage contract has no single write for a whole trial: the copy is
+        built as a running trial and finished last, so samplers never see it
+        finished with parts missing; if a write fails it is marked FAIL.
+        """
+        storage = self._storage
+        created = storage.create_new_trial(
+            self._study_id,
+            system_attrs=dict(trial.system_attrs),
+            user_attrs=dict(trial.user_attrs),
+        )
+        try:
+            for name, value in trial.params.items():
+                dist = current_distribution(trial.distributions[name])
+                storage.set_trial_param(created.trial_id, name, dist.to_internal(value), dist)
+            for step, value in sorted(trial.intermediate_values.items()):
+                storage.set_trial_intermediate_value(created.trial_id, step, float(value))
+            if trial.state != TrialState.RUNNING:
+                values = None if trial.values is None else [float(v) for v in trial.values]
+                storage.set_trial_state_values(
+                    created.trial_id, trial.state, values, fail_reason=trial.fail_reason
+                )
+        except BaseException as exc:
+            storage.set_trial_state_values(
+                created.trial_id,
+                TrialState.FAIL,
+                fail_reason=f"adding the trial failed: {type(exc).__name__}: {exc}",
+            )
+            raise
 
     def _pruned_value(self, trial: Trial | int) -> list[float] | None:
         """A pruned trial keeps its last intermediate value, so samplers can learn from it."""
@@ -292,7 +495,7 @@ class Study:
         if not steps:
             return None
         last = steps[max(steps)]
-        return [last] if is_finite_number(last) else None
+        return None if math.isnan(last) else [last]
 
     def _log_finished(self, trial: FrozenTrial) -> None:
         if trial.state == TrialState.FAIL:
@@ -323,7 +526,7 @@ class Study:
         """
         if skip_if_exists and any(
             {**t.params, **t.system_attrs.get(FIXED_PARAMS_KEY, {})} == dict(params)
-            for t in self.trials
+            for t in self.get_trials(deepcopy=False)
         ):
             return
         self._storage.create_new_trial(
@@ -440,8 +643,20 @@ class Study:
             backend=backend,
         )
 
-    def trials_dataframe(self) -> pd.DataFrame:
-        """One row per trial: number, state, values, params_*, user_attrs_*, times.
+    def trials_dataframe(
+        self,
+        attrs: tuple[str, ...] = _DATAFRAME_ATTRS,
+        multi_index: bool = False,
+    ) -> pd.DataFrame:
+        """One row per trial, with the columns Optuna's ``trials_dataframe`` has.
+
+        Args:
+            attrs: Trial attributes to include. Dict-valued ones (``params``,
+                ``user_attrs``, ``system_attrs``, ``intermediate_values``,
+                ``distributions``) give one column per key, ``values`` one
+                per objective (named by :meth:`set_metric_names` if set).
+            multi_index: Keep two-level column names (``("params", "x")``)
+                instead of joining them (``"params_x"``).
 
         Raises:
             ImportError: pandas is not installed (``pip install 'tunelab[pandas]'``).
@@ -452,24 +667,59 @@ class Study:
             raise ImportError(
                 "trials_dataframe() needs pandas: pip install 'tunelab[pandas]'"
             ) from None
-        rows = []
-        for t in self.trials:
-            row: dict[str, Any] = {
-                "number": t.number,
-                "state": t.state.name,
-                "datetime_start": t.datetime_start,
-                "datetime_complete": t.datetime_complete,
-                "duration": t.duration,
-            }
-            if len(self._directions) == 1:
-                row["value"] = t.values[0] if t.values else None
+        trials = self.get_trials(deepcopy=False)
+        if not trials:
+            return pd.DataFrame()
+        if self._is_multi_objective:
+            attrs = tuple("values" if a == "value" else a for a in attrs)
+        names = self.metric_names
+        records: list[dict[tuple[str, Any], Any]] = []
+        seen: dict[str, set[tuple[str, Any]]] = {a: set() for a in attrs}
+        for trial in trials:
+            record: dict[tuple[str, Any], Any] = {}
+            for attr in attrs:
+                for key, item in _dataframe_cells(trial, attr, len(self._directions), names):
+                    record[key] = item
+                    seen[attr].add(key)
+            records.append(record)
+        columns: list[tuple[str, Any]] = []
+        for attr in attrs:
+            if attr == "values" and names is not None:
+                columns += [(attr.lstrip("_"), n) for n in names]
             else:
-                for i in range(len(self._directions)):
-                    row[f"values_{i}"] = t.values[i] if t.values else None
-            row.update({f"params_{k}": v for k, v in t.params.items()})
-            row.update({f"user_attrs_{k}": v for k, v in t.user_attrs.items()})
-            rows.append(row)
-        return pd.DataFrame(rows)
+                columns += _sorted_columns(seen[attr])
+        frame = pd.DataFrame(records, columns=pd.MultiIndex.from_tuples(columns))
+        if not multi_index:
+            frame.columns = ["_".join(str(part) for part in col if part != "") for col in columns]
+        return frame
+
+
+def _sorted_columns(keys: set[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    try:
+        return sorted(keys)
+    except TypeError:  # keys of mixed types (e.g. user attribute names and numbers)
+        return sorted(keys, key=lambda k: (k[0], str(k[1])))
+
+
+def _dataframe_cells(
+    trial: FrozenTrial, attr: str, n_objectives: int, names: list[str] | None
+) -> list[tuple[tuple[str, Any], Any]]:
+    """The (column, value) cells of one trial attribute, as Optuna lays them out."""
+    column = attr.lstrip("_")
+    value = getattr(trial, attr)
+    if isinstance(value, TrialState):
+        return [((column, ""), value.name)]
+    if isinstance(value, dict):
+        return [((column, key), item) for key, item in value.items()]
+    if attr == "values":
+        row = [None] * n_objectives if value is None else list(value)
+        keys: Sequence[Any] = names if names is not None else range(n_objectives)
+        return [((column, key), item) for key, item in zip(keys, row, strict=False)]
+    if isinstance(value, list):
+        return [((column, index), item) for index, item in enumerate(value)]
+    if attr == "value":
+        return [((column, "" if names is None else names[0]), value)]
+    return [((column, ""), value)]
 
 
 def _default_sampler() -> BaseSampler:
@@ -487,9 +737,11 @@ def check_objective_values(values: Any, n_objectives: int) -> list[float]:
             f"{n_objectives} direction(s): {values!r}"
         )
     for i, value in enumerate(seq):
-        if not is_finite_number(value):
-            what = "not a number" if not _is_real(value) else "NaN or infinite"
-            raise ValueError(f"objective value {i} is {what}: {value!r}")
+        # Infinity is a valid (if extreme) result, as in Optuna; NaN is not a result.
+        if not _is_real(value):
+            raise ValueError(f"objective value {i} is not a number: {value!r}")
+        if math.isnan(float(value)):
+            raise ValueError(f"objective value {i} is NaN: {value!r}")
     return [float(v) for v in seq]
 
 
@@ -528,11 +780,11 @@ def _directions(
     )
     if len(raw) == 0:
         raise ValueError("directions must not be empty")
-    out = []
+    out: list[StudyDirection] = []
     for d in raw:
-        if isinstance(d, StudyDirection):
+        if isinstance(d, StudyDirection) and d != StudyDirection.NOT_SET:
             out.append(d)
-        elif isinstance(d, str) and d.upper() in StudyDirection.__members__:
+        elif isinstance(d, str) and d.upper() in ("MINIMIZE", "MAXIMIZE"):
             out.append(StudyDirection[d.upper()])
         else:
             raise ValueError(f"direction must be 'minimize' or 'maximize', got {d!r}")
@@ -559,7 +811,8 @@ def create_study(
         storage: None (in memory), a database URL or a storage object.
         sampler: How parameters are chosen; :class:`~tunelab.samplers.AutoSampler`
             by default.
-        pruner: How hopeless trials are stopped; none by default.
+        pruner: How hopeless trials are stopped; :class:`~tunelab.pruners.MedianPruner`
+            by default, as in Optuna (pass ``NopPruner()`` to never prune).
         direction: ``"minimize"`` (default) or ``"maximize"`` for one objective.
         directions: One direction per objective, for several objectives.
         load_if_exists: Load the study of that name instead of failing.
@@ -633,7 +886,7 @@ def load_study(
         study_name: The study to open; may be omitted when the storage holds one.
         storage: A database URL or storage object.
         sampler: Sampler for new trials (AutoSampler by default).
-        pruner: Pruner for new trials (none by default).
+        pruner: Pruner for new trials (MedianPruner by default).
 
     Raises:
         StudyNotFoundError: No study of that name.
@@ -654,6 +907,84 @@ def delete_study(*, study_name: str, storage: str | BaseStorage) -> None:
     backend.delete_study(backend.get_study_id_from_name(study_name))
 
 
-def get_all_study_summaries(storage: str | BaseStorage) -> list[StudySummary]:
-    """One summary per study in the storage."""
+def get_all_study_summaries(
+    storage: str | BaseStorage, include_best_trial: bool = True
+) -> list[StudySummary]:
+    """One summary per study in the storage.
+
+    Args:
+        storage: A database URL or storage object.
+        include_best_trial: Accepted for Optuna code; summaries carry the best
+            values (``best_values``), not the best trial.
+    """
     return get_storage(storage).get_all_studies()
+
+
+def get_all_study_names(storage: str | BaseStorage) -> list[str]:
+    """The names of every study in the storage."""
+    return [s.study_name for s in get_storage(storage).get_all_studies()]
+
+
+def copy_study(
+    *,
+    from_study_name: str,
+    from_storage: str | BaseStorage,
+    to_storage: str | BaseStorage,
+    to_study_name: str | None = None,
+) -> None:
+    """Copy a study, its attributes and all its trials to another storage (or name).
+
+    Trials keep their numbers, states, values, parameters, intermediate
+    values and attributes; their start and end times are those of the copy.
+
+    Args:
+        from_study_name: The study to copy.
+        from_storage: Where it lives: a database URL or storage object.
+        to_storage: Where to copy it.
+        to_study_name: Name of the copy (``from_study_name`` by default).
+
+    Raises:
+        StudyNotFoundError: No study ``from_study_name`` in ``from_storage``.
+        DuplicatedStudyError: The destination name is taken.
+    """
+    source = load_study(study_name=from_study_name, storage=from_storage)
+    target = create_study(
+        study_name=to_study_name or from_study_name,
+        storage=to_storage,
+        directions=source.directions,
+    )
+    for key, value in source.system_attrs.items():
+        target._storage.set_study_attr(target._study_id, key, value, system=True)
+    for key, value in source.user_attrs.items():
+        target.set_user_attr(key, value)
+    for trial in source.get_trials(deepcopy=False):
+        if trial.state == TrialState.WAITING:
+            target.add_trial(trial)
+        else:
+            target._write_trial(trial)
+
+
+class MaxTrialsCallback:
+    """Stop :meth:`Study.optimize` once the study holds ``n_trials`` trials in ``states``.
+
+    Unlike ``optimize(n_trials=...)``, which counts the trials of one call, this
+    counts the whole study, so several workers (or a resumed run) stop together::
+
+        study.optimize(objective, callbacks=[MaxTrialsCallback(100)])
+
+    Args:
+        n_trials: How many trials to reach.
+        states: The states that count (finished COMPLETE trials by default);
+            None counts every trial.
+    """
+
+    def __init__(
+        self, n_trials: int, states: Container[TrialState] | None = (TrialState.COMPLETE,)
+    ) -> None:
+        check_int("n_trials", n_trials, 0)
+        self._n_trials = n_trials
+        self._states = states
+
+    def __call__(self, study: Study, trial: FrozenTrial) -> None:
+        if len(study.get_trials(deepcopy=False, states=self._states)) >= self._n_trials:
+            study.stop()

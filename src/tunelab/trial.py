@@ -20,6 +20,7 @@ from tunelab.space import (
     FloatDistribution,
     IntDistribution,
     check_compatible,
+    current_distribution,
 )
 
 if TYPE_CHECKING:
@@ -42,6 +43,10 @@ class TrialState(enum.IntEnum):
     FAIL = 3
     WAITING = 4
 
+    def __str__(self) -> str:
+        # IntEnum prints as its number since Python 3.11; Optuna code prints names.
+        return f"TrialState.{self.name}"
+
     def is_finished(self) -> bool:
         """Whether the trial can no longer change."""
         return self in _FINISHED
@@ -53,6 +58,7 @@ _FINISHED = frozenset({TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL})
 class StudyDirection(enum.IntEnum):
     """Whether an objective is minimised or maximised."""
 
+    NOT_SET = 0
     MINIMIZE = 1
     MAXIMIZE = 2
 
@@ -199,6 +205,47 @@ class BaseTrial(ABC):
         value: ChoiceT = self._suggest(name, _named(name, CategoricalDistribution, key))
         return value
 
+    # Optuna 2's suggestion methods, deprecated in Optuna 3 but still common in old code.
+    def suggest_uniform(self, name: str, low: float, high: float) -> float:
+        """Deprecated: use ``suggest_float(name, low, high)``."""
+        _warn_deprecated_suggest("suggest_uniform", "suggest_float(name, low, high)")
+        return self.suggest_float(name, low, high)
+
+    def suggest_loguniform(self, name: str, low: float, high: float) -> float:
+        """Deprecated: use ``suggest_float(name, low, high, log=True)``."""
+        _warn_deprecated_suggest("suggest_loguniform", "suggest_float(name, low, high, log=True)")
+        return self.suggest_float(name, low, high, log=True)
+
+    def suggest_discrete_uniform(self, name: str, low: float, high: float, q: float) -> float:
+        """Deprecated: use ``suggest_float(name, low, high, step=q)``."""
+        _warn_deprecated_suggest(
+            "suggest_discrete_uniform", "suggest_float(name, low, high, step=q)"
+        )
+        return self.suggest_float(name, low, high, step=q)
+
+
+def _warn_deprecated_suggest(old: str, new: str) -> None:
+    warnings.warn(
+        f"{old} is deprecated (as in Optuna since 3.0); use {new} instead",
+        FutureWarning,
+        stacklevel=3,
+    )
+
+
+def _checked_step(step: Any) -> int:
+    """A report step as an int: ints, integral floats (``1.0``) and numpy integers pass."""
+    if isinstance(step, bool):
+        raise TypeError(f"report() step must be an integer, got {step!r}")
+    try:
+        as_int = int(step)
+    except (TypeError, ValueError, OverflowError):
+        raise TypeError(f"report() step must be an integer, got {step!r}") from None
+    if as_int != step:
+        raise ValueError(f"report() step must be a whole number, got {step!r}")
+    if as_int < 0:
+        raise ValueError(f"report() step must be a non-negative integer, got {step!r}")
+    return as_int
+
 
 class Trial(BaseTrial):
     """A running trial of a study, backed by the study's storage and sampler.
@@ -223,6 +270,26 @@ class Trial(BaseTrial):
     @property
     def number(self) -> int:
         return self._number
+
+    @property
+    def study(self) -> Study:
+        """The study this trial belongs to."""
+        return self._study
+
+    @property
+    def datetime_start(self) -> dt.datetime | None:
+        """When the trial started running."""
+        return self._frozen_base.datetime_start
+
+    @property
+    def system_attrs(self) -> dict[str, Any]:
+        """Attributes set by tunelab and by samplers (read-only here)."""
+        return dict(self._frozen_base.system_attrs)
+
+    @property
+    def relative_params(self) -> dict[str, Any]:
+        """Values the sampler chose jointly when the trial started."""
+        return dict(self._relative_params)
 
     @property
     def trial_id(self) -> int:
@@ -310,8 +377,7 @@ class Trial(BaseTrial):
             value = float(value)
         except (TypeError, ValueError):
             raise TypeError(f"report() value must be a number, got {value!r}") from None
-        if isinstance(step, bool) or not isinstance(step, int) or step < 0:
-            raise ValueError(f"report() step must be a non-negative integer, got {step!r}")
+        step = _checked_step(step)
         if self._study._is_multi_objective:
             raise NotImplementedError("report() is for single-objective studies")
         if step in self._intermediate:
@@ -324,11 +390,187 @@ class Trial(BaseTrial):
         self._intermediate = {**self._intermediate, step: value}
 
     def should_prune(self) -> bool:
+        if self._study._is_multi_objective:
+            raise NotImplementedError("should_prune() is for single-objective studies")
         return self._study._should_prune(self._snapshot())
 
     def set_user_attr(self, key: str, value: Any) -> None:
         self._study._storage.set_trial_user_attr(self._trial_id, key, value)
         self._user_attrs = {**self._user_attrs, key: value}
+
+
+class FixedTrial(BaseTrial):
+    """A trial whose parameters are given, to run an objective outside any study.
+
+    Useful to re-run the best parameters of a study, or to test an objective::
+
+        objective(tunelab.trial.FixedTrial({"x": 1.5, "kernel": "rbf"}))
+
+    Args:
+        params: The value of every parameter the objective asks for.
+        number: The trial number the objective sees.
+    """
+
+    def __init__(self, params: dict[str, Any], number: int = 0) -> None:
+        self._fixed_params = dict(params)
+        self._number = number
+        self._suggested: dict[str, Any] = {}
+        self._distributions: dict[str, BaseDistribution] = {}
+        self._user_attrs: dict[str, Any] = {}
+        self._system_attrs: dict[str, Any] = {}
+        self._datetime_start = dt.datetime.now(dt.UTC)
+
+    @property
+    def number(self) -> int:
+        return self._number
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self._suggested)
+
+    @property
+    def distributions(self) -> dict[str, BaseDistribution]:
+        """Distributions of the parameters suggested so far."""
+        return dict(self._distributions)
+
+    @property
+    def user_attrs(self) -> dict[str, Any]:
+        """Attributes set with :meth:`set_user_attr`."""
+        return dict(self._user_attrs)
+
+    @property
+    def system_attrs(self) -> dict[str, Any]:
+        """System attributes (always empty: no study keeps any)."""
+        return dict(self._system_attrs)
+
+    @property
+    def datetime_start(self) -> dt.datetime | None:
+        """When the trial was made."""
+        return self._datetime_start
+
+    def _suggest(self, name: str, distribution: BaseDistribution) -> Any:
+        if name not in self._fixed_params:
+            raise ValueError(
+                f"parameter {name!r} has no value in this FixedTrial; "
+                f"given: {sorted(self._fixed_params)}"
+            )
+        value = self._fixed_params[name]
+        if not distribution.contains(distribution.to_internal(value)):
+            warnings.warn(
+                f"the fixed value {value!r} of parameter {name!r} is outside {distribution!r}",
+                UserWarning,
+                stacklevel=3,
+            )
+        if name in self._distributions:
+            check_compatible(name, self._distributions[name], distribution)
+        self._suggested[name] = value
+        self._distributions[name] = distribution
+        return value
+
+    def report(self, value: float, step: int) -> None:
+        """Do nothing: a fixed trial has no study to report to."""
+
+    def should_prune(self) -> bool:
+        """Never prune: a fixed trial has no pruner."""
+        return False
+
+    def set_user_attr(self, key: str, value: Any) -> None:
+        self._user_attrs[key] = value
+
+
+def create_trial(
+    *,
+    state: TrialState = TrialState.COMPLETE,
+    value: float | None = None,
+    values: Sequence[float] | None = None,
+    params: dict[str, Any] | None = None,
+    distributions: dict[str, BaseDistribution] | None = None,
+    user_attrs: dict[str, Any] | None = None,
+    system_attrs: dict[str, Any] | None = None,
+    intermediate_values: dict[int, float] | None = None,
+    constraints: dict[str, float] | None = None,
+) -> FrozenTrial:
+    """Build a finished (or waiting) trial to add to a study with :meth:`Study.add_trial`.
+
+    Use it to seed a study with results obtained elsewhere. The trial is
+    validated here, so a bad one never reaches a storage.
+
+    Args:
+        state: The trial's state (COMPLETE by default).
+        value: The objective value of a single-objective trial.
+        values: One value per objective (instead of ``value``).
+        params: Parameter name to value, as an objective would have received it.
+        distributions: Parameter name to the distribution the value is in.
+        user_attrs: User attributes.
+        system_attrs: System attributes (rarely needed).
+        intermediate_values: Step to intermediate value.
+        constraints: Constraint name to value (feasible when all are <= 0);
+            stored, in key order, under the ``"constraints"`` system attribute
+            that constrained samplers read.
+
+    Raises:
+        ValueError: The trial is inconsistent: both ``value`` and ``values``,
+            a COMPLETE trial without values, a FAIL trial with values, a NaN
+            value, params and distributions with other names, or a parameter
+            value outside its distribution.
+    """
+    if value is not None and values is not None:
+        raise ValueError("give value or values, not both")
+    trial_values = [value] if value is not None else (list(values) if values is not None else None)
+    system = dict(system_attrs or {})
+    if constraints is not None:
+        for key, bound in constraints.items():
+            if math.isnan(float(bound)):
+                raise ValueError(f"constraint {key!r} is NaN")
+        system["constraints"] = [float(v) for v in constraints.values()]
+    start = None if state == TrialState.WAITING else dt.datetime.now(dt.UTC)
+    trial = FrozenTrial(
+        number=-1,
+        trial_id=-1,
+        state=state,
+        values=trial_values,
+        params=dict(params or {}),
+        distributions={k: current_distribution(d) for k, d in (distributions or {}).items()},
+        intermediate_values=dict(intermediate_values or {}),
+        user_attrs=dict(user_attrs or {}),
+        system_attrs=system,
+        datetime_start=start,
+        datetime_complete=start if state.is_finished() else None,
+    )
+    validate_trial(trial)
+    return trial
+
+
+def validate_trial(trial: FrozenTrial) -> None:
+    """Raise ``ValueError`` naming what is inconsistent in a trial built by hand.
+
+    Used by :func:`create_trial` and :meth:`Study.add_trial` (which also
+    accepts trials taken from another study).
+    """
+    if trial.state != TrialState.WAITING and trial.datetime_start is None:
+        raise ValueError(f"a {trial.state.name} trial needs datetime_start")
+    if trial.state.is_finished() and trial.datetime_complete is None:
+        raise ValueError(f"a {trial.state.name} trial needs datetime_complete")
+    if not trial.state.is_finished() and trial.datetime_complete is not None:
+        raise ValueError(f"a {trial.state.name} trial cannot have datetime_complete")
+    if trial.state == TrialState.FAIL and trial.values is not None:
+        raise ValueError(f"a FAIL trial takes no values, got {trial.values}")
+    if trial.state == TrialState.COMPLETE:
+        if trial.values is None:
+            raise ValueError("a COMPLETE trial needs value or values")
+        if any(math.isnan(float(v)) for v in trial.values):
+            raise ValueError(f"values must not be NaN, got {trial.values}")
+    if set(trial.params) != set(trial.distributions):
+        raise ValueError(
+            f"params {sorted(trial.params)} and distributions {sorted(trial.distributions)} "
+            "must name the same parameters"
+        )
+    for name, param in trial.params.items():
+        distribution = trial.distributions[name]
+        if not distribution.contains(distribution.to_internal(param)):
+            raise ValueError(
+                f"the value {param!r} of parameter {name!r} is outside {distribution!r}"
+            )
 
 
 def _single_value(distribution: BaseDistribution) -> Any:

@@ -231,12 +231,18 @@ def test_nop_pruner_never_prunes() -> None:
     assert not _judge(study, {0: NAN, 1: NAN})
 
 
-def test_default_pruner_never_prunes() -> None:
+def test_default_pruner_is_optunas_median_pruner() -> None:
     study = tl.create_study()
     for curve in _ramp(10, 2):
         _complete(study, curve)
-    assert isinstance(study.pruner, NopPruner)
-    assert not _judge(study, {0: 1e9, 1: 1e9})
+    assert isinstance(study.pruner, MedianPruner)
+    assert (
+        study.pruner.n_startup_trials,
+        study.pruner.n_warmup_steps,
+        study.pruner.interval_steps,
+        study.pruner.n_min_trials,
+    ) == (5, 0, 1, 1)
+    assert _judge(study, {0: 1e9, 1: 1e9})
 
 
 def _learning_curve(trial: tl.Trial) -> float:

@@ -26,7 +26,6 @@ from tunelab.space import (
         ({"low": math.nan, "high": 1.0}, "low=nan must be a finite number"),
         ({"low": 0.0, "high": 1.0, "log": True}, "low=0.0 must be > 0 when log=True"),
         ({"low": -1.0, "high": 1.0, "log": True}, "must be > 0 when log=True"),
-        ({"low": 0.0, "high": 1.0, "step": 0.3}, "step=0.3 must divide the range"),
         ({"low": 0.0, "high": 1.0, "step": 0.0}, "step=0.0 must be a positive"),
         ({"low": 0.0, "high": 1.0, "step": -0.5}, "step=-0.5 must be a positive"),
         ({"low": 1.0, "high": 2.0, "step": 0.5, "log": True}, "step and log=True"),
@@ -49,7 +48,6 @@ def test_float_distribution_rejects_invalid_arguments(kwargs: dict[str, Any], me
         ({"low": None, "high": 3}, "low=None must be an integer"),
         ({"low": "a", "high": 3}, "low='a' must be an integer"),
         ({"low": 0, "high": 10, "step": 0}, "step=0 must be >= 1"),
-        ({"low": 0, "high": 10, "step": 3}, "step=3 must divide the range"),
         ({"low": 0, "high": 10, "log": True}, "low=0 must be >= 1 when log=True"),
         ({"low": 1, "high": 9, "log": True, "step": 2}, "step other than 1 and log=True"),
         ({"low": 1, "high": 9, "log": 2}, "log=2 must be True or False"),
@@ -82,7 +80,7 @@ def test_categorical_distribution_rejects_invalid_choices(choices: Any, message:
     [
         (lambda t: t.suggest_float("lr", 1.0, 0.1), "lr"),
         (lambda t: t.suggest_float("alpha", 0.0, 1.0, log=True), "alpha"),
-        (lambda t: t.suggest_float("drop", 0.0, 1.0, step=0.3), "drop"),
+        (lambda t: t.suggest_float("drop", 0.0, 1.0, step=-0.3), "drop"),
         (lambda t: t.suggest_float("beta", None, 1.0), "beta"),
         (lambda t: t.suggest_int("depth", 5, 1), "depth"),
         (lambda t: t.suggest_int("width", None, 8), "width"),
@@ -98,13 +96,32 @@ def test_trial_suggest_errors_name_the_parameter(suggest: Any, name: str) -> Non
     assert name not in trial.params
 
 
-def test_suggesting_a_name_again_with_another_distribution_fails() -> None:
+def test_step_that_does_not_divide_the_range_lowers_high_with_a_warning() -> None:
+    # Optuna's rule: the range is cut to the last whole step, with a warning.
+    with pytest.warns(UserWarning, match="high is lowered to 0.9"):
+        assert FloatDistribution(0.0, 1.0, step=0.3).high == 0.9
+    with pytest.warns(UserWarning, match="high is lowered to 9"):
+        assert IntDistribution(0, 10, step=3).high == 9
+
+
+def test_suggesting_a_name_again_with_another_range_warns_and_keeps_the_value() -> None:
+    trial = tl.create_study().ask()
+    first = trial.suggest_int("n", 0, 3)
+    with pytest.warns(RuntimeWarning, match="parameter 'n' was already suggested"):
+        assert trial.suggest_int("n", 0, 4) == first
+    assert trial.distributions["n"] == IntDistribution(0, 3)
+
+
+def test_suggesting_a_name_again_as_another_kind_fails() -> None:
     trial = tl.create_study().ask()
     trial.suggest_int("n", 0, 3)
     with pytest.raises(ValueError, match="parameter 'n' was already suggested"):
-        trial.suggest_int("n", 0, 4)
-    with pytest.raises(ValueError, match="parameter 'n' was already suggested"):
         trial.suggest_float("n", 0.0, 3.0)
+    with pytest.raises(ValueError, match="parameter 'n' was already suggested"):
+        trial.suggest_int("n", 1, 3, log=True)
+    trial.suggest_categorical("c", ["a", "b"])
+    with pytest.raises(ValueError, match="parameter 'c' was already suggested"):
+        trial.suggest_categorical("c", ["a", "b", "c"])
 
 
 def test_categorical_equality_distinguishes_bools_from_ints() -> None:

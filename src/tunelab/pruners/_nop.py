@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 
 
 class NopPruner(BasePruner):
-    """Never stop a trial early (the default)."""
+    """Never stop a trial early (studies default to :class:`MedianPruner`, as in Optuna)."""
 
     def prune(self, study: StudyView, trial: FrozenTrial) -> bool:
         return False

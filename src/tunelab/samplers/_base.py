@@ -54,3 +54,11 @@ class BaseSampler(ABC):
 
     def reseed_rng(self, seed: int | None = None) -> None:  # noqa: B027
         """Restart the random stream (e.g. in a new worker process) from ``seed``."""
+
+    def _raise_error_if_multi_objective(self, study: StudyView) -> None:
+        """Raise for a study with several objectives (a helper Optuna's samplers call)."""
+        if len(study.directions) > 1:
+            raise ValueError(
+                f"{type(self).__name__} supports single-objective studies only; "
+                f"this one has {len(study.directions)} objectives"
+            )

@@ -24,6 +24,7 @@ from tunelab.space._distributions import (
     CategoricalDistribution,
     FloatDistribution,
     IntDistribution,
+    check_step_divides,
 )
 
 
@@ -112,6 +113,9 @@ def _parse_param(entry: Any, path: str) -> BaseDistribution:
         if not isinstance(args, list | tuple) or len(args) != 2:
             raise ValueError(f"expected [low, high], got {args!r}")
         options = {key: entry[key] for key in _OPTION_KEYS[kind] if key in entry}
+        if "step" in options:
+            # A config file is checked strictly: no silent change of the range it states.
+            check_step_divides(args[0], args[1], options["step"])
         if kind == "int":
             return IntDistribution(args[0], args[1], **options)
         return FloatDistribution(args[0], args[1], **options)

@@ -7,8 +7,10 @@ themselves, categorical values as the index of the choice.
 
 from __future__ import annotations
 
+import decimal
 import json
 import math
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,9 +20,10 @@ import numpy as np
 
 CategoricalChoice: TypeAlias = bool | int | float | str | None
 
-# Relative slack when checking that a float step divides the range: binary
-# floating point cannot represent most decimal steps exactly.
-_STEP_RTOL = 1e-8
+# Slack, in steps, when checking that a float lies on a step grid (binary floating
+# point cannot represent most decimal steps exactly); Optuna's value, so that both
+# accept the same enqueued values.
+_STEP_ATOL = 1e-8
 
 
 class BaseDistribution(ABC):
@@ -52,6 +55,24 @@ class BaseDistribution(ABC):
         """Serialise to a JSON string that :func:`distribution_from_json` reads back."""
         return json.dumps({"kind": self.kind, **self._params()}, sort_keys=True)
 
+    # Optuna's names for the same operations: samplers and pruners written against
+    # Optuna's API call these.
+    def to_internal_repr(self, param_value_in_external_repr: Any) -> float:
+        """Optuna's name for :meth:`to_internal`."""
+        return self.to_internal(param_value_in_external_repr)
+
+    def to_external_repr(self, param_value_in_internal_repr: float) -> Any:
+        """Optuna's name for :meth:`to_external`."""
+        return self.to_external(param_value_in_internal_repr)
+
+    def _contains(self, param_value_in_internal_repr: float) -> bool:
+        """Optuna's name for :meth:`contains`."""
+        return self.contains(param_value_in_internal_repr)
+
+    def _asdict(self) -> dict[str, Any]:
+        """Constructor arguments by name, as Optuna's distributions report them."""
+        return self._params()
+
 
 def _check_finite(**bounds: float) -> None:
     for key, value in bounds.items():
@@ -74,17 +95,61 @@ def _as_flag(key: str, value: Any) -> bool:
     raise ValueError(f"{key}={value!r} must be True or False")
 
 
-def _check_step_divides(low: float, high: float, step: float) -> None:
-    n_steps = (high - low) / step
-    if abs(n_steps - round(n_steps)) > _STEP_RTOL * max(1.0, abs(n_steps)):
+def _float_steps(low: float, high: float, step: float) -> tuple[int, bool]:
+    """Whole steps that fit in ``[low, high]`` and whether they fill it exactly.
+
+    Decimal arithmetic on the numbers as written (``0.1``, not its binary
+    approximation) decides, as Optuna does: ``[0, 1]`` with ``step=0.1`` is
+    exact, ``[0, 1.9999999999998863]`` is not.
+    """
+    span = decimal.Decimal(repr(high)) - decimal.Decimal(repr(low))
+    d_step = decimal.Decimal(repr(step))
+    return int(span // d_step), span % d_step == 0
+
+
+def check_step_divides(low: Any, high: Any, step: Any) -> None:
+    """Raise unless ``step`` divides ``high - low`` into whole steps.
+
+    The distributions themselves lower ``high`` with a warning instead (as
+    Optuna does); declarative spaces call this to reject such a range outright.
+    """
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (low, high, step)):
+        return  # the constructor names the bad argument
+    if step <= 0 or not all(map(math.isfinite, (low, high, step))) or low > high:
+        return
+    if not _float_steps(low, high, step)[1]:
         raise ValueError(
             f"step={step!r} must divide the range high - low = {high - low!r} into whole steps"
         )
 
 
+def _warn_high_lowered(low: Any, high: Any, step: Any, new_high: Any, stacklevel: int) -> None:
+    warnings.warn(
+        f"step={step!r} does not divide the range [{low!r}, {high!r}] into whole steps; "
+        f"high is lowered to {new_high!r}",
+        UserWarning,
+        stacklevel=stacklevel + 1,
+    )
+
+
+def _lowered_float_high(low: float, high: float, step: float) -> float:
+    n_steps, exact = _float_steps(low, high, step)
+    if exact:
+        return high
+    # Decimal arithmetic gives the grid point users expect (0.9, not 0.8999999999999999).
+    new_high = float(decimal.Decimal(repr(low)) + n_steps * decimal.Decimal(repr(step)))
+    # Called from __post_init__, itself called from the generated __init__.
+    _warn_high_lowered(low, high, step, new_high, stacklevel=4)
+    return new_high
+
+
 @dataclass(frozen=True)
 class FloatDistribution(BaseDistribution):
-    """A real interval ``[low, high]``, optionally on a log scale or a step grid."""
+    """A real interval ``[low, high]``, optionally on a log scale or a step grid.
+
+    When ``step`` does not divide ``high - low``, ``high`` is lowered to the
+    last whole step with a warning, as Optuna does.
+    """
 
     low: float
     high: float
@@ -107,10 +172,18 @@ class FloatDistribution(BaseDistribution):
             object.__setattr__(self, "step", _as_float("step", self.step))
             if not (math.isfinite(self.step) and self.step > 0):
                 raise ValueError(f"step={self.step!r} must be a positive finite number")
-            _check_step_divides(self.low, self.high, self.step)
+            object.__setattr__(self, "high", _lowered_float_high(self.low, self.high, self.step))
 
     def to_internal(self, value: Any) -> float:
-        return float(value)
+        try:
+            internal = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{value!r} is not a number (expected a float)") from None
+        if math.isnan(internal):
+            raise ValueError(f"{value!r} is not a valid value of {self!r}")
+        if self.log and internal <= 0.0:
+            raise ValueError(f"{value!r} must be > 0 on a log scale")
+        return internal
 
     def to_external(self, internal: float) -> float:
         return float(internal)
@@ -121,7 +194,7 @@ class FloatDistribution(BaseDistribution):
         if self.step is None:
             return True
         k = (internal - self.low) / self.step
-        return abs(k - round(k)) <= _STEP_RTOL * max(1.0, abs(k))
+        return abs(k - round(k)) < _STEP_ATOL
 
     def single(self) -> bool:
         if self.step is not None:
@@ -134,7 +207,11 @@ class FloatDistribution(BaseDistribution):
 
 @dataclass(frozen=True)
 class IntDistribution(BaseDistribution):
-    """An integer range ``[low, high]`` with a step, optionally on a log scale."""
+    """An integer range ``[low, high]`` with a step, optionally on a log scale.
+
+    When ``step`` does not divide ``high - low``, ``high`` is lowered to the
+    last whole step with a warning, as Optuna does.
+    """
 
     low: int
     high: int
@@ -158,12 +235,20 @@ class IntDistribution(BaseDistribution):
         if self.log and self.step != 1:
             raise ValueError("step other than 1 and log=True cannot be used together")
         if (self.high - self.low) % self.step:
-            raise ValueError(
-                f"step={self.step!r} must divide the range high - low = {self.high - self.low}"
-            )
+            new_high = self.high - (self.high - self.low) % self.step
+            _warn_high_lowered(self.low, self.high, self.step, new_high, stacklevel=3)
+            object.__setattr__(self, "high", new_high)
 
     def to_internal(self, value: Any) -> float:
-        return float(value)
+        try:
+            internal = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{value!r} is not a number (expected an integer)") from None
+        if math.isnan(internal):
+            raise ValueError(f"{value!r} is not a valid value of {self!r}")
+        if self.log and internal <= 0.0:
+            raise ValueError(f"{value!r} must be > 0 on a log scale")
+        return internal
 
     def to_external(self, internal: float) -> int:
         return round(internal)
@@ -265,10 +350,53 @@ def distribution_from_json(text: str) -> BaseDistribution:
     return _KINDS[kind](**data)
 
 
-def check_compatible(name: str, old: BaseDistribution, new: BaseDistribution) -> None:
-    """Raise if a parameter is asked for again with a different distribution."""
-    if old != new:
+def check_distribution_compatibility(
+    dist_old: BaseDistribution, dist_new: BaseDistribution
+) -> None:
+    """Raise if ``dist_new`` cannot stand for the parameter recorded with ``dist_old``.
+
+    Two distributions are compatible when they are of the same class and, for
+    numbers, the same scale (a different range is allowed), or, for
+    categorical ones, have the same choices. This is Optuna's rule.
+
+    Raises:
+        ValueError: The kinds, scales or choices differ.
+    """
+    if type(dist_old) is not type(dist_new):
         raise ValueError(
-            f"parameter {name!r} was already suggested as {old!r} in this trial; "
-            f"it cannot be suggested again as {new!r}"
+            f"{dist_new!r} is another kind of distribution than {dist_old!r} "
+            "(a parameter keeps one kind)"
         )
+    if isinstance(dist_old, FloatDistribution | IntDistribution):
+        assert isinstance(dist_new, FloatDistribution | IntDistribution)
+        if dist_old.log != dist_new.log:
+            raise ValueError(
+                f"{dist_new!r} has log={dist_new.log} but {dist_old!r} has log={dist_old.log} "
+                "(a parameter keeps one scale)"
+            )
+    elif dist_old != dist_new:
+        raise ValueError(
+            f"{dist_new!r} has other choices than {dist_old!r} (a categorical parameter "
+            "keeps its choices)"
+        )
+
+
+def check_compatible(name: str, old: BaseDistribution, new: BaseDistribution) -> None:
+    """Check a parameter asked for again in one trial, as Optuna does.
+
+    Raises ``ValueError`` (naming the parameter) when the distributions are
+    incompatible; warns with a ``RuntimeWarning`` when only the range differs,
+    since the first value is kept.
+    """
+    if old == new:
+        return
+    try:
+        check_distribution_compatibility(old, new)
+    except ValueError as exc:
+        raise ValueError(f"parameter {name!r} was already suggested in this trial: {exc}") from None
+    warnings.warn(
+        f"parameter {name!r} was already suggested as {old!r} in this trial and is asked "
+        f"for again as {new!r}; the first value is kept",
+        RuntimeWarning,
+        stacklevel=4,
+    )

@@ -162,7 +162,7 @@ def normalize_objective(values: np.ndarray) -> np.ndarray:
     interquartile range before the transform keeps ordinary values spread
     out however far the outliers lie. Every step is monotone.
     """
-    z = _robust_scale(values)
+    z = _robust_scale(_clip_infinite(values))
     if z.max() > _HEAVY_TAIL:
         transformed = yeo_johnson(z, _best_lambda(z))
         if np.all(np.isfinite(transformed)) and np.ptp(transformed) > 0.0:
@@ -194,6 +194,14 @@ def _best_lambda(z: np.ndarray) -> float:
         llf = -0.5 * len(z) * np.log(var) + (_LAMBDAS - 1.0) * jacobian
     llf[~np.isfinite(llf)] = -np.inf
     return float(_LAMBDAS[int(np.argmax(llf))])
+
+
+def _clip_infinite(values: np.ndarray) -> np.ndarray:
+    """Infinite results (valid, as in Optuna) as the worst or best finite one."""
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return np.zeros_like(values)
+    return np.clip(values, finite.min(), finite.max())
 
 
 def _robust_scale(values: np.ndarray) -> np.ndarray:

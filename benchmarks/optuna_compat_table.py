@@ -1,0 +1,407 @@
+"""Write docs/optuna_compat.md: every public name of Optuna's API beside tunelab's status.
+
+The names come from the installed ``optuna`` package (each module's ``__all__``, and the
+public members of the classes users call most); a name counts as present when the
+same module of ``tunelab`` has it. Known differences and deliberate gaps are listed
+in ``NOTES`` below, so the table says how a name differs or why it is missing.
+
+    PYTHONPATH=src python -m benchmarks.optuna_compat_table          # rewrite the file
+    PYTHONPATH=src python -m benchmarks.optuna_compat_table --check  # fail if stale
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import types
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+
+import tunelab
+
+OUTPUT = Path(__file__).resolve().parent.parent / "docs" / "optuna_compat.md"
+
+# Optuna module -> where its names are enumerated from (None: the module's __all__).
+MODULES: dict[str, list[str] | None] = {
+    "optuna": None,
+    "optuna.study": None,
+    "optuna.trial": None,
+    "optuna.samplers": None,
+    "optuna.pruners": None,
+    "optuna.distributions": [
+        "BaseDistribution",
+        "FloatDistribution",
+        "IntDistribution",
+        "CategoricalDistribution",
+        "UniformDistribution",
+        "LogUniformDistribution",
+        "DiscreteUniformDistribution",
+        "IntUniformDistribution",
+        "IntLogUniformDistribution",
+        "CategoricalChoiceType",
+        "DISTRIBUTION_CLASSES",
+        "distribution_to_json",
+        "json_to_distribution",
+        "check_distribution_compatibility",
+    ],
+    "optuna.search_space": None,
+    "optuna.storages": None,
+    "optuna.exceptions": [
+        "OptunaError",
+        "TrialPruned",
+        "CLIUsageError",
+        "StorageInternalError",
+        "DuplicatedStudyError",
+        "UpdateFinishedTrialError",
+        "ExperimentalWarning",
+    ],
+    "optuna.logging": [
+        "CRITICAL",
+        "FATAL",
+        "ERROR",
+        "WARNING",
+        "WARN",
+        "INFO",
+        "DEBUG",
+        "get_logger",
+        "get_verbosity",
+        "set_verbosity",
+        "disable_default_handler",
+        "enable_default_handler",
+        "disable_propagation",
+        "enable_propagation",
+    ],
+    "optuna.visualization": None,
+    "optuna.importance": None,
+    "optuna.terminator": None,
+}
+
+# Classes whose public members are listed too: (Optuna module, class name).
+CLASSES = [
+    ("optuna.study", "Study"),
+    ("optuna.trial", "Trial"),
+    ("optuna.trial", "FrozenTrial"),
+    ("optuna.trial", "FixedTrial"),
+    ("optuna.samplers", "BaseSampler"),
+    ("optuna.pruners", "BasePruner"),
+]
+
+IN_PROGRESS = "in progress in this change"
+# Modules (or name prefixes) another part of this change implements.
+OTHER_HELPERS = {
+    "optuna.visualization": "visualization",
+    "optuna.importance": "importance",
+    "optuna.terminator": "terminator",
+}
+# Pruners beyond the default one are another part of this change.
+OWN_PRUNERS = {"BasePruner", "MedianPruner", "NopPruner"}
+
+# name (module-qualified, or Class.member) -> (status, explanation).
+NOTES: dict[str, tuple[str, str]] = {
+    "optuna.create_study": (
+        "differs",
+        "default sampler is tunelab's `AutoSampler` (Optuna: `TPESampler`, NSGA-II for "
+        "several objectives); extra `retry_failed`, `heartbeat_interval`, `grace_period`",
+    ),
+    "optuna.copy_study": (
+        "differs",
+        "copied trials get the copy's start and end times (Optuna keeps the originals)",
+    ),
+    "optuna.artifacts": (
+        "missing",
+        "Optuna's artifact store is not provided; `tunelab.deploy` saves and registers models",
+    ),
+    "optuna.integration": (IN_PROGRESS, "`OptunaSearchCV` and adapters are another part"),
+    "optuna.importance": (IN_PROGRESS, "`tunelab.importance` is another part"),
+    "optuna.visualization": (IN_PROGRESS, "`tunelab.visualization` is another part"),
+    "optuna.version": ("missing", "use `tunelab.__version__`"),
+    "optuna.get_all_study_summaries": (
+        "differs",
+        "`include_best_trial` is accepted; summaries carry `best_values`, not `best_trial`",
+    ),
+    "optuna.study.get_all_study_summaries": (
+        "differs",
+        "`include_best_trial` is accepted; summaries carry `best_values`, not `best_trial`",
+    ),
+    "optuna.study.StudySummary": (
+        "differs",
+        "fields: study_name, study_id, directions, n_trials, best_values, datetime_start, "
+        "user_attrs (no best_trial, system_attrs)",
+    ),
+    "optuna.study.create_study": (
+        "differs",
+        "default sampler is `AutoSampler`; extra fault-tolerance arguments",
+    ),
+    "optuna.study.copy_study": ("differs", "copied trials get the copy's start and end times"),
+    "Study.add_trial": (
+        "differs",
+        "the added trial's start and end times are those of the call (Optuna keeps them)",
+    ),
+    "Study.optimize": (
+        "differs",
+        "extra `backend` argument (threads or worker processes for `n_jobs`); "
+        "`gc_after_trial` handled by the execution layer",
+    ),
+    "Study.enqueue_trial": (
+        "differs",
+        "a queued value outside the distribution the objective asks for fails that trial "
+        "with a ValueError (Optuna warns and uses the value)",
+    ),
+    "Study.trials_dataframe": (
+        "differs",
+        "datetimes are timezone-aware UTC (Optuna: naive local time)",
+    ),
+    "Trial.datetime_start": ("differs", "timezone-aware UTC (Optuna: naive local time)"),
+    "FrozenTrial.datetime_start": ("differs", "timezone-aware UTC (Optuna: naive local time)"),
+    "FrozenTrial.datetime_complete": ("differs", "timezone-aware UTC (Optuna: naive local time)"),
+    "Study.system_attrs": (
+        "differs",
+        "holds tunelab's own settings (heartbeats, retries, metric names)",
+    ),
+    "Study.set_system_attr": ("missing", "deprecated in Optuna; samplers keep no study state"),
+    "Trial.set_system_attr": ("missing", "deprecated in Optuna; system attributes are tunelab's"),
+    "Trial.storage": ("missing", "a trial writes through its study: use `trial.study.storage`"),
+    "Trial.suggest_uniform": ("supported", "deprecated: warns with a FutureWarning, as Optuna"),
+    "Trial.suggest_loguniform": ("supported", "deprecated: warns with a FutureWarning"),
+    "Trial.suggest_discrete_uniform": ("supported", "deprecated: warns with a FutureWarning"),
+    "Trial.report": (
+        "differs",
+        "a non-integral step such as 1.5 raises (Optuna truncates it); 1.0 is step 1",
+    ),
+    "FixedTrial.set_system_attr": ("missing", "deprecated in Optuna"),
+    "Trial.constraints": ("missing", "constraints go to samplers as `constraints_func`"),
+    "Trial.set_constraint": ("missing", "constraints go to samplers as `constraints_func`"),
+    "FixedTrial.constraints": ("missing", "constraints go to samplers as `constraints_func`"),
+    "FixedTrial.set_constraint": ("missing", "constraints go to samplers as `constraints_func`"),
+    "FrozenTrial.constraints": (
+        "missing",
+        "`create_trial(constraints=...)` stores them as the `constraints` system attribute",
+    ),
+    "FrozenTrial.set_constraint": ("missing", "constraints go to samplers as `constraints_func`"),
+    "FrozenTrial.set_system_attr": ("missing", "deprecated in Optuna"),
+    "optuna.trial.FrozenTrial": (IN_PROGRESS, "made immutable by another part of this change"),
+    "optuna.distributions.CategoricalDistribution": (
+        "differs",
+        "choices must be None, bool, int, float or str (Optuna warns and accepts other "
+        "objects); True and 1 are distinct choices",
+    ),
+    "optuna.search_space.intersection_search_space": (
+        "differs",
+        "leaves out single-valued distributions (nothing to sample there)",
+    ),
+    "optuna.search_space.IntersectionSearchSpace": (
+        "differs",
+        "recomputed on each call (no incremental cache); single-valued distributions left out",
+    ),
+    "optuna.storages.RDBStorage": (
+        "differs",
+        "tunelab's own schema (Optuna databases cannot be opened); heartbeat arguments are "
+        "`create_study` settings and raise here with that pointer",
+    ),
+    "optuna.storages.JournalStorage": (
+        "missing",
+        "no journal-file backend: SQLite (or PostgreSQL) serves several processes",
+    ),
+    "optuna.storages.JournalFileStorage": ("missing", "no journal-file backend"),
+    "optuna.storages.JournalRedisStorage": ("missing", "no Redis backend"),
+    "optuna.storages.JournalFileSymlinkLock": ("missing", "no journal-file backend"),
+    "optuna.storages.JournalFileOpenLock": ("missing", "no journal-file backend"),
+    "optuna.storages.BaseJournalLogStorage": ("missing", "no journal backend"),
+    "optuna.storages.GrpcStorageProxy": ("missing", "no gRPC proxy; share a database URL"),
+    "optuna.storages.run_grpc_proxy_server": ("missing", "no gRPC proxy; share a database URL"),
+    "optuna.storages.RetryFailedTrialCallback": (
+        "missing",
+        "use `create_study(retry_failed=n)`: dead workers' trials are re-queued",
+    ),
+    "optuna.storages.RetryHeartbeatStaleTrialCallback": (
+        "missing",
+        "use `create_study(retry_failed=n)`",
+    ),
+    "optuna.storages.fail_stale_trials": (
+        "missing",
+        "stale trials are failed automatically at `ask()` when heartbeats are on",
+    ),
+    "optuna.storages.BaseStorage": (
+        "differs",
+        "tunelab's storage contract (`tunelab.storage.BaseStorage`) has other method names",
+    ),
+    "optuna.samplers.BaseSampler": (
+        "supported",
+        "samplers see a read-only study view (trials, get_trials, direction(s), best_*); "
+        "its get_trials returns shared snapshots unless deepcopy=True",
+    ),
+    "optuna.samplers.BruteForceSampler": ("missing", "use `GridSampler` over a finite grid"),
+    "optuna.samplers.PartialFixedSampler": (
+        "missing",
+        "use `enqueue_trial` for fixed values, or a `FixedTrial`",
+    ),
+    "optuna.samplers.NSGAIIISampler": ("missing", "NSGA-II covers multi-objective studies"),
+    "optuna.samplers.BaseGASampler": ("missing", "no generic genetic-algorithm base class"),
+    "optuna.samplers.nsgaii": (
+        "missing",
+        "NSGA-II's crossover operators are internal to `NSGAIISampler`",
+    ),
+    "optuna.exceptions.OptunaError": ("supported", "an alias of `TunelabError`"),
+    "optuna.exceptions.DuplicatedStudyError": ("supported", "also a `StorageError`"),
+    "optuna.exceptions.UpdateFinishedTrialError": (
+        "supported",
+        "also a `ValueError`, which `Study.tell` raises in Optuna",
+    ),
+}
+
+
+# What an objective calls on a trial: Optuna's FrozenTrial answers them, tunelab's does not.
+_TRIAL_CALLS = {
+    "report",
+    "set_user_attr",
+    "should_prune",
+    "suggest_categorical",
+    "suggest_discrete_uniform",
+    "suggest_float",
+    "suggest_int",
+    "suggest_loguniform",
+    "suggest_uniform",
+}
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the table."""
+
+    section: str
+    name: str
+    status: str
+    note: str
+
+
+def _tunelab_module(optuna_module: str) -> types.ModuleType | None:
+    name = "tunelab" + optuna_module[len("optuna") :]
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        return None
+
+
+def _has(module: types.ModuleType | None, name: str) -> bool:
+    if module is None:
+        return False
+    try:
+        getattr(module, name)
+    except (AttributeError, ImportError):
+        return False
+    return True
+
+
+def _names(module_name: str) -> list[str]:
+    listed = MODULES[module_name]
+    if listed is not None:
+        return listed
+    module = importlib.import_module(module_name)
+    return [n for n in module.__all__ if not n.startswith("_")]
+
+
+def _status(module_name: str, name: str, present: bool) -> tuple[str, str]:
+    key = f"{module_name}.{name}"
+    if key in NOTES:
+        status, note = NOTES[key]
+        if status == IN_PROGRESS and present:
+            return "supported", note
+        return status, note
+    if present:
+        return "supported", ""
+    if module_name in OTHER_HELPERS:
+        return IN_PROGRESS, f"tunelab.{OTHER_HELPERS[module_name]} is another part"
+    if module_name == "optuna.pruners" and name not in OWN_PRUNERS:
+        return IN_PROGRESS, "pruners are another part"
+    return "missing", "not implemented"
+
+
+def rows() -> list[Row]:
+    """Every Optuna public name, with tunelab's status."""
+    out: list[Row] = []
+    for module_name in MODULES:
+        ours = _tunelab_module(module_name)
+        for name in _names(module_name):
+            status, note = _status(module_name, name, _has(ours, name))
+            out.append(Row(module_name, name, status, note))
+    for module_name, class_name in CLASSES:
+        theirs: Any = getattr(importlib.import_module(module_name), class_name)
+        ours_class = getattr(_tunelab_module(module_name), class_name, None)
+        for member in sorted(n for n in dir(theirs) if not n.startswith("_")):
+            key = f"{class_name}.{member}"
+            present = ours_class is not None and (
+                hasattr(ours_class, member)
+                or member in getattr(ours_class, "__dataclass_fields__", {})
+            )
+            if key in NOTES:
+                status, note = NOTES[key]
+            elif class_name == "FrozenTrial" and not present and member in _TRIAL_CALLS:
+                status, note = (
+                    "missing",
+                    "to re-run an objective on a stored trial use `FixedTrial`",
+                )
+            else:
+                status, note = ("supported", "") if present else ("missing", "not implemented")
+            out.append(Row(f"{module_name}.{class_name}", member, status, note))
+    return out
+
+
+def render(table: list[Row]) -> str:
+    """The markdown document."""
+    counts: dict[str, int] = {}
+    for row in table:
+        counts[row.status] = counts.get(row.status, 0) + 1
+    lines = [
+        "# Optuna compatibility",
+        "",
+        "`import tunelab as optuna` runs Optuna code unchanged where a name below is",
+        "*supported*; *differs* says how behaviour differs, *missing* why a name is absent.",
+        f"Generated by `benchmarks/optuna_compat_table.py` against Optuna {optuna.__version__}",
+        f"and tunelab {tunelab.__version__}; regenerate it after changing the API:",
+        "",
+        "    PYTHONPATH=src python -m benchmarks.optuna_compat_table",
+        "",
+        "Summary: " + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) + ".",
+        "",
+        "Behaviour shared with Optuna beyond names (tested in `tests/optuna_compat/`):",
+        "the default pruner is `MedianPruner`; `tell(trial, inf)` completes the trial and",
+        "`tell(trial, nan)` fails it with a warning; re-suggesting a name with another range",
+        "warns and keeps the first value; `report(value, 1.0)` is step 1; `load_study` of a",
+        "missing study raises an error that is a `KeyError`; `str(TrialState.COMPLETE)` is",
+        '`"TrialState.COMPLETE"`; distributions read and write Optuna\'s JSON and lower a',
+        "`high` that the step does not divide, with a warning, as Optuna does.",
+        "",
+    ]
+    section = None
+    for row in table:
+        if row.section != section:
+            section = row.section
+            lines += ["", f"## `{section}`", "", "| name | status | notes |", "| --- | --- | --- |"]
+        lines.append(f"| `{row.name}` | {row.status} | {row.note} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Write (or, with --check, verify) docs/optuna_compat.md."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="fail if the file is stale")
+    parser.add_argument("--output", type=Path, default=OUTPUT)
+    args = parser.parse_args(argv)
+    text = render(rows())
+    if args.check:
+        if not args.output.exists() or args.output.read_text(encoding="utf-8") != text:
+            print(f"{args.output} is stale: rerun benchmarks/optuna_compat_table.py")
+            return 1
+        return 0
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(text, encoding="utf-8")
+    print(f"wrote {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

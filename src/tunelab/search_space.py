@@ -1,0 +1,31 @@
+"""Search-space inference under Optuna's module name (``optuna.search_space``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from tunelab.samplers import intersection_search_space
+from tunelab.space import BaseDistribution
+from tunelab.trial import FrozenTrial
+
+if TYPE_CHECKING:
+    from tunelab.study import Study, StudyView
+
+__all__ = ["IntersectionSearchSpace", "intersection_search_space"]
+
+
+class IntersectionSearchSpace:
+    """The parameters every finished trial of a study shares, kept up to date.
+
+    Args:
+        include_pruned: Count pruned trials as well as completed ones.
+    """
+
+    def __init__(self, include_pruned: bool = False) -> None:
+        self._include_pruned = include_pruned
+
+    def calculate(self, study: Study | StudyView) -> dict[str, BaseDistribution]:
+        """The intersection search space of the study's trials, names sorted."""
+        trials: Iterable[FrozenTrial] = study.get_trials(deepcopy=False)
+        return intersection_search_space(trials, include_pruned=self._include_pruned)
