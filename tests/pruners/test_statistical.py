@@ -50,8 +50,10 @@ class _FlippedView:
     def directions(self) -> list[StudyDirection]:
         return [self.direction]
 
-    def get_trials(self, *, states: Container[TrialState] | None = None) -> list[FrozenTrial]:
-        return self._view.get_trials(states=states)
+    def get_trials(
+        self, deepcopy: bool = False, states: Container[TrialState] | None = None
+    ) -> list[FrozenTrial]:
+        return self._view.get_trials(deepcopy=deepcopy, states=states)
 
 
 def _inverted(cls: type[BasePruner]) -> type[BasePruner]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import zlib
 from collections.abc import Container
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from tunelab._validation import check_int
 from tunelab.pruners._base import BasePruner
@@ -166,14 +166,25 @@ class _BracketView:
         """Direction of a single-objective study."""
         return self._view.direction
 
-    def get_trials(self, *, states: Container[TrialState] | None = None) -> list[FrozenTrial]:
-        """The bracket's trials ordered by number."""
+    def get_trials(
+        self, deepcopy: bool = False, states: Container[TrialState] | None = None
+    ) -> list[FrozenTrial]:
+        """The bracket's trials ordered by number (Optuna's signature)."""
         name = self._view.study_name
         return [
             t
-            for t in self._view.get_trials(states=states)
+            for t in self._view.get_trials(deepcopy=deepcopy, states=states)
             if self._pruner.bracket_of(name, t.number) == self._bracket
         ]
+
+    @property
+    def trials(self) -> list[FrozenTrial]:
+        """The bracket's trials ordered by number (shared snapshots: do not modify)."""
+        return self.get_trials()
+
+    def __getattr__(self, name: str) -> Any:
+        # Everything else a sampler may read (metric names, attributes) is the whole study's.
+        return getattr(self._view, name)
 
     def stop(self) -> None:
         """Ask the running optimize loop of the whole study to start no further trials."""
