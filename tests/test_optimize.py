@@ -131,12 +131,13 @@ def square(trial: tl.BaseTrial) -> float:
 
 def test_processes_run_trials_in_parallel_with_distinct_seeded_params() -> None:
     study = tl.create_study(sampler=tl.samplers.RandomSampler(seed=3))
-    study.optimize(square, n_trials=12, n_jobs=2)
+    study.optimize(square, n_trials=12, n_jobs=2, backend="process")
     trials = study.trials
     assert len(trials) == 12 and all(t.state == TrialState.COMPLETE for t in trials)
     assert len({t.params["x"] for t in trials}) == 12
     pids = {t.user_attrs["pid"] for t in trials}
-    assert os.getpid() not in pids and len(pids) == 2
+    # Trials go to whichever worker is ready first, so a fast study may use one of the two.
+    assert os.getpid() not in pids and 1 <= len(pids) <= 2
     assert all(t.intermediate_values == {0: t.values[0]} for t in trials)  # type: ignore[index]
 
 
@@ -149,7 +150,7 @@ def _raises_in_worker(trial: tl.BaseTrial) -> float:
 def test_worker_exception_keeps_its_type_and_fails_the_trial() -> None:
     study = tl.create_study()
     with pytest.raises(ArithmeticError, match="worker failure"):
-        study.optimize(_raises_in_worker, n_trials=6, n_jobs=2)
+        study.optimize(_raises_in_worker, n_trials=6, n_jobs=2, backend="process")
     failed = study.get_trials(states=(TrialState.FAIL,))
     assert [t.number for t in failed] == [1]
     assert failed[0].fail_reason == "ArithmeticError: worker failure"
@@ -165,7 +166,7 @@ def _dies(trial: tl.BaseTrial) -> float:
 
 def test_dead_worker_fails_its_trial_and_is_replaced() -> None:
     study = tl.create_study()
-    study.optimize(_dies, n_trials=8, n_jobs=2)
+    study.optimize(_dies, n_trials=8, n_jobs=2, backend="process")
     trials = study.trials
     assert len(trials) == 8
     assert trials[2].state == TrialState.FAIL
@@ -173,14 +174,21 @@ def test_dead_worker_fails_its_trial_and_is_replaced() -> None:
     assert sum(t.state == TrialState.COMPLETE for t in trials) == 7
 
 
-def _unpicklable_result(trial: tl.BaseTrial) -> Any:
-    return lambda: 1
+class _Unpicklable(Exception):
+    def __init__(self, code: int, where: str) -> None:  # two arguments: does not unpickle
+        super().__init__(f"{code} at {where}")
 
 
-def test_unpicklable_return_value_is_a_clear_failure() -> None:
+def _raises_unpicklable(trial: tl.BaseTrial) -> float:
+    raise _Unpicklable(7, "the lab")
+
+
+def test_worker_exception_that_cannot_travel_back_is_a_remote_error() -> None:
     study = tl.create_study()
-    study.optimize(_unpicklable_result, n_trials=2, n_jobs=2, catch=(Exception,))
-    assert all("unpicklable" in (t.fail_reason or "") for t in study.trials)
+    with pytest.raises(tl.TunelabError, match="_Unpicklable: 7 at the lab"):
+        study.optimize(_raises_unpicklable, n_trials=1, n_jobs=2, backend="process")
+    (trial,) = study.trials
+    assert trial.fail_reason == "_Unpicklable: 7 at the lab"
 
 
 def test_threads_run_unpicklable_objectives() -> None:
@@ -212,7 +220,7 @@ _INTERRUPT_SCRIPT = textwrap.dedent(
     if __name__ == "__main__":
         study = tl.create_study(study_name="s", storage=sys.argv[1])
         try:
-            study.optimize(objective, n_trials=10, n_jobs=int(sys.argv[2]))
+            study.optimize(objective, n_trials=10, n_jobs=int(sys.argv[2]), backend=sys.argv[3])
         except KeyboardInterrupt:
             print("stopped", flush=True)
     """
@@ -220,13 +228,15 @@ _INTERRUPT_SCRIPT = textwrap.dedent(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("n_jobs", [1, 2])
-def test_ctrl_c_fails_running_trials_and_keeps_finished_ones(tmp_path: Path, n_jobs: int) -> None:
+@pytest.mark.parametrize(("n_jobs", "backend"), [(1, "thread"), (2, "process")])
+def test_ctrl_c_fails_running_trials_and_keeps_finished_ones(
+    tmp_path: Path, n_jobs: int, backend: str
+) -> None:
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     script = tmp_path / "interrupt.py"
     script.write_text(_INTERRUPT_SCRIPT)
     proc = subprocess.Popen(
-        [sys.executable, str(script), url, str(n_jobs)], stdout=subprocess.PIPE, text=True
+        [sys.executable, str(script), url, str(n_jobs), backend], stdout=subprocess.PIPE, text=True
     )
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "waiting"
