@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import gc
+import inspect
 import math
 import os
 import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -250,3 +254,160 @@ def test_ctrl_c_fails_running_trials_and_keeps_finished_ones(
     assert "interrupted" in (by_number[2].fail_reason or "")
     assert not [t for t in trials if t.state == TrialState.RUNNING]
     assert by_number[0].state == by_number[1].state == TrialState.COMPLETE
+
+
+# -- Optuna's semantics: threads by default, signature, stop(), gc ---------------------
+
+
+def test_default_parallel_run_keeps_closure_side_effects_and_sees_the_study() -> None:
+    study = tl.create_study(sampler=tl.samplers.RandomSampler(seed=1))
+    seen: list[tuple[int, str]] = []
+
+    def objective(trial: tl.Trial) -> float:
+        seen.append((trial.number, trial.study.study_name))
+        return trial.suggest_float("x", 0, 1)
+
+    study.optimize(objective, n_trials=8, n_jobs=2)
+    assert sorted(seen) == [(n, study.study_name) for n in range(8)]
+
+
+def test_n_jobs_minus_one_runs_as_many_threads_as_cpus() -> None:
+    study = tl.create_study()
+    names: set[str] = set()
+
+    def objective(trial: tl.Trial) -> float:
+        names.add(threading.current_thread().name)
+        time.sleep(0.01)
+        return trial.suggest_float("x", 0, 1)
+
+    study.optimize(objective, n_trials=4 * (os.cpu_count() or 1), n_jobs=-1)
+    assert 1 <= len(names) <= (os.cpu_count() or 1)
+    assert all(name.startswith("tunelab-trial-") for name in names)
+
+
+def test_signature_matches_optunas_positional_order() -> None:
+    optuna = pytest.importorskip("optuna")
+    theirs = list(inspect.signature(optuna.study.Study.optimize).parameters)
+    ours = list(inspect.signature(tl.Study.optimize).parameters)
+    assert ours == [*theirs, "backend"]
+    assert inspect.signature(tl.Study.optimize).parameters["backend"].default == "thread"
+    study = tl.create_study()
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), 3, None, 1, (), None, True, False)
+    assert len(study.trials) == 3
+
+
+def test_stop_outside_optimize_is_an_error_and_inside_stops() -> None:
+    study = tl.create_study()
+    with pytest.raises(RuntimeError, match="running optimize"):
+        study.stop()
+
+    def objective(trial: tl.Trial) -> float:
+        if trial.number == 2:
+            trial.study.stop()
+        return 0.0
+
+    study.optimize(objective, n_trials=10)
+    assert len(study.trials) == 3
+    with pytest.raises(RuntimeError, match="running optimize"):
+        study.stop()
+
+
+def test_grid_sampler_exhaustion_does_not_break_ask_and_tell() -> None:
+    study = tl.create_study(sampler=tl.samplers.GridSampler({"x": [1, 2]}))
+    for _ in range(2):
+        trial = study.ask()
+        study.tell(trial, trial.suggest_categorical("x", [1, 2]))
+    assert sorted(t.params["x"] for t in study.trials) == [1, 2]
+
+
+class _Cycle:
+    def __init__(self, freed: list[int]) -> None:
+        self.me = self
+        weakref.finalize(self, freed.append, 1)
+
+
+@pytest.mark.parametrize("collect", [True, False])
+def test_gc_after_trial_collects_cyclic_garbage_of_each_trial(collect: bool) -> None:
+    freed: list[int] = []
+
+    def objective(trial: tl.Trial) -> float:
+        _Cycle(freed)
+        return 0.0
+
+    study = tl.create_study()
+    gc.collect()
+    gc.disable()
+    try:
+        study.optimize(objective, n_trials=3, gc_after_trial=collect)
+        assert len(freed) == (3 if collect else 0)
+    finally:
+        gc.enable()
+
+
+def test_catch_must_hold_exception_classes() -> None:
+    study = tl.create_study()
+    with pytest.raises(TypeError, match="catch must hold exception classes"):
+        study.optimize(lambda t: 0.0, n_trials=1, catch=("ValueError",))  # type: ignore[arg-type]
+    assert study.trials == []
+
+
+def test_a_trial_failed_elsewhere_keeps_its_state_and_the_study_goes_on() -> None:
+    study = tl.create_study()
+
+    def objective(trial: tl.Trial) -> float:
+        if trial.number == 0:  # as when another process found its heartbeat lapsed
+            study.storage.set_trial_state_values(
+                trial.trial_id, TrialState.FAIL, fail_reason="lease lapsed"
+            )
+        return 1.0
+
+    study.optimize(objective, n_trials=3)
+    states = [t.state for t in study.trials]
+    assert states == [TrialState.FAIL, TrialState.COMPLETE, TrialState.COMPLETE]
+    assert study.trials[0].fail_reason == "lease lapsed"
+
+
+# -- one outcome for one return value, on every backend --------------------------------
+
+_BACKENDS = [(1, "thread"), (2, "thread"), (2, "process")]
+
+
+def _huge(trial: tl.BaseTrial) -> Any:
+    return 10**400
+
+
+def _returns_a_lambda(trial: tl.BaseTrial) -> Any:
+    return lambda: 1
+
+
+@pytest.mark.parametrize(("n_jobs", "backend"), _BACKENDS)
+def test_unusable_return_values_fail_the_same_way_on_every_backend(
+    n_jobs: int, backend: str
+) -> None:
+    for objective, reason in [
+        (_huge, "objective value 0 is NaN or infinite: 1000"),
+        (_returns_a_lambda, "objective value 0 is not a number: <function _returns_a_lambda"),
+    ]:
+        study = tl.create_study()
+        study.optimize(objective, n_trials=2, n_jobs=n_jobs, backend=backend)
+        for trial in study.trials:
+            assert trial.state == TrialState.FAIL
+            assert (trial.fail_reason or "").startswith(reason)
+
+
+def test_closures_run_in_worker_processes_through_cloudpickle() -> None:
+    pytest.importorskip("cloudpickle")
+    offset = 10.0
+    study = tl.create_study()
+    study.optimize(
+        lambda t: t.suggest_float("x", 0, 1) + offset, n_trials=2, n_jobs=2, backend="process"
+    )
+    assert all((t.value or 0) >= 10.0 for t in study.trials)
+
+
+def test_objective_that_cannot_be_pickled_is_a_clear_error() -> None:
+    lock = threading.Lock()
+    study = tl.create_study()
+    with pytest.raises(tl.TunelabError, match="cannot be sent to worker processes.*'thread'"):
+        study.optimize(lambda t: float(lock.locked()), n_trials=2, n_jobs=2, backend="process")
+    assert study.trials == []

@@ -40,7 +40,10 @@ def _run_child(mode: str, url: str, n_trials: int = 4) -> subprocess.Popen[str]:
 @pytest.mark.timeout(240)
 def test_workers_start_after_the_parent_used_openmp(tmp_path: Path) -> None:
     child = _run_child("openmp", f"sqlite:///{tmp_path / 'db.sqlite'}")
-    out, _ = child.communicate(timeout=230)
+    try:
+        out, _ = child.communicate(timeout=230)
+    finally:
+        child.kill()
     assert child.returncode == 0
     assert out.split() == ["COMPLETE"] * 4
 
@@ -147,12 +150,8 @@ def test_workers_killed_at_random_moments_lose_only_their_trials(
     assert all(t.state == TrialState.COMPLETE for t in trials if t not in failed)
 
 
-@pytest.mark.timeout(120)
-def test_killed_parent_takes_its_workers_along_and_its_trials_fail_on_load(
-    tmp_path: Path,
-) -> None:
-    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
-    child = _run_child("sleeper", url)
+def _workers_started(child: subprocess.Popen[str], url: str) -> list[int]:
+    """Wait until both workers of the child run a trial; return the child's descendants."""
     assert child.stdout is not None and child.stdout.readline().strip() == "started"
     deadline = time.monotonic() + 60
     storage = get_storage(url)  # reads only: opening the study would fail stale trials
@@ -163,10 +162,21 @@ def test_killed_parent_takes_its_workers_along_and_its_trials_fail_on_load(
         assert time.monotonic() < deadline, "the workers never started their trials"
         time.sleep(0.5)
     family = procs.descendants(child.pid)
-    workers = {t.user_attrs["pid"] for t in trials}
-    assert workers <= set(family)
-    child.kill()
-    child.wait()
+    assert {t.user_attrs["pid"] for t in trials} <= set(family)
+    return family
+
+
+@pytest.mark.timeout(120)
+def test_killed_parent_takes_its_workers_along_and_its_trials_fail_on_load(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    child = _run_child("sleeper", url)
+    try:
+        family = _workers_started(child, url)
+    finally:
+        child.kill()
+        child.wait()
     assert procs.wait_gone(family, timeout=10) == []
     time.sleep(3.5)  # the study's grace period of 3 s without a heartbeat
     shown = subprocess.run(
