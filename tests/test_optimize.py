@@ -411,3 +411,16 @@ def test_objective_that_cannot_be_pickled_is_a_clear_error() -> None:
     with pytest.raises(tl.TunelabError, match="cannot be sent to worker processes.*'thread'"):
         study.optimize(lambda t: float(lock.locked()), n_trials=2, n_jobs=2, backend="process")
     assert study.trials == []
+
+
+class _SlowFirstAsk(tl.samplers.RandomSampler):
+    def before_trial(self, study: Any, trial: tl.FrozenTrial) -> None:
+        if trial.number == 0:
+            time.sleep(2.0)  # longer than the study's grace period
+        super().before_trial(study, trial)
+
+
+def test_a_slow_sampler_does_not_make_its_new_trial_look_dead() -> None:
+    study = tl.create_study(sampler=_SlowFirstAsk(seed=0), heartbeat_interval=0.5)
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=3, n_jobs=2)
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 3

@@ -64,15 +64,8 @@ class Heartbeat:
         self._thread: threading.Thread | None = None
 
     def add(self, trial_id: int) -> None:
-        """Keep ``trial_id`` alive from now on, starting with a beat at once.
-
-        Asking for a trial can take long (a sampler's first call); without this
-        beat, the next ask could take the new trial for a dead one.
-        """
         with self._lock:
             self._ids.add(trial_id)
-        if self._interval:
-            self._beat([trial_id])
 
     def remove(self, trial_id: int) -> None:
         with self._lock:
@@ -89,15 +82,12 @@ class Heartbeat:
         while not self._stop.wait(self._interval):
             with self._lock:
                 ids = sorted(self._ids)
-            self._beat(ids)
+            try:
+                self._study.storage.record_heartbeat(ids)
+            except Exception as exc:  # a missed beat must not kill the run
+                from tunelab.logging import get_logger
 
-    def _beat(self, ids: list[int]) -> None:
-        try:
-            self._study.storage.record_heartbeat(ids)
-        except Exception as exc:  # a missed beat must not kill the run
-            from tunelab.logging import get_logger
-
-            get_logger(__name__).warning("could not record heartbeat: %s", exc)
+                get_logger(__name__).warning("could not record heartbeat: %s", exc)
 
     def __exit__(self, *exc_info: object) -> None:
         self._stop.set()

@@ -214,9 +214,10 @@ def _describe_exit(code: int | None) -> str:
 def _context() -> Any:
     context = mp.get_context(_START_METHOD)
     if _START_METHOD == "forkserver":
-        # The fork server imports this module once, so each worker starts as a cheap fork
-        # of it; it never runs an objective, so no OpenMP threads exist there.
-        context.set_forkserver_preload(["__main__", __name__])
+        # The fork server imports this module once, so workers start as forks of it. Only
+        # this module: code run at import by the user's modules (or __main__) could start
+        # OpenMP threads there, and every worker forked after that would hang.
+        context.set_forkserver_preload([__name__])
     return context
 
 

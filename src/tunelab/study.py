@@ -212,9 +212,14 @@ class Study:
             if frozen is None:
                 frozen = self._storage.create_new_trial(self._study_id)
             trial = Trial(self, frozen)
+            started = time.monotonic()
             try:
                 self.sampler.before_trial(self._view, frozen)
                 trial._sample_relative()
+                # A slow sampler aged the trial's first heartbeat: renew it before the
+                # next ask could take the new trial for a dead one.
+                if self._grace_period and time.monotonic() - started > self._grace_period / 3:
+                    self._storage.record_heartbeat([frozen.trial_id])
             except BaseException as exc:
                 # A trial the sampler could not start must not linger as RUNNING.
                 self._storage.set_trial_state_values(
