@@ -12,6 +12,7 @@ import sys
 import textwrap
 import threading
 import time
+import types
 import weakref
 from pathlib import Path
 from typing import Any
@@ -424,3 +425,36 @@ def test_a_slow_sampler_does_not_make_its_new_trial_look_dead() -> None:
     study = tl.create_study(sampler=_SlowFirstAsk(seed=0), heartbeat_interval=0.5)
     study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=3, n_jobs=2)
     assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 3
+
+
+@pytest.mark.slow
+def test_objective_of_an_interactive_session_runs_in_worker_processes(tmp_path: Path) -> None:
+    pytest.importorskip("cloudpickle")
+    code = textwrap.dedent(
+        f"""
+        import tunelab as tl
+
+        scale = 3.0
+
+        def objective(trial):
+            return scale * trial.suggest_float("x", 0, 1)
+
+        study = tl.create_study(study_name="s", storage={f"sqlite:///{tmp_path / 'db'}"!r})
+        study.optimize(objective, n_trials=4, n_jobs=2, backend="process")
+        """
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+    trials = tl.load_study(study_name="s", storage=f"sqlite:///{tmp_path / 'db'}").trials
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 4
+
+
+def test_objective_that_does_not_load_in_a_worker_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    module = types.ModuleType("tunelab_made_up_module")
+    exec("def objective(trial):\n    return 0.0\n", module.__dict__)
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    study = tl.create_study()
+    with pytest.raises(tl.TunelabError, match="could not be loaded in a worker process.*made_up"):
+        study.optimize(module.objective, n_trials=2, n_jobs=2, backend="process")
+    assert study.trials == []

@@ -416,9 +416,11 @@ class WorkerPool:
 
     def _shutdown(self) -> None:
         for worker in self._workers:
-            worker.send(None)
+            if worker.ready:  # one still loading the objective has nothing to finish
+                worker.send(None)
         for worker in self._workers:
-            worker.process.join(timeout=10)
+            if worker.ready:
+                worker.process.join(timeout=10)
             worker.stop()
 
 
