@@ -60,7 +60,7 @@ def main(mode: str, url: str, n_trials: int) -> None:
 
         HistGradientBoostingClassifier(max_iter=5).fit(*_data())
         study = tl.create_study(study_name=STUDY, storage=url, direction="maximize")
-        study.optimize(boosted_trees, n_trials=4, n_jobs=2, timeout=120, backend="process")
+        study.optimize(boosted_trees, n_trials=2, n_jobs=2, timeout=120, backend="process")
         print(" ".join(t.state.name for t in study.trials), flush=True)
         return
     study = tl.create_study(
