@@ -141,7 +141,10 @@ def run_optimize(
         from tunelab._workers import WorkerPool
 
         pool = WorkerPool(
-            func, n_jobs, n_objectives=len(study.directions), gc_after_trial=gc_after_trial
+            func,
+            n_jobs if n_trials is None else max(1, min(n_jobs, n_trials)),
+            n_objectives=len(study.directions),
+            gc_after_trial=gc_after_trial,
         )
     study._stop_flag.clear()
     budget = Budget(study, n_trials, timeout)

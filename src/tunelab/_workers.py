@@ -267,9 +267,10 @@ class WorkerPool:
         self, func: ObjectiveFunc, n_workers: int, *, n_objectives: int, gc_after_trial: bool
     ) -> None:
         self._args = (pickle_objective(func), n_objectives, gc_after_trial)
+        self._n_workers = n_workers
         self._context = _context()
         self._any_ready = False
-        self._workers = [_Worker(self._context, self._args) for _ in range(n_workers)]
+        self._workers: list[_Worker] = []
 
     def run(
         self,
@@ -279,15 +280,18 @@ class WorkerPool:
         heartbeat: Heartbeat,
         finished: Callable[[FrozenTrial], None],
     ) -> None:
-        """Hand out trials until the budget ends; raise the first uncaught objective error.
+        """Start the workers and hand out trials until the budget ends.
 
         Trials still running ``budget.grace`` seconds after the timeout are
-        ended with their workers and stored as FAIL.
+        ended with their workers and stored as FAIL. The first exception an
+        objective raised that is not in ``catch`` is raised at the end.
         """
         self._study, self._budget, self._catch = study, budget, catch
         self._heartbeat, self._finished = heartbeat, finished
         self._errors: list[BaseException] = []
         try:
+            for _ in range(self._n_workers):
+                self._workers.append(_Worker(self._context, self._args))
             self._loop()
         except BaseException as exc:
             for worker in self._workers:
