@@ -57,13 +57,13 @@ def _stuck(trial: tl.BaseTrial) -> float:
 @pytest.mark.timeout(90)
 def test_timeout_ends_stuck_workers_and_fails_their_trials() -> None:
     study = tl.create_study()
-    study.optimize(_stuck, timeout=4, n_jobs=2, backend="process")
+    study.optimize(_stuck, timeout=10, n_jobs=2, backend="process")
     trials = study.trials
     assert 1 <= len(trials) <= 2
     for trial in trials:
         assert trial.state == TrialState.FAIL
         assert (trial.fail_reason or "").startswith(
-            "timeout: still running 2 s after optimize's timeout of 4 s"
+            "timeout: still running 2 s after optimize's timeout of 10 s"
         )
 
 
