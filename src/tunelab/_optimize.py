@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
 import time
@@ -9,7 +10,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from tunelab._outcome import INTERRUPTED, call_objective, fail_if_running, record_outcome
+from tunelab._outcome import call_objective, fail_if_running, interrupted, record_outcome
 from tunelab._progress import ProgressBar
 from tunelab.trial import FrozenTrial
 
@@ -19,22 +20,32 @@ if TYPE_CHECKING:
 
 @dataclass
 class Budget:
-    """When to stop starting trials: a count, a deadline, or the study's stop flag."""
+    """When to stop starting trials: a count, a deadline, or the study's stop flag.
+
+    ``grace`` is how long a trial in a worker process may run past the
+    deadline before it is ended: 5% of the timeout, between 2 and 60 seconds.
+    """
 
     study: Study
     n_trials: int | None
     timeout: float | None
     started: int = 0
     deadline: float = field(init=False)
+    grace: float = field(init=False)
 
     def __post_init__(self) -> None:
         self.deadline = time.monotonic() + self.timeout if self.timeout else float("inf")
+        self.grace = min(max(2.0, 0.05 * self.timeout), 60.0) if self.timeout else 0.0
+
+    def open(self) -> bool:
+        """Whether another trial may start."""
+        if self.study._stop_flag.is_set() or time.monotonic() >= self.deadline:
+            return False
+        return self.n_trials is None or self.started < self.n_trials
 
     def take(self) -> bool:
         """Reserve one more trial, if the budget allows it."""
-        if self.study._stop_flag.is_set() or time.monotonic() >= self.deadline:
-            return False
-        if self.n_trials is not None and self.started >= self.n_trials:
+        if not self.open():
             return False
         self.started += 1
         return True
@@ -84,7 +95,13 @@ class Heartbeat:
             self._thread.join()
 
 
-def _check_args(n_trials: int | None, timeout: float | None, n_jobs: int, backend: str) -> int:
+def _check_args(
+    n_trials: int | None,
+    timeout: float | None,
+    n_jobs: int,
+    backend: str,
+    catch: Iterable[type[BaseException]] | type[BaseException],
+) -> tuple[int, tuple[type[BaseException], ...]]:
     if n_trials is not None and (
         isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 0
     ):
@@ -94,8 +111,12 @@ def _check_args(n_trials: int | None, timeout: float | None, n_jobs: int, backen
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1:
         raise ValueError(f"n_jobs must be a positive integer or -1 (all CPUs), got {n_jobs!r}")
     if backend not in ("process", "thread"):
-        raise ValueError(f"backend must be 'process' or 'thread', got {backend!r}")
-    return os.cpu_count() or 1 if n_jobs == -1 else n_jobs
+        raise ValueError(f"backend must be 'thread' or 'process', got {backend!r}")
+    catch_types = (catch,) if isinstance(catch, type) else tuple(catch)
+    for kind in catch_types:
+        if not (isinstance(kind, type) and issubclass(kind, BaseException)):
+            raise TypeError(f"catch must hold exception classes, got {kind!r}")
+    return (os.cpu_count() or 1 if n_jobs == -1 else n_jobs), catch_types
 
 
 def run_optimize(
@@ -107,84 +128,83 @@ def run_optimize(
     n_jobs: int,
     catch: Iterable[type[Exception]] | type[Exception],
     callbacks: list[Callback],
+    gc_after_trial: bool,
     show_progress_bar: bool | None,
     backend: str,
 ) -> None:
     """Run :meth:`Study.optimize` (see there for the arguments)."""
     if not callable(func):
         raise TypeError(f"the objective must be callable, got {type(func).__name__}")
-    n_jobs = _check_args(n_trials, timeout, n_jobs, backend)
-    catch_types = (catch,) if isinstance(catch, type) else tuple(catch)
-    study._stop_flag.clear()
-    budget = Budget(study, n_trials, timeout)
+    n_jobs, catch_types = _check_args(n_trials, timeout, n_jobs, backend, catch)
     pool = None
     if n_jobs > 1 and backend == "process":
         from tunelab._workers import WorkerPool
 
-        # Workers start before this process starts any thread of its own.
-        pool = WorkerPool(func, n_jobs)
-    with (
-        ProgressBar(study, n_trials, timeout, show_progress_bar) as progress,
-        Heartbeat(study) as heartbeat,
-    ):
-
-        def finished(frozen: FrozenTrial) -> None:
-            progress.update(frozen)
-            for callback in callbacks:
-                callback(study, frozen)
-
-        if pool is not None:
-            pool.run(study, budget, catch_types, heartbeat, finished)
-        elif n_jobs > 1:
-            _run_threads(study, func, budget, catch_types, heartbeat, finished, n_jobs)
-        else:
-            _run_serial(study, func, budget, catch_types, heartbeat, finished)
-
-
-def run_one(
-    study: Study,
-    func: ObjectiveFunc,
-    catch: tuple[type[BaseException], ...],
-    heartbeat: Heartbeat,
-    finished: Callable[[FrozenTrial], None],
-) -> None:
-    """Ask for a trial, run the objective on it in this process, and tell the result."""
-    trial = study.ask()
-    heartbeat.add(trial.trial_id)
+        pool = WorkerPool(
+            func,
+            n_jobs if n_trials is None else max(1, min(n_jobs, n_trials)),
+            n_objectives=len(study.directions),
+            gc_after_trial=gc_after_trial,
+        )
+    study._stop_flag.clear()
+    budget = Budget(study, n_trials, timeout)
+    study._optimizing += 1
     try:
-        outcome = call_objective(func, trial)  # type: ignore[arg-type]
-    except BaseException:
-        fail_if_running(study, trial, INTERRUPTED)
-        raise
+        with (
+            ProgressBar(study, n_trials, timeout, show_progress_bar) as progress,
+            Heartbeat(study) as heartbeat,
+        ):
+
+            def finished(frozen: FrozenTrial) -> None:
+                progress.update(frozen)
+                for callback in callbacks:
+                    callback(study, frozen)
+
+            if pool is not None:
+                pool.run(study, budget, catch_types, heartbeat, finished)
+                return
+            runner = _Runner(study, func, catch_types, heartbeat, finished, gc_after_trial)
+            if n_jobs > 1:
+                _run_threads(runner, budget, n_jobs)
+            else:
+                while budget.take():
+                    runner.run_one()
     finally:
-        heartbeat.remove(trial.trial_id)
-    frozen, error = record_outcome(study, trial, outcome, catch)
-    finished(frozen)
-    if error is not None:
-        raise error
+        study._optimizing -= 1
 
 
-def _run_serial(
-    study: Study,
-    func: ObjectiveFunc,
-    budget: Budget,
-    catch: tuple[type[BaseException], ...],
-    heartbeat: Heartbeat,
-    finished: Callable[[FrozenTrial], None],
-) -> None:
-    while budget.take():
-        run_one(study, func, catch, heartbeat, finished)
+@dataclass
+class _Runner:
+    """Runs trials in this process, in the calling thread."""
+
+    study: Study
+    func: ObjectiveFunc
+    catch: tuple[type[BaseException], ...]
+    heartbeat: Heartbeat
+    finished: Callable[[FrozenTrial], None]
+    gc_after_trial: bool
+
+    def run_one(self) -> None:
+        """Ask for a trial, run the objective on it, and tell the result."""
+        study = self.study
+        trial = study.ask()
+        self.heartbeat.add(trial.trial_id)
+        try:
+            outcome = call_objective(self.func, trial, len(study.directions))  # type: ignore[arg-type]
+        except BaseException as exc:
+            fail_if_running(study, trial, interrupted(exc))
+            raise
+        finally:
+            self.heartbeat.remove(trial.trial_id)
+            if self.gc_after_trial:
+                gc.collect()
+        frozen, error = record_outcome(study, trial, outcome, self.catch)
+        self.finished(frozen)
+        if error is not None:
+            raise error
 
 
-def _run_threads(
-    study: Study,
-    func: ObjectiveFunc,
-    budget: Budget,
-    catch: tuple[type[BaseException], ...],
-    heartbeat: Heartbeat,
-    finished: Callable[[FrozenTrial], None],
-    n_jobs: int,
-) -> None:
+def _run_threads(runner: _Runner, budget: Budget, n_jobs: int) -> None:
     lock = threading.Lock()
     errors: list[BaseException] = []
 
@@ -194,7 +214,7 @@ def _run_threads(
                 if errors or not budget.take():
                     return
             try:
-                run_one(study, func, catch, heartbeat, finished)
+                runner.run_one()
             except BaseException as exc:
                 with lock:
                     errors.append(exc)
@@ -208,7 +228,7 @@ def _run_threads(
             while thread.is_alive():
                 thread.join(0.1)
     except KeyboardInterrupt:
-        study.stop()
+        runner.study._stop_flag.set()
         for thread in threads:
             thread.join()
         raise

@@ -1,4 +1,8 @@
-"""What running an objective produced, and how a study records it."""
+"""What running an objective produced, and how a study records it.
+
+The same three functions serve every backend (in-process, threads, worker
+processes), so one objective return value ends the same way wherever it ran.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tunelab.exceptions import TrialPruned, TunelabError
+from tunelab.exceptions import TrialPruned, TunelabError, UpdateFinishedTrialError
+from tunelab.logging import get_logger
 from tunelab.trial import BaseTrial, FrozenTrial, Trial, TrialState, running
 
 if TYPE_CHECKING:
@@ -16,23 +21,28 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Outcome:
-    """The result of one call of the objective, picklable across processes.
+    """The result of one call of the objective.
 
-    Exactly one of ``values``, ``pruned`` or ``error`` describes it.
+    Exactly one of ``values`` (checked, one float per objective), ``pruned``,
+    ``invalid`` (why the returned value is not usable) or ``error_text`` (the
+    objective raised) describes it.
     """
 
-    values: Any = None
+    values: list[float] | None = None
     pruned: bool = False
-    error: BaseException | None = None
-    error_text: str | None = None  # "Type: message", kept when the exception cannot travel
+    invalid: str | None = None
+    error: BaseException | None = None  # None when the exception could not travel
+    error_text: str | None = None  # "Type: message"
     error_traceback: str | None = None
 
 
-def call_objective(func: Callable[[BaseTrial], Any], trial: BaseTrial) -> Outcome:
+def call_objective(
+    func: Callable[[BaseTrial], Any], trial: BaseTrial, n_objectives: int
+) -> Outcome:
     """Run the objective and capture what it did (KeyboardInterrupt propagates)."""
     try:
         with running(trial):
-            return Outcome(values=func(trial))
+            returned = func(trial)
     except TrialPruned:
         return Outcome(pruned=True)
     except Exception as exc:
@@ -40,6 +50,27 @@ def call_objective(func: Callable[[BaseTrial], Any], trial: BaseTrial) -> Outcom
             error=exc,
             error_text=f"{type(exc).__name__}: {exc}",
             error_traceback=traceback.format_exc(),
+        )
+    return check_returned(returned, n_objectives)
+
+
+def check_returned(returned: Any, n_objectives: int) -> Outcome:
+    """Turn what the objective returned into checked floats, or the reason it is unusable.
+
+    Checked where the objective ran, so a value that cannot cross a process
+    boundary (a lambda, an int too large for a float) fails its trial the same
+    way on every backend.
+    """
+    from tunelab.study import check_objective_values
+
+    try:
+        return Outcome(values=check_objective_values(returned, n_objectives))
+    except ValueError as exc:
+        return Outcome(invalid=str(exc))
+    except Exception as exc:  # a user type whose __float__ or __len__ raises anything
+        return Outcome(
+            invalid=f"the objective returned a {type(returned).__name__} that could not be read "
+            f"as {n_objectives} number(s): {type(exc).__name__}: {exc}"
         )
 
 
@@ -53,27 +84,43 @@ def record_outcome(
     """Finish ``trial`` from ``outcome``.
 
     Returns the stored trial and the exception to raise afterwards, if the
-    objective raised one that is not in ``catch``.
+    objective raised one that is not in ``catch``. A trial that another
+    process already failed (its heartbeats lapsed) stays as stored.
     """
-    from tunelab.study import check_objective_values
+    try:
+        return _tell(study, trial, outcome, catch)
+    except UpdateFinishedTrialError:
+        frozen = study.storage.get_trial(trial.trial_id)
+        get_logger(__name__).warning(
+            "Trial %d was already finished as %s (%s); its result is dropped",
+            trial.number,
+            frozen.state.name,
+            frozen.fail_reason,
+        )
+        return frozen, None
 
+
+def _tell(
+    study: Study, trial: Trial, outcome: Outcome, catch: tuple[type[BaseException], ...]
+) -> tuple[FrozenTrial, BaseException | None]:
     if outcome.pruned:
         return study.tell(trial, state=TrialState.PRUNED), None
-    if outcome.error is not None or outcome.error_text is not None:
+    if outcome.invalid is not None:
+        return study.tell(trial, state=TrialState.FAIL, fail_reason=outcome.invalid), None
+    if outcome.error_text is not None:
         frozen = study.tell(trial, state=TrialState.FAIL, fail_reason=outcome.error_text)
         error = outcome.error or RemoteError(f"{outcome.error_text}\n{outcome.error_traceback}")
         return frozen, None if isinstance(error, catch) else error
-    try:
-        values = check_objective_values(outcome.values, len(study.directions))
-    except ValueError as exc:
-        return study.tell(trial, state=TrialState.FAIL, fail_reason=str(exc)), None
-    return study.tell(trial, values), None
+    return study.tell(trial, outcome.values), None
 
 
-INTERRUPTED = "interrupted (KeyboardInterrupt) while running"
+def interrupted(exc: BaseException) -> str:
+    """The fail reason of a trial cut short because optimize itself stopped on ``exc``."""
+    return f"interrupted ({type(exc).__name__}) while running"
 
 
-def fail_if_running(study: Study, trial: Trial, reason: str) -> None:
-    """Mark an interrupted trial FAIL unless something already finished it."""
-    if not study.storage.get_trial(trial.trial_id).state.is_finished():
-        study.tell(trial, state=TrialState.FAIL, fail_reason=reason)
+def fail_if_running(study: Study, trial: Trial, reason: str) -> FrozenTrial | None:
+    """Mark a trial FAIL unless something (a stale-trial check elsewhere) already finished it."""
+    if study.storage.get_trial(trial.trial_id).state.is_finished():
+        return None
+    return study.tell(trial, state=TrialState.FAIL, fail_reason=reason)

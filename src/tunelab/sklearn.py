@@ -800,6 +800,7 @@ class TuneSearchCV(MetaEstimatorMixin, BaseEstimator):
             catch=() if self.error_score == "raise" else (FitFailedError,),
             callbacks=[finished],
             show_progress_bar=self.verbose >= 1,
+            backend="process",
         )
         return [t for t in study.get_trials() if t.number in numbers]
 

@@ -128,8 +128,8 @@ class StudyView:
         return self._study.metric_names
 
     def stop(self) -> None:
-        """Ask the running optimize loop to start no further trials."""
-        self._study.stop()
+        """Ask the running optimize loop, if any, to start no further trials."""
+        self._study._stop_flag.set()
 
 
 class Study:
@@ -158,6 +158,9 @@ class Study:
             self._storage.get_study_attrs(self._study_id, system=True).get(_SETTINGS_KEY, {})
         )
         self._next_stale_check = 0.0
+        self._optimizing = 0
+        # Whoever opens the study sees the trials of dead workers as FAIL, not RUNNING.
+        self._fail_stale_trials()
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Study:
         # A study is a handle on shared storage: copies of it are the same study.
@@ -310,9 +313,14 @@ class Study:
             if frozen is None:
                 frozen = self._storage.create_new_trial(self._study_id)
             trial = Trial(self, frozen)
+            started = time.monotonic()
             try:
                 self.sampler.before_trial(self._view, frozen)
                 trial._sample_relative()
+                # A slow sampler aged the trial's first heartbeat: renew it before the
+                # next ask could take the new trial for a dead one.
+                if self._grace_period and time.monotonic() - started > self._grace_period / 3:
+                    self._storage.record_heartbeat([frozen.trial_id])
             except BaseException as exc:
                 # A trial the sampler could not start must not linger as RUNNING.
                 self._storage.set_trial_state_values(
@@ -537,7 +545,16 @@ class Study:
         )
 
     def stop(self) -> None:
-        """Start no further trials in the running :meth:`optimize` (trials in flight finish)."""
+        """Start no further trials in the running :meth:`optimize` (trials in flight finish).
+
+        Raises:
+            RuntimeError: No :meth:`optimize` of this study is running; call it
+                from the objective or a callback.
+        """
+        if not self._optimizing:
+            raise RuntimeError(
+                "Study.stop() stops a running optimize(); call it from the objective or a callback"
+            )
         self._stop_flag.set()
 
     # -- fault tolerance --
@@ -603,9 +620,10 @@ class Study:
         n_jobs: int = 1,
         catch: Iterable[type[Exception]] | type[Exception] = (),
         callbacks: Sequence[Callback] | None = None,
+        gc_after_trial: bool = False,
         show_progress_bar: bool | None = None,
         *,
-        backend: str = "process",
+        backend: str = "thread",
     ) -> None:
         """Run trials of ``func`` until ``n_trials`` more have run, ``timeout`` passed or stop().
 
@@ -618,16 +636,30 @@ class Study:
         Args:
             func: The objective: takes a trial, returns one value per direction.
             n_trials: How many trials to run in this call (no limit when None).
-            timeout: Seconds after which no new trial starts.
+            timeout: Seconds after which no new trial starts. With
+                ``backend="process"``, a trial still running a grace period
+                later (5% of the timeout, 2 to 60 s) is ended with its worker
+                and stored as FAIL with a reason starting "timeout:"; in this
+                process or in threads, running trials finish.
             n_jobs: Trials run at once; -1 for one per CPU.
             catch: Exception types that fail a trial without stopping the study.
             callbacks: Called as ``callback(study, frozen_trial)`` after each trial.
+            gc_after_trial: Run a full garbage collection after each trial.
             show_progress_bar: A progress bar on stderr; by default only when
                 stderr is a terminal.
-            backend: ``"process"`` runs parallel trials in worker processes
-                (true parallelism for CPU-bound objectives); ``"thread"`` in
-                threads of this process (for objectives that cannot be pickled
-                or that release the GIL).
+            backend: How ``n_jobs > 1`` trials run. ``"thread"`` (the
+                default, as in Optuna) runs them in threads of this process:
+                the objective may use closures, change shared objects and read
+                ``trial.study``. ``"process"`` runs them in worker processes,
+                for CPU-bound objectives that hold the GIL: the objective is
+                pickled (closures and lambdas need cloudpickle), a worker that
+                dies fails only its own trial, and workers exit with this
+                process. A script using it must guard its entry point with
+                ``if __name__ == "__main__":``.
+
+        Raises:
+            TunelabError: ``backend="process"`` and the objective cannot be
+                sent to another process.
         """
         from tunelab._optimize import run_optimize
 
@@ -639,6 +671,7 @@ class Study:
             n_jobs=n_jobs,
             catch=catch,
             callbacks=list(callbacks or []),
+            gc_after_trial=gc_after_trial,
             show_progress_bar=show_progress_bar,
             backend=backend,
         )
@@ -748,6 +781,8 @@ def check_objective_values(values: Any, n_objectives: int) -> list[float]:
 def _is_real(value: Any) -> bool:
     try:
         float(value)
+    except OverflowError:  # an int beyond float range is a real number, infinite as a float
+        return True
     except (TypeError, ValueError):
         return False
     return not isinstance(value, bool | str)

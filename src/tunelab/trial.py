@@ -297,6 +297,11 @@ class Trial(BaseTrial):
         return self._trial_id
 
     @property
+    def study(self) -> Study:
+        """The study this trial belongs to."""
+        return self._study
+
+    @property
     def params(self) -> dict[str, Any]:
         return dict(self._params)
 
@@ -584,7 +589,7 @@ def is_finite_number(value: Any) -> bool:
     """Whether ``value`` is a real number that is neither NaN nor infinite."""
     try:
         return math.isfinite(float(value)) and not isinstance(value, bool | str)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return False
 
 

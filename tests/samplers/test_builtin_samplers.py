@@ -249,7 +249,7 @@ def test_grid_visits_every_point_once_then_stops() -> None:
 
 def test_grid_stops_a_parallel_process_run_after_every_point() -> None:
     study = tl.create_study(sampler=GridSampler(GRID, seed=0))
-    study.optimize(grid_objective, n_trials=100, n_jobs=2)
+    study.optimize(grid_objective, n_trials=100, n_jobs=2, backend="process")
     points = visited(study)
     assert len(points) == 12
     assert set(points) == GRID_POINTS

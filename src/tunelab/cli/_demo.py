@@ -128,7 +128,9 @@ def demo(
     else:
         out.print(f"Created study {where}.")
     try:
-        study.optimize(objective, n_trials=n_trials, n_jobs=n_jobs, show_progress_bar=True)
+        study.optimize(
+            objective, n_trials=n_trials, n_jobs=n_jobs, show_progress_bar=True, backend="process"
+        )
     except KeyboardInterrupt:
         out.print("[yellow]Interrupted.[/] Finished trials are stored; run again to resume.")
         raise typer.Exit(code=130) from None

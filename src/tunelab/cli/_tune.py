@@ -62,6 +62,7 @@ def tune(
             timeout=cfg.timeout,
             n_jobs=cfg.n_jobs,
             show_progress_bar=progress,
+            backend="process",
         )
     except KeyboardInterrupt:
         out.print("[yellow]Interrupted.[/] Finished trials are stored; run again to resume.")

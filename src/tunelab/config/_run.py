@@ -158,5 +158,6 @@ def run_study_config(config: StudyConfig, *, show_progress_bar: bool | None = No
         timeout=config.timeout,
         n_jobs=config.n_jobs,
         show_progress_bar=show_progress_bar,
+        backend="process",
     )
     return study
