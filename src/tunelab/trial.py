@@ -297,11 +297,6 @@ class Trial(BaseTrial):
         return self._trial_id
 
     @property
-    def study(self) -> Study:
-        """The study this trial belongs to."""
-        return self._study
-
-    @property
     def params(self) -> dict[str, Any]:
         return dict(self._params)
 
