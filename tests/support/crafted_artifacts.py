@@ -99,6 +99,7 @@ class Job:
     artifact: Path
     rows: list[list[float]]
     trusted: tuple[str, ...] = ()
+    allow_pickle: bool = False
 
 
 @dataclass(frozen=True)
@@ -107,12 +108,14 @@ class Outcome:
 
     ``kind`` is ``refused`` (load raised ArtifactError), ``predicted``, ``raised`` (any
     other exception, a traceback to the user), ``crashed`` (the process died) or
-    ``hung`` (no answer within the timeout).
+    ``hung`` (no answer within the timeout). A prediction comes with the class
+    probabilities when the model has them.
     """
 
     kind: str
     detail: str
     predictions: list[Any] | None = None
+    probabilities: list[list[float]] | None = None
 
 
 _CHILD = """
@@ -125,9 +128,13 @@ print("ready", flush=True)
 for line in open(sys.argv[1]):
     job = json.loads(line)
     try:
-        model = load_model(job["path"], trusted=job["trusted"], backend="sklearn")
-        answer = np.asarray(model.predict(np.asarray(job["rows"], dtype=float))).tolist()
-        result = {"kind": "predicted", "detail": "", "predictions": answer}
+        model = load_model(
+            job["path"], trusted=job["trusted"], allow_pickle=job["pickle"], backend="sklearn"
+        )
+        rows = np.asarray(job["rows"], dtype=float)
+        result = {"kind": "predicted", "detail": "", "predictions": model.predict(rows).tolist()}
+        if hasattr(model.model, "predict_proba"):
+            result["probabilities"] = model.predict_proba(rows).tolist()
     except ArtifactError as exc:
         result = {"kind": "refused", "detail": str(exc)}
     except Exception as exc:
@@ -146,17 +153,20 @@ def run_jobs(jobs: list[Job], *, timeout: float = 30, startup: float = 300) -> l
     with tempfile.TemporaryDirectory() as scratch:
         while len(outcomes) < len(jobs):
             job_file = Path(scratch) / f"jobs-{len(outcomes)}.jsonl"
-            job_file.write_text(
-                "".join(
-                    json.dumps(
-                        {"path": str(job.artifact), "rows": job.rows, "trusted": list(job.trusted)}
-                    )
-                    + "\n"
-                    for job in jobs[len(outcomes) :]
-                )
-            )
+            lines = [_job_line(job) for job in jobs[len(outcomes) :]]
+            job_file.write_text("".join(lines))
             outcomes.extend(_one_child(job_file, len(jobs) - len(outcomes), timeout, startup))
     return outcomes
+
+
+def _job_line(job: Job) -> str:
+    fields = {
+        "path": str(job.artifact),
+        "rows": job.rows,
+        "trusted": list(job.trusted),
+        "pickle": job.allow_pickle,
+    }
+    return json.dumps(fields) + "\n"
 
 
 def _one_child(job_file: Path, count: int, timeout: float, startup: float) -> list[Outcome]:
@@ -182,7 +192,14 @@ def _one_child(job_file: Path, count: int, timeout: float, startup: float) -> li
                 outcomes.append(_ended(child, timeout, errors))
                 break
             answer = json.loads(line)
-            outcomes.append(Outcome(answer["kind"], answer["detail"], answer.get("predictions")))
+            outcomes.append(
+                Outcome(
+                    answer["kind"],
+                    answer["detail"],
+                    answer.get("predictions"),
+                    answer.get("probabilities"),
+                )
+            )
     finally:
         child.kill()
         child.wait()
@@ -243,7 +260,9 @@ def fitted_models() -> dict[str, tuple[Any, np.ndarray, np.ndarray]]:
             yr,
         ),
         "hist-gradient-boosting": (
-            HistGradientBoostingClassifier(max_iter=3, random_state=0).fit(X, y),
+            HistGradientBoostingClassifier(max_iter=10, learning_rate=0.5, random_state=0).fit(
+                X, y
+            ),
             X,
             y,
         ),
@@ -295,3 +314,17 @@ def internal_with_parent(nodes: np.ndarray, left: str, right: str, is_leaf: Any)
             if not is_leaf(nodes[child]):
                 return child, parent
     raise ValueError("the tree has no internal node below the root")
+
+
+def same_answers(outcome: Outcome, model: Any, rows: np.ndarray) -> bool:
+    """True when ``outcome`` predicted what ``model`` itself predicts for ``rows``."""
+    if outcome.kind != "predicted" or outcome.predictions is None:
+        return False
+    if not np.array_equal(np.asarray(outcome.predictions), model.predict(rows)):
+        return False
+    if not hasattr(model, "predict_proba"):
+        return True
+    got = np.asarray(outcome.probabilities, dtype=float)
+    return got.shape == (len(rows), len(model.classes_)) and bool(
+        np.allclose(got, model.predict_proba(rows))
+    )
