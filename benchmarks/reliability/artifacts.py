@@ -31,7 +31,6 @@ from tests.support.crafted_artifacts import (
     reseal,
     run_jobs,
     same_answers,
-    trusted_for,
 )
 from tunelab.deploy import save_model
 
@@ -57,19 +56,19 @@ def run(*, scale: float, seed: int) -> list[Tally]:
             name = names[index % len(names)]
             path = Path(shutil.copytree(pristine[name], root / f"node-{index}"))
             what = _corrupt_nodes(path, name, models[name][1].shape[1], rng)
-            job = Job(path, models[name][1][:ROWS].tolist(), trusted_for(name))
+            job = Job(path, models[name][1][:ROWS].tolist())
             cases.append(("artifacts: node arrays", name, job, what))
         for index in range(max(1, round(BYTE_TRIES * scale))):
             name = names[index % len(names)]
             path = Path(shutil.copytree(pristine[name], root / f"bytes-{index}"))
             what = _damage_bytes(path, rng)
-            job = Job(path, models[name][1][:ROWS].tolist(), trusted_for(name))
+            job = Job(path, models[name][1][:ROWS].tolist())
             cases.append(("artifacts: bytes", name, job, what))
         for index in range(max(1, round(SWAP_TRIES * scale))):
             name = names[index % len(names)]
             model = models[name][0]
             path, what, allow = _swap_format(root / f"swap-{index}", model, pristine[name], index)
-            job = Job(path, models[name][1][:ROWS].tolist(), trusted_for(name), allow)
+            job = Job(path, models[name][1][:ROWS].tolist(), allow)
             cases.append(("artifacts: format swaps", name, job, what))
         outcomes = run_jobs([job for _, _, job, _ in cases])
     tallies: dict[str, Tally] = {}

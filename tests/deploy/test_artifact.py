@@ -16,7 +16,11 @@ import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.compose import make_column_transformer
 from sklearn.datasets import make_classification, make_regression
-from sklearn.ensemble import GradientBoostingRegressor, RandomForestClassifier
+from sklearn.ensemble import (
+    GradientBoostingRegressor,
+    HistGradientBoostingClassifier,
+    RandomForestClassifier,
+)
 from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
@@ -55,6 +59,10 @@ def _fitted(kind: str) -> tuple[Any, Any, Any]:
         X, y = make_regression(n_samples=80, n_features=3, random_state=0)
         model = GradientBoostingRegressor(n_estimators=5, random_state=0)
         return model.fit(X, y), X, y
+    if kind == "hist-gbm":
+        # Its TreePredictor nodes are trusted because every load checks their structure.
+        model = HistGradientBoostingClassifier(max_iter=5, random_state=0)
+        return model.fit(X_NUM, Y_CLS), X_NUM, Y_CLS
     if kind == "kneighbors":
         return KNeighborsClassifier(n_neighbors=3).fit(X_NUM, Y_CLS), X_NUM, Y_CLS
     frame = _mixed_frame()
@@ -78,7 +86,8 @@ def artifact_copy(artifact: Path, tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize(
-    "kind", ["pipeline-frame", "forest-array", "gbm-regressor", "kneighbors", "mixed-columns"]
+    "kind",
+    ["pipeline-frame", "forest-array", "gbm-regressor", "hist-gbm", "kneighbors", "mixed-columns"],
 )
 def test_round_trip_reproduces_predictions(kind: str, tmp_path: Path) -> None:
     model, X, y = _fitted(kind)
@@ -379,7 +388,7 @@ def test_model_saved_without_data_takes_its_inputs_from_the_estimator(tmp_path: 
     from tunelab.deploy.serve import create_app
 
     forest, X, _ = _fitted("forest-array")
-    loaded = load_model(save_model(forest, tmp_path / "array"), trusted=[])
+    loaded = load_model(save_model(forest, tmp_path / "array"))
     assert loaded.signature == Signature(inputs=[("input", "float64", (None, 4))])
     np.testing.assert_array_equal(loaded.predict(X), forest.predict(X))
     with pytest.raises(SignatureError, match="axis 1 must have length 4"):

@@ -28,7 +28,6 @@ from tests.support.crafted_artifacts import (
     run_jobs,
     same_answers,
     state_of,
-    trusted_for,
 )
 from tunelab.deploy import save_model
 
@@ -212,10 +211,10 @@ def outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, 
         edit.save()
         reseal(path)
         rows = models[model_name][1][:20].tolist()
-        cases[case] = Job(path, rows, trusted_for(model_name))
+        cases[case] = Job(path, rows)
     for name, path in pristine.items():
         rows = models[name][1][:20].tolist()
-        cases[f"pristine-{name}"] = Job(path, rows, trusted_for(name))
+        cases[f"pristine-{name}"] = Job(path, rows)
     for case, damage in DAMAGED.items():
         path = Path(shutil.copytree(pristine["random-forest"], root / case))
         damage(path)

@@ -94,11 +94,10 @@ def reseal(artifact: Path) -> None:
 
 @dataclass(frozen=True)
 class Job:
-    """Load ``artifact`` (trusting ``trusted``) and predict ``rows`` with it."""
+    """Load ``artifact`` with tunelab's own allow-list and predict ``rows`` with it."""
 
     artifact: Path
     rows: list[list[float]]
-    trusted: tuple[str, ...] = ()
     allow_pickle: bool = False
 
 
@@ -129,7 +128,7 @@ for line in open(sys.argv[1]):
     job = json.loads(line)
     try:
         model = load_model(
-            job["path"], trusted=job["trusted"], allow_pickle=job["pickle"], backend="sklearn"
+            job["path"], allow_pickle=job["pickle"], backend="sklearn"
         )
         rows = np.asarray(job["rows"], dtype=float)
         result = {"kind": "predicted", "detail": "", "predictions": model.predict(rows).tolist()}
@@ -163,7 +162,6 @@ def _job_line(job: Job) -> str:
     fields = {
         "path": str(job.artifact),
         "rows": job.rows,
-        "trusted": list(job.trusted),
         "pickle": job.allow_pickle,
     }
     return json.dumps(fields) + "\n"
@@ -231,8 +229,6 @@ def _ended(child: subprocess.Popen[str], timeout: float, errors: list[str]) -> O
 
 # --- the models and the crafted changes shared by the fault tests and the benchmark ---
 
-HGB_TRUSTED = ("sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",)
-
 
 def fitted_models() -> dict[str, tuple[Any, np.ndarray, np.ndarray]]:
     """Small fitted models whose files carry raw node arrays: name -> (model, X, y)."""
@@ -277,11 +273,6 @@ def fitted_models() -> dict[str, tuple[Any, np.ndarray, np.ndarray]]:
             y,
         ),
     }
-
-
-def trusted_for(model_name: str) -> tuple[str, ...]:
-    """The extra types a user must trust to load ``model_name`` at all."""
-    return HGB_TRUSTED if model_name == "hist-gradient-boosting" else ()
 
 
 def node_array_owner(model_name: str) -> str:
