@@ -17,6 +17,7 @@ tree reachable from the root: no cycle, no node visited twice.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any, NoReturn
 
 import numpy as np
@@ -66,25 +67,33 @@ def _children(obj: Any, where: str, owner: Any) -> list[tuple[Any, str, Any]]:
     return [(value, f"{where}.{name}", parent) for name, value in attributes.items()]
 
 
-def _check_one(obj: Any, where: str, owner: Any) -> None:
-    from scipy import sparse
+@cache
+def _checked_types() -> tuple[type, ...]:
+    """Tree, TreePredictor, (KDTree, BallTree), DistanceMetric and BaseEnsemble."""
     from sklearn.ensemble import BaseEnsemble
     from sklearn.ensemble._hist_gradient_boosting.predictor import TreePredictor
     from sklearn.metrics import DistanceMetric
     from sklearn.neighbors import BallTree, KDTree
     from sklearn.tree._tree import Tree
 
-    if isinstance(obj, Tree):
+    return Tree, TreePredictor, KDTree, BallTree, DistanceMetric, BaseEnsemble
+
+
+def _check_one(obj: Any, where: str, owner: Any) -> None:
+    from scipy import sparse
+
+    tree, predictor, kd_tree, ball_tree, metric, ensemble = _checked_types()
+    if isinstance(obj, tree):
         check_tree(obj, where, owner)
-    elif isinstance(obj, TreePredictor):
+    elif isinstance(obj, predictor):
         check_tree_predictor(obj, where, owner)
-    elif isinstance(obj, KDTree | BallTree):
+    elif isinstance(obj, kd_tree | ball_tree):
         check_search_tree(obj, where)
-    elif isinstance(obj, DistanceMetric):
+    elif isinstance(obj, metric):
         _check_metric(obj, where, None)
     elif sparse.issparse(obj):
         _check_sparse(obj, where)
-    elif isinstance(obj, BaseEnsemble):
+    elif isinstance(obj, ensemble):
         _check_ensemble(obj, where)
 
 
@@ -344,14 +353,15 @@ def _check_sparse(matrix: Any, where: str) -> None:
 
 def _check_ensemble(ensemble: Any, where: str) -> None:
     """Ensembles that call their members without input checks must agree on the width."""
-    from sklearn.ensemble import BaseEnsemble
     from sklearn.ensemble._bagging import BaseBagging
 
     members = getattr(ensemble, "estimators_", None)
     width = getattr(ensemble, "n_features_in_", None)
-    if members is None or width is None or not isinstance(ensemble, BaseEnsemble):
+    if not isinstance(members, list | tuple | np.ndarray) or width is None:
         return
-    flat = list(np.asarray(members, dtype=object).flat)
+    # Gradient boosting keeps a 2-D array of trees; a list may hold pipelines, which
+    # NumPy would unpack into their steps.
+    flat = list(members.flat) if isinstance(members, np.ndarray) else list(members)
     features = getattr(ensemble, "estimators_features_", None)
     for position, member in enumerate(flat):
         expected = width
