@@ -55,9 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         seconds[name] = time.monotonic() - start
     rows = [[t.family, t.tries, t.clean, t.bad] for t in tallies]
     print_table(
-        "Reliability: tries and outcomes",
-        ["family", "tries", "clean", "bad"],
-        rows,
+        "Reliability: tries and outcomes", ["family", "tries", "clean", "bad"], rows,
         markdown=args.markdown,
     )
     for t in tallies:
