@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 import shutil
 import subprocess
 from datetime import UTC, datetime
@@ -12,9 +13,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.compose import make_column_transformer
 from sklearn.datasets import make_classification, make_regression
-from sklearn.ensemble import GradientBoostingRegressor, RandomForestClassifier
+from sklearn.ensemble import (
+    GradientBoostingRegressor,
+    HistGradientBoostingClassifier,
+    RandomForestClassifier,
+)
 from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
@@ -53,6 +59,10 @@ def _fitted(kind: str) -> tuple[Any, Any, Any]:
         X, y = make_regression(n_samples=80, n_features=3, random_state=0)
         model = GradientBoostingRegressor(n_estimators=5, random_state=0)
         return model.fit(X, y), X, y
+    if kind == "hist-gbm":
+        # Its TreePredictor nodes are trusted because every load checks their structure.
+        model = HistGradientBoostingClassifier(max_iter=5, random_state=0)
+        return model.fit(X_NUM, Y_CLS), X_NUM, Y_CLS
     if kind == "kneighbors":
         return KNeighborsClassifier(n_neighbors=3).fit(X_NUM, Y_CLS), X_NUM, Y_CLS
     frame = _mixed_frame()
@@ -76,7 +86,8 @@ def artifact_copy(artifact: Path, tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize(
-    "kind", ["pipeline-frame", "forest-array", "gbm-regressor", "kneighbors", "mixed-columns"]
+    "kind",
+    ["pipeline-frame", "forest-array", "gbm-regressor", "hist-gbm", "kneighbors", "mixed-columns"],
 )
 def test_round_trip_reproduces_predictions(kind: str, tmp_path: Path) -> None:
     model, X, y = _fitted(kind)
@@ -360,3 +371,78 @@ def test_fingerprint_of_text_columns_sees_values() -> None:
     changed.loc[5, "plan"] = "platinum"
     assert data_fingerprint(frame)["sha256"] != data_fingerprint(changed)["sha256"]
     assert data_fingerprint(frame.copy())["sha256"] == data_fingerprint(frame)["sha256"]
+
+
+class _Blind(ClassifierMixin, BaseEstimator):
+    """A classifier that records nothing about its inputs."""
+
+    def fit(self, X: Any, y: Any) -> _Blind:
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict(self, X: Any) -> np.ndarray:
+        return np.full(len(X), self.classes_[0])
+
+
+def test_model_saved_without_data_takes_its_inputs_from_the_estimator(tmp_path: Path) -> None:
+    from tunelab.deploy.serve import create_app
+
+    forest, X, _ = _fitted("forest-array")
+    loaded = load_model(save_model(forest, tmp_path / "array"))
+    assert loaded.signature == Signature(inputs=[("input", "float64", (None, 4))])
+    np.testing.assert_array_equal(loaded.predict(X), forest.predict(X))
+    with pytest.raises(SignatureError, match="axis 1 must have length 4"):
+        loaded.predict(X[:, :3])
+    served = create_app({"forest": loaded}).state.models.get("forest")
+    assert [field.name for field in served.signature.inputs] == ["input"]
+
+    pipeline, frame, _ = _fitted("mixed-columns")
+    columns = load_model(save_model(pipeline, tmp_path / "frame")).signature
+    assert columns is not None and columns.column_names == list(frame.columns)
+    assert load_model(tmp_path / "frame").predict(frame).shape == (120,)
+    with pytest.raises(SignatureError, match=r"missing column\(s\) \['plan'\]"):
+        load_model(tmp_path / "frame").predict(frame.drop(columns=["plan"]))
+
+
+def test_artifacts_saved_before_the_fallback_also_get_it(tmp_path: Path) -> None:
+    forest, _, _ = _fitted("forest-array")
+    path = save_model(forest, tmp_path / "old")
+    card = json.loads((path / "card.json").read_text())
+    card["signature"] = None
+    (path / "card.json").write_text(json.dumps(card))
+    write_checksums(path)
+    assert load_model(path).signature == Signature(inputs=[("input", "float64", (None, 4))])
+
+
+def test_truly_unknown_inputs_stay_unknown(tmp_path: Path) -> None:
+    path = save_model(_Blind().fit(X_NUM, Y_CLS), tmp_path / "blind")
+    loaded = load_model(path, trusted=["tests.deploy.test_artifact._Blind"])
+    assert loaded.card.signature is None and loaded.signature is None
+
+
+def test_trees_with_infinite_thresholds_still_load(tmp_path: Path) -> None:
+    # scikit-learn splits with threshold +inf to send only missing values right.
+    X = X_NUM.copy()
+    X[::5, 0] = np.nan
+    model = RandomForestClassifier(n_estimators=5, random_state=0).fit(X, Y_CLS)
+    thresholds = np.concatenate([tree.tree_.threshold for tree in model.estimators_])
+    assert np.isinf(thresholds).any()
+    loaded = load_model(save_model(model, tmp_path / "m", data=X))
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+
+
+def test_pickle_renamed_to_skops_is_named_as_such(artifact_copy: Path) -> None:
+    (artifact_copy / "model.skops").write_bytes(pickle.dumps({"a": 1}))
+    write_checksums(artifact_copy)
+    with pytest.raises(ArtifactError, match=r"model\.skops is not a skops file.*a pickle"):
+        load_model(artifact_copy)
+
+
+def test_skops_bytes_in_a_pickle_artifact_are_named(tmp_path: Path) -> None:
+    model, _, _ = _fitted("forest-array")
+    skops_file = save_model(model, tmp_path / "skops") / "model.skops"
+    path = save_model(model, tmp_path / "m", format="pickle")
+    (path / "model.pkl").write_bytes(skops_file.read_bytes())
+    write_checksums(path)
+    with pytest.raises(ArtifactError, match=r"model\.pkl is a zip archive"):
+        load_model(path, allow_pickle=True)

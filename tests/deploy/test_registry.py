@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import json
 import multiprocessing
 import shutil
 import threading
@@ -229,7 +230,48 @@ def test_concurrent_alias_moves_keep_every_record(
     moves = registry.alias_history("churn", "production")
     assert len(moves) == 6
     assert sorted(m.to_version for m in moves) == [1, 1, 1, 2, 2, 2]
-    assert registry.get_alias("churn", "production") in (1, 2)
+    # Compare-and-swap: each move starts where the one before it ended.
+    assert [m.from_version for m in moves] == [None] + [m.to_version for m in moves[:-1]]
+    assert registry.get_alias("churn", "production") == moves[-1].to_version
+
+
+def test_moves_continue_the_history_of_a_registry_from_before_numbered_moves(
+    tmp_path: Path, artifacts: dict[int, Path]
+) -> None:
+    root = tmp_path / "registry"
+    registry = Registry(root, cache_dir=tmp_path / "cache")
+    registry.register("churn", artifacts[1])
+    registry.register("churn", artifacts[2])
+    # The layout written before moves were numbered: time-named records, no "seq".
+    aliases = root / "churn" / "aliases" / "production"
+    (aliases / "history").mkdir(parents=True)
+    old = {"alias": "production", "from": None, "to": 1, "who": "eve"}
+    old["when"] = "2026-01-01T00:00:00+00:00"
+    (aliases / "history" / "20260101T000000-ab12.json").write_text(json.dumps(old))
+    (aliases / "current.json").write_text(json.dumps(old))
+    assert registry.get_alias("churn", "production") == 1
+    registry.set_alias("churn", "production", 2)
+    moves = registry.alias_history("churn", "production")
+    assert [(m.from_version, m.to_version) for m in moves] == [(None, 1), (1, 2)]
+    assert registry.get_alias("churn", "production") == 2
+
+
+def test_a_lagging_current_record_does_not_hide_later_moves(
+    tmp_path: Path, artifacts: dict[int, Path]
+) -> None:
+    registry = Registry(tmp_path / "registry", cache_dir=tmp_path / "cache")
+    registry.register("churn", artifacts[1])
+    registry.register("churn", artifacts[2])
+    registry.set_alias("churn", "production", 1)
+    current = tmp_path / "registry" / "churn" / "aliases" / "production" / "current.json"
+    first = current.read_bytes()
+    registry.set_alias("churn", "production", 2)
+    # A slow mover of move 1 writes current.json after move 2 was made.
+    current.write_bytes(first)
+    assert registry.get_alias("churn", "production") == 2
+    registry.set_alias("churn", "production", 1)
+    moves = registry.alias_history("churn", "production")
+    assert [(m.from_version, m.to_version) for m in moves] == [(None, 1), (1, 2), (2, 1)]
 
 
 def test_remote_load_caches_and_repairs(

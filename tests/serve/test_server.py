@@ -599,7 +599,10 @@ def test_create_app_rejects_bad_arguments_by_name(
         ("predict", "INT64"),
         ("predict_proba", "FP64"),
     ]
-    blind = save_model(RandomForestClassifier(n_estimators=2).fit(X, y), tmp_path / "blind")
+    # Only a model that records nothing of its inputs lacks a signature (issue #10).
+    unknown = RandomForestClassifier(n_estimators=2).fit(X.to_numpy(), y)
+    del unknown.n_features_in_
+    blind = save_model(unknown, tmp_path / "blind")
     with pytest.raises(ValueError, match="has no signature"):
         create_app({"blind": load_model(blind)})
 

@@ -4,7 +4,13 @@ from tunelab.deploy._artifact import LoadedModel, load_model, save_model
 from tunelab.deploy._batch import ScoringReport, predict_file
 from tunelab.deploy._card import ModelCard
 from tunelab.deploy._checksums import verify_checksums
-from tunelab.deploy._errors import ArtifactError, ConversionError, RegistryError, SignatureError
+from tunelab.deploy._errors import (
+    ArtifactError,
+    ConversionError,
+    ModelStructureError,
+    RegistryError,
+    SignatureError,
+)
 from tunelab.deploy._fingerprint import data_fingerprint
 from tunelab.deploy._onnx import OnnxConversion, QuantizationReport, to_onnx
 from tunelab.deploy._registry import AliasMove, Registry
@@ -17,6 +23,7 @@ __all__ = [
     "FieldSpec",
     "LoadedModel",
     "ModelCard",
+    "ModelStructureError",
     "OnnxConversion",
     "QuantizationReport",
     "Registry",

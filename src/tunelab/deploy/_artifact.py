@@ -22,6 +22,7 @@ import os
 import pickle
 import shutil
 import uuid
+import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -37,10 +38,22 @@ from tunelab.deploy._card import (
     utc_now,
 )
 from tunelab.deploy._checksums import verify_checksums, write_checksums
-from tunelab.deploy._errors import ArtifactError, ConversionError, SignatureError
+from tunelab.deploy._errors import (
+    ArtifactError,
+    ConversionError,
+    ModelStructureError,
+    SignatureError,
+)
 from tunelab.deploy._fingerprint import data_fingerprint
 from tunelab.deploy._onnx import ONNX_LIBRARIES, OnnxConversion, OnnxRunner, model_task, to_onnx
-from tunelab.deploy._signature import Signature, _check_dtype, infer_signature, is_dataframe
+from tunelab.deploy._signature import (
+    Signature,
+    _check_dtype,
+    infer_signature,
+    is_dataframe,
+    signature_from_estimator,
+)
+from tunelab.deploy._structure import StructureError, check_structure
 from tunelab.deploy._torch import (
     TORCH_FORMAT,
     TORCH_LIBRARIES,
@@ -81,11 +94,17 @@ class LoadedModel:
         self.path = path
         self.backend = backend
         self._runner = runner
+        # Artifacts saved without data still say what the estimator itself records.
+        self._signature = card.signature or signature_from_estimator(model)
 
     @property
     def signature(self) -> Signature | None:
-        """Inputs and outputs recorded at save time (None when unknown)."""
-        return self.card.signature
+        """Inputs and outputs recorded at save time, else the inputs the estimator records.
+
+        The fallback reads ``feature_names_in_`` or ``n_features_in_``; None when the
+        inputs are unknown.
+        """
+        return self._signature
 
     def validate(self, X: Any) -> Any:
         """``X`` checked against the signature, columns in the order the model expects.
@@ -213,7 +232,9 @@ def save_model(
         study: A study name or an object with ``study_name``.
         trial: A trial number or an object with ``number`` (and ``params``).
         data: Training data ``X`` or ``(X, y)``, fingerprinted in full.
-        signature: Inputs/outputs; inferred from ``sample`` (or ``data``) when omitted.
+        signature: Inputs/outputs; inferred from ``sample`` (or ``data``) when omitted,
+            else from what the fitted estimator records (``feature_names_in_`` or
+            ``n_features_in_``).
         onnx: ``True`` to convert with :func:`to_onnx` (a failure is recorded in the
             card and the artifact is still written), or a ready
             :class:`OnnxConversion` (e.g. with int8 quantisation).
@@ -243,6 +264,8 @@ def save_model(
         sample = _head(X, _SAMPLE_ROWS)
     if signature is None and sample is not None:
         signature = infer_signature(model, sample)
+    if signature is None:
+        signature = signature_from_estimator(model)
     card = ModelCard(
         created=utc_now(),
         model=_describe_model(model, format),
@@ -455,16 +478,45 @@ def _load_model_file(
                 f"artifact {directory} holds a pickle ({file.name}); unpickling runs "
                 "arbitrary code, so it loads only with allow_pickle=True for a source you trust"
             )
+        model = _load_pickle(file)
+    else:
+        model = _load_skops(file, trusted)
+    try:
+        check_structure(model)
+    except StructureError as exc:
+        raise ModelStructureError(
+            f"{file} holds a malformed model, refused before it could predict: {exc}"
+        ) from None
+    return model
+
+
+def _load_pickle(file: Path) -> Any:
+    if zipfile.is_zipfile(file):
+        raise ArtifactError(
+            f"{file} is a zip archive (a skops file?), not a pickle: the file does not match "
+            "the format its card names"
+        )
+    try:
         with file.open("rb") as handle:
             return pickle.load(handle)
-    return _load_skops(file, trusted)
+    except Exception as exc:
+        raise ArtifactError(f"{file} could not be unpickled: {exc!r}") from exc
 
 
 def _load_skops(file: Path, trusted: list[str]) -> Any:
     import skops.io
 
+    if not zipfile.is_zipfile(file):
+        looks_like = " (it looks like a pickle)" if _starts_like_pickle(file) else ""
+        raise ArtifactError(
+            f"{file} is not a skops file: skops files are zip archives and this one is "
+            f"not{looks_like}. Was another file renamed to {file.name}?"
+        )
     allowed = [*trusted_types(), *trusted]
-    untrusted = sorted(set(skops.io.get_untrusted_types(file=file)) - set(allowed))
+    try:
+        untrusted = sorted(set(skops.io.get_untrusted_types(file=file)) - set(allowed))
+    except Exception as exc:
+        raise ArtifactError(f"{file} is not a readable skops file: {exc!r}") from exc
     if untrusted:
         raise ArtifactError(
             f"{file} contains types tunelab does not trust: {untrusted}. If you trust the "
@@ -473,7 +525,14 @@ def _load_skops(file: Path, trusted: list[str]) -> Any:
     try:
         return skops.io.load(file, trusted=allowed)
     except Exception as exc:
-        raise ArtifactError(f"{file} could not be loaded: {exc}") from exc
+        raise ArtifactError(f"{file} could not be loaded: {exc!r}") from exc
+
+
+def _starts_like_pickle(file: Path) -> bool:
+    with file.open("rb") as handle:
+        head = handle.read(2)
+    # Pickle protocol 2 and later open with the PROTO opcode and the protocol number.
+    return len(head) == 2 and head[0] == 0x80 and 2 <= head[1] <= pickle.HIGHEST_PROTOCOL
 
 
 def _warn_on_version_drift(card: ModelCard) -> None:

@@ -9,6 +9,15 @@ class ArtifactError(TunelabError):
     """An artifact is missing, tampered with, unsafe to load or cannot be written."""
 
 
+class ModelStructureError(ArtifactError):
+    """A model file's arrays describe a broken structure, so it is refused at load time.
+
+    For example a tree node pointing outside its tree or back to an ancestor, or a
+    feature index past the model's inputs: predicting with it could crash the process
+    or never return.
+    """
+
+
 class SignatureError(TunelabError, ValueError):
     """Input data does not match the signature recorded with the model."""
 

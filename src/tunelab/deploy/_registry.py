@@ -5,14 +5,21 @@ Layout under the registry root::
     <name>/versions/<N>.claim                 exclusive claim of version number N
     <name>/versions/<N>/...                   the artifact's files
     <name>/versions/<N>.json                  registration record, written last
-    <name>/aliases/<alias>/current.json       where the alias points now
-    <name>/aliases/<alias>/history/<time>-<uuid>.json   one immutable record per move
+    <name>/aliases/<alias>/history/<N>.json   move number N of the alias (immutable)
+    <name>/aliases/<alias>/current.json       a copy of a recent move, where reads start
 
 Version numbers come from exclusive creation of the claim, so concurrent
 registrations never share a number; a registration that dies after claiming leaves
-a gap, never a half-visible version. Every alias move writes its own history record
-before replacing ``current.json``, so concurrent moves never lose history (the last
-``current.json`` written wins).
+a gap, never a half-visible version.
+
+Alias moves are compare-and-swap: move N+1 is written by exclusive creation of
+``history/<N+1>.json``, naming as ``from`` the version of move N. Of two concurrent
+movers one wins that number and the other reads the winner's move and tries N+2,
+so the history is one chain (each move's ``from`` is the previous move's ``to``).
+The alias points where its highest-numbered move says; ``current.json`` only saves
+readers from listing the history (they read the moves after it, if any).
+Registries written before moves were numbered keep their history records
+(``<time>-<uuid>.json``, without ``seq``) and ``current.json`` as move 0.
 """
 
 from __future__ import annotations
@@ -43,6 +50,7 @@ _CLAIM = re.compile(r"(\d+)\.claim")
 _RECORD = re.compile(r"(\d+)\.json")
 _RESERVED_ALIASES = frozenset({"latest"})
 _MAX_CLAIM_ATTEMPTS = 1000
+_MAX_MOVE_ATTEMPTS = 1000
 
 
 @dataclass(frozen=True)
@@ -133,24 +141,46 @@ class Registry:
         if alias in _RESERVED_ALIASES or alias.isdigit():
             raise RegistryError(f"alias {alias!r} is reserved; choose another name")
         self._require_version(name, version)
-        previous = self.get_alias(name, alias)
-        when = utc_now()
-        move = {"alias": alias, "from": previous, "to": version, "who": _who(), "when": when}
-        stamp = when.replace("-", "").replace(":", "")
-        self._store.write(
-            f"{name}/aliases/{alias}/history/{stamp}-{uuid.uuid4().hex}.json", _dump(move)
+        prefix = f"{name}/aliases/{alias}"
+        for _ in range(_MAX_MOVE_ATTEMPTS):
+            seq, previous = self._head(prefix)
+            move = {
+                "alias": alias,
+                "seq": seq + 1,
+                "from": previous,
+                "to": version,
+                "who": _who(),
+                "when": utc_now(),
+            }
+            if self._store.create_exclusive(_move_key(prefix, seq + 1), _dump(move)):
+                self._store.write(f"{prefix}/current.json", _dump(move))
+                return
+        raise RegistryError(
+            f"could not move alias {alias!r} of {name!r}: {_MAX_MOVE_ATTEMPTS} concurrent "
+            "moves won the race first"
         )
-        self._store.write(f"{name}/aliases/{alias}/current.json", _dump(move))
 
     def get_alias(self, name: str, alias: str) -> int | None:
         """The version ``alias`` points to, or None when it was never set."""
         _check_name(name, "name")
         _check_name(alias, "alias")
+        return self._head(f"{name}/aliases/{alias}")[1]
+
+    def _head(self, prefix: str) -> tuple[int, int | None]:
+        """The number and target of the alias's latest move ((0, None) before any)."""
         try:
-            current = json.loads(self._store.read(f"{name}/aliases/{alias}/current.json"))
+            current = json.loads(self._store.read(f"{prefix}/current.json"))
         except FileNotFoundError:
-            return None
-        return int(current["to"])
+            seq, version = 0, None
+        else:
+            seq, version = int(current.get("seq", 0)), int(current["to"])
+        # current.json may lag: a slower mover can write its older move there last.
+        while True:
+            try:
+                move = json.loads(self._store.read(_move_key(prefix, seq + 1)))
+            except FileNotFoundError:
+                return seq, version
+            seq, version = seq + 1, int(move["to"])
 
     def aliases(self, name: str) -> dict[str, int]:
         """Every alias of ``name`` and the version it points to."""
@@ -167,13 +197,16 @@ class Registry:
         if alias is not None:
             _check_name(alias, "alias")
         names = [alias] if alias is not None else self._store.children(f"{name}/aliases")
-        moves = []
+        records = []
         for each in names:
             prefix = f"{name}/aliases/{each}/history"
             for item in self._store.children(prefix):
                 if item.endswith(".json"):
-                    moves.append(_move(json.loads(self._store.read(f"{prefix}/{item}"))))
-        return sorted(moves, key=lambda move: move.when)
+                    records.append(json.loads(self._store.read(f"{prefix}/{item}")))
+        # Within one alias the move number orders moves exactly; clocks may disagree.
+        records.sort(key=lambda record: (record["alias"], record.get("seq", 0), record["when"]))
+        moves = [_move(record) for record in records]
+        return sorted(moves, key=lambda move: move.when) if alias is None else moves
 
     def alias_at(self, name: str, alias: str, when: datetime) -> int | None:
         """The version ``alias`` pointed to at ``when`` (None if it did not exist yet).
@@ -293,6 +326,10 @@ class Registry:
             shutil.rmtree(staging, ignore_errors=True)
             if not target.exists():
                 raise
+
+
+def _move_key(prefix: str, seq: int) -> str:
+    return f"{prefix}/history/{seq:012d}.json"
 
 
 def _parse_ref(ref: str) -> tuple[str, str | None, int | None]:

@@ -17,6 +17,8 @@ import numpy as np
 
 from tunelab.deploy._errors import ArtifactError, SignatureError
 
+# The dtype of a column whose name the estimator recorded but whose type it did not.
+ANY_DTYPE = "any"
 _TEXT_KINDS = frozenset("OUS")
 _ACCEPTED_KINDS = {
     "f": frozenset("biuf"),
@@ -153,6 +155,27 @@ def infer_signature(model: Any, sample: Any) -> Signature:
     return Signature(inputs=inputs, outputs=_infer_outputs(model, head))
 
 
+def signature_from_estimator(model: Any) -> Signature | None:
+    """The inputs a fitted estimator records about itself, for a model saved without data.
+
+    scikit-learn estimators keep the column names they were fitted on
+    (``feature_names_in_``) or at least their number (``n_features_in_``). Names
+    give one column each, of dtype ``any`` since the estimator does not record types;
+    a number alone gives one ``float64`` array of that width. Outputs stay unknown.
+
+    Returns:
+        The signature, or None when the estimator tells neither.
+    """
+    names = getattr(model, "feature_names_in_", None)
+    if names is not None and len(names) > 0:
+        fields = tuple(FieldSpec(str(name), ANY_DTYPE, (None,)) for name in names)
+        return Signature(inputs=fields)
+    width = getattr(model, "n_features_in_", None)
+    if isinstance(width, int | np.integer) and not isinstance(width, bool) and width >= 1:
+        return Signature(inputs=(FieldSpec("input", "float64", (None, int(width))),))
+    return None
+
+
 def dtype_name(dtype: Any) -> str:
     """A portable dtype name: NumPy's (``float64``), ``str`` for fixed-width text,
     or pandas' (``category``, ``string``)."""
@@ -180,6 +203,8 @@ def _infer_outputs(model: Any, head: Any) -> tuple[FieldSpec, ...]:
 
 
 def _check_dtype(field: FieldSpec, actual: Any) -> None:
+    if field.dtype == ANY_DTYPE:
+        return
     expected_kind = _kind_of_name(field.dtype)
     actual_kind = getattr(actual, "kind", "O")
     if expected_kind in _TEXT_KINDS:

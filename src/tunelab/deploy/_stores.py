@@ -2,14 +2,16 @@
 
 The registry needs four guarantees from a store: whole-object reads, atomic
 replacement of small objects, *exclusive creation* (exactly one of several
-concurrent creators of a key succeeds) and recursive upload/download. Local disk
-gets exclusive creation from ``O_CREAT | O_EXCL``; S3 from a conditional PUT
+concurrent creators of a key succeeds, and nobody sees the key before its bytes) and
+recursive upload/download. Local disk gets exclusive creation from a hard link of a
+finished file (``O_CREAT | O_EXCL`` where links are not supported); S3 from a conditional PUT
 (``If-None-Match: *``). Other fsspec filesystems fall back to check, write, wait and
 read back, which is best effort.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import time
@@ -19,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 _ATOMIC_CREATE_PROTOCOLS = frozenset({"s3", "s3a"})
+# Filesystems without hard links answer link() with these.
+_NO_LINKS = frozenset({errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV})
 # How long a best-effort claim waits before reading back, so that a rival who
 # checked before our write has landed theirs by then.
 _SETTLE_SECONDS = 0.2
@@ -89,14 +93,23 @@ class LocalStore(Store):
     def create_exclusive(self, key: str, data: bytes) -> bool:
         path = self.root / key
         path.parent.mkdir(parents=True, exist_ok=True)
+        # Written aside and hard-linked into place: the link fails if the key exists,
+        # and a reader never sees the key created but still empty.
+        temporary = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex}")
         try:
-            descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            with temporary.open("wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.link(temporary, path)
         except FileExistsError:
             return False
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+        except OSError as exc:
+            if exc.errno not in _NO_LINKS:
+                raise
+            return _create_excl(path, data)
+        finally:
+            temporary.unlink(missing_ok=True)
         return True
 
     def children(self, key: str) -> list[str]:
@@ -125,6 +138,19 @@ class LocalStore(Store):
 
     def local_path(self, key: str) -> Path | None:
         return self.root / key
+
+
+def _create_excl(path: Path, data: bytes) -> bool:
+    """Exclusive creation without links; a reader may briefly see the file empty."""
+    try:
+        descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    except FileExistsError:
+        return False
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return True
 
 
 class FsspecStore(Store):

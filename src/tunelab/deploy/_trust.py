@@ -6,10 +6,14 @@ top of that tunelab trusts the data-holding internals that common fitted models 
 calibrators, Gaussian-process kernels, sparse matrices, dtypes) and a few pure
 functions estimators store as parameters (feature-selection scores, ``numpy.mean``).
 
-Deliberately *not* trusted: ``PyFuncDistance*`` (wraps an arbitrary Python function)
-and HistGradientBoosting's ``TreePredictor``, which skops leaves untrusted because a
-crafted node array can crash the process at prediction time; pass its name in
-``trusted`` to load such a model from a source you trust.
+Trusted types that keep their structure in raw arrays (``Tree``, HistGradientBoosting's
+``TreePredictor``, ``KDTree``, ``BallTree``, distance metrics, sparse matrices) are
+checked after every load by :mod:`tunelab.deploy._structure`, since compiled code
+walks those arrays without bounds checks: trusting a type means its objects may be
+built, not that any bytes are. skops itself leaves ``TreePredictor`` untrusted for
+that reason; the structural checks are what make it safe to trust here.
+
+Deliberately *not* trusted: ``PyFuncDistance*`` (wraps an arbitrary Python function).
 """
 
 from __future__ import annotations
@@ -63,6 +67,7 @@ def _losses_and_kernels() -> list[str]:
 
 def _internal_classes() -> list[str]:
     from sklearn.calibration import _CalibratedClassifier, _SigmoidCalibration
+    from sklearn.ensemble._hist_gradient_boosting.predictor import TreePredictor
     from sklearn.gaussian_process._gpc import _BinaryGaussianProcessClassifierLaplace
     from sklearn.neighbors import BallTree, KDTree
     from sklearn.neural_network._stochastic_optimizers import AdamOptimizer, SGDOptimizer
@@ -70,6 +75,7 @@ def _internal_classes() -> list[str]:
 
     classes = (
         Tree,
+        TreePredictor,
         KDTree,
         BallTree,
         AdamOptimizer,
