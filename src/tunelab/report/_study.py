@@ -66,7 +66,7 @@ def _renderer(interactive: bool) -> Renderer:
 
 
 def _read(study: Any) -> StudyData:
-    trials = tuple(study.get_trials())
+    trials = tuple(study.get_trials(deepcopy=False))
     complete = tuple(
         t
         for t in trials

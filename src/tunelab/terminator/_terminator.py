@@ -58,7 +58,7 @@ class Terminator(BaseTerminator):
         """Whether the improvement left is below the error (never before ``min_n_trials``)."""
         if len(study.get_trials(states=(TrialState.COMPLETE,))) < self.min_n_trials:
             return False
-        trials = study.trials
+        trials = study.get_trials(deepcopy=False)
         direction = study.direction
         improvement = self.improvement_evaluator.evaluate(trials, direction)
         error = self.error_evaluator.evaluate(trials, direction)
