@@ -210,16 +210,24 @@ def test_file_columns_are_checked_against_the_header(
 
 def test_overrides_are_validated(tmp_path: Path, storage: str) -> None:
     config = load_study_config(_write(tmp_path, _base(storage)))
-    changed = config.with_overrides(n_trials=7, timeout=2.5, n_jobs=-1, storage="sqlite://")
+    other = storage.replace("studies.db", "other.db")
+    changed = config.with_overrides(n_trials=7, timeout=2.5, n_jobs=-1, storage=other)
     assert (changed.n_trials, changed.timeout, changed.n_jobs, changed.storage) == (
         7,
         2.5,
         -1,
-        "sqlite://",
+        other,
     )
     assert config.with_overrides().n_trials == 2
     with pytest.raises(ConfigError, match="n_jobs"):
         config.with_overrides(n_jobs=0)
+    # The command line's overrides meet the same limits as the file's fields.
+    with pytest.raises(ConfigError, match="n_trials: must be <= 10,000,000"):
+        config.with_overrides(n_trials=10**12)
+    with pytest.raises(ConfigError, match="n_jobs: 100,000 trials at once is more than 4 per CPU"):
+        config.with_overrides(n_jobs=100_000)
+    with pytest.raises(ConfigError, match="storage: 'sqlite://' is an in-memory database"):
+        config.with_overrides(storage="sqlite://")
 
 
 # -- what a valid config means ------------------------------------------------------------------

@@ -42,7 +42,12 @@ from tunelab.config._data import SKLEARN_DATASETS, DataConfig, data_config, load
 from tunelab.config._fields import ConfigError
 from tunelab.config._model import ModelConfig, build_estimator
 from tunelab.config._register import register_best_trial
-from tunelab.config._run import ConfigObjective, open_config_study, run_study_config
+from tunelab.config._run import (
+    ConfigObjective,
+    open_config_study,
+    optimize_config,
+    run_study_config,
+)
 from tunelab.config._study import (
     DEFAULT_STORAGE,
     StudyConfig,
@@ -68,6 +73,7 @@ __all__ = [
     "load_data",
     "load_study_config",
     "open_config_study",
+    "optimize_config",
     "parse_yaml",
     "register_best_trial",
     "run_study_config",
