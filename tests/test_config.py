@@ -442,6 +442,9 @@ def test_a_target_no_model_can_learn_is_refused_before_anything_is_stored(
         (["yes"] * 12, "accuracy", "data.target", "the target has a single class ('yes' in all 12"),
         (["a", "b", None] * 4, "accuracy", "data.target", "4 of 12 rows have no target value"),
         (["a", "b", "c"] * 4, "f1", "metrics[0]", "'f1' cannot score this target: Target is multi"),
+        # Whole numbers, so scikit-learn fits a classifier to them with a warning at most.
+        (list(range(30)) * 2, "accuracy", "data.target", "30 distinct values in 60 rows: it looks"),
+        ([0.5, 1.5] * 6, "accuracy", "data.target", "it looks like a quantity, not classes"),
     ]
     for labels, metric, field, fragment in cases:
         config = {**_base(storage), "data": _labels_csv(tmp_path, labels), "metrics": [metric]}

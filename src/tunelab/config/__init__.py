@@ -51,6 +51,7 @@ from tunelab.config._run import (
 from tunelab.config._study import (
     DEFAULT_STORAGE,
     StudyConfig,
+    check_run_options,
     load_study_config,
     study_config_from_dict,
 )
@@ -69,6 +70,7 @@ __all__ = [
     "build_estimator",
     "build_pruner",
     "build_sampler",
+    "check_run_options",
     "data_config",
     "load_data",
     "load_study_config",

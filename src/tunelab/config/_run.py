@@ -103,7 +103,18 @@ def _check_target(config: StudyConfig, estimator: Any, y: Any) -> None:
             field=field,
         )
     if is_classifier(estimator):
+        from sklearn.utils.multiclass import type_of_target
+
         classes = pd.Series(y).unique().tolist()
+        # More than 20 classes averaging under ten rows each cannot be learnt or scored
+        # per fold: such a target is a quantity (scikit-learn would only warn).
+        if type_of_target(y) == "continuous" or len(classes) > max(20, len(y) / 10):
+            raise ConfigError(
+                f"the target has {len(classes)} distinct values in {len(y)} rows: it looks "
+                f"like a quantity, not classes; use a regressor, not {type(estimator).__name__}",
+                file=config.file,
+                field=field,
+            )
         if len(classes) < 2:
             raise ConfigError(
                 f"the target has a single class ({classes[0]!r} in all {len(y)} rows), so "

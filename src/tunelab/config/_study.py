@@ -122,6 +122,33 @@ class StudyConfig:
         }
 
 
+def check_run_options(
+    *,
+    n_trials: int | None = None,
+    timeout: float | None = None,
+    n_jobs: int | None = None,
+    storage: str | None = None,
+) -> None:
+    """Check a run's budget, parallelism and storage as a config's fields are checked.
+
+    For commands that run a study without a config file (``tunelab demo``); None skips
+    a check.
+
+    Raises:
+        ConfigError: Naming the option: more than 10,000,000 trials, more than 4 jobs
+            per CPU, a timeout over 100,000,000 s, or an in-memory or malformed storage URL.
+    """
+    check = Fields(None)
+    if n_trials is not None:
+        _n_trials(check, n_trials)
+    if timeout is not None:
+        _timeout(check, timeout)
+    if n_jobs is not None:
+        _n_jobs(check, n_jobs)
+    if storage is not None:
+        _storage(check, storage)
+
+
 def _group_drop(cv: CVConfig) -> list[str]:
     return [cv.group_column] if cv.group_column else []
 
