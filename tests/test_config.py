@@ -147,6 +147,11 @@ BAD_FIELDS: list[tuple[dict[str, Any], str, str]] = [
         "integers must lie in [-2**63, 2**63 - 1]",
     ),
     ({"space": {"max_depth": {"int": [-4, -1]}}}, "space.max_depth", "-4 is rejected by Decision"),
+    (
+        {"model": {"class": "sklearn.tree.DecisionTreeClassifier", "params": {"splitter": "bst"}}},
+        "model.params",
+        "The 'splitter' parameter of DecisionTreeClassifier must be a str among",
+    ),
     ({"space": {"criterion": {"categorical": ["gini", "gin"]}}}, "space.criterion", "'gin' is"),
     (
         {"space": {"max_depth": {"int": [1, 4], "when": {"max_depth": 2}}}},

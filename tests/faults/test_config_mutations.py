@@ -169,6 +169,7 @@ def _mutators() -> list[tuple[str, Callable[[random.Random, dict[str, Any]], lis
         ("study name", _study_name),
         ("storage URL", _storage_url),
         ("unknown model", _unknown_model),
+        ("model params", _model_params),
         ("unknown metric", _unknown_metric),
         ("metric and model", _metric_model),
         ("metric and target", _metric_target),
@@ -210,15 +211,13 @@ def _unknown_key(rng: random.Random, config: dict[str, Any]) -> list[Mutation]:
 
 
 def _wrong_type(rng: random.Random, config: dict[str, Any]) -> list[Mutation]:
-    changed = copy.deepcopy(config)
-    key = rng.choice([k for k in _TYPED if k in changed or k in ("seed", "study_name")])
+    metrics = "metrics" if "metrics" in config else "metric"
+    key = rng.choice([*(k for k in _TYPED if not k.startswith("metric")), metrics])
     value = rng.choice(_OTHER_TYPES)
-    if key in ("metric", "metrics") and isinstance(value, str) and value:
-        value = ["ten"]  # a string is a valid metric list of one: make it an unknown name
-    if key == "seed" and value is None:
-        value = "none"
-    changed[key] = value
-    return _one(f"{key} = {value!r}", changed, True)
+    if key.startswith("metric") or key == "study_name":
+        # A non-empty string is a valid name (or list of one metric name): not another type.
+        value = ["ten"] if isinstance(value, str) and value else value
+    return _one(f"{key} = {value!r}", {**config, key: value}, True)
 
 
 def _bad_number(rng: random.Random, config: dict[str, Any]) -> list[Mutation]:
@@ -293,6 +292,23 @@ def _storage_url(rng: random.Random, config: dict[str, Any]) -> list[Mutation]:
 def _unknown_model(rng: random.Random, config: dict[str, Any]) -> list[Mutation]:
     model = rng.choice(_UNKNOWN_MODELS)
     return _one(f"model = {model}", {**config, "model": model}, True)
+
+
+def _model_params(rng: random.Random, config: dict[str, Any]) -> list[Mutation]:
+    model = config["model"]
+    path = model if isinstance(model, str) else model["class"]
+    params = {} if isinstance(model, str) else dict(model.get("params", {}))
+    change = rng.choice(
+        [
+            {"verbose": "ten"},
+            {"verbose": -1},
+            {"not_a_parameter": 1},
+            {next(iter(config["space"])): None},  # also tuned
+            {"verbose": 10**30},
+        ]
+    )
+    changed = {**config, "model": {"class": path, "params": {**params, **change}}}
+    return _one(f"model.params + {change}", changed, True)
 
 
 def _unknown_metric(rng: random.Random, config: dict[str, Any]) -> list[Mutation]:
@@ -380,7 +396,7 @@ def _valid_change(rng: random.Random, config: dict[str, Any]) -> list[Mutation]:
         [
             {"n_trials": 2},
             {"seed": rng.randrange(2**32)},
-            {"study_name": "café 研究 (v2)"},
+            {"study_name": f"café 研究 (v{rng.randrange(10**6)})"},
             {"sampler": "random"},
             {"pruner": "median"},
             {"timeout": 30},

@@ -81,7 +81,7 @@ def parse_model(check: Fields, value: Any, space: SearchSpace, seed: int | None)
 
 
 def _check_space_values(check: Fields, estimator: Any, space: SearchSpace) -> None:
-    """The ends of each range and each choice pass the estimator's own parameter checks.
+    """The fixed parameters, the ends of each range and each choice pass the model's checks.
 
     scikit-learn estimators validate parameters only when fitted; their validator runs
     here without a fit, so a range the model rejects (e.g. a negative depth) is reported
@@ -91,6 +91,10 @@ def _check_space_values(check: Fields, estimator: Any, space: SearchSpace) -> No
 
     if not hasattr(estimator, "_validate_params"):
         return
+    try:
+        estimator._validate_params()
+    except (TypeError, ValueError) as exc:
+        raise check.fail("model.params", one_line(exc)) from None
     for name, dist in space.distributions.items():
         choices = getattr(dist, "choices", None)
         values = list(choices) if choices is not None else [dist.low, dist.high]  # type: ignore[attr-defined]

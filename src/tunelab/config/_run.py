@@ -17,6 +17,9 @@ from tunelab.trial import BaseTrial, FrozenTrial, TrialState
 
 _OBJECTIVE_KEYS = ("data", "model", "space", "cv", "metrics")
 
+# A run whose first trials all fail stops: its config cannot work as written.
+FAILURES_BEFORE_STOP = 3
+
 
 class ConfigObjective:
     """The objective of a config study: the cross-validated first metric of one trial's model.
@@ -242,9 +245,6 @@ def optimize_config(
             file=config.file,
         )
     return watch.failed
-
-
-FAILURES_BEFORE_STOP = 3
 
 
 class _FailureWatch:
