@@ -147,6 +147,7 @@ BAD_FIELDS: list[tuple[dict[str, Any], str, str]] = [
         "integers must lie in [-2**63, 2**63 - 1]",
     ),
     ({"space": {"max_depth": {"int": [-4, -1]}}}, "space.max_depth", "-4 is rejected by Decision"),
+    ({"space": {"ccp_alpha": {"float": [0, "1"]}}}, "space.ccp_alpha.float[1]", "got '1'"),
     (
         {"model": {"class": "sklearn.tree.DecisionTreeClassifier", "params": {"splitter": "bst"}}},
         "model.params",

@@ -243,6 +243,15 @@ def study_config_from_dict(
 
 
 def _parse_space(check: Fields, value: Any) -> SearchSpace:
+    # The space layer reads "1" as 1.0; a config is typed like its other numbers.
+    for name, spec in value.items() if isinstance(value, Mapping) else ():
+        for kind in ("int", "float"):
+            bounds = spec.get(kind) if isinstance(spec, Mapping) else None
+            for i, bound in enumerate(bounds if isinstance(bounds, list) else []):
+                if isinstance(bound, str):
+                    raise check.fail(
+                        f"space.{name}.{kind}[{i}]", f"expected a number, got {bound!r}"
+                    )
     try:
         space = space_from_dict(value, where="space")
     except ValueError as exc:

@@ -6,9 +6,8 @@ import functools
 import re
 from typing import Any
 
-# Deeper than any real config; PyYAML composes recursively, so an unbounded depth
-# would end in a RecursionError instead of an error naming the field.
-MAX_DEPTH = 50
+# PyYAML composes recursively: without a bound, deep nesting ends in a RecursionError.
+from tunelab.config._fields import MAX_DEPTH
 
 
 def parse_yaml(text: str) -> Any:
