@@ -1,7 +1,7 @@
 """Fault family "configs": mutated study configs through the real ``tunelab tune``.
 
 The mutations and the runner are those of ``tests/faults/test_config_mutations.py``
-(example configs shrunk to one trial, then broken in 18 ways), here in larger numbers.
+(example configs shrunk to one trial, then broken in 19 ways), here in larger numbers.
 A try is clean when the run either succeeds on a config that may run, or is refused
 with exit code 1 and one ``Error:`` line; it is bad when it shows a traceback, hangs,
 crashes, or succeeds on a config a trusted tool must refuse (nonsense accepted). A
@@ -29,7 +29,7 @@ def run(*, scale: float, seed: int) -> list[Tally]:
     from tests.faults.test_config_mutations import mutations, prepare, run_mutations, sentinel
 
     tally = Tally("configs")
-    batch = mutations(seed, max(18, round(TRIES * scale)))
+    batch = mutations(seed, max(19, round(TRIES * scale)))
     with tempfile.TemporaryDirectory(prefix="tunelab-configs-") as tmp:
         folder = Path(tmp)
         url = prepare(folder)
