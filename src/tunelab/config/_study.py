@@ -242,16 +242,24 @@ def study_config_from_dict(
     return config
 
 
-def _parse_space(check: Fields, value: Any) -> SearchSpace:
-    # The space layer reads "1" as 1.0; a config is typed like its other numbers.
-    for name, spec in value.items() if isinstance(value, Mapping) else ():
+def _check_bounds_are_numbers(check: Fields, value: Any) -> None:
+    """The space layer reads a bound "1" as 1.0; a config is typed like its other numbers."""
+    if not isinstance(value, Mapping):
+        return
+    for name, spec in value.items():
         for kind in ("int", "float"):
             bounds = spec.get(kind) if isinstance(spec, Mapping) else None
-            for i, bound in enumerate(bounds if isinstance(bounds, list) else []):
+            if not isinstance(bounds, list):
+                continue
+            for i, bound in enumerate(bounds):
                 if isinstance(bound, str):
                     raise check.fail(
                         f"space.{name}.{kind}[{i}]", f"expected a number, got {bound!r}"
                     )
+
+
+def _parse_space(check: Fields, value: Any) -> SearchSpace:
+    _check_bounds_are_numbers(check, value)
     try:
         space = space_from_dict(value, where="space")
     except ValueError as exc:
