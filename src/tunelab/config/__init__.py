@@ -34,6 +34,13 @@ Fields (only ``data``, ``model``, ``space``, ``metric``/``metrics`` and a budget
 - ``n_trials``, ``timeout`` (seconds), ``n_jobs``, ``storage``, ``study_name``
   (default: the file's stem) and ``seed`` (seeds the sampler, the folds and the
   model's ``random_state`` unless fixed).
+
+Limits that catch typos before a run starts: ``n_trials`` up to 10,000,000, ``timeout``
+up to 100,000,000 s, ``n_jobs`` up to 4 per CPU, integers within 64 bits, ``seed`` within
+32 bits, nesting up to 50 levels; ``storage`` must keep the study (no in-memory SQLite)
+and a study name is printable text of at most 512 characters. A key given twice is an
+error. Metrics must suit the model (classifier or regressor) and the target, and a
+classifier needs a target of two classes or more.
 """
 
 from tunelab.config._components import ComponentConfig, build_pruner, build_sampler
