@@ -21,7 +21,7 @@ from pathlib import Path
 
 from benchmarks.reliability._family import Tally
 
-TRIES = 320
+TRIES = 300
 
 
 def run(*, scale: float, seed: int) -> list[Tally]:
