@@ -134,6 +134,63 @@ BAD_FIELDS: list[tuple[dict[str, Any], str, str]] = [
         "no grid",
     ),
     ({"storage": 5}, "storage", "non-empty string"),
+    # Issue #9, items 17 and 18: each used to crash or to be accepted silently.
+    ({"space": {"max_depth": {"int": [1, 10**30]}}}, "space.max_depth.int[1]", "out of range"),
+    (
+        {
+            "model": {
+                "class": "sklearn.tree.DecisionTreeClassifier",
+                "params": {"max_depth": -(10**20)},
+            }
+        },
+        "model.params.max_depth",
+        "integers must lie in [-2**63, 2**63 - 1]",
+    ),
+    ({"space": {"max_depth": {"int": [-4, -1]}}}, "space.max_depth", "-4 is rejected by Decision"),
+    ({"space": {"ccp_alpha": {"float": [0, "1"]}}}, "space.ccp_alpha.float[1]", "got '1'"),
+    (
+        {"model": {"class": "sklearn.tree.DecisionTreeClassifier", "params": {"splitter": "bst"}}},
+        "model.params",
+        "The 'splitter' parameter of DecisionTreeClassifier must be a str among",
+    ),
+    ({"space": {"criterion": {"categorical": ["gini", "gin"]}}}, "space.criterion", "'gin' is"),
+    (
+        {"space": {"max_depth": {"int": [1, 4], "when": {"max_depth": 2}}}},
+        "space.max_depth.when",
+        "depends on itself, so it would never be tuned",
+    ),
+    ({"metrics": ["accuracy", "r2"]}, "metrics[1]", "'r2' scores regressors"),
+    (
+        {
+            "model": "sklearn.svm.SVR",
+            "data": "sklearn:diabetes",
+            "space": {"C": {"float": [1, 2]}},
+            "metrics": ["roc_auc"],
+        },
+        "metrics[0]",
+        "'roc_auc' scores classifiers and SVR is a regressor",
+    ),
+    (
+        {
+            "model": {"class": "sklearn.svm.SVC", "params": {"probability": False}},
+            "space": {"C": {"float": [1, 2]}},
+            "metrics": ["neg_log_loss"],
+        },
+        "metrics[0]",
+        "needs the model's predict_proba, which SVC lacks",
+    ),
+    ({"storage": "sqlite:///"}, "storage", "in-memory database: the study would be lost"),
+    ({"storage": "sqlite:///:memory:"}, "storage", "in-memory database"),
+    ({"storage": "not a url"}, "storage", "not a database URL"),
+    ({"n_jobs": 100_000}, "n_jobs", "more than 4 per CPU"),
+    ({"n_trials": 10**12}, "n_trials", "must be <= 10,000,000"),
+    ({"timeout": 1e12}, "timeout", "must be <= 100,000,000 seconds"),
+    ({"seed": -1}, "seed", "must be >= 0"),
+    ({"seed": 2**40}, "seed", "must be <= 4,294,967,295"),
+    ({"study_name": "two\nlines"}, "study_name", "unprintable character '\\n' at position 3"),
+    ({"study_name": "nul\x00"}, "study_name", "unprintable character '\\x00'"),
+    ({"study_name": "abc\u202edef"}, "study_name", "unprintable character '\\u202e'"),
+    ({"study_name": "x" * 513}, "study_name", "513 characters long; at most 512"),
 ]
 
 
@@ -184,6 +241,46 @@ def test_unreadable_files_name_the_file(tmp_path: Path) -> None:
     assert "expected a mapping" in str(_error(listed))
 
 
+def test_yaml_that_pyyaml_would_misread_or_crash_on_is_refused(
+    tmp_path: Path, storage: str
+) -> None:
+    text = yaml.safe_dump(_base(storage), sort_keys=False)
+    path = tmp_path / "study.yaml"
+    # PyYAML keeps the last of two equal keys silently.
+    path.write_text(text + "n_trials: 50\n")
+    error = _error(path)
+    assert error.field == "n_trials" and "given twice" in error.reason
+    path.write_text(
+        text.replace("  max_depth:", "  criterion: {categorical: [gini]}\n  max_depth:")
+    )
+    assert _error(path).field == "space.criterion"
+    # 5,000 nested lists used to end in a RecursionError inside PyYAML.
+    path.write_text(text + "timeout: " + "[" * 5000 + "]" * 5000 + "\n")
+    error = _error(path)
+    assert error.field is not None and error.field.startswith("timeout[0]")
+    assert "nested deeper than 50 levels" in error.reason
+    path.write_text(text + "timeout: " + "9" * 5000 + "\n")
+    assert "not valid YAML" in _error(path).reason
+    path.write_bytes(text.encode("utf-16"))
+    assert "not UTF-8 text" in _error(path).reason
+    # Aliases expand when the config is stored as JSON: nine levels of ten is a billion values.
+    bomb = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]\n" for i in range(1, 9)
+    )
+    path.write_text(
+        text + "space_extra:\n" + "".join("  " + line + "\n" for line in bomb.splitlines())
+    )
+    assert "more than 100,000 values" in _error(path).reason
+    # Merge keys may override what they merge in: that is not a duplicate.
+    merged = {**_base(storage), "sampler": None}
+    path.write_text(
+        yaml.safe_dump(merged, sort_keys=False).replace(
+            "sampler: null", "sampler: {<<: {kind: qmc}, kind: random}"
+        )
+    )
+    assert load_study_config(path).sampler.kind == "random"
+
+
 def test_a_sampler_kind_tunelab_does_not_export_is_refused(
     tmp_path: Path, storage: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -210,16 +307,24 @@ def test_file_columns_are_checked_against_the_header(
 
 def test_overrides_are_validated(tmp_path: Path, storage: str) -> None:
     config = load_study_config(_write(tmp_path, _base(storage)))
-    changed = config.with_overrides(n_trials=7, timeout=2.5, n_jobs=-1, storage="sqlite://")
+    other = storage.replace("studies.db", "other.db")
+    changed = config.with_overrides(n_trials=7, timeout=2.5, n_jobs=-1, storage=other)
     assert (changed.n_trials, changed.timeout, changed.n_jobs, changed.storage) == (
         7,
         2.5,
         -1,
-        "sqlite://",
+        other,
     )
     assert config.with_overrides().n_trials == 2
     with pytest.raises(ConfigError, match="n_jobs"):
         config.with_overrides(n_jobs=0)
+    # The command line's overrides meet the same limits as the file's fields.
+    with pytest.raises(ConfigError, match="n_trials: must be <= 10,000,000"):
+        config.with_overrides(n_trials=10**12)
+    with pytest.raises(ConfigError, match="n_jobs: 100,000 trials at once is more than 4 per CPU"):
+        config.with_overrides(n_jobs=100_000)
+    with pytest.raises(ConfigError, match="storage: 'sqlite://' is an in-memory database"):
+        config.with_overrides(storage="sqlite://")
 
 
 # -- what a valid config means ------------------------------------------------------------------
@@ -327,6 +432,72 @@ def test_a_csv_study_runs_and_records_how_to_refit(
     assert attrs["config"]["space"] == _base(storage)["space"]
     X, y = load_data(attrs["data"])
     assert X.shape == (150, 4) and set(y) == {"setosa", "versicolor", "virginica"}
+
+
+def _labels_csv(tmp_path: Path, labels: list[Any]) -> dict[str, str]:
+    frame = pd.DataFrame({"x": np.arange(len(labels), dtype=float), "label": labels})
+    frame.to_csv(tmp_path / "labels.csv", index=False)
+    return {"path": "labels.csv", "target": "label"}
+
+
+def test_a_target_no_model_can_learn_is_refused_before_anything_is_stored(
+    tmp_path: Path, storage: str
+) -> None:
+    # A single class used to run and report "Best f1: 1".
+    cases = [
+        (["yes"] * 12, "accuracy", "data.target", "the target has a single class ('yes' in all 12"),
+        (["a", "b", None] * 4, "accuracy", "data.target", "4 of 12 rows have no target value"),
+        (["a", "b", "c"] * 4, "f1", "metrics[0]", "'f1' cannot score this target: Target is multi"),
+        # Whole numbers, so scikit-learn fits a classifier to them with a warning at most.
+        (list(range(30)) * 2, "accuracy", "data.target", "30 distinct values in 60 rows: it looks"),
+        ([0.5, 1.5] * 6, "accuracy", "data.target", "it looks like a quantity, not classes"),
+    ]
+    for labels, metric, field, fragment in cases:
+        config = {**_base(storage), "data": _labels_csv(tmp_path, labels), "metrics": [metric]}
+        config["cv"] = {"kind": "kfold", "n_splits": 2}
+        with pytest.raises(ConfigError) as info:
+            run_study_config(load_study_config(_write(tmp_path, config)))
+        assert info.value.field == field and fragment in info.value.reason, info.value
+    assert tl.get_all_study_summaries(storage) == []
+
+
+def test_a_storage_file_that_is_not_a_database_is_named_and_left_alone(
+    tmp_path: Path, storage: str
+) -> None:
+    text = tmp_path / "notes.txt"
+    text.write_text("root:x:0:0:root:/root:/bin/bash\n")
+    config = load_study_config(_write(tmp_path, {**_base(f"sqlite:///{text}")}))
+    with pytest.raises(ConfigError) as info:
+        run_study_config(config)
+    assert info.value.field == "storage"
+    assert info.value.reason == f"not a tunelab/SQLite database: {text}"
+    assert text.read_text() == "root:x:0:0:root:/root:/bin/bash\n"
+    with pytest.raises(tl.exceptions.StorageError, match="is a directory"):
+        tl.storage.get_storage(f"sqlite:///{tmp_path}")
+    # An empty file is a new database, as SQLite itself treats it.
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    assert tl.get_all_study_summaries(f"sqlite:///{empty}") == []
+
+
+def test_when_the_first_trials_all_fail_the_run_stops_with_the_first_reason(
+    tmp_path: Path, storage: str
+) -> None:
+    # The kernel passes the model's own parameter check, yet every fit on these rows fails.
+    config = {
+        **_base(storage),
+        "model": "sklearn.svm.SVC",
+        "space": {"kernel": {"categorical": ["precomputed"]}, "C": {"float": [0.1, 1.0]}},
+        "n_trials": 10,
+    }
+    with pytest.raises(ConfigError) as info:
+        run_study_config(load_study_config(_write(tmp_path, config)), show_progress_bar=False)
+    reason = info.value.reason
+    assert "all 3 trials of this run failed; trial 0 with {'kernel': 'precomputed'" in reason
+    assert "square matrix" in reason and "tunelab studies show study" in reason
+    study = tl.load_study(study_name="study", storage=storage)
+    assert [t.state for t in study.trials] == [tl.TrialState.FAIL] * 3
+    assert all("square matrix" in (t.fail_reason or "") for t in study.trials)
 
 
 def test_running_twice_resumes_the_same_study(tmp_path: Path, storage: str) -> None:

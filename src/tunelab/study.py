@@ -860,12 +860,14 @@ def create_study(
 
     Raises:
         DuplicatedStudyError: The name is taken and ``load_if_exists`` is False.
-        ValueError: A direction or setting is invalid.
+        ValueError: A direction or setting is invalid, or the name is not printable
+            text of at most 512 characters (see :func:`check_study_name`).
     """
     dirs = _directions(direction, directions)
     _check_settings(retry_failed, heartbeat_interval, grace_period)
-    backend = get_storage(storage)
     name = study_name or f"study-{uuid.uuid4().hex[:12]}"
+    check_study_name(name)
+    backend = get_storage(storage)
     try:
         study_id = backend.create_new_study(dirs, name)
     except DuplicatedStudyError:
@@ -885,6 +887,32 @@ def create_study(
     }
     backend.set_study_attr(study_id, _SETTINGS_KEY, settings, system=True)
     return Study(name, backend, sampler, pruner)
+
+
+MAX_STUDY_NAME = 512
+
+
+def check_study_name(name: Any) -> None:
+    """Refuse a study name that could not be shown or typed back safely.
+
+    Names appear in tables, logs, URLs and shell commands, so they must be printable
+    text: no newline, NUL or other control character, and no invisible formatting
+    such as bidirectional overrides, which make a name display as another one.
+
+    Raises:
+        ValueError: ``name`` is not a string, is longer than 512 characters, or holds
+            such a character (the message names the first and its position).
+    """
+    if not isinstance(name, str):
+        raise ValueError(f"study_name must be a string, got {type(name).__name__}")
+    if len(name) > MAX_STUDY_NAME:
+        raise ValueError(f"study_name is {len(name)} characters long; at most {MAX_STUDY_NAME}")
+    for position, char in enumerate(name):
+        if not char.isprintable():
+            raise ValueError(
+                f"study_name {name[:40]!r} holds the unprintable character {char!r} at "
+                f"position {position}; use letters, digits, spaces and punctuation"
+            )
 
 
 def _names(directions: Sequence[StudyDirection]) -> list[str]:

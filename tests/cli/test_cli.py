@@ -303,3 +303,16 @@ def test_demo_runs_then_resumes_the_same_study(tmp_path: Path) -> None:
     assert set(trials[-1].params) == set(DEMO_SPACE)
     assert "Best 5 of 8 trials" in second.stdout
     assert f"Best F1: {study.best_value:.4f} (trial {study.best_trial.number})" in second.stdout
+
+
+def test_demo_refuses_a_storage_that_would_be_lost_and_too_many_jobs(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = _run(runner, "demo", "--storage", "sqlite:///")
+    _assert_one_red_line(result, "storage: 'sqlite:///' is an in-memory database")
+    assert "Created study" not in result.output
+    result = _run(runner, "demo", "--n-jobs", "100000")
+    _assert_one_red_line(result, "n_jobs: 100,000 trials at once is more than 4 per CPU")
+    _assert_one_red_line(_run(runner, "demo", "--n-trials", str(10**12)), "n_trials: must be <=")
+    assert list(tmp_path.iterdir()) == []

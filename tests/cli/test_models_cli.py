@@ -139,6 +139,29 @@ def test_predict_and_models_errors_are_one_red_line(
     )
 
 
+def test_predict_names_nul_bytes_not_a_missing_column(
+    runner: CliRunner, artifact: Path, tmp_path: Path
+) -> None:
+    registry = str(tmp_path / "models")
+    _ok(_run(runner, "register", str(artifact), "--name", "cancer", "--registry", registry))
+    text = cancer_data()[0].to_csv(index=False)
+    header, body = text.split("\n", 1)
+    out = tmp_path / "out.csv"
+    cases = {
+        # A NUL inside a header name used to read as "missing column(s) ['mean area']".
+        "header.csv": (text.replace("mean area", "mean\x00area").encode(), "byte 44 (line 1)"),
+        "utf16.csv": (text.encode("utf-16"), "(line 1)"),
+        # Far past the first block that is checked up front: found when parsing fails.
+        "body.csv": (f"{header}\n{body}{body}{body}\x00{body}".encode(), "is not a text CSV"),
+    }
+    for name, (data, where) in cases.items():
+        (tmp_path / name).write_bytes(data)
+        args = ["predict", "cancer", str(tmp_path / name), "-o", str(out), "--no-progress"]
+        result = _run(runner, *args, "--registry", registry)
+        _one_red_line(result, f"{name} is not a text CSV file: it holds a NUL byte", where)
+        assert not out.exists()
+
+
 def _iris_study(url: str, *, with_attrs: bool = True) -> tl.Study:
     study = tl.create_study(study_name="iris-rf", storage=url, direction="maximize")
     if with_attrs:

@@ -136,6 +136,51 @@ def test_tune_config_errors_are_one_red_line_and_store_nothing(
     _assert_one_red_line(_run(runner, app, "tune", str(missing)), str(missing))
 
 
+def test_tune_refuses_issue_9_configs_in_one_line_and_keeps_the_stored_study(
+    runner: CliRunner, app: typer.Typer, tmp_path: Path
+) -> None:
+    """Issue #9, items 17-18: four tracebacks and the nonsense that used to run."""
+    path = _config(tmp_path)
+    assert _run(runner, app, "tune", str(path), "--no-progress").exit_code == 0
+    url = f"sqlite:///{tmp_path / 'config.db'}"
+    study = tl.load_study(study_name="iris", storage=url)
+    stored = [(t.number, t.params, t.value) for t in study.trials]
+    text = path.read_text()
+    (tmp_path / "one-class.csv").write_text("x,y\n" + "".join(f"{i},1\n" for i in range(10)))
+    svr = {
+        "data": "sklearn:diabetes",
+        "model": "sklearn.svm.SVR",
+        "space": {"C": {"float": [0.1, 1.0]}},
+        "metrics": ["roc_auc"],
+    }
+    changes: list[tuple[dict[str, Any] | str, str]] = [
+        ({"space": {"max_depth": {"int": [1, 10**30]}}}, "space.max_depth.int[1]: an integer"),
+        (svr, "metrics[0]: 'roc_auc' scores classifiers and SVR is a regressor"),
+        ({"storage": "sqlite:////etc/passwd"}, "storage: not a tunelab/SQLite database"),
+        ({"storage": "sqlite:///"}, "storage: 'sqlite:///' is an in-memory database"),
+        ({"n_jobs": 100_000}, "n_jobs: 100,000 trials at once is more than 4 per CPU"),
+        ({"n_trials": 10**12}, "n_trials: must be <= 10,000,000"),
+        ({"study_name": "iris\u202e"}, "study_name: 'iris\\u202e' holds the unprintable"),
+        ({"data": "one-class.csv#y"}, "data.target: the target has a single class"),
+        (text + "seed: " + "[" * 5000 + "]" * 5000 + "\n", "seed[0][0][0][0]...: nested deeper"),
+        (text + "n_trials: 30\n", "n_trials: given twice"),
+    ]
+    for change, fragment in changes:
+        # Every config is iris.yaml, so each would resume the stored study "iris".
+        if isinstance(change, str):
+            path.write_text(change)
+        else:
+            _config(tmp_path, **change)
+        result = _run(runner, app, "tune", str(path), "--no-progress")
+        _assert_one_red_line(result, fragment)
+        assert "Created study" not in result.output
+    path.write_text(text)
+    result = _run(runner, app, "tune", str(path), "--n-jobs", "100000")
+    _assert_one_red_line(result, "n_jobs: 100,000 trials at once")
+    assert [(t.number, t.params, t.value) for t in study.trials] == stored
+    assert [s.study_name for s in tl.get_all_study_summaries(url)] == ["iris"]
+
+
 # -- evaluate -----------------------------------------------------------------------------------
 
 

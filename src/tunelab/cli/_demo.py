@@ -11,7 +11,7 @@ from rich.table import Table
 
 from tunelab.cli._common import DEFAULT_STORAGE, StorageOption, format_number, stdout
 from tunelab.cli._models import DEFAULT_REGISTRY, RegistryOption
-from tunelab.config import register_best_trial
+from tunelab.config import check_run_options, register_best_trial
 from tunelab.deploy import Registry
 from tunelab.samplers import QMCSampler
 from tunelab.space import SearchSpace, space_from_dict
@@ -117,6 +117,7 @@ def demo(
 
     Run again to resume the study; each run registers one more model version.
     """
+    check_run_options(n_trials=n_trials, n_jobs=n_jobs, storage=storage)
     out = stdout()
     objective = BreastCancerObjective(space=space_from_dict(DEMO_SPACE))
     _print_baseline(objective)

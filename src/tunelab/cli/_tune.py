@@ -10,7 +10,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from tunelab.cli._common import format_number, stdout
-from tunelab.config import ConfigObjective, load_study_config, open_config_study
+from tunelab.config import (
+    ConfigObjective,
+    load_study_config,
+    open_config_study,
+    optimize_config,
+)
 from tunelab.study import Study
 from tunelab.trial import StudyDirection, TrialState
 
@@ -56,17 +61,13 @@ def tune(
         else f"Created study {where}."
     )
     try:
-        study.optimize(
-            objective,
-            n_trials=cfg.n_trials,
-            timeout=cfg.timeout,
-            n_jobs=cfg.n_jobs,
-            show_progress_bar=progress,
-            backend="process",
-        )
+        failed = optimize_config(study, objective, cfg, show_progress_bar=progress)
     except KeyboardInterrupt:
         out.print("[yellow]Interrupted.[/] Finished trials are stored; run again to resume.")
         raise typer.Exit(code=130) from None
+    if failed:
+        show = escape(f"tunelab studies show {study.study_name}")
+        out.print(f"[yellow]{len(failed)} trials of this run failed.[/] See why: {show}")
     _print_best(study, list(cfg.metrics))
 
 

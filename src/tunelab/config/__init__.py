@@ -34,6 +34,13 @@ Fields (only ``data``, ``model``, ``space``, ``metric``/``metrics`` and a budget
 - ``n_trials``, ``timeout`` (seconds), ``n_jobs``, ``storage``, ``study_name``
   (default: the file's stem) and ``seed`` (seeds the sampler, the folds and the
   model's ``random_state`` unless fixed).
+
+Limits that catch typos before a run starts: ``n_trials`` up to 10,000,000, ``timeout``
+up to 100,000,000 s, ``n_jobs`` up to 4 per CPU, integers within 64 bits, ``seed`` within
+32 bits, nesting up to 50 levels; ``storage`` must keep the study (no in-memory SQLite)
+and a study name is printable text of at most 512 characters. A key given twice is an
+error. Metrics must suit the model (classifier or regressor) and the target, and a
+classifier needs a target of two classes or more.
 """
 
 from tunelab.config._components import ComponentConfig, build_pruner, build_sampler
@@ -42,10 +49,16 @@ from tunelab.config._data import SKLEARN_DATASETS, DataConfig, data_config, load
 from tunelab.config._fields import ConfigError
 from tunelab.config._model import ModelConfig, build_estimator
 from tunelab.config._register import register_best_trial
-from tunelab.config._run import ConfigObjective, open_config_study, run_study_config
+from tunelab.config._run import (
+    ConfigObjective,
+    open_config_study,
+    optimize_config,
+    run_study_config,
+)
 from tunelab.config._study import (
     DEFAULT_STORAGE,
     StudyConfig,
+    check_run_options,
     load_study_config,
     study_config_from_dict,
 )
@@ -64,10 +77,12 @@ __all__ = [
     "build_estimator",
     "build_pruner",
     "build_sampler",
+    "check_run_options",
     "data_config",
     "load_data",
     "load_study_config",
     "open_config_study",
+    "optimize_config",
     "parse_yaml",
     "register_best_trial",
     "run_study_config",

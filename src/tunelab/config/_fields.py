@@ -11,6 +11,10 @@ import numpy as np
 
 from tunelab.exceptions import TunelabError
 
+MAX_DEPTH = 50
+MAX_VALUES = 100_000
+_INT64 = (-(2**63), 2**63 - 1)
+
 
 class ConfigError(TunelabError, ValueError):
     """A study config (or a data or model spec) is invalid.
@@ -69,11 +73,15 @@ class Fields:
             raise self.fail(field, f"expected a string or a list of strings, got {value!r}")
         return tuple(items)
 
-    def integer(self, value: Any, field: str, *, minimum: int | None = None) -> int:
+    def integer(
+        self, value: Any, field: str, *, minimum: int | None = None, maximum: int | None = None
+    ) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise self.fail(field, f"expected an integer, got {value!r}")
         if minimum is not None and value < minimum:
             raise self.fail(field, f"must be >= {minimum}, got {value}")
+        if maximum is not None and value > maximum:
+            raise self.fail(field, f"must be <= {maximum:,}, got {value:,}")
         return value
 
     def positive(self, value: Any, field: str) -> float:
@@ -91,6 +99,37 @@ class Fields:
         if value not in choices:
             raise self.fail(field, unknown_value("value", value, choices))
         return str(value)
+
+
+def check_values(check: Fields, raw: Any) -> None:
+    """Bound the shape of a whole config before any field is read.
+
+    Every integer must fit in 64 bits (the models and samplers that receive them are
+    compiled code that would overflow), nesting is at most :data:`MAX_DEPTH` levels
+    and the config holds at most :data:`MAX_VALUES` values once YAML aliases are
+    expanded (storing it as JSON expands them).
+    """
+    stack: list[tuple[str, Any, int]] = [("", raw, 0)]
+    count = 0
+    while stack:
+        field, value, depth = stack.pop()
+        count += 1
+        if count > MAX_VALUES:
+            raise check.fail(
+                "", f"the config holds more than {MAX_VALUES:,} values (YAML aliases expanded)"
+            )
+        if depth > MAX_DEPTH:
+            raise check.fail(field, f"nested deeper than {MAX_DEPTH} levels")
+        if isinstance(value, int) and not _INT64[0] <= value <= _INT64[1]:
+            raise check.fail(
+                field,
+                f"an integer of {value.bit_length()} bits is out of range: "
+                "integers must lie in [-2**63, 2**63 - 1]",
+            )
+        if isinstance(value, Mapping):
+            stack.extend((join_field(field, str(k)), v, depth + 1) for k, v in value.items())
+        elif isinstance(value, list | tuple):
+            stack.extend((f"{field}[{i}]", v, depth + 1) for i, v in enumerate(value))
 
 
 def join_field(field: str, key: str) -> str:

@@ -73,10 +73,39 @@ def parse_model(check: Fields, value: Any, space: SearchSpace, seed: int | None)
     if seed is not None and "random_state" in names and "random_state" not in space.distributions:
         params.setdefault("random_state", seed)
     try:
-        _make_estimator(estimator_class, params)
+        estimator = _make_estimator(estimator_class, params)
     except ConfigError as exc:
         raise check.fail("model.params", exc.reason) from None
+    _check_space_values(check, estimator, space)
     return ModelConfig(class_path=class_path, params=params)
+
+
+def _check_space_values(check: Fields, estimator: Any, space: SearchSpace) -> None:
+    """The fixed parameters, the ends of each range and each choice pass the model's checks.
+
+    scikit-learn estimators validate parameters only when fitted; their validator runs
+    here without a fit, so a range the model rejects (e.g. a negative depth) is reported
+    before any trial runs. Estimators without that validator are checked by the trials.
+    """
+    from sklearn.base import clone
+
+    if not hasattr(estimator, "_validate_params"):
+        return
+    try:
+        estimator._validate_params()
+    except (TypeError, ValueError) as exc:
+        raise check.fail("model.params", one_line(exc)) from None
+    for name, dist in space.distributions.items():
+        choices = getattr(dist, "choices", None)
+        values = list(choices) if choices is not None else [dist.low, dist.high]  # type: ignore[attr-defined]
+        for value in values:
+            try:
+                clone(estimator).set_params(**{name: value})._validate_params()
+            except (TypeError, ValueError) as exc:
+                raise check.fail(
+                    f"space.{name}",
+                    f"{value!r} is rejected by {type(estimator).__name__}: {one_line(exc)}",
+                ) from None
 
 
 def _import_class(class_path: str, field: str) -> Any:

@@ -8,12 +8,17 @@ from typing import Any
 
 from tunelab.config._components import build_pruner, build_sampler
 from tunelab.config._fields import ConfigError, one_line
+from tunelab.config._metrics import check_metrics_fit_target
 from tunelab.config._study import StudyConfig
+from tunelab.exceptions import StorageError
 from tunelab.space import SearchSpace
 from tunelab.study import Study, create_study
-from tunelab.trial import BaseTrial
+from tunelab.trial import BaseTrial, FrozenTrial, TrialState
 
 _OBJECTIVE_KEYS = ("data", "model", "space", "cv", "metrics")
+
+# A run whose first trials all fail stops: its config cannot work as written.
+FAILURES_BEFORE_STOP = 3
 
 
 class ConfigObjective:
@@ -61,6 +66,11 @@ class ConfigObjective:
             raise ConfigError(
                 f"cannot load: {one_line(exc)}", file=config.file, field="data"
             ) from None
+        _check_target(config, estimator, y)
+        try:
+            check_metrics_fit_target("metrics", config.metrics, estimator, y)
+        except ConfigError as exc:
+            raise ConfigError(exc.reason, file=config.file, field=exc.field) from None
         try:
             splits = config.cv.splits(estimator, X, y, groups)
         except ConfigError as exc:
@@ -82,6 +92,41 @@ class ConfigObjective:
         return result.mean(self.metrics[0])
 
 
+def _check_target(config: StudyConfig, estimator: Any, y: Any) -> None:
+    """A target a model can learn: no missing values, and two classes or more for a classifier."""
+    import pandas as pd
+    from sklearn.base import is_classifier
+
+    field = "data" if config.data.sklearn else "data.target"
+    missing = int(pd.isna(pd.Series(y)).sum())
+    if missing:
+        raise ConfigError(
+            f"{missing} of {len(y)} rows have no target value; drop those rows from the file",
+            file=config.file,
+            field=field,
+        )
+    if is_classifier(estimator):
+        from sklearn.utils.multiclass import type_of_target
+
+        classes = pd.Series(y).unique().tolist()
+        # More than 20 classes averaging under ten rows each cannot be learnt or scored
+        # per fold: such a target is a quantity (scikit-learn would only warn).
+        if type_of_target(y) == "continuous" or len(classes) > max(20, len(y) / 10):
+            raise ConfigError(
+                f"the target has {len(classes)} distinct values in {len(y)} rows: it looks "
+                f"like a quantity, not classes; use a regressor, not {type(estimator).__name__}",
+                file=config.file,
+                field=field,
+            )
+        if len(classes) < 2:
+            raise ConfigError(
+                f"the target has a single class ({classes[0]!r} in all {len(y)} rows), so "
+                "every score would be meaningless: a classifier needs two classes or more",
+                file=config.file,
+                field=field,
+            )
+
+
 def open_config_study(config: StudyConfig) -> Study:
     """Create the config's study, or load it to resume when it was started from the same objective.
 
@@ -92,14 +137,17 @@ def open_config_study(config: StudyConfig) -> Study:
         ConfigError: A study of that name exists but was started from another data
             set, model, space, folds or metrics, or not from a config.
     """
-    study = create_study(
-        study_name=config.study_name,
-        storage=config.storage,
-        sampler=build_sampler(config),
-        pruner=build_pruner(config),
-        direction=config.direction,
-        load_if_exists=True,
-    )
+    try:
+        study = create_study(
+            study_name=config.study_name,
+            storage=config.storage,
+            sampler=build_sampler(config),
+            pruner=build_pruner(config),
+            direction=config.direction,
+            load_if_exists=True,
+        )
+    except StorageError as exc:
+        raise ConfigError(one_line(exc), file=config.file, field="storage") from None
     current = json.loads(json.dumps(config.to_dict()))
     _check_resumable(study, current, config.file)
     attrs = {
@@ -152,12 +200,64 @@ def run_study_config(config: StudyConfig, *, show_progress_bar: bool | None = No
     """
     objective = ConfigObjective.from_config(config)
     study = open_config_study(config)
+    optimize_config(study, objective, config, show_progress_bar=show_progress_bar)
+    return study
+
+
+def optimize_config(
+    study: Study,
+    objective: ConfigObjective,
+    config: StudyConfig,
+    *,
+    show_progress_bar: bool | None = None,
+) -> list[FrozenTrial]:
+    """Run the config's budget of trials on ``study``; a trial that raises is stored as failed.
+
+    Some hyperparameter combinations fail for some models, so a failing trial does not
+    stop the study; but when the first :data:`FAILURES_BEFORE_STOP` trials of the run
+    fail and none completes, the run stops: the config cannot work as written.
+
+    Returns:
+        The failed trials of this run.
+
+    Raises:
+        ConfigError: No trial of this run completed and at least one failed; the
+            message quotes the first failure.
+    """
+    watch = _FailureWatch()
     study.optimize(
         objective,
         n_trials=config.n_trials,
         timeout=config.timeout,
         n_jobs=config.n_jobs,
+        catch=(Exception,),
+        callbacks=[watch],
         show_progress_bar=show_progress_bar,
         backend="process",
     )
-    return study
+    if watch.failed and not watch.completed:
+        first = watch.failed[0]
+        reason = " ".join((first.fail_reason or "no reason recorded").split())
+        raise ConfigError(
+            f"all {len(watch.failed)} trials of this run failed; trial {first.number} with "
+            f"{first.params}: {reason[:500]} "
+            f"(every trial is stored: tunelab studies show {study.study_name})",
+            file=config.file,
+        )
+    return watch.failed
+
+
+class _FailureWatch:
+    """Counts a run's finished trials and stops the study when the first ones all failed."""
+
+    def __init__(self) -> None:
+        self.completed = 0
+        self.failed: list[FrozenTrial] = []
+
+    def __call__(self, study: Study, trial: FrozenTrial) -> None:
+        if trial.state == TrialState.COMPLETE:
+            self.completed += 1
+        elif trial.state == TrialState.FAIL:
+            self.failed.append(trial)
+            if not self.completed and len(self.failed) >= FAILURES_BEFORE_STOP:
+                study.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,12 +17,19 @@ from tunelab.config._components import (
 )
 from tunelab.config._cv import CVConfig, parse_cv
 from tunelab.config._data import DataConfig, check_columns, parse_data
-from tunelab.config._fields import ConfigError, Fields, jsonable, one_line, unknown_value
+from tunelab.config._fields import ConfigError, Fields, check_values, jsonable, one_line
+from tunelab.config._metrics import check_metrics_fit_model, metrics_field, parse_metrics
 from tunelab.config._model import ModelConfig, parse_model
 from tunelab.config._yaml import parse_yaml
 from tunelab.space import SearchSpace, space_from_dict
+from tunelab.study import check_study_name
 
 DEFAULT_STORAGE = "sqlite:///tunelab.db"
+
+# Limits that catch typos (an extra zero or five) before they start a run that cannot end.
+MAX_TRIALS = 10**7
+MAX_TIMEOUT = 10**8  # seconds, about three years
+JOBS_PER_CPU = 4
 
 
 _TOP_KEYS = (
@@ -86,13 +94,13 @@ class StudyConfig:
         check = Fields(self.file)
         changes: dict[str, Any] = {}
         if n_trials is not None:
-            changes["n_trials"] = check.integer(n_trials, "n_trials", minimum=1)
+            changes["n_trials"] = _n_trials(check, n_trials)
         if timeout is not None:
-            changes["timeout"] = check.positive(timeout, "timeout")
+            changes["timeout"] = _timeout(check, timeout)
         if n_jobs is not None:
             changes["n_jobs"] = _n_jobs(check, n_jobs)
         if storage is not None:
-            changes["storage"] = check.string(storage, "storage")
+            changes["storage"] = _storage(check, storage)
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
@@ -112,6 +120,33 @@ class StudyConfig:
             "study_name": self.study_name,
             "seed": self.seed,
         }
+
+
+def check_run_options(
+    *,
+    n_trials: int | None = None,
+    timeout: float | None = None,
+    n_jobs: int | None = None,
+    storage: str | None = None,
+) -> None:
+    """Check a run's budget, parallelism and storage as a config's fields are checked.
+
+    For commands that run a study without a config file (``tunelab demo``); None skips
+    a check.
+
+    Raises:
+        ConfigError: Naming the option: more than 10,000,000 trials, more than 4 jobs
+            per CPU, a timeout over 100,000,000 s, or an in-memory or malformed storage URL.
+    """
+    check = Fields(None)
+    if n_trials is not None:
+        _n_trials(check, n_trials)
+    if timeout is not None:
+        _timeout(check, timeout)
+    if n_jobs is not None:
+        _n_jobs(check, n_jobs)
+    if storage is not None:
+        _storage(check, storage)
 
 
 def _group_drop(cv: CVConfig) -> list[str]:
@@ -136,7 +171,15 @@ def load_study_config(path: str | Path) -> StudyConfig:
     except OSError as exc:
         reason = f"cannot read the config file: {exc.strerror or exc}"
         raise ConfigError(reason, file=str(path)) from None
+    except UnicodeDecodeError as exc:
+        reason = f"not UTF-8 text (byte {exc.start}): save the config as UTF-8"
+        raise ConfigError(reason, file=str(path)) from None
     except yaml.YAMLError as exc:
+        if hasattr(exc, "field"):
+            raise ConfigError(exc.reason, file=str(path), field=exc.field) from None
+        raise ConfigError(f"not valid YAML: {one_line(exc)}", file=str(path)) from None
+    except ValueError as exc:
+        # A scalar YAML cannot represent in Python, e.g. an integer of 5,000 digits.
         raise ConfigError(f"not valid YAML: {one_line(exc)}", file=str(path)) from None
     return study_config_from_dict(
         raw, file=str(path), base_dir=file.resolve().parent, default_name=file.stem
@@ -162,12 +205,15 @@ def study_config_from_dict(
         ConfigError: A field is wrong; the message names the field path and what was expected.
     """
     check = Fields(file)
+    check_values(check, raw)
     top = check.mapping(raw, "", allowed=_TOP_KEYS, required=("data", "model", "space"))
-    seed = None if top.get("seed") is None else check.integer(top["seed"], "seed")
+    seed = None if top.get("seed") is None else _seed(check, top["seed"])
     data = parse_data(check, top["data"], "data", Path(base_dir))
     space_spec = top["space"]
     space = _parse_space(check, space_spec)
     model = parse_model(check, top["model"], space, seed)
+    metrics = parse_metrics(check, top)
+    check_metrics_fit_model(check, metrics_field(top), metrics, model.build())
     cv = parse_cv(check, top.get("cv", 5), seed)
     check_columns(check, data, cv)
     sampler = parse_component(check, top.get("sampler"), "sampler")
@@ -178,15 +224,15 @@ def study_config_from_dict(
         space=space,
         space_spec=jsonable(check, space_spec, "space"),
         cv=cv,
-        metrics=_parse_metrics(check, top),
+        metrics=metrics,
         direction=_parse_direction(check, top.get("direction", "maximize")),
         sampler=sampler,
         pruner=parse_component(check, top.get("pruner", "none"), "pruner"),
         n_trials=n_trials,
         timeout=timeout,
         n_jobs=_n_jobs(check, top.get("n_jobs", 1)),
-        storage=check.string(top.get("storage", DEFAULT_STORAGE), "storage"),
-        study_name=check.string(top.get("study_name", default_name), "study_name"),
+        storage=_storage(check, top.get("storage", DEFAULT_STORAGE)),
+        study_name=_study_name(check, top.get("study_name", default_name), "study_name" in top),
         seed=seed,
         file=file,
     )
@@ -196,40 +242,37 @@ def study_config_from_dict(
     return config
 
 
+def _check_bounds_are_numbers(check: Fields, value: Any) -> None:
+    """The space layer reads a bound "1" as 1.0; a config is typed like its other numbers."""
+    if not isinstance(value, Mapping):
+        return
+    for name, spec in value.items():
+        for kind in ("int", "float"):
+            bounds = spec.get(kind) if isinstance(spec, Mapping) else None
+            if not isinstance(bounds, list):
+                continue
+            for i, bound in enumerate(bounds):
+                if isinstance(bound, str):
+                    raise check.fail(
+                        f"space.{name}.{kind}[{i}]", f"expected a number, got {bound!r}"
+                    )
+
+
 def _parse_space(check: Fields, value: Any) -> SearchSpace:
+    _check_bounds_are_numbers(check, value)
     try:
-        return space_from_dict(value, where="space")
+        space = space_from_dict(value, where="space")
     except ValueError as exc:
         path, _, reason = str(exc).partition(": ")
         raise check.fail(path, reason) from None
-
-
-def _parse_metrics(check: Fields, top: Mapping[str, Any]) -> tuple[str, ...]:
-    from tunelab.evaluation.metrics import get_metric
-
-    if ("metric" in top) == ("metrics" in top):
-        raise check.fail(
-            "metric", "give exactly one of 'metric' or 'metrics' (the first is optimised)"
-        )
-    field = "metric" if "metric" in top else "metrics"
-    names = check.strings(top[field], field)
-    if not names or len(set(names)) != len(names):
-        raise check.fail(field, f"expected distinct metric names, got {list(names)}")
-    for i, name in enumerate(names):
-        try:
-            get_metric(name)
-        except ValueError:
-            where = field if field == "metric" else f"metrics[{i}]"
-            raise check.fail(where, unknown_value("metric", name, _metric_names())) from None
-    return names
-
-
-def _metric_names() -> list[str]:
-    from sklearn.metrics import get_scorer_names
-
-    from tunelab.evaluation.metrics import metric_names
-
-    return sorted(set(metric_names()) | set(get_scorer_names()))
+    for name, parents in space.conditions.items():
+        if name in parents:
+            raise check.fail(
+                f"space.{name}.when",
+                f"{name!r} depends on itself, so it would never be tuned; name another "
+                "parameter declared before it, or remove 'when'",
+            )
+    return space
 
 
 def _parse_direction(check: Fields, value: Any) -> str:
@@ -251,13 +294,66 @@ def _parse_budget(
     if n_trials is None and timeout is None and sampler_kind != "grid":
         raise check.fail("n_trials", "give n_trials or timeout (or both) to bound the run")
     return (
-        None if n_trials is None else check.integer(n_trials, "n_trials", minimum=1),
-        None if timeout is None else check.positive(timeout, "timeout"),
+        None if n_trials is None else _n_trials(check, n_trials),
+        None if timeout is None else _timeout(check, timeout),
     )
 
 
+def _n_trials(check: Fields, value: Any) -> int:
+    return check.integer(value, "n_trials", minimum=1, maximum=MAX_TRIALS)
+
+
+def _timeout(check: Fields, value: Any) -> float:
+    timeout = check.positive(value, "timeout")
+    if timeout > MAX_TIMEOUT:
+        raise check.fail("timeout", f"must be <= {MAX_TIMEOUT:,} seconds, got {value!r}")
+    return timeout
+
+
+def _seed(check: Fields, value: Any) -> int:
+    # Every seeded component (numpy, scikit-learn) takes 32-bit unsigned seeds.
+    return check.integer(value, "seed", minimum=0, maximum=2**32 - 1)
+
+
 def _n_jobs(check: Fields, value: Any) -> int:
+    cpus = os.cpu_count() or 1
+    limit = JOBS_PER_CPU * cpus
     n_jobs = check.integer(value, "n_jobs", minimum=-1)
     if n_jobs == 0:
         raise check.fail("n_jobs", "expected -1 (one per CPU) or an integer >= 1, got 0")
+    if n_jobs > limit:
+        raise check.fail(
+            "n_jobs",
+            f"{n_jobs:,} trials at once is more than {JOBS_PER_CPU} per CPU ({cpus} CPUs): "
+            f"give at most {limit}, or -1 for one per CPU",
+        )
     return n_jobs
+
+
+def _storage(check: Fields, value: Any) -> str:
+    import sqlalchemy as sa
+
+    url = check.string(value, "storage")
+    try:
+        parsed = sa.engine.make_url(url)
+    except sa.exc.ArgumentError:
+        raise check.fail(
+            "storage", f"not a database URL: {url!r} (e.g. sqlite:///tunelab.db)"
+        ) from None
+    if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
+        raise check.fail(
+            "storage",
+            f"{url!r} is an in-memory database: the study would be lost when the run ends; "
+            "name a file, e.g. sqlite:///tunelab.db",
+        )
+    return url
+
+
+def _study_name(check: Fields, value: Any, given: bool) -> str:
+    name = check.string(value, "study_name")
+    try:
+        check_study_name(name)
+    except ValueError as exc:
+        hint = "" if given else " (the default is the config file's name: set study_name)"
+        raise check.fail("study_name", f"{str(exc).removeprefix('study_name ')}{hint}") from None
+    return name

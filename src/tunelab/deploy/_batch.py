@@ -24,6 +24,9 @@ from tunelab.deploy._signature import Signature
 _CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2")
 _PARQUET_SUFFIXES = (".parquet", ".pq")
 _NUMERIC_ARROW = {"f": "float64", "i": "int64", "u": "int64", "b": "bool"}
+# Bytes of a CSV checked for NUL before its header is read: binary files and UTF-16
+# text show one within the first line.
+_SNIFF_BYTES = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -146,6 +149,8 @@ class _Reader:
             return list(pq.ParquetFile(self.path).schema_arrow.names)
         import pyarrow.csv as pacsv
 
+        _refuse_nul(self.path, _SNIFF_BYTES)
+
         with pacsv.open_csv(self.path) as stream:
             return list(stream.schema.names)
 
@@ -187,8 +192,13 @@ class _Reader:
         import pyarrow.csv as pacsv
 
         options = pacsv.ConvertOptions(include_columns=self.columns, column_types=self._csv_types())
-        with pacsv.open_csv(self.path, convert_options=options) as stream:
-            yield from stream
+        try:
+            with pacsv.open_csv(self.path, convert_options=options) as stream:
+                yield from stream
+        except _arrow().ArrowInvalid:
+            # A NUL further down shows only as a conversion error of some column: name it.
+            _refuse_nul(self.path, None)
+            raise
 
     def _csv_types(self) -> dict[str, Any]:
         # Fixing the types from the signature stops the streaming reader from guessing
@@ -215,6 +225,30 @@ class _Reader:
             return pa.table({name: pa.array([], schema.field(name).type) for name in self.columns})
         types = self._csv_types()
         return pa.table({name: pa.array([], types.get(name, pa.string())) for name in self.columns})
+
+
+def _refuse_nul(path: Path, limit: int | None) -> None:
+    """Raise when the (decompressed) CSV holds a NUL byte within its first ``limit`` bytes.
+
+    Raises:
+        ValueError: Naming the byte offset and line of the first NUL byte.
+    """
+    pa = _arrow()
+    offset, lines = 0, 0
+    with pa.input_stream(str(path), compression="detect") as stream:
+        while limit is None or offset < limit:
+            block = stream.read(_SNIFF_BYTES)
+            if not block:
+                return
+            at = block.find(b"\x00")
+            if at >= 0:
+                line = lines + block.count(b"\n", 0, at) + 1
+                raise ValueError(
+                    f"{path} is not a text CSV file: it holds a NUL byte at byte {offset + at} "
+                    f"(line {line}); it may be binary or UTF-16 text: save it as UTF-8 CSV"
+                )
+            offset += len(block)
+            lines += block.count(b"\n")
 
 
 def _numpy_name(dtype: str) -> str:
