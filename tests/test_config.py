@@ -20,6 +20,7 @@ from tunelab.config import (
     ConfigError,
     ConfigObjective,
     CVConfig,
+    build_pruner,
     build_sampler,
     data_config,
     load_data,
@@ -575,3 +576,19 @@ def test_register_best_trial_refits_a_config_study_and_names_what_is_missing(
     two = tl.create_study(directions=["minimize", "minimize"])
     with pytest.raises(ConfigError, match="single-objective"):
         register_best_trial(two, name="x", registry=registry)
+
+
+@pytest.mark.parametrize(
+    ("pruner", "expected"),
+    [
+        ({"kind": "percentile", "percentile": 25.0}, "PercentilePruner"),
+        ({"kind": "threshold", "upper": 1.0}, "ThresholdPruner"),
+        ({"kind": "wilcoxon", "p_threshold": 0.05}, "WilcoxonPruner"),
+        ({"kind": "hyperband", "min_resource": 2}, "HyperbandPruner"),
+    ],
+)
+def test_every_statistical_pruner_can_be_chosen(
+    tmp_path: Path, storage: str, pruner: dict[str, Any], expected: str
+) -> None:
+    config = load_study_config(_write(tmp_path, {**_base(storage), "pruner": pruner}))
+    assert type(build_pruner(config)).__name__ == expected

@@ -122,7 +122,7 @@ def demo(
     objective = BreastCancerObjective(space=space_from_dict(DEMO_SPACE))
     _print_baseline(objective)
     study = open_demo_study(storage=storage, study_name=study_name)
-    already = len(study.trials)
+    already = len(study.get_trials(deepcopy=False))
     where = escape(f"{study_name!r} in {storage}")
     if already:
         out.print(f"Resuming study {where}: {already} trials already stored.")
@@ -197,7 +197,9 @@ def _print_best(study: Study, storage: str) -> None:
         return
     # A stable sort: among equal scores the earlier trial ranks first.
     top = sorted(done, key=lambda t: t.values[0] if t.values else 0.0, reverse=True)[:_N_BEST]
-    table = Table(title=f"Best {len(top)} of {len(study.trials)} trials (5-fold F1)")
+    table = Table(
+        title=f"Best {len(top)} of {len(study.get_trials(deepcopy=False))} trials (5-fold F1)"
+    )
     table.add_column("trial", justify="right")
     table.add_column("F1", justify="right")
     for name in DEMO_SPACE:

@@ -42,7 +42,9 @@ def report(
     except OSError as exc:
         raise CommandError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
     stdout().print(
-        escape(f"Wrote the report of study {study_name!r} ({len(study.trials)} trials) to {path}")
+        escape(
+            f"Wrote the report of study {study_name!r} ({len(study.get_trials(deepcopy=False))} trials) to {path}"
+        )
     )
 
 

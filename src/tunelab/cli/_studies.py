@@ -67,7 +67,7 @@ def list_studies(storage: StorageOption = DEFAULT_STORAGE) -> None:
 def show(name: NameArgument, storage: StorageOption = DEFAULT_STORAGE) -> None:
     """Show a study's best trial and a table of all its trials."""
     study = load_existing_study(name, storage)
-    trials = study.trials
+    trials = study.get_trials(deepcopy=False)
     out = stdout()
     counts = Counter(t.state.name for t in trials)
     states = ", ".join(f"{n} {s.lower()}" for s, n in sorted(counts.items()))
@@ -131,7 +131,7 @@ def delete(
 ) -> None:
     """Delete a study and all its trials."""
     study = load_existing_study(name, storage)
-    n_trials = len(study.trials)
+    n_trials = len(study.get_trials(deepcopy=False))
     if not yes:
         typer.confirm(f"Delete study {name!r} and its {n_trials} trials?", abort=True)
     delete_study(study_name=name, storage=study.storage)
@@ -167,7 +167,7 @@ def trial_records(study: Study) -> tuple[list[str], list[list[str]]]:
     datetime_start, datetime_complete, duration_s, ``params_<name>``,
     ``user_attrs_<key>``, fail_reason. An absent or None cell is empty.
     """
-    trials = study.trials
+    trials = study.get_trials(deepcopy=False)
     n_values = len(study.directions)
     value_columns = ["value"] if n_values == 1 else [f"values_{i}" for i in range(n_values)]
     params = _param_names(trials)

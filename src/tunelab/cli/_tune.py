@@ -54,7 +54,7 @@ def tune(
     study = open_config_study(cfg)
     out = stdout()
     where = escape(f"{cfg.study_name!r} in {cfg.storage}")
-    already = len(study.trials)
+    already = len(study.get_trials(deepcopy=False))
     out.print(
         f"Resuming study {where}: {already} trials stored."
         if already
@@ -81,7 +81,9 @@ def _print_best(study: Study, metrics: list[str]) -> None:
     sign = -1.0 if study.direction == StudyDirection.MAXIMIZE else 1.0
     top = sorted(done, key=lambda t: (sign * (t.value or 0.0), t.number))[:_N_BEST]
     params = list(dict.fromkeys(name for t in top for name in t.params))
-    table = Table(title=escape(f"Best {len(top)} of {len(study.trials)} trials"))
+    table = Table(
+        title=escape(f"Best {len(top)} of {len(study.get_trials(deepcopy=False))} trials")
+    )
     for header in ["trial", *metrics, *params]:
         table.add_column(escape(header), justify="right")
     for trial in top:

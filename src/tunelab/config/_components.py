@@ -29,6 +29,9 @@ _SAMPLERS = {
 _PRUNERS = {
     "none": "NopPruner",
     "median": "MedianPruner",
+    "percentile": "PercentilePruner",
+    "threshold": "ThresholdPruner",
+    "wilcoxon": "WilcoxonPruner",
     "successive_halving": "SuccessiveHalvingPruner",
     "hyperband": "HyperbandPruner",
 }
