@@ -41,10 +41,9 @@ def report(
         raise CommandError(f"{exc}; install it with: pip install 'tunelab[report]'") from None
     except OSError as exc:
         raise CommandError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
+    n_trials = len(study.get_trials(deepcopy=False))
     stdout().print(
-        escape(
-            f"Wrote the report of study {study_name!r} ({len(study.get_trials(deepcopy=False))} trials) to {path}"
-        )
+        escape(f"Wrote the report of study {study_name!r} ({n_trials} trials) to {path}")
     )
 
 

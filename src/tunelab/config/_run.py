@@ -167,9 +167,10 @@ def _check_resumable(study: Study, current: Mapping[str, Any], file: str | None)
     stored = study.user_attrs.get("config")
     name = study.study_name
     if stored is None:
-        if study.get_trials(deepcopy=False):
+        held = len(study.get_trials(deepcopy=False))
+        if held:
             raise ConfigError(
-                f"study {name!r} already holds {len(study.get_trials(deepcopy=False))} trials that were not started "
+                f"study {name!r} already holds {held} trials that were not started "
                 "from a config; choose another study_name",
                 file=file,
                 field="study_name",
