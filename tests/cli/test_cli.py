@@ -298,7 +298,11 @@ def test_demo_runs_then_resumes_the_same_study(tmp_path: Path) -> None:
     study = tl.load_study(study_name="breast-cancer-rf", storage=f"sqlite:///{tmp_path}/tunelab.db")
     trials = study.trials
     assert [t.number for t in trials] == list(range(8))
-    assert all(t.state == tl.TrialState.COMPLETE for t in trials)
+    # The default pruner (MedianPruner, as Optuna's) may stop a lagging trial after its
+    # first folds once five have completed.
+    states = [t.state for t in trials]
+    assert states[:5] == [tl.TrialState.COMPLETE] * 5
+    assert set(states) <= {tl.TrialState.COMPLETE, tl.TrialState.PRUNED}
     assert all(0.8 < t.value <= 1.0 for t in trials if t.value is not None)
     assert set(trials[-1].params) == set(DEMO_SPACE)
     assert "Best 5 of 8 trials" in second.stdout
