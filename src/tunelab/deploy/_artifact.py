@@ -87,6 +87,11 @@ class LoadedModel:
         """Inputs and outputs recorded at save time (None when unknown)."""
         return self.card.signature
 
+    @property
+    def runner(self) -> OnnxRunner | None:
+        """The ONNX Runtime session that answers, or None for the model itself."""
+        return self._runner
+
     def validate(self, X: Any) -> Any:
         """``X`` checked against the signature, columns in the order the model expects.
 
