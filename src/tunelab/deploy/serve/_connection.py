@@ -9,6 +9,7 @@
   request's head must arrive within ``header_timeout`` of its first byte (or of the
   connection opening), and its body within ``body_timeout`` of the head; otherwise
   the client gets 408 (when no answer has started) and the connection is closed.
+  The body's clock stops while the server itself is not reading (flow control).
 * A head over ``max_header_bytes`` gets 431, and connections beyond
   ``max_connections`` get 503; both are then closed.
 
@@ -41,6 +42,7 @@ def _reply(status: str, message: str) -> bytes:
 _TIMEOUT_HEAD = _reply("408 Request Timeout", "request head not received in time")
 _TIMEOUT_BODY = _reply("408 Request Timeout", "request body not received in time")
 _TOO_LARGE_HEAD = _reply("431 Request Header Fields Too Large", "request head too large")
+_PAUSED_RECHECK = 0.25
 _TOO_MANY = _reply("503 Service Unavailable", "too many open connections")
 
 
@@ -131,8 +133,14 @@ class GuardedProtocol(AutoHTTPProtocol):  # type: ignore[misc,valid-type]
     def _body_expired(self) -> None:
         self._timer = None
         cycle = self.cycle
-        if cycle is not None and cycle.more_body and not cycle.response_complete:
-            self._close_with(None if cycle.response_started else _TIMEOUT_BODY)
+        if cycle is None or not cycle.more_body or cycle.response_complete:
+            return
+        if self.flow.read_paused:
+            # The server is not reading (the app waits for room, or has a full buffer):
+            # the client is not the slow one, so its clock waits too.
+            self._arm(_PAUSED_RECHECK, self._body_expired)
+            return
+        self._close_with(None if cycle.response_started else _TIMEOUT_BODY)
 
     def _close_with(self, reply: bytes | None) -> None:
         self._disarm()
