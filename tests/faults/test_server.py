@@ -7,7 +7,6 @@ from ``/proc``; the model-behaviour checks run in-process with :class:`ServerThr
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -23,7 +22,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+from sklearn.ensemble import RandomForestRegressor
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder
@@ -43,22 +42,22 @@ IN_FLIGHT = 2 * MAX_BODY
 PEAK_ALLOWANCE = 600 * 2**20
 LEFT_ALLOWANCE = 150 * 2**20
 
-_SERVER = """
+_SERVER = f"""
 import sys
 from tunelab.deploy import load_model
 from tunelab.deploy.serve import serve
 serve(
-    {"cancer": load_model(sys.argv[1], backend="sklearn")},
+    {{"cancer": load_model(sys.argv[1], backend="sklearn")}},
     port=int(sys.argv[2]),
     log_level="error",
-    header_timeout=%r,
-    body_timeout=%r,
-    max_connections=%r,
-    max_body_bytes=%r,
-    max_bytes_in_flight=%r,
+    header_timeout={HEADER_TIMEOUT!r},
+    body_timeout={BODY_TIMEOUT!r},
+    max_connections={MAX_CONNECTIONS!r},
+    max_body_bytes={MAX_BODY!r},
+    max_bytes_in_flight={IN_FLIGHT!r},
     max_batch_rows=100_000,
 )
-""" % (HEADER_TIMEOUT, BODY_TIMEOUT, MAX_CONNECTIONS, MAX_BODY, IN_FLIGHT)
+"""
 
 
 @pytest.fixture(scope="module")
@@ -135,7 +134,7 @@ def test_slow_clients_are_answered_408_and_closed_within_the_timeouts(child: Any
         "silent": b"",
         "partial head": head,
         "partial body": head + b"Content-Length: 1000\r\n\r\n" + b'{"records": [',
-        "chunked, stalled": head + b"Transfer-Encoding: chunked\r\n\r\n5\r\n{\"rec",
+        "chunked, stalled": head + b'Transfer-Encoding: chunked\r\n\r\n5\r\n{"rec',
     }
     sockets = {name: [_connect(port) for _ in range(5)] for name in stalls}
     for name, data in stalls.items():
@@ -215,8 +214,8 @@ def _max_size_body() -> bytes:
     row = X.iloc[0].tolist()
     rows = (MAX_BODY - 200) // (len(json.dumps(row)) + 2)
     data = json.dumps([row] * rows)
-    body = ('{"inputs":[{"name":"rows","shape":[%d,30],"datatype":"FP64","data":%s}]}' % (rows, data))
-    return body.encode()
+    tensor = f'{{"name":"rows","shape":[{rows},30],"datatype":"FP64","data":{data}}}'
+    return f'{{"inputs":[{tensor}]}}'.encode()
 
 
 @pytest.mark.timeout(180)
@@ -258,3 +257,148 @@ def test_forty_maximum_size_requests_keep_memory_bounded_and_give_it_back(child:
     assert set(statuses) <= {200, 408, 503} and statuses.count(200) >= 2, statuses
     assert peak - idle < PEAK_ALLOWANCE, (idle, peak)
     assert left - idle < LEFT_ALLOWANCE, (idle, left)
+
+
+# -- what models refuse, and what outputs really are ------------------------------------------
+
+
+def _colors() -> tuple[pd.DataFrame, pd.Series]:
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(
+        {"color": rng.choice(["red", "green", "blue"], 200), "size": rng.normal(size=200)}
+    )
+    return X, (X["color"] == "red").astype(int)
+
+
+@pytest.mark.timeout(180)
+def test_an_unseen_category_is_a_400_with_the_reason_on_every_backend(tmp_path: Path) -> None:
+    X, y = _colors()
+    encoder = ColumnTransformer(
+        [("color", OneHotEncoder(handle_unknown="error"), ["color"])], remainder="passthrough"
+    )
+    pipeline = make_pipeline(encoder, LogisticRegression()).fit(X, y)
+    artifact = save_model(pipeline, tmp_path / "colors", data=(X, y), onnx=True)
+    models = {"onnx": load_model(artifact), "sklearn": load_model(artifact, backend="sklearn")}
+    assert models["onnx"].backend == "onnx"
+    unseen = {
+        "inputs": [
+            {"name": "color", "shape": [2], "datatype": "BYTES", "data": ["red", "purple"]},
+            {"name": "size", "shape": [2], "datatype": "FP64", "data": [0.5, 1.5]},
+        ]
+    }
+    seen = {"inputs": [{**unseen["inputs"][0], "data": ["red", "blue"]}, unseen["inputs"][1]]}
+    with ServerThread(create_app(models)) as server, httpx.Client(base_url=server.url) as http:
+        for name in models:
+            answer = http.post(f"/v2/models/{name}/infer", json=unseen)
+            assert answer.status_code == 400, (name, answer.text)
+            message = answer.json()["error"]
+            assert message.startswith("inputs: the model rejected the input: "), message
+            assert "purple" in message or "Unknown Category" in message, message
+            records = {"records": [{"color": "purple", "size": 0.5}]}
+            assert http.post(f"/predict?model={name}", json=records).status_code == 400
+            assert http.post(f"/v2/models/{name}/infer", json=seen).status_code == 200
+
+
+@pytest.mark.timeout(180)
+def test_output_datatypes_are_what_the_backend_computes(tmp_path: Path) -> None:
+    X, _ = cancer_data()
+    y = X["mean area"] * 0.1 + X["worst radius"]
+    regressor = RandomForestRegressor(n_estimators=5, random_state=0).fit(X, y)
+    artifact = save_model(regressor, tmp_path / "reg", data=(X, y), onnx=True)
+    models = {"onnx": load_model(artifact), "sklearn": load_model(artifact, backend="sklearn")}
+    rows = X.iloc[:20]
+    expected = regressor.predict(rows)
+    request = {
+        "inputs": [
+            {"name": "m", "shape": [20, 30], "datatype": "FP64", "data": rows.to_numpy().tolist()}
+        ],
+        "outputs": [{"name": "predict", "parameters": {"binary_data": True}}],
+    }
+    got: dict[str, np.ndarray] = {}
+    with ServerThread(create_app(models)) as server, httpx.Client(base_url=server.url) as http:
+        for name in models:
+            declared = http.get(f"/v2/models/{name}").json()["outputs"][0]["datatype"]
+            answer = http.post(f"/v2/models/{name}/infer", json=request)
+            assert answer.status_code == 200, answer.text
+            split = int(answer.headers["inference-header-content-length"])
+            header = json.loads(answer.content[:split])
+            assert header["outputs"][0]["datatype"] == declared
+            dtype = {"FP64": "<f8", "FP32": "<f4"}[declared]
+            got[declared] = np.frombuffer(answer.content[split:], dtype=dtype)
+    # scikit-learn's float64 predictions come through bit for bit; the ONNX graph's
+    # are float32 and declared so, not widened and called FP64.
+    assert set(got) == {"FP64", "FP32"}
+    assert got["FP64"].tolist() == expected.tolist()
+    np.testing.assert_allclose(got["FP32"], expected, rtol=1e-6)
+
+
+# -- the protocol, strictly --------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def strict(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
+    model = load_model(save_forest(tmp_path_factory.mktemp("strict") / "m", fit_forest()))
+    with (
+        ServerThread(create_app({"cancer": model})) as server,
+        httpx.Client(base_url=server.url, timeout=30) as http,
+    ):
+        yield http
+
+
+def _columns(n: int = 2) -> dict[str, Any]:
+    X = cancer_data()[0].iloc[:n]
+    return {
+        "inputs": [
+            {"name": name, "shape": [n], "datatype": "FP64", "data": X[name].tolist()}
+            for name in X.columns
+        ]
+    }
+
+
+@pytest.mark.parametrize(
+    ("change", "fragment"),
+    [
+        ({"datatype": "BOOL", "data": [True, False]}, "is FP64, got BOOL"),
+        ({"datatype": "FP16"}, "is FP64, got FP16"),
+        ({"datatype": "INT64", "data": [1, 2]}, "is FP64, got INT64"),
+        ({"shape": [2, 1]}, "has shape [-1] (-1: any size), got [2, 1]"),
+        ({"shape": [1, 2]}, "got [1, 2]"),
+        ({"shape": []}, "got []"),
+        ({"data": [True, 1.5]}, "FP64 needs numeric values"),
+        ({"data": [[1.0], [2.0]]}, "nested as [2, 1], but the shape is [2]"),
+        ({"data": ["HUGE", 1.0]}, "the model rejected the input"),
+        ({"data": [10**400, 1.0]}, "rectangular nested array of FP64"),
+    ],
+)
+def test_tensors_must_match_the_metadata_exactly(
+    strict: httpx.Client, change: dict[str, Any], fragment: str
+) -> None:
+    request = _columns()
+    request["inputs"][4].update(change)
+    # 1e400 is valid JSON but no float: it reads as infinity, which the model refuses.
+    body = json.dumps(request).replace('"HUGE"', "1e400")
+    answer = strict.post("/v2/models/cancer/infer", content=body)
+    assert answer.status_code == 400, answer.text
+    assert fragment in answer.json()["error"]
+    assert answer.json()["error"].startswith("inputs")
+
+
+def test_predict_values_must_have_their_column_type(strict: httpx.Client) -> None:
+    record = cancer_data()[0].iloc[0].to_dict()
+    for value, shown in ((True, "true"), ("1.5", '"1.5"'), ([1.0], None)):
+        answer = strict.post("/predict", json={"records": [{**record, "mean area": value}]})
+        assert answer.status_code == 400, answer.text
+        if shown is not None:
+            assert f"expected a number (or null), got {shown}" in answer.json()["error"]
+        assert "mean area" in answer.json()["error"]
+    whole = strict.post("/predict", json={"records": [{**record, "mean area": 1000}]})
+    assert whole.status_code == 200, whole.text
+
+
+def test_health_endpoints_answer_with_the_status_code(strict: httpx.Client) -> None:
+    for path in ("/v2/health/live", "/v2/health/ready", "/v2/models/cancer/ready"):
+        answer = strict.get(path)
+        assert (answer.status_code, answer.content) == (200, b""), path
+    assert strict.get("/v2/models/other/ready").status_code == 404
+    assert strict.get("/v2/models/cancer/versions/2/ready").status_code == 404
+    assert strict.post("/v2/health/live").status_code == 405
