@@ -76,9 +76,10 @@ AUTH_MESSAGE = "missing or wrong API key: send 'Authorization: Bearer <key>' or 
 # Bodies up to this size, for an ONNX backend, are parsed and scored on the event loop:
 # a hop to a thread costs more than the work (tens of microseconds for one row).
 INLINE_BODY_BYTES = 64 * 1024
-# Threads scoring at once: scikit-learn holds the GIL for most of a prediction, so more
-# would add memory (each thread's allocator arena) rather than throughput.
-SCORING_THREADS = min(8, (os.cpu_count() or 1) + 4)
+# Threads scoring at once, as many as Starlette's thread pool has: scikit-learn's tree
+# code releases the GIL, and requests beyond the cores queue here rather than in
+# sockets. The bytes-in-flight budget, not this, bounds the memory large requests take.
+SCORING_THREADS = 40
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _PARAMETER = re.compile(r"\{(\w+)\}")
 
@@ -410,21 +411,23 @@ class ServerApp:
     def _route(self, request: _Request) -> tuple[Route, dict[str, str]]:
         path = request.path
         method = request.method
-        route = self._exact.get(path)
-        candidates: list[tuple[Route, dict[str, str]]] = []
-        if route is not None:
-            candidates.append((route, {}))
+        exact = self._exact.get(path)
+        if exact is not None:
+            if exact.method == method:
+                return exact, {}
+            allowed = {exact.method}
         else:
-            for pattern, item in self._patterns:
+            allowed = set()
+            for pattern, route in self._patterns:
                 match = pattern.fullmatch(path)
                 if match is not None:
-                    candidates.append((item, match.groupdict()))
-        for item, params in candidates:
-            if item.method == method:
-                return item, params
-        if candidates:
-            allowed = ", ".join(sorted({item.method for item, _ in candidates}))
-            raise RequestError("Method Not Allowed", status=405, headers={"Allow": allowed})
+                    if route.method == method:
+                        return route, match.groupdict()
+                    allowed.add(route.method)
+        if allowed:
+            raise RequestError(
+                "Method Not Allowed", status=405, headers={"Allow": ", ".join(sorted(allowed))}
+            )
         raise RequestError(f"no endpoint {method} {path}; see /openapi.json", status=404)
 
     def _authorize(self, headers: dict[bytes, bytes]) -> None:

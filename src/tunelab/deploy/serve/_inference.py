@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import threading
@@ -60,7 +61,7 @@ class ServedModel:
         classes = self.model.card.model.get("classes")
         return list(classes) if classes is not None else None
 
-    @property
+    @functools.cached_property
     def matrix_datatype(self) -> str | None:
         """Datatype of the one 2-D tensor a columnar model also takes, or None.
 
@@ -74,6 +75,19 @@ class ServedModel:
         datatypes = {item.datatype for item in self.inputs}
         only = next(iter(datatypes))
         return only if len(datatypes) == 1 and only not in ("BYTES", "BOOL") else None
+
+    @functools.cached_property
+    def inputs_by_name(self) -> dict[str, TensorMetadata]:
+        """The input tensors' metadata by name."""
+        return {item.name: item for item in self.inputs}
+
+    @functools.cached_property
+    def matrix_input(self) -> TensorMetadata | None:
+        """Metadata of the one-tensor form (see :attr:`matrix_datatype`), or None."""
+        if self.matrix_datatype is None:
+            return None
+        shape = [-1, len(self.inputs)]
+        return TensorMetadata(name="matrix", datatype=self.matrix_datatype, shape=shape)  # type: ignore[arg-type]
 
     @property
     def platform(self) -> str:
@@ -187,15 +201,11 @@ def check_tensors(served: ServedModel, request: InferenceRequest) -> None:
     Raises:
         RequestError: Naming the tensor and what its metadata says.
     """
-    declared = {item.name: item for item in served.inputs}
+    declared = served.inputs_by_name
     tensors = request.inputs
-    if len(tensors) == 1 and tensors[0].name not in declared and served.matrix_datatype:
-        wanted = TensorMetadata(
-            name=tensors[0].name,
-            datatype=served.matrix_datatype,  # type: ignore[arg-type]
-            shape=[-1, len(served.inputs)],
-        )
-        _check_tensor(tensors[0], wanted, "inputs[0]")
+    matrix = served.matrix_input
+    if len(tensors) == 1 and tensors[0].name not in declared and matrix is not None:
+        _check_tensor(tensors[0], matrix, "inputs[0]", tensors[0].name)
         return
     seen: set[str] = set()
     for index, tensor in enumerate(tensors):
@@ -222,18 +232,20 @@ def check_tensors(served: ServedModel, request: InferenceRequest) -> None:
             )
 
 
-def _check_tensor(tensor: RequestInput, metadata: TensorMetadata, field: str) -> None:
+def _check_tensor(
+    tensor: RequestInput, metadata: TensorMetadata, field: str, name: str | None = None
+) -> None:
+    name = metadata.name if name is None else name
     if tensor.datatype != metadata.datatype:
         raise RequestError(
-            f"{field}.datatype: input {metadata.name!r} is {metadata.datatype}, "
-            f"got {tensor.datatype}"
+            f"{field}.datatype: input {name!r} is {metadata.datatype}, got {tensor.datatype}"
         )
     fits = len(tensor.shape) == len(metadata.shape) and all(
         want in (-1, got) for want, got in zip(metadata.shape, tensor.shape, strict=True)
     )
     if not fits:
         raise RequestError(
-            f"{field}.shape: input {metadata.name!r} has shape {metadata.shape} "
+            f"{field}.shape: input {name!r} has shape {metadata.shape} "
             f"(-1: any size), got {tensor.shape}"
         )
 
@@ -316,6 +328,7 @@ def _rows_input(served: ServedModel, given: list[str] | None, data: list[list[An
 
 # The JSON values each datatype takes, by exact Python type (a bool is not a number here).
 _FLOAT_TYPES: frozenset[type] = frozenset({int, float, type(None)})
+_INT_TYPES: frozenset[type] = frozenset({int})
 _JSON_TYPES: dict[str, frozenset[type]] = {
     "BOOL": frozenset({bool}),
     "BYTES": frozenset({str}),
@@ -327,7 +340,9 @@ _JSON_WORDS = {"BOOL": "true or false", "BYTES": "a string"}
 
 
 def _check_json_types(values: list[Any], metadata: TensorMetadata, where: str) -> None:
-    allowed = _JSON_TYPES.get(metadata.datatype, frozenset({int}))
+    allowed = _JSON_TYPES.get(metadata.datatype, _INT_TYPES)
+    if allowed.issuperset(map(type, values)):
+        return  # the usual case, checked without a Python-level loop
     for index, value in enumerate(values):
         if type(value) not in allowed:
             if metadata.datatype.startswith("FP"):
