@@ -535,7 +535,7 @@ def test_several_workers_answer_without_nagle_delays_either(registry: Registry) 
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_for(lambda: _answers(url) or server.poll() is not None, timeout=60)
+        _wait_for(lambda: _answers(url) or server.poll() is not None, timeout=120)
         assert server.poll() is None, server.communicate()[0]
         elapsed = _seconds_for_twenty_requests(url)
     finally:

@@ -511,33 +511,42 @@ class ServerApp:
     # -- handlers (named by the route table) ---------------------------------------------------
 
     async def infer(self, served: ServedModel, body: bytes, request: _Request) -> Answer:
+        """Open Inference Protocol inference; the binary extension's header is read here."""
         split = request.headers.get(HEADER_LENGTH.encode("ascii"))
         header_length = split.decode("latin-1") if split is not None else None
         return await self._run(served, body, self.plane.infer, served, body, header_length)
 
     async def predict(self, served: ServedModel, body: bytes, request: _Request) -> Answer:
+        """``/predict`` scoring."""
         return await self._run(served, body, self.plane.predict, served, body)
 
     async def live(self, served: None) -> Answer:
+        """Liveness: 200 with an empty body while the process answers."""
         return EMPTY_OK
 
     async def ready(self, served: None) -> Answer:
+        """Readiness: 200 with an empty body once every model is loaded."""
         return self.plane.ready()
 
     async def server_metadata(self, served: None) -> Answer:
+        """Server name, version and extensions."""
         return self.plane.server_metadata()
 
     async def model_metadata(self, served: ServedModel) -> Answer:
+        """One model's metadata."""
         return self.plane.model_metadata(served)
 
     async def model_ready(self, served: ServedModel) -> Answer:
+        """200 with an empty body: the model was found, so it is served."""
         return EMPTY_OK
 
     async def metrics(self, served: None) -> Answer:
+        """The Prometheus exposition."""
         text, content_type = self.plane.metrics.render()
         return Answer(200, text, content_type)
 
     async def openapi(self, served: None) -> Answer:
+        """The OpenAPI description, built once from the route table."""
         if self._openapi is None:
             document = build_openapi(
                 ROUTES,
@@ -551,6 +560,7 @@ class ServerApp:
         return Answer(200, self._openapi)
 
     async def docs(self, served: None) -> Answer:
+        """Swagger UI over ``/openapi.json``."""
         return Answer(200, docs_page("tunelab model server"), "text/html; charset=utf-8")
 
     # -- lifespan ------------------------------------------------------------------------------
