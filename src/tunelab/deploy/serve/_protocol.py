@@ -97,19 +97,6 @@ class ServerMetadata(BaseModel):
     extensions: list[str]
 
 
-class LiveResponse(BaseModel):
-    """``GET /v2/health/live``."""
-
-    live: bool
-
-
-class ReadyResponse(BaseModel):
-    """``GET /v2/health/ready`` and the per-model ready endpoints."""
-
-    ready: bool
-    name: str | None = None
-
-
 class TensorMetadata(BaseModel):
     """One input or output of a model: ``-1`` in a shape means any length."""
 
