@@ -161,6 +161,23 @@ TARGETS = [
     ),
 ]
 PEERS = ("mlflow", "bentoml")
+BASELINE = "baseline-"
+
+
+def _baseline_targets() -> list[Target]:
+    """The tunelab targets again, answered by another checkout's code (``--baseline-src``)."""
+    return [
+        Target(
+            BASELINE + t.key,
+            t.label.replace("tunelab", "tunelab baseline", 1),
+            BASELINE + t.server,
+            t.path,
+            t.body,
+            t.answer,
+        )
+        for t in TARGETS
+        if t.server.startswith("tunelab-")
+    ]
 
 
 # -- the servers, each run by this script in a child process -----------------------------------
@@ -256,8 +273,8 @@ def _server_command(
 ) -> tuple[list[str], str]:
     """The command that starts a server and the path that answers 200 once it is up."""
     me = [sys.executable, str(Path(__file__).resolve())]
-    if key.startswith("tunelab-"):
-        backend = key.removeprefix("tunelab-")
+    if key.startswith(("tunelab-", BASELINE)):
+        backend = key.removeprefix(BASELINE).removeprefix("tunelab-")
         args = ["--serve", "tunelab", "--backend", backend]
         return [*me, *args, "--artifact", str(files["artifact"]), "--port", str(port)], (
             "/v2/health/ready"
@@ -291,7 +308,13 @@ class Server:
     """A server child process, started and stopped by the benchmark."""
 
     def __init__(
-        self, key: str, command: list[str], ready_path: str, port: int, log_path: Path
+        self,
+        key: str,
+        command: list[str],
+        ready_path: str,
+        port: int,
+        log_path: Path,
+        python_path: Path | None = None,
     ) -> None:
         self.key = key
         self.url = f"http://127.0.0.1:{port}"
@@ -299,6 +322,8 @@ class Server:
         # Peers started from their own virtualenv find its other scripts (uvicorn...).
         bin_dir = str(Path(command[0]).parent)
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+        if python_path is not None:
+            env["PYTHONPATH"] = os.pathsep.join([str(python_path), env.get("PYTHONPATH", "")])
         with log_path.open("wb") as log:
             # A session of its own, so stopping it also stops the workers it spawns.
             self.process = subprocess.Popen(
@@ -470,7 +495,9 @@ def _check_answers(
                 raise RuntimeError(f"{target.key} predicted {got} for a row labelled {label}")
 
 
-def run(seconds: int, venvs: dict[str, Path], folder: Path) -> dict[str, Any]:
+def run(
+    seconds: int, venvs: dict[str, Path], folder: Path, baseline: Path | None = None
+) -> dict[str, Any]:
     """Start every server, check its answers, then measure every target at each concurrency."""
     from sklearn.datasets import load_breast_cancer
 
@@ -480,6 +507,8 @@ def run(seconds: int, venvs: dict[str, Path], folder: Path) -> dict[str, Any]:
     with open(files["pickle"], "rb") as handle:
         labels = pickle.load(handle).predict(X.iloc[:N_PAYLOADS]).tolist()
     wanted = [t for t in TARGETS if t.server not in PEERS or t.server in venvs]
+    if baseline is not None:
+        wanted += _baseline_targets()
     servers: dict[str, Server] = {}
     skipped: dict[str, str] = {}
     try:
@@ -490,7 +519,8 @@ def run(seconds: int, venvs: dict[str, Path], folder: Path) -> dict[str, Any]:
             except subprocess.CalledProcessError as exc:
                 skipped[key] = f"could not prepare the model: {exc}"
                 continue
-            servers[key] = Server(key, command, ready, port, folder / f"{key}.log")
+            source = baseline if key.startswith(BASELINE) else None
+            servers[key] = Server(key, command, ready, port, folder / f"{key}.log", source)
         for key, server in list(servers.items()):
             try:
                 server.wait_ready()
@@ -581,6 +611,27 @@ def bar_check(results: dict[str, Any]) -> list[dict[str, Any]]:
     return checks
 
 
+def baseline_ratios(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each tunelab target's requests/s and server CPU per request over its baseline's."""
+    rows = []
+    for key, entry in results.items():
+        base = results.get(BASELINE + key)
+        if base is None:
+            continue
+        for level in map(str, CONCURRENCY):
+            mine, theirs = entry["by_concurrency"][level], base["by_concurrency"][level]
+            cpu, base_cpu = mine["server_cpu_us_per_request"], theirs["server_cpu_us_per_request"]
+            rows.append(
+                {
+                    "target": key,
+                    "concurrency": int(level),
+                    "requests_per_s_ratio": mine["requests_per_s"] / theirs["requests_per_s"],
+                    "server_cpu_ratio": None if not cpu or not base_cpu else cpu / base_cpu,
+                }
+            )
+    return rows
+
+
 def report(payload: dict[str, Any], *, markdown: bool) -> None:
     """Print the table (requests/s, ratios to the peers, latency, server CPU) and the bar."""
     results = payload["targets"]
@@ -607,6 +658,13 @@ def report(payload: dict[str, Any], *, markdown: bool) -> None:
             f"bar: {check['target']} at c={check['concurrency']} does {check['ratio']:.1f}x "
             f"{check['peer']} (needs {check['needed']:.0f}x): {verdict}"
         )
+    for row in payload.get("against_baseline", []):
+        cpu = row["server_cpu_ratio"]
+        print(
+            f"vs baseline: {row['target']} at c={row['concurrency']}: "
+            f"{row['requests_per_s_ratio']:.3f}x requests/s"
+            + ("" if cpu is None else f", {cpu:.3f}x server CPU per request")
+        )
     for key, reason in payload["skipped"].items():
         print(f"skipped {key}: {reason[:300]}")
 
@@ -631,6 +689,13 @@ def main() -> None:
     parser.add_argument("--mlflow-venv", type=Path, help="virtualenv with mlflow installed")
     parser.add_argument("--bentoml-venv", type=Path, help="virtualenv with BentoML installed")
     parser.add_argument("--markdown", action="store_true", help="also print a Markdown table")
+    parser.add_argument(
+        "--baseline-src",
+        type=Path,
+        help="also serve with the tunelab package under this folder (another checkout's src/), "
+        "in the same run, and print each target's requests/s and CPU per request against it; "
+        "results go to serving-vs-baseline.json",
+    )
     parser.add_argument("--serve", choices=["tunelab", "plain"], help=argparse.SUPPRESS)
     parser.add_argument("--backend", default="sklearn", help=argparse.SUPPRESS)
     parser.add_argument("--artifact", help=argparse.SUPPRESS)
@@ -653,7 +718,7 @@ def main() -> None:
     load_before = list(os.getloadavg())
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="tunelab-serving-bench-") as tmp:
-        payload = run(args.seconds, venvs, Path(tmp))
+        payload = run(args.seconds, venvs, Path(tmp), args.baseline_src)
     payload["bar"] = bar_check(payload["targets"])
     payload["machine"] = machine_info(
         ["tunelab", "scikit-learn", "onnxruntime", "fastapi", "uvicorn", "httpx"]
@@ -672,7 +737,11 @@ def main() -> None:
             **{name: _http_stack(str(path / "bin" / "python")) for name, path in venvs.items()},
         },
     }
-    path = write_json("serving.json", payload)
+    if args.baseline_src is not None:
+        payload["settings"]["baseline_src"] = str(args.baseline_src)
+        payload["against_baseline"] = baseline_ratios(payload["targets"])
+    name = "serving.json" if args.baseline_src is None else "serving-vs-baseline.json"
+    path = write_json(name, payload)
     report(payload, markdown=args.markdown)
     print(f"wrote {path}")
 

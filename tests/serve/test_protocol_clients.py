@@ -43,7 +43,7 @@ def _column_inputs(metadata: dict[str, Any], rows: np.ndarray, *, binary: bool) 
     X = cancer_data()[0]
     inputs = []
     for tensor in metadata["inputs"]:
-        column = X[tensor["name"]].to_numpy()[rows].reshape(-1, 1)
+        column = X[tensor["name"]].to_numpy()[rows]
         item = tritonhttp.InferInput(tensor["name"], list(column.shape), tensor["datatype"])
         item.set_data_from_numpy(column, binary_data=binary)
         inputs.append(item)
@@ -84,23 +84,30 @@ def test_triton_client_infers_per_column_tensors(
     assert result.as_numpy("predict_proba").dtype == np.float64
 
 
-def test_triton_client_sends_one_fp32_matrix_and_gets_every_output(
+def test_triton_client_sends_one_matrix_and_gets_every_output(
     triton: Any, forest: RandomForestClassifier
 ) -> None:
     X = cancer_data()[0].iloc[:25]
-    matrix = X.to_numpy(dtype=np.float32)
-    item = tritonhttp.InferInput("features", list(matrix.shape), "FP32")
+    assert triton.get_model_metadata("cancer")["parameters"]["matrix_input"] == {
+        "datatype": "FP64",
+        "shape": [-1, 30],
+    }
+    matrix = X.to_numpy()
+    item = tritonhttp.InferInput("features", list(matrix.shape), "FP64")
     item.set_data_from_numpy(matrix)
     result = triton.infer("cancer", [item])
     names = [output["name"] for output in result.get_response()["outputs"]]
     assert names == ["predict", "predict_proba"]
-    expected = forest.predict(X.astype(np.float32))
-    np.testing.assert_array_equal(result.as_numpy("predict"), expected)
+    np.testing.assert_array_equal(result.as_numpy("predict"), forest.predict(X))
+    narrow = tritonhttp.InferInput("features", list(matrix.shape), "FP32")
+    narrow.set_data_from_numpy(matrix.astype(np.float32))
+    with pytest.raises(InferenceServerException, match="is FP64, got FP32"):
+        triton.infer("cancer", [narrow])
 
 
 def test_triton_client_gets_the_field_named_in_errors(triton: Any) -> None:
-    item = tritonhttp.InferInput("mean radius", [2, 1], "FP64")
-    item.set_data_from_numpy(np.ones((2, 1)))
+    item = tritonhttp.InferInput("mean radius", [2], "FP64")
+    item.set_data_from_numpy(np.ones(2))
     with pytest.raises(InferenceServerException, match=r"missing input\(s\) \['mean texture'"):
         triton.infer("cancer", [item])
     with pytest.raises(InferenceServerException, match="not served"):

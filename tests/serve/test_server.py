@@ -186,7 +186,12 @@ def _uneven_rows(request: dict[str, Any]) -> None:
 
 
 def _ragged(request: dict[str, Any]) -> None:
-    request["inputs"][4].update(shape=[3, 2], data=[[1.0, 2.0], [3.0], [4.0, 5.0]])
+    request["inputs"][4]["data"] = [[1.0, 2.0], [3.0], [4.0, 5.0]]
+
+
+def _two_dimensional_column(request: dict[str, Any]) -> None:
+    column = request["inputs"][7]
+    column["shape"] = [len(column["data"]), 1]
 
 
 @pytest.mark.parametrize(
@@ -194,13 +199,14 @@ def _ragged(request: dict[str, Any]) -> None:
     [
         (_ragged, ["inputs[4].data", "rectangular"]),
         (_drop_column, ["missing input(s) ['mean area']"]),
-        (_text_column, ["'mean perimeter'", "expected dtype float64"]),
+        (_text_column, ["inputs[2].datatype", "'mean perimeter' is FP64, got BYTES"]),
+        (_two_dimensional_column, ["inputs[7].shape", "has shape [-1]", "got [6, 1]"]),
         (_short_data, ["inputs[0].shape", "holds 6 values but data has 5"]),
         (_bad_datatype, ["inputs[0].datatype", "'FP64'"]),
         (_strings_in_numbers, ["inputs[1].data", "FP64 needs numeric"]),
         (_unknown_output, ["outputs[1].name", "'explain'"]),
         (_unknown_input, ["inputs[0].name", "unknown input 'mean radiu'"]),
-        (_uneven_rows, ["inputs[5].shape", "1 rows"]),
+        (_uneven_rows, ["inputs[5].shape", "1 rows, but inputs[0] has 6"]),
     ],
 )
 def test_bad_inference_requests_get_400_naming_the_field(
@@ -223,7 +229,7 @@ def test_malformed_json_and_wrong_matrix_width_are_400(client: httpx.Client) -> 
     assert "rows: Extra inputs" in _error(client.post("/predict", json=unknown_field), 400)
     narrow = matrix_request(_rows().iloc[:, :29])
     message = _error(client.post("/v2/models/cancer/infer", json=narrow), 400)
-    assert "one column per model input (30" in message
+    assert "input 'rows' has shape [-1, 30]" in message and "got [6, 29]" in message
 
 
 def test_bodies_and_batches_over_the_limits_get_413(client: httpx.Client) -> None:
@@ -418,27 +424,32 @@ def test_onnx_backend_is_used_when_the_artifact_has_a_verified_conversion(
     model = load_model(save_forest(tmp_path / "onnx", forest, onnx=True))
     assert model.backend == "onnx"
     X = _rows(20, start=300)
-    # Whole numbers in an INT64 tensor fit the model's float column, in any column order.
-    X_int = X.assign(**{"mean area": X["mean area"].round()})
-    by_columns = column_request(X_int, list(X.columns)[::-1])
-    area = next(item for item in by_columns["inputs"] if item["name"] == "mean area")
-    area.update(datatype="INT64", data=[int(value) for value in area["data"]])
+    by_columns = column_request(X, list(X.columns)[::-1])
+    # Strict datatypes: whole numbers in an INT64 tensor do not fit an FP64 input.
+    integers = column_request(X)
+    integers["inputs"][3].update(datatype="INT64", data=[round(v) for v in X.iloc[:, 3]])
     text = column_request(X)
     text["inputs"][2].update(datatype="BYTES", data=["big"] * len(X))
     app = create_app({"cancer": model})
     with ServerThread(app) as server, httpx.Client(base_url=server.url, timeout=10) as http:
-        assert http.get("/v2/models/cancer").json()["platform"] == "tunelab_onnx"
+        metadata = http.get("/v2/models/cancer").json()
         outputs = outputs_of(http.post("/v2/models/cancer/infer", json=matrix_request(X)))
         columns = outputs_of(http.post("/v2/models/cancer/infer", json=by_columns))
         records = http.post("/predict", json={"records": X.to_dict("records")}).json()
-        refused = http.post("/v2/models/cancer/infer", json=text)
+        refused = [http.post("/v2/models/cancer/infer", json=body) for body in (integers, text)]
+    assert metadata["platform"] == "tunelab_onnx"
+    # The graph computes probabilities in float32, and the metadata says so.
+    assert {o["name"]: o["datatype"] for o in metadata["outputs"]} == {
+        "predict": "INT64",
+        "predict_proba": "FP32",
+    }
     assert outputs["predict"].tolist() == forest.predict(X).tolist()
     np.testing.assert_allclose(outputs["predict_proba"], forest.predict_proba(X), atol=1e-5)
-    assert columns["predict"].tolist() == forest.predict(X_int).tolist()
-    np.testing.assert_allclose(columns["predict_proba"], forest.predict_proba(X_int), atol=1e-5)
+    assert columns["predict"].tolist() == forest.predict(X).tolist()
+    np.testing.assert_allclose(columns["predict_proba"], forest.predict_proba(X), atol=1e-5)
     assert records["predictions"] == forest.predict(X).tolist()
-    message = _error(refused, 400)
-    assert "'mean perimeter'" in message and "expected dtype float64" in message
+    assert "inputs[3].datatype: input 'mean area' is FP64, got INT64" in _error(refused[0], 400)
+    assert "inputs[2].datatype: input 'mean perimeter' is FP64" in _error(refused[1], 400)
 
 
 @pytest.mark.slow
@@ -524,7 +535,7 @@ def test_several_workers_answer_without_nagle_delays_either(registry: Registry) 
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_for(lambda: _answers(url) or server.poll() is not None, timeout=60)
+        _wait_for(lambda: _answers(url) or server.poll() is not None, timeout=120)
         assert server.poll() is None, server.communicate()[0]
         elapsed = _seconds_for_twenty_requests(url)
     finally:
@@ -557,12 +568,14 @@ def test_a_regressor_fitted_on_arrays_takes_one_2d_tensor(tmp_path: Path) -> Non
     y = X @ np.array([1.0, -2.0, 0.5])
     regressor = RandomForestRegressor(n_estimators=5, random_state=0).fit(X, y)
     model = load_model(save_model(regressor, tmp_path / "reg", data=(X, y)))
-    rows = X[:7].astype(np.float32)
-    tensor = {"name": "input", "shape": [7, 3], "datatype": "FP32", "data": rows.tolist()}
+    rows = X[:7]
+    tensor = {"name": "input", "shape": [7, 3], "datatype": "FP64", "data": rows.tolist()}
+    narrow = {**tensor, "datatype": "FP32"}
     app = create_app({"reg": model})
     with ServerThread(app) as server, httpx.Client(base_url=server.url, timeout=10) as http:
         metadata = http.get("/v2/models/reg").json()
         outputs = outputs_of(http.post("/v2/models/reg/infer", json={"inputs": [tensor]}))
+        refused = http.post("/v2/models/reg/infer", json={"inputs": [narrow]})
         by_rows = http.post("/predict", json={"data": rows.tolist()}).json()
         records = http.post("/predict", json={"records": [{"a": 1.0}]})
     assert metadata["inputs"] == [{"name": "input", "datatype": "FP64", "shape": [-1, 3]}]
@@ -571,6 +584,7 @@ def test_a_regressor_fitted_on_arrays_takes_one_2d_tensor(tmp_path: Path) -> Non
     assert set(by_rows) == {"model_name", "model_version", "predictions"}
     np.testing.assert_allclose(by_rows["predictions"], regressor.predict(rows))
     assert 'send {"data"' in _error(records, 400)
+    assert "input 'input' is FP64, got FP32" in _error(refused, 400)
 
 
 # -- building the app --------------------------------------------------------------------------

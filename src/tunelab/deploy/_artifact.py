@@ -106,6 +106,11 @@ class LoadedModel:
         """
         return self._signature
 
+    @property
+    def runner(self) -> OnnxRunner | None:
+        """The ONNX Runtime session that answers, or None for the model itself."""
+        return self._runner
+
     def validate(self, X: Any) -> Any:
         """``X`` checked against the signature, columns in the order the model expects.
 

@@ -151,6 +151,12 @@ class OnnxRunner:
         self.task = task
         self.input_mode = input_mode
 
+    @property
+    def output_dtypes(self) -> list[np.dtype[Any]]:
+        """NumPy dtypes the graph computes its outputs in (labels, then probabilities)."""
+        outputs = self._session.get_outputs()
+        return [np.dtype(_ORT_TYPES.get(item.type, object)) for item in outputs]
+
     def run(self, X: Any) -> list[np.ndarray]:
         """All outputs of the graph for ``X``."""
         return list(self._session.run(None, self._feed(X)))

@@ -1,6 +1,13 @@
-"""The HTTP server: Open Inference Protocol v2 endpoints, ``/predict`` and ``/metrics``.
+"""The server's one request path: routing, authentication, limits, errors and metrics.
 
-Authentication, when an API key is set, covers every endpoint except the two health
+Every endpoint, the Open Inference Protocol v2 ones, ``/predict``, ``/metrics`` and
+the API description, goes through :class:`ServerApp`: it matches the route, checks the
+API key, reads the body within the limits, hands the work to the protocol-neutral
+:class:`~tunelab.deploy.serve._dataplane.DataPlane`, turns refusals into
+``{"error": ...}`` answers and records the request's metrics. The OpenAPI description
+is generated from the same route table, so it cannot drift from what is served.
+
+Authentication, when an API key is set, covers every endpoint except the health
 checks (``/v2/health/live``, ``/v2/health/ready``) and the API docs (``/openapi.json``,
 ``/docs``), so that load balancers and orchestrators can probe without the key.
 """
@@ -9,64 +16,200 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import os
 import re
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from typing import Annotated, Any
+import time
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
+from urllib.parse import parse_qsl
 
 try:
-    from fastapi import Depends, FastAPI, Request, Security
-    from fastapi.exceptions import RequestValidationError
-    from fastapi.openapi.utils import get_openapi
-    from fastapi.responses import JSONResponse, Response
-    from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
-    from starlette.exceptions import HTTPException
-    from starlette.routing import BaseRoute
+    from pydantic import BaseModel
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError(
-        f"serving models needs FastAPI and uvicorn: pip install 'tunelab[serve]' ({exc})"
+        f"serving models needs pydantic and uvicorn: pip install 'tunelab[serve]' ({exc})"
     ) from exc
 
 from tunelab.deploy._artifact import Backend, LoadedModel
 from tunelab.deploy._registry import Registry
+from tunelab.deploy.serve._dataplane import EMPTY_OK, Answer, DataPlane
 from tunelab.deploy.serve._inference import ModelSet, ServedModel, describe
-from tunelab.deploy.serve._lane import (
-    AUTH_MESSAGE,
-    InferenceLane,
-    api_key_matches,
-    documented_routes,
-    error_response,
-    internal_error,
+from tunelab.deploy.serve._limits import (
+    DEFAULT_BODY_TIMEOUT,
+    DEFAULT_HEADER_TIMEOUT,
+    DEFAULT_MAX_BATCH_ROWS,
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_BYTES_IN_FLIGHT,
+    DEFAULT_MAX_CONNECTIONS,
+    ByteBudget,
+    Limits,
 )
-from tunelab.deploy.serve._metrics import MODEL_SCOPE_KEY, Metrics, MetricsMiddleware
+from tunelab.deploy.serve._metrics import Metrics
+from tunelab.deploy.serve._openapi import build_openapi, docs_page
 from tunelab.deploy.serve._protocol import (
-    ErrorResponse,
+    HEADER_LENGTH,
     InferenceRequest,
-    LiveResponse,
+    InferenceResponse,
     ModelMetadata,
     PredictRequest,
-    ReadyResponse,
+    PredictResponse,
     RequestError,
     ServerMetadata,
-    validation_message,
+    encode_json,
 )
 from tunelab.deploy.serve._reload import AliasFollower
+from tunelab.logging import get_logger
 
-DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
-DEFAULT_MAX_BATCH_ROWS = 10_000
+_logger = get_logger(__name__)
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
 DEFAULT_POLL_SECONDS = 5.0
+AUTH_MESSAGE = "missing or wrong API key: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'"
+# Bodies up to this size, for an ONNX backend, are parsed and scored on the event loop:
+# a hop to a thread costs more than the work (tens of microseconds for one row).
+INLINE_BODY_BYTES = 64 * 1024
+# Threads scoring at once, as many as Starlette's thread pool has: scikit-learn's tree
+# code releases the GIL, and requests beyond the cores queue here rather than in
+# sockets. The bytes-in-flight budget, not this, bounds the memory large requests take.
+SCORING_THREADS = 40
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorResponse, "description": "Bad request; the message names the field."},
-    404: {"model": ErrorResponse, "description": "No such model or version."},
-    413: {"model": ErrorResponse, "description": "Body or batch over the server's limits."},
-}
-# Module level: FastAPI resolves the string annotations of ``check`` in these globals.
-_BEARER = HTTPBearer(auto_error=False, description="Authorization: Bearer <API key>")
-_KEY_HEADER = APIKeyHeader(name="X-API-Key", auto_error=False, description="The API key")
-_AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorResponse, "description": "Missing or wrong API key."}
-}
+_PARAMETER = re.compile(r"\{(\w+)\}")
+
+
+class ClientGone(Exception):
+    """The client disconnected before sending its whole request."""
+
+
+@dataclass(frozen=True)
+class Route:
+    """One operation: how it is matched, whether it needs the key, and its description.
+
+    Attributes:
+        method: HTTP method.
+        template: Path with ``{parameters}``; the metrics label requests by it.
+        handler: Name of the :class:`ServerApp` method answering it.
+        summary: One line for the API description.
+        description: More of it.
+        open: True when it needs no API key.
+        body: The JSON body it takes (the parser and the schema alike).
+        answer: The JSON it answers with; None for an empty or non-JSON body.
+        answer_type: Content type of a non-JSON answer (None: empty body).
+        model: True when ``{name}`` (or ``?model=``) names a served model (404 otherwise).
+    """
+
+    method: str
+    template: str
+    handler: str
+    summary: str
+    description: str = ""
+    open: bool = False
+    body: type[BaseModel] | None = None
+    answer: type[BaseModel] | None = None
+    answer_type: str | None = None
+    model: bool = False
+
+    @property
+    def pattern(self) -> re.Pattern[str]:
+        """The regular expression matching the route's paths."""
+        return re.compile(_PARAMETER.sub(r"(?P<\1>[^/]+)", self.template))
+
+
+_MODEL = "/v2/models/{name}"
+_VERSION = "/v2/models/{name}/versions/{version}"
+ROUTES = (
+    Route(
+        "POST",
+        f"{_MODEL}/infer",
+        "infer",
+        "Score input tensors with the model (Open Inference Protocol v2).",
+        "One tensor per input the model's metadata lists, each of exactly its datatype "
+        "and shape; or, when the metadata has a `matrix_input` parameter, one 2-D tensor "
+        "of that datatype with a column per input. Binary tensor data (Triton's "
+        "`Inference-Header-Content-Length`) is accepted too; ask for binary outputs "
+        "with `parameters.binary_data`.",
+        body=InferenceRequest,
+        answer=InferenceResponse,
+        model=True,
+    ),
+    Route(
+        "POST",
+        f"{_VERSION}/infer",
+        "infer",
+        "Inference on one version; 404 unless it is the version being served.",
+        body=InferenceRequest,
+        answer=InferenceResponse,
+        model=True,
+    ),
+    Route(
+        "POST",
+        "/predict",
+        "predict",
+        "Score rows given as `records` or as `columns` + `data`.",
+        "`?model=` picks the served model; it may be left out when only one is served. "
+        "Values must have their column's JSON type: numbers (or null) for float columns, "
+        "whole numbers for integer ones, true/false for booleans, strings for text.",
+        body=PredictRequest,
+        answer=PredictResponse,
+        model=True,
+    ),
+    Route("GET", "/v2/health/live", "live", "200 while the process answers.", open=True),
+    Route("GET", "/v2/health/ready", "ready", "200 once every model is loaded.", open=True),
+    Route(
+        "GET",
+        "/v2",
+        "server_metadata",
+        "Server name, version and extensions.",
+        answer=ServerMetadata,
+    ),
+    Route(
+        "GET",
+        _MODEL,
+        "model_metadata",
+        "The model's version, backend and input and output tensors.",
+        answer=ModelMetadata,
+        model=True,
+    ),
+    Route(
+        "GET",
+        _VERSION,
+        "model_metadata",
+        "Metadata of one version; 404 unless it is the version being served.",
+        answer=ModelMetadata,
+        model=True,
+    ),
+    Route("GET", f"{_MODEL}/ready", "model_ready", "200 when the model is served.", model=True),
+    Route(
+        "GET",
+        f"{_VERSION}/ready",
+        "model_ready",
+        "200 when this version of the model is the one served.",
+        model=True,
+    ),
+    Route(
+        "GET",
+        "/metrics",
+        "metrics",
+        "Prometheus metrics: requests, errors, latency and rows scored, per model.",
+        answer_type="text/plain",
+    ),
+    Route(
+        "GET",
+        "/openapi.json",
+        "openapi",
+        "This API description.",
+        open=True,
+        answer_type="application/json",
+    ),
+    Route("GET", "/docs", "docs", "Interactive API docs.", open=True, answer_type="text/html"),
+)
 
 
 def create_app(
@@ -75,12 +218,16 @@ def create_app(
     api_key: str | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     max_batch_rows: int = DEFAULT_MAX_BATCH_ROWS,
+    max_bytes_in_flight: int = DEFAULT_MAX_BYTES_IN_FLIGHT,
+    max_connections: int = DEFAULT_MAX_CONNECTIONS,
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT,
+    body_timeout: float = DEFAULT_BODY_TIMEOUT,
     registry: Registry | str | os.PathLike[str] | None = None,
     follow_alias: bool = False,
     poll_seconds: float = DEFAULT_POLL_SECONDS,
     backend: Backend = "auto",
     trusted: Sequence[str] | None = None,
-) -> FastAPI:
+) -> ServerApp:
     """Build the ASGI app serving ``models``; every model is loaded here, once.
 
     Args:
@@ -90,6 +237,10 @@ def create_app(
             ``X-API-Key: <key>`` (health checks and API docs stay open).
         max_body_bytes: Larger request bodies get 413.
         max_batch_rows: Requests with more rows get 413.
+        max_bytes_in_flight: Request body bytes held at once (see :class:`Limits`).
+        max_connections: Open connections beyond this get 503 and are closed.
+        header_timeout: Seconds a request head may take to arrive (then 408).
+        body_timeout: Seconds a request body may take to arrive (then 408).
         registry: The registry that references are resolved in (a :class:`Registry`
             or its URL); required when ``models`` holds references.
         follow_alias: Poll the registry and swap in the new version when an alias
@@ -99,7 +250,8 @@ def create_app(
         trusted: Extra types skops may build when loading references.
 
     Returns:
-        A FastAPI app; run it with uvicorn or :func:`serve`.
+        The ASGI app; run it with uvicorn (with :data:`HTTP_PROTOCOL` so that the
+        connection limits apply), :func:`serve` or :class:`ServerThread`.
 
     Raises:
         ValueError: An empty ``models``, a bad name or limit, references without a
@@ -107,7 +259,15 @@ def create_app(
             without a signature.
         RegistryError: A reference that does not resolve.
     """
-    check_options(models, api_key, max_body_bytes, max_batch_rows, poll_seconds)
+    limits = Limits(
+        max_body_bytes=max_body_bytes,
+        max_batch_rows=max_batch_rows,
+        max_bytes_in_flight=max_bytes_in_flight,
+        max_connections=max_connections,
+        header_timeout=header_timeout,
+        body_timeout=body_timeout,
+    )
+    check_options(models, api_key, poll_seconds)
     store = open_registry(registry, models)
 
     def load(ref: str) -> LoadedModel:
@@ -126,41 +286,11 @@ def create_app(
         follower = AliasFollower(
             models=model_set, registry=store, load=load, metrics=metrics, poll_seconds=poll_seconds
         )
-    app = FastAPI(
-        title="tunelab model server",
-        description=__doc__,
-        version=_tunelab_version(),
-        lifespan=_lifespan(follower),
-    )
-    app.state.models = model_set
-    app.state.metrics = metrics
-    app.state.follower = follower
-    # Added first, so the metrics middleware wraps it and counts its requests too.
-    app.add_middleware(
-        InferenceLane,
-        models=model_set,
-        metrics=metrics,
-        api_key=api_key,
-        max_body_bytes=max_body_bytes,
-        max_batch_rows=max_batch_rows,
-    )
-    app.add_middleware(MetricsMiddleware, metrics=metrics)
-    _install_error_handlers(app)
-    guard = [Depends(_key_check(api_key))] if api_key else []
-    responses = {**_ERRORS, **(_AUTH_ERRORS if api_key else {})}
-    _add_health_routes(app, model_set, guard, responses)
-    _add_metrics_route(app, metrics, guard)
-    _document(app, documented_routes(guard, responses), [InferenceRequest, PredictRequest])
-    return app
+    plane = DataPlane(model_set, metrics, version=_tunelab_version(), max_batch_rows=max_batch_rows)
+    return ServerApp(plane, limits=limits, api_key=api_key, follower=follower)
 
 
-def check_options(
-    models: Mapping[str, Any],
-    api_key: str | None,
-    max_body_bytes: int,
-    max_batch_rows: int,
-    poll_seconds: float,
-) -> None:
+def check_options(models: Mapping[str, Any], api_key: str | None, poll_seconds: float) -> None:
     """Raise ValueError naming the first bad argument of :func:`create_app`."""
     if not isinstance(models, Mapping) or not models:
         raise ValueError("models must be a non-empty mapping of name to model or registry ref")
@@ -176,9 +306,6 @@ def check_options(
             )
     if api_key is not None and (not isinstance(api_key, str) or not api_key):
         raise ValueError("api_key must be a non-empty string or None")
-    for what, value in (("max_body_bytes", max_body_bytes), ("max_batch_rows", max_batch_rows)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{what} must be a positive integer, got {value!r}")
     if not poll_seconds > 0:
         raise ValueError(f"poll_seconds must be > 0, got {poll_seconds!r}")
 
@@ -195,6 +322,313 @@ def open_registry(
     if refs:
         raise ValueError(f"models {refs} are registry refs: pass registry= to resolve them")
     return None
+
+
+class ServerApp:
+    """The ASGI app: one request path in front of the :class:`DataPlane`.
+
+    Attributes:
+        plane: The operations on the served models.
+        limits: What requests and connections may use.
+        state: ``models``, ``metrics`` and ``follower`` (the alias follower or None).
+    """
+
+    def __init__(
+        self,
+        plane: DataPlane,
+        *,
+        limits: Limits,
+        api_key: str | None,
+        follower: AliasFollower | None,
+    ) -> None:
+        self.plane = plane
+        self.limits = limits
+        self.state = SimpleNamespace(models=plane.models, metrics=plane.metrics, follower=follower)
+        self._expected_key = api_key.encode("utf-8") if api_key is not None else None
+        self._budget = ByteBudget(limits.max_bytes_in_flight)
+        self._executor = ThreadPoolExecutor(SCORING_THREADS, thread_name_prefix="tunelab-score")
+        self._exact = {route.template: route for route in ROUTES if "{" not in route.template}
+        self._patterns = [(route.pattern, route) for route in ROUTES if "{" in route.template]
+        self._openapi: bytes | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self._http(scope, receive, send)
+        elif scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+
+    # -- the request path ----------------------------------------------------------------------
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        start = time.perf_counter()
+        request = _Request(scope)
+        reserved = 0
+        try:
+            try:
+                answer, reserved = await self._answer(request, receive)
+            except RequestError as exc:
+                answer = _error(exc.status, str(exc), tuple(exc.headers.items()))
+            except ClientGone:
+                request.status = 499  # nginx's code for a client that left; nothing is sent
+                return
+            except Exception as exc:
+                # Answered rather than re-raised: uvicorn drops the connection of an app
+                # that raises, and the client would get a reset instead of the 500.
+                _logger.error("error answering %s %s", scope["method"], scope["path"], exc_info=exc)
+                answer = _error(500, f"internal error ({type(exc).__name__})")
+            request.status = answer.status
+            await _send(send, answer)
+        finally:
+            if reserved:
+                self._budget.give(reserved)
+            self.plane.metrics.observe(
+                scope["method"],
+                request.endpoint,
+                request.model,
+                request.status,
+                time.perf_counter() - start,
+            )
+
+    async def _answer(self, request: _Request, receive: Receive) -> tuple[Answer, int]:
+        route, params = self._route(request)
+        request.endpoint = route.template
+        if not route.open:
+            self._authorize(request.headers)
+        served = None
+        if route.model:
+            name = params.get("name") if "name" in params else request.query().get("model")
+            served = self.plane.model(name, params.get("version"))
+            request.model = served.name
+        if route.body is None:
+            return await getattr(self, route.handler)(served), 0
+        body, reserved = await self._read_body(request, receive)
+        try:
+            return await getattr(self, route.handler)(served, body, request), reserved
+        except BaseException:
+            self._budget.give(reserved)
+            raise
+
+    def _route(self, request: _Request) -> tuple[Route, dict[str, str]]:
+        path = request.path
+        method = request.method
+        exact = self._exact.get(path)
+        if exact is not None:
+            if exact.method == method:
+                return exact, {}
+            allowed = {exact.method}
+        else:
+            allowed = set()
+            for pattern, route in self._patterns:
+                match = pattern.fullmatch(path)
+                if match is not None:
+                    if route.method == method:
+                        return route, match.groupdict()
+                    allowed.add(route.method)
+        if allowed:
+            raise RequestError(
+                "Method Not Allowed", status=405, headers={"Allow": ", ".join(sorted(allowed))}
+            )
+        raise RequestError(f"no endpoint {method} {path}; see /openapi.json", status=404)
+
+    def _authorize(self, headers: dict[bytes, bytes]) -> None:
+        if self._expected_key is None:
+            return
+        offered = [_bearer(headers.get(b"authorization")), headers.get(b"x-api-key")]
+        # compare_digest takes the same time whatever the key, so timing reveals nothing.
+        if not any(
+            item is not None and hmac.compare_digest(item, self._expected_key) for item in offered
+        ):
+            raise RequestError(AUTH_MESSAGE, status=401, headers={"WWW-Authenticate": "Bearer"})
+
+    async def _read_body(self, request: _Request, receive: Receive) -> tuple[bytes, int]:
+        """The body, within the size limit and the bytes-in-flight budget.
+
+        Returns:
+            The body and the bytes of budget it holds (to give back once answered).
+        """
+        limit = self.limits.max_body_bytes
+        declared = request.headers.get(b"content-length")
+        wait = self.limits.body_timeout / 2
+        reserved = 0
+        if declared is not None:
+            if not declared.isdigit():
+                raise RequestError(f"Content-Length: expected a number of bytes, got {declared!r}")
+            size = int(declared)
+            if size > limit:
+                raise RequestError(
+                    f"body: {size} bytes exceed the server's limit of {limit}", status=413
+                )
+            reserved = await self._take(size, wait)
+        chunks = []
+        received = 0
+        try:
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise ClientGone()
+                chunk = message.get("body", b"")
+                received += len(chunk)
+                if received > limit:
+                    raise RequestError(
+                        f"body: more than the server's limit of {limit} bytes", status=413
+                    )
+                if received > reserved:
+                    reserved += await self._take(received - reserved, wait)
+                chunks.append(chunk)
+                if not message.get("more_body", False):
+                    return (chunks[0] if len(chunks) == 1 else b"".join(chunks)), reserved
+        except BaseException:
+            self._budget.give(reserved)
+            raise
+
+    async def _take(self, size: int, wait: float) -> int:
+        if size == 0:
+            return 0
+        taken = self._budget.try_take(size)
+        if taken is None:
+            taken = await self._budget.take(size, wait)
+        if taken is None:
+            raise RequestError(
+                f"server busy: {self._budget.capacity} request bytes already in flight; "
+                "retry shortly",
+                status=503,
+                headers={"Retry-After": "1"},
+            )
+        return taken
+
+    async def _run(
+        self, served: ServedModel, body: bytes, work: Callable[..., Answer], *args: Any
+    ) -> Answer:
+        """``work(*args)``, on the event loop when it is quick, else on a scoring thread.
+
+        scikit-learn takes milliseconds even for one row and must not stall other requests.
+        """
+        if served.model.backend != "sklearn" and len(body) <= INLINE_BODY_BYTES:
+            return work(*args)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, work, *args)
+
+    # -- handlers (named by the route table) ---------------------------------------------------
+
+    async def infer(self, served: ServedModel, body: bytes, request: _Request) -> Answer:
+        """Open Inference Protocol inference; the binary extension's header is read here."""
+        split = request.headers.get(HEADER_LENGTH.encode("ascii"))
+        header_length = split.decode("latin-1") if split is not None else None
+        return await self._run(served, body, self.plane.infer, served, body, header_length)
+
+    async def predict(self, served: ServedModel, body: bytes, request: _Request) -> Answer:
+        """``/predict`` scoring."""
+        return await self._run(served, body, self.plane.predict, served, body)
+
+    async def live(self, served: None) -> Answer:
+        """Liveness: 200 with an empty body while the process answers."""
+        return EMPTY_OK
+
+    async def ready(self, served: None) -> Answer:
+        """Readiness: 200 with an empty body once every model is loaded."""
+        return self.plane.ready()
+
+    async def server_metadata(self, served: None) -> Answer:
+        """Server name, version and extensions."""
+        return self.plane.server_metadata()
+
+    async def model_metadata(self, served: ServedModel) -> Answer:
+        """One model's metadata."""
+        return self.plane.model_metadata(served)
+
+    async def model_ready(self, served: ServedModel) -> Answer:
+        """200 with an empty body: the model was found, so it is served."""
+        return EMPTY_OK
+
+    async def metrics(self, served: None) -> Answer:
+        """The Prometheus exposition."""
+        text, content_type = self.plane.metrics.render()
+        return Answer(200, text, content_type)
+
+    async def openapi(self, served: None) -> Answer:
+        """The OpenAPI description, built once from the route table."""
+        if self._openapi is None:
+            document = build_openapi(
+                ROUTES,
+                self.plane.models.all(),
+                title="tunelab model server",
+                version=self.plane.version,
+                description=__doc__ or "",
+                api_key=self._expected_key is not None,
+            )
+            self._openapi = encode_json(document)
+        return Answer(200, self._openapi)
+
+    async def docs(self, served: None) -> Answer:
+        """Swagger UI over ``/openapi.json``."""
+        return Answer(200, docs_page("tunelab model server"), "text/html; charset=utf-8")
+
+    # -- lifespan ------------------------------------------------------------------------------
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        follower = self.state.follower
+        task = None
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                if follower is not None:
+                    task = asyncio.create_task(follower.run())
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+                self._executor.shutdown(wait=False, cancel_futures=True)
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+class _Request:
+    """What the request path knows of one request, and how metrics will label it."""
+
+    __slots__ = ("endpoint", "headers", "method", "model", "path", "scope", "status")
+
+    def __init__(self, scope: Scope) -> None:
+        self.scope = scope
+        self.method: str = scope["method"]
+        path: str = scope["path"]
+        root = scope.get("root_path", "")
+        if root and path.startswith(root + "/"):
+            path = path[len(root) :]
+        self.path = path
+        # The first of repeated headers counts, as in Starlette.
+        self.headers: dict[bytes, bytes] = dict(reversed(scope["headers"]))
+        self.endpoint = "unmatched"
+        self.model = ""
+        self.status = 500
+
+    def query(self) -> dict[str, str]:
+        text = self.scope.get("query_string", b"").decode("latin-1")
+        return dict(parse_qsl(text, keep_blank_values=True))
+
+
+def _bearer(value: bytes | None) -> bytes | None:
+    """The credentials of an ``Authorization: Bearer <key>`` header."""
+    scheme, _, credentials = (value or b"").partition(b" ")
+    credentials = credentials.strip()
+    return credentials if scheme.lower() == b"bearer" and credentials else None
+
+
+def _error(status: int, message: str, headers: tuple[tuple[str, str], ...] = ()) -> Answer:
+    return Answer(status, encode_json({"error": message}), headers=headers)
+
+
+async def _send(send: Send, answer: Answer) -> None:
+    headers = [
+        (b"content-type", answer.content_type.encode("latin-1")),
+        (b"content-length", str(len(answer.body)).encode("latin-1")),
+    ]
+    headers.extend(
+        (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in answer.headers
+    )
+    await send({"type": "http.response.start", "status": answer.status, "headers": headers})
+    await send({"type": "http.response.body", "body": answer.body})
 
 
 def _serve_one(
@@ -217,154 +651,3 @@ def _tunelab_version() -> str:
     from tunelab import __version__
 
     return __version__
-
-
-def _lifespan(follower: AliasFollower | None) -> Callable[[FastAPI], Any]:
-    @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        task = asyncio.create_task(follower.run()) if follower is not None else None
-        try:
-            yield
-        finally:
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-
-    return lifespan
-
-
-def _key_check(api_key: str | None) -> Callable[..., Any]:
-    expected = (api_key or "").encode("utf-8")
-
-    async def check(
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)],
-        key: Annotated[str | None, Security(_KEY_HEADER)],
-    ) -> None:
-        offered = [credentials.credentials if credentials else None, key]
-        if not api_key_matches(offered, expected):
-            raise HTTPException(
-                status_code=401, detail=AUTH_MESSAGE, headers={"WWW-Authenticate": "Bearer"}
-            )
-
-    return check
-
-
-def _install_error_handlers(app: FastAPI) -> None:
-    async def request_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, RequestError)
-        return error_response(exc)
-
-    async def http_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, HTTPException)
-        return JSONResponse(
-            {"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers
-        )
-
-    async def validation_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, RequestValidationError)
-        return JSONResponse({"error": validation_message(exc)}, status_code=400)  # type: ignore[arg-type]
-
-    async def unexpected(request: Request, exc: Exception) -> Response:
-        return internal_error(request.scope, exc)
-
-    app.add_exception_handler(RequestError, request_error)
-    app.add_exception_handler(HTTPException, http_error)
-    app.add_exception_handler(RequestValidationError, validation_error)
-    app.add_exception_handler(Exception, unexpected)
-
-
-def _add_health_routes(
-    app: FastAPI, models: ModelSet, guard: list[Any], responses: dict[int | str, Any]
-) -> None:
-    @app.get("/v2", response_model=ServerMetadata, dependencies=guard, responses=responses)
-    def server_metadata() -> ServerMetadata:
-        """Server name, version and the protocol extensions it supports."""
-        return ServerMetadata(
-            name="tunelab", version=_tunelab_version(), extensions=["binary_tensor_data"]
-        )
-
-    @app.get("/v2/health/live", response_model=LiveResponse)
-    def live() -> LiveResponse:
-        """200 while the process answers (no API key needed)."""
-        return LiveResponse(live=True)
-
-    @app.get("/v2/health/ready", response_model=ReadyResponse)
-    def ready() -> ReadyResponse:
-        """200 once every model is loaded, which happens before the server listens."""
-        return ReadyResponse(ready=bool(models.names()))
-
-    def describe_model(request: Request, name: str, version: str | None) -> ModelMetadata:
-        served = models.get(name, version)
-        request.scope[MODEL_SCOPE_KEY] = name
-        return ModelMetadata(
-            name=served.name,
-            versions=[served.version],
-            platform=served.platform,
-            inputs=list(served.inputs),
-            outputs=list(served.outputs),
-            parameters={"backend": served.model.backend, "ref": served.ref},
-        )
-
-    def check_ready(request: Request, name: str, version: str | None) -> ReadyResponse:
-        models.get(name, version)
-        request.scope[MODEL_SCOPE_KEY] = name
-        return ReadyResponse(ready=True, name=name)
-
-    options: dict[str, Any] = {"dependencies": guard, "responses": responses}
-
-    @app.get("/v2/models/{name}", response_model=ModelMetadata, **options)
-    def model_metadata(request: Request, name: str) -> ModelMetadata:
-        """The model's version, backend, and input and output tensors (OIP datatypes)."""
-        return describe_model(request, name, None)
-
-    @app.get("/v2/models/{name}/versions/{version}", response_model=ModelMetadata, **options)
-    def model_version_metadata(request: Request, name: str, version: str) -> ModelMetadata:
-        """Metadata of one version; 404 unless it is the version being served."""
-        return describe_model(request, name, version)
-
-    @app.get("/v2/models/{name}/ready", response_model=ReadyResponse, **options)
-    def model_ready(request: Request, name: str) -> ReadyResponse:
-        """200 when the model is served."""
-        return check_ready(request, name, None)
-
-    @app.get("/v2/models/{name}/versions/{version}/ready", response_model=ReadyResponse, **options)
-    def model_version_ready(request: Request, name: str, version: str) -> ReadyResponse:
-        """200 when this version of the model is the one served."""
-        return check_ready(request, name, version)
-
-
-def _add_metrics_route(app: FastAPI, metrics: Metrics, guard: list[Any]) -> None:
-    @app.get(
-        "/metrics",
-        dependencies=guard,
-        response_class=Response,
-        responses={200: {"content": {"text/plain": {}}, "description": "Prometheus metrics."}},
-    )
-    def prometheus_metrics() -> Response:
-        """Request counts, latency histogram, errors and rows scored, per model."""
-        body, content_type = metrics.render()
-        return Response(body, media_type=content_type)
-
-
-def _document(app: FastAPI, routes: list[BaseRoute], bodies: list[type]) -> None:
-    """Add the lane's operations and the request bodies handlers parse themselves to
-    the schema."""
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            schema = get_openapi(
-                title=app.title,
-                version=app.version,
-                description=app.description,
-                routes=[*app.routes, *routes],
-            )
-            components = schema.setdefault("components", {}).setdefault("schemas", {})
-            for model in bodies:
-                body = model.model_json_schema(ref_template="#/components/schemas/{model}")  # type: ignore[attr-defined]
-                components.update(body.pop("$defs", {}))
-                components[model.__name__] = body
-            app.openapi_schema = schema
-        return app.openapi_schema
-
-    app.openapi = openapi  # type: ignore[method-assign]

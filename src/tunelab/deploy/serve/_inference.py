@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import json
+import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,8 +17,10 @@ from tunelab.deploy._errors import SignatureError
 from tunelab.deploy._signature import Signature
 from tunelab.deploy.serve._protocol import (
     NUMPY_TYPES,
+    InferenceRequest,
     PredictRequest,
     RequestError,
+    RequestInput,
     TensorMetadata,
     datatype_of,
 )
@@ -56,6 +61,34 @@ class ServedModel:
         classes = self.model.card.model.get("classes")
         return list(classes) if classes is not None else None
 
+    @functools.cached_property
+    def matrix_datatype(self) -> str | None:
+        """Datatype of the one 2-D tensor a columnar model also takes, or None.
+
+        A model whose columns all share one numeric datatype accepts, besides one
+        tensor per column, a single ``[n, n_columns]`` tensor of that datatype (any
+        name that is not a column's), its columns in signature order. Metadata
+        announces it as the ``matrix_input`` parameter.
+        """
+        if self.signature.is_tensor:
+            return None
+        datatypes = {item.datatype for item in self.inputs}
+        only = next(iter(datatypes))
+        return only if len(datatypes) == 1 and only not in ("BYTES", "BOOL") else None
+
+    @functools.cached_property
+    def inputs_by_name(self) -> dict[str, TensorMetadata]:
+        """The input tensors' metadata by name."""
+        return {item.name: item for item in self.inputs}
+
+    @functools.cached_property
+    def matrix_input(self) -> TensorMetadata | None:
+        """Metadata of the one-tensor form (see :attr:`matrix_datatype`), or None."""
+        if self.matrix_datatype is None:
+            return None
+        shape = [-1, len(self.inputs)]
+        return TensorMetadata(name="matrix", datatype=self.matrix_datatype, shape=shape)  # type: ignore[arg-type]
+
     @property
     def platform(self) -> str:
         """``tunelab_<backend>``: which runtime answers requests."""
@@ -90,19 +123,29 @@ def _outputs(model: LoadedModel, signature: Signature) -> tuple[TensorMetadata, 
     declared = {field.name: field for field in signature.outputs}
     prediction = declared.get("prediction")
     classes = model.card.model.get("classes")
+    computed = model.runner.output_dtypes if model.runner is not None else []
     if prediction is not None:
-        datatype = datatype_of(prediction.dtype)
+        datatype = _computed(datatype_of(prediction.dtype), computed[:1])
         shape = [-1 if size is None else size for size in (prediction.shape or (None,))]
     else:
         kind = np.asarray(classes).dtype.kind if classes else "f"
-        datatype = {"i": "INT64", "b": "BOOL", "f": "FP64"}.get(kind, "BYTES")
+        datatype = _computed({"i": "INT64", "b": "BOOL", "f": "FP64"}.get(kind, "BYTES"), [])
         shape = [-1]
     outputs = [TensorMetadata(name=PREDICT, datatype=datatype, shape=shape)]  # type: ignore[arg-type]
     probabilities = declared.get("probabilities")
     if probabilities is not None or (not declared and hasattr(model.model, "predict_proba")):
         width = len(classes) if classes else -1
-        outputs.append(TensorMetadata(name=PREDICT_PROBA, datatype="FP64", shape=[-1, width]))
+        datatype = _computed("FP64", computed[1:2])
+        outputs.append(TensorMetadata(name=PREDICT_PROBA, datatype=datatype, shape=[-1, width]))  # type: ignore[arg-type]
     return tuple(outputs)
+
+
+def _computed(declared: str, backend: list[np.dtype[Any]]) -> str:
+    """The datatype an output really has: an ONNX graph computes floats in float32,
+    and announcing FP64 for them would claim precision the values do not carry."""
+    if backend and backend[0].kind == "f" and declared.startswith("FP"):
+        return datatype_of(backend[0].name)
+    return declared
 
 
 class ModelSet:
@@ -148,67 +191,90 @@ class ModelSet:
         return old
 
 
-def model_input(served: ServedModel, names: list[str], arrays: list[np.ndarray]) -> Any:
-    """Turn decoded OIP tensors into what the model takes: a 2-D array, or column arrays
-    by name (no DataFrame: :class:`LoadedModel` builds one only when its backend needs it).
+def check_tensors(served: ServedModel, request: InferenceRequest) -> None:
+    """Hold the request's input tensors to the model's metadata, before any data is read.
 
-    Accepted: one tensor per signature column (shape ``[n]`` or ``[n, 1]``), or a single
-    2-D tensor with one column per signature input, in signature order.
+    Every input the metadata lists must come once, with exactly its datatype, as many
+    dimensions as its shape and the same size wherever the shape is not ``-1``. The
+    only other form is the ``matrix_input`` one (see :attr:`ServedModel.matrix_datatype`).
 
     Raises:
-        RequestError: Unknown, duplicated or missing inputs, or shapes that disagree.
+        RequestError: Naming the tensor and what its metadata says.
     """
+    declared = served.inputs_by_name
+    tensors = request.inputs
+    matrix = served.matrix_input
+    if len(tensors) == 1 and tensors[0].name not in declared and matrix is not None:
+        _check_tensor(tensors[0], matrix, "inputs[0]", tensors[0].name)
+        return
+    seen: set[str] = set()
+    for index, tensor in enumerate(tensors):
+        field = f"inputs[{index}]"
+        metadata = declared.get(tensor.name)
+        if metadata is None:
+            raise RequestError(
+                f"{field}.name: unknown input {tensor.name!r}; the model expects {list(declared)}"
+            )
+        if tensor.name in seen:
+            raise RequestError(f"{field}.name: input {tensor.name!r} is given twice")
+        seen.add(tensor.name)
+        _check_tensor(tensor, metadata, field)
+    missing = [name for name in declared if name not in seen]
+    if missing:
+        raise RequestError(
+            f"inputs: missing input(s) {missing}; the model expects {list(declared)}"
+        )
+    rows = tensors[0].shape[0]
+    for index, tensor in enumerate(tensors):
+        if tensor.shape[0] != rows:
+            raise RequestError(
+                f"inputs[{index}].shape: {tensor.shape[0]} rows, but inputs[0] has {rows}"
+            )
+
+
+def _check_tensor(
+    tensor: RequestInput, metadata: TensorMetadata, field: str, name: str | None = None
+) -> None:
+    name = metadata.name if name is None else name
+    if tensor.datatype != metadata.datatype:
+        raise RequestError(
+            f"{field}.datatype: input {name!r} is {metadata.datatype}, got {tensor.datatype}"
+        )
+    fits = len(tensor.shape) == len(metadata.shape) and all(
+        want in (-1, got) for want, got in zip(metadata.shape, tensor.shape, strict=True)
+    )
+    if not fits:
+        raise RequestError(
+            f"{field}.shape: input {name!r} has shape {metadata.shape} "
+            f"(-1: any size), got {tensor.shape}"
+        )
+
+
+def model_input(served: ServedModel, names: list[str], arrays: list[np.ndarray]) -> Any:
+    """Turn tensors checked by :func:`check_tensors` into what the model takes: a 2-D
+    array, or column arrays by name (no DataFrame: :class:`LoadedModel` builds one
+    only when its backend needs it)."""
     signature = served.signature
     if signature.is_tensor:
-        expected = signature.inputs[0].name
-        if len(names) != 1 or names[0] != expected:
-            raise RequestError(
-                f"inputs: this model takes one input named {expected!r}, got {names}"
-            )
         return arrays[0]
     columns = signature.column_names
-    if len(arrays) == 1 and arrays[0].ndim == 2 and names[0] not in columns:
-        return _split_matrix(arrays[0], columns)
-    values: dict[str, np.ndarray] = {}
-    rows: int | None = None
-    for index, (name, array) in enumerate(zip(names, arrays, strict=True)):
-        field = f"inputs[{index}]"
-        if name not in columns:
-            raise RequestError(f"{field}.name: unknown input {name!r}; the model expects {columns}")
-        if name in values:
-            raise RequestError(f"{field}.name: input {name!r} is given twice")
-        if array.ndim == 2 and array.shape[1] != 1:
-            raise RequestError(
-                f"{field}.shape: a column input must have shape [n] or [n, 1], "
-                f"got {list(array.shape)}"
-            )
-        if rows is not None and array.shape[0] != rows:
-            raise RequestError(
-                f"{field}.shape: {array.shape[0]} rows, but the inputs before it have {rows}"
-            )
-        rows = array.shape[0]
-        values[name] = array.reshape(-1)
-    missing = [name for name in columns if name not in values]
-    if missing:
-        raise RequestError(f"inputs: missing input(s) {missing}; the model expects {columns}")
-    return {name: values[name] for name in columns}
-
-
-def _split_matrix(matrix: np.ndarray, columns: list[str]) -> dict[str, np.ndarray]:
-    if matrix.shape[1] != len(columns):
-        raise RequestError(
-            f"inputs[0].shape: a 2-D input needs one column per model input "
-            f"({len(columns)}: {columns}), got shape {list(matrix.shape)}"
-        )
-    return dict(zip(columns, matrix.T, strict=True))
+    if len(arrays) == 1 and names[0] not in columns:
+        return dict(zip(columns, arrays[0].T, strict=True))
+    given = dict(zip(names, arrays, strict=True))
+    return {name: given[name] for name in columns}
 
 
 def records_input(served: ServedModel, request: PredictRequest) -> Any:
     """Turn a ``/predict`` body into model input: column values by name, or a 2-D array.
 
+    Values are held to their column's datatype as JSON types: numbers (or null, a
+    missing value) for floating-point columns, whole numbers for integer ones, true or
+    false for booleans and strings for text.
+
     Raises:
         RequestError: A record or row lacks a column the model needs, a row has the
-            wrong length, or a tensor model gets named records.
+            wrong length, a value has the wrong JSON type, or a tensor model gets
+            named records.
     """
     signature = served.signature
     if request.records is not None:
@@ -222,7 +288,10 @@ def records_input(served: ServedModel, request: PredictRequest) -> Any:
             missing = [name for name in columns if name not in record]
             if missing:
                 raise RequestError(f"records[{index}]: missing column(s) {missing}")
-        return {name: [record[name] for record in request.records] for name in columns}
+        values = {name: [record[name] for record in request.records] for name in columns}
+        for metadata in served.inputs:
+            _check_json_types(values[metadata.name], metadata, "records[{}]." + metadata.name)
+        return values
     assert request.data is not None
     return _rows_input(served, request.columns, request.data)
 
@@ -230,8 +299,13 @@ def records_input(served: ServedModel, request: PredictRequest) -> Any:
 def _rows_input(served: ServedModel, given: list[str] | None, data: list[list[Any]]) -> Any:
     signature = served.signature
     if signature.is_tensor:
+        width = served.inputs[0].shape[1]
+        for index, row in enumerate(data):
+            if width != -1 and len(row) != width:
+                raise RequestError(f"data[{index}]: {len(row)} values, the model takes {width}")
+            _check_json_types(row, served.inputs[0], f"data[{index}][{{}}]")
         try:
-            return np.array(data)
+            return np.array(data, dtype=NUMPY_TYPES[served.inputs[0].datatype])
         except ValueError:
             raise RequestError("data: rows must all have the same length") from None
     columns = signature.column_names
@@ -245,7 +319,40 @@ def _rows_input(served: ServedModel, given: list[str] | None, data: list[list[An
         if len(row) != len(given):
             raise RequestError(f"data[{index}]: {len(row)} values for {len(given)} columns")
     position = {name: j for j, name in enumerate(given)}
-    return {name: [row[position[name]] for row in data] for name in columns}
+    values = {name: [row[position[name]] for row in data] for name in columns}
+    for metadata in served.inputs:
+        where = "data[{}][" + str(position[metadata.name]) + "]"
+        _check_json_types(values[metadata.name], metadata, where)
+    return values
+
+
+# The JSON values each datatype takes, by exact Python type (a bool is not a number here).
+_FLOAT_TYPES: frozenset[type] = frozenset({int, float, type(None)})
+_INT_TYPES: frozenset[type] = frozenset({int})
+_JSON_TYPES: dict[str, frozenset[type]] = {
+    "BOOL": frozenset({bool}),
+    "BYTES": frozenset({str}),
+    "FP16": _FLOAT_TYPES,
+    "FP32": _FLOAT_TYPES,
+    "FP64": _FLOAT_TYPES,
+}
+_JSON_WORDS = {"BOOL": "true or false", "BYTES": "a string"}
+
+
+def _check_json_types(values: list[Any], metadata: TensorMetadata, where: str) -> None:
+    allowed = _JSON_TYPES.get(metadata.datatype, _INT_TYPES)
+    if allowed.issuperset(map(type, values)):
+        return  # the usual case, checked without a Python-level loop
+    for index, value in enumerate(values):
+        if type(value) not in allowed:
+            if metadata.datatype.startswith("FP"):
+                wanted = "a number (or null)"
+            else:
+                wanted = _JSON_WORDS.get(metadata.datatype, "a whole number")
+            raise RequestError(
+                f"{where.format(index)}: input {metadata.name!r} is {metadata.datatype}: "
+                f"expected {wanted}, got {json.dumps(value)}"
+            )
 
 
 def score(served: ServedModel, X: Any, wanted: Sequence[str]) -> dict[str, np.ndarray]:
@@ -253,7 +360,7 @@ def score(served: ServedModel, X: Any, wanted: Sequence[str]) -> dict[str, np.nd
 
     Raises:
         RequestError: The input does not fit the signature (the field is named) or the
-            model refuses it (e.g. infinite values).
+            model refuses it (an unseen category, infinite values), on any backend.
     """
     declared = {output.name: output for output in served.outputs}
     try:
@@ -262,7 +369,31 @@ def score(served: ServedModel, X: Any, wanted: Sequence[str]) -> dict[str, np.nd
         raise RequestError(str(exc)) from None
     except (ValueError, TypeError) as exc:
         raise RequestError(f"inputs: the model rejected the input: {exc}") from None
+    except Exception as exc:
+        reason = _runtime_refusal(exc)
+        if reason is None:
+            raise
+        raise RequestError(f"inputs: the model rejected the input: {reason}") from None
     return {name: _cast(np.asarray(raw[name]), declared[name].datatype) for name in wanted}
+
+
+# ONNX Runtime's errors for a graph that cannot compute on the values it was given
+# (an unseen category, a value out of a lookup's range); its other errors (a broken
+# session, no memory) stay server errors.
+_RUNTIME_REFUSALS = frozenset({"Fail", "InvalidArgument"})
+_ORT_MESSAGE = re.compile(r"running (\w+) node.*?Status Message: (.*)", re.DOTALL)
+
+
+def _runtime_refusal(exc: Exception) -> str | None:
+    """The reason, when ``exc`` is a runtime's refusal of the request's values."""
+    kind = type(exc)
+    if not kind.__module__.startswith("onnxruntime") or kind.__name__ not in _RUNTIME_REFUSALS:
+        return None
+    text = str(exc).strip()
+    match = _ORT_MESSAGE.search(text)
+    if match:
+        return f"{match.group(1)}: {match.group(2).strip()}"
+    return text.rsplit(" : ", 1)[-1]
 
 
 def _cast(array: np.ndarray, datatype: str) -> np.ndarray:

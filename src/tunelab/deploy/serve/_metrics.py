@@ -1,4 +1,4 @@
-"""Prometheus metrics of the server and the ASGI middleware that records them.
+"""Prometheus metrics of the server, recorded by its request path.
 
 Each app owns its metrics (its own collector registry), so several apps can live in
 one process. With several worker processes, set ``PROMETHEUS_MULTIPROC_DIR`` before
@@ -9,9 +9,7 @@ every worker's numbers.
 from __future__ import annotations
 
 import os
-import time
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -22,16 +20,6 @@ from prometheus_client import (
     generate_latest,
 )
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-
-# Handlers put the served model's name here so the middleware can label by model.
-MODEL_SCOPE_KEY = "tunelab.model"
-# The route template of requests answered before routing (see InferenceLane).
-ENDPOINT_SCOPE_KEY = "tunelab.endpoint"
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -90,11 +78,9 @@ class Metrics:
         multiprocess.MultiProcessCollector(combined)
         return generate_latest(combined), CONTENT_TYPE_LATEST
 
-    def observe(self, scope: Scope, status: int, seconds: float) -> None:
-        """Record one answered request."""
-        route = scope.get("route")
-        endpoint = scope.get(ENDPOINT_SCOPE_KEY) or getattr(route, "path", None) or "unmatched"
-        labels = (str(scope.get("method", "")), endpoint, str(scope.get(MODEL_SCOPE_KEY, "")))
+    def observe(self, method: str, endpoint: str, model: str, status: int, seconds: float) -> None:
+        """Record one answered request, labelled by its route template (a bounded set)."""
+        labels = (method, endpoint, model)
         series = self._series.get((*labels, status))
         if series is None:
             series = self._series.setdefault((*labels, status), self._new_series(labels, status))
@@ -121,33 +107,3 @@ class _Series(NamedTuple):
 
     counters: tuple[Counter, ...]
     latency: Histogram
-
-
-class MetricsMiddleware:
-    """Times every HTTP request and counts it by route template, model and status.
-
-    A plain ASGI middleware: it sees the status as it is sent, adds almost nothing
-    per request, and labels by the route template so the label set stays bounded.
-    """
-
-    def __init__(self, app: ASGIApp, *, metrics: Metrics) -> None:
-        self.app = app
-        self.metrics = metrics
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        start = time.perf_counter()
-        status = 500
-
-        async def send_and_watch(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_and_watch)
-        finally:
-            self.metrics.observe(scope, status, time.perf_counter() - start)

@@ -97,19 +97,6 @@ class ServerMetadata(BaseModel):
     extensions: list[str]
 
 
-class LiveResponse(BaseModel):
-    """``GET /v2/health/live``."""
-
-    live: bool
-
-
-class ReadyResponse(BaseModel):
-    """``GET /v2/health/ready`` and the per-model ready endpoints."""
-
-    ready: bool
-    name: str | None = None
-
-
 class TensorMetadata(BaseModel):
     """One input or output of a model: ``-1`` in a shape means any length."""
 
@@ -290,8 +277,13 @@ def parse_predict_request(body: bytes) -> PredictRequest:
         raise RequestError(validation_message(exc)) from None
 
 
-def decode_inputs(request: InferenceRequest, binary: bytes) -> list[np.ndarray]:
+def decode_inputs(
+    request: InferenceRequest, binary: bytes, *, json_body: bytes
+) -> list[np.ndarray]:
     """Every input tensor as a NumPy array of its declared shape and datatype.
+
+    ``json_body`` is the request's JSON text: when it holds no ``true`` or ``false``,
+    numeric data cannot hide booleans and the per-value check is skipped.
 
     Raises:
         RequestError: Data that does not fill the shape, values of the wrong type,
@@ -299,6 +291,7 @@ def decode_inputs(request: InferenceRequest, binary: bytes) -> list[np.ndarray]:
     """
     arrays = []
     offset = 0
+    may_hold_bools = b"true" in json_body or b"false" in json_body
     for index, tensor in enumerate(request.inputs):
         field = f"inputs[{index}]"
         size = (tensor.parameters or {}).get("binary_data_size")
@@ -315,7 +308,7 @@ def decode_inputs(request: InferenceRequest, binary: bytes) -> list[np.ndarray]:
             flat = _from_binary(binary[offset : offset + size], tensor.datatype, field)
             offset += size
         elif tensor.data is not None:
-            flat = _from_json(tensor.data, tensor.datatype, field)
+            flat = _from_json(tensor.data, tensor.datatype, tensor.shape, field, may_hold_bools)
         else:
             raise RequestError(f"{field}.data: required (or binary_data_size for binary data)")
         arrays.append(_reshape(flat, tensor.shape, field))
@@ -327,17 +320,28 @@ def decode_inputs(request: InferenceRequest, binary: bytes) -> list[np.ndarray]:
     return arrays
 
 
-def _from_json(data: list[Any], datatype: str, field: str) -> np.ndarray:
+def _from_json(
+    data: list[Any], datatype: str, shape: list[int], field: str, may_hold_bools: bool
+) -> np.ndarray:
     try:
         array = np.array(data)
     except (ValueError, TypeError, OverflowError):
+        array = np.array(None)
+    if array.dtype.kind == "O":
         raise RequestError(
             f"{field}.data: expected a flat or rectangular nested array of {datatype} values"
-        ) from None
+        )
+    if array.ndim > 1 and list(array.shape) != shape:
+        raise RequestError(
+            f"{field}.data: nested as {list(array.shape)}, but the shape is {shape}; "
+            "send the shape's nesting or a flat array"
+        )
     if array.size == 0:
         return np.empty(0, dtype=NUMPY_TYPES[datatype])
     accepted = _JSON_KINDS.get(datatype, "iu")
-    if array.dtype.kind not in accepted:
+    if array.dtype.kind not in accepted or (
+        datatype != "BOOL" and may_hold_bools and _holds_bool(data)
+    ):
         raise RequestError(f"{field}.data: {datatype} needs {_describe(datatype)} values")
     if datatype == "BYTES":
         return array.astype(object).ravel()
@@ -346,6 +350,14 @@ def _from_json(data: list[Any], datatype: str, field: str) -> np.ndarray:
     if target.kind in "iu" and not np.array_equal(converted, array.ravel()):
         raise RequestError(f"{field}.data: a value is out of the range of {datatype}")
     return converted
+
+
+def _holds_bool(data: list[Any]) -> bool:
+    """True when a (nested) list holds a bool: NumPy would silently turn it into 0 or 1."""
+    for item in data:
+        if item is True or item is False or (isinstance(item, list) and _holds_bool(item)):
+            return True
+    return False
 
 
 def _describe(datatype: str) -> str:
@@ -394,8 +406,6 @@ def _reshape(flat: np.ndarray, shape: list[int], field: str) -> np.ndarray:
         raise RequestError(
             f"{field}.shape: {shape} holds {expected} values but data has {flat.size}"
         )
-    if not 1 <= len(shape) <= 2:
-        raise RequestError(f"{field}.shape: expected 1 or 2 dimensions, got {shape}")
     return flat.reshape(shape)
 
 

@@ -15,18 +15,26 @@ from typing import Any
 from tunelab.deploy._artifact import Backend, LoadedModel
 from tunelab.deploy._registry import Registry
 from tunelab.deploy.serve._app import (
-    DEFAULT_MAX_BATCH_ROWS,
-    DEFAULT_MAX_BODY_BYTES,
     DEFAULT_POLL_SECONDS,
     check_options,
     create_app,
     open_registry,
 )
+from tunelab.deploy.serve._limits import (
+    DEFAULT_BODY_TIMEOUT,
+    DEFAULT_HEADER_TIMEOUT,
+    DEFAULT_MAX_BATCH_ROWS,
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_BYTES_IN_FLIGHT,
+    DEFAULT_MAX_CONNECTIONS,
+    Limits,
+)
 
 CONFIG_ENV = "TUNELAB_SERVE_CONFIG"
 API_KEY_ENV = "TUNELAB_API_KEY"
-# By dotted name, so that importing this package does not need uvicorn.
-_HTTP_PROTOCOL = "tunelab.deploy.serve._nodelay:NoDelayProtocol"
+# By dotted name, so that importing this package does not need uvicorn, and so that
+# worker processes can import it.
+HTTP_PROTOCOL = "tunelab.deploy.serve._connection:GuardedProtocol"
 
 
 def _uvicorn() -> Any:
@@ -49,6 +57,10 @@ def serve(
     registry: Registry | str | os.PathLike[str] | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     max_batch_rows: int = DEFAULT_MAX_BATCH_ROWS,
+    max_bytes_in_flight: int = DEFAULT_MAX_BYTES_IN_FLIGHT,
+    max_connections: int = DEFAULT_MAX_CONNECTIONS,
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT,
+    body_timeout: float = DEFAULT_BODY_TIMEOUT,
     follow_alias: bool = False,
     poll_seconds: float = DEFAULT_POLL_SECONDS,
     backend: Backend = "auto",
@@ -75,6 +87,10 @@ def serve(
     options: dict[str, Any] = {
         "max_body_bytes": max_body_bytes,
         "max_batch_rows": max_batch_rows,
+        "max_bytes_in_flight": max_bytes_in_flight,
+        "max_connections": max_connections,
+        "header_timeout": header_timeout,
+        "body_timeout": body_timeout,
         "follow_alias": follow_alias,
         "poll_seconds": poll_seconds,
         "backend": backend,
@@ -88,7 +104,7 @@ def serve(
             port=port,
             log_level=log_level,
             access_log=access_log,
-            http=_HTTP_PROTOCOL,
+            http=HTTP_PROTOCOL,
         )
         return
     local = [name for name, item in models.items() if not isinstance(item, str)]
@@ -98,7 +114,8 @@ def serve(
             "('name@alias') so each worker can load them"
         )
     # Checked here so that a bad ref or limit fails once, before any worker starts.
-    check_options(models, api_key, max_body_bytes, max_batch_rows, poll_seconds)
+    check_options(models, api_key, poll_seconds)
+    Limits(**{key: value for key, value in options.items() if key in Limits.__dataclass_fields__})
     store = open_registry(registry, models)
     assert store is not None
     for ref in models.values():
@@ -116,7 +133,7 @@ def serve(
         workers=workers,
         log_level=log_level,
         access_log=access_log,
-        http=_HTTP_PROTOCOL,
+        http=HTTP_PROTOCOL,
     )
 
 
@@ -163,7 +180,9 @@ class ServerThread:
         self._socket.bind((host, port))
         self.host = host
         self.port = int(self._socket.getsockname()[1])
-        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+        config = uvicorn.Config(
+            app, log_level="warning", access_log=False, lifespan="on", http=HTTP_PROTOCOL
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True
