@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from tunelab.evaluation._intervals import Interval, t_interval
+from tunelab.evaluation._intervals import Bounds, Interval, score_bounds, t_interval
 from tunelab.evaluation.metrics import EstimatorMetric, Metric, get_metric
 from tunelab.exceptions import TrialPruned
 from tunelab.trial import BaseTrial, StudyDirection, Trial, current_trial
@@ -43,6 +43,7 @@ class Evaluation:
         n_samples: Rows in the evaluated data.
         confidence: Coverage of :meth:`interval`.
         estimators: The fitted estimator of each fold, when asked for.
+        bounds: Each metric's range, which its intervals stay within.
     """
 
     metrics: list[str]
@@ -50,6 +51,7 @@ class Evaluation:
     n_samples: int
     confidence: float = 0.95
     estimators: list[Any] = field(default_factory=list)
+    bounds: dict[str, Bounds] = field(default_factory=dict)
 
     def scores(self, metric: str) -> np.ndarray:
         """One score per fold."""
@@ -68,10 +70,13 @@ class Evaluation:
     def interval(self, metric: str | None = None) -> Interval:
         """Student-t interval of the mean fold score at :attr:`confidence`.
 
+        Clipped to the metric's range (a ROC-AUC interval never passes 1).
         Folds share training data, so treat it as a description of the spread,
         and use :func:`tunelab.compare` to test two models against each other.
         """
-        return t_interval(self.scores(metric or self.metrics[0]), self.confidence)
+        name = metric or self.metrics[0]
+        bounds = self.bounds.get(name) or score_bounds(name)
+        return t_interval(self.scores(name), self.confidence, bounds=bounds)
 
     @property
     def fit_times(self) -> np.ndarray:
@@ -279,7 +284,14 @@ def evaluate(
             trial.report(sign * running, step)
             if trial.should_prune():
                 raise TrialPruned(f"pruned after fold {step + 1} of {len(splits)}")
-    return Evaluation([m.name for m in resolved], folds, _n_rows(X), confidence, fitted)
+    return Evaluation(
+        [m.name for m in resolved],
+        folds,
+        _n_rows(X),
+        confidence,
+        fitted,
+        {m.name: score_bounds(m) for m in resolved},
+    )
 
 
 def _reporting_sign(trial: BaseTrial) -> float | None:
