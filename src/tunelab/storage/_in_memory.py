@@ -15,6 +15,8 @@ from tunelab.space import BaseDistribution
 from tunelab.storage._base import (
     BaseStorage,
     StudySummary,
+    check_new_trial_attrs,
+    check_param_name,
     check_values,
     ensure_not_finished,
     fail_reason_attrs,
@@ -124,6 +126,7 @@ class InMemoryStorage(BaseStorage):
         system_attrs: dict[str, Any] | None = None,
         user_attrs: dict[str, Any] | None = None,
     ) -> FrozenTrial:
+        system_attrs = check_new_trial_attrs(system_attrs)
         with self._lock:
             study = self._study(study_id)
             trial_id = len(self._trial_loc)
@@ -170,6 +173,7 @@ class InMemoryStorage(BaseStorage):
     def set_trial_param(
         self, trial_id: int, name: str, internal_value: float, distribution: BaseDistribution
     ) -> None:
+        check_param_name(name)
         with self._lock:
             trial = self._get(trial_id)
             ensure_not_finished(trial)
