@@ -67,6 +67,10 @@ class TPESampler(BaseSampler):
             by default 10 % of them, at most 25. Results are clipped to ``[1, n]``.
         weights: ``weights(n)`` gives the ``n`` weights of a set's
             observations, oldest trial first; equal weights by default.
+        history_window: For very long studies: fit g(x) to at most this many
+            of the latest observations outside the good set (the good set is
+            still chosen among all of them), so that the cost of a trial
+            stops growing with the history. None (the default): all of them.
 
     Raises:
         ValueError: An argument is out of its range.
@@ -85,7 +89,10 @@ class TPESampler(BaseSampler):
         consider_endpoints: bool = False,
         gamma: GammaFunc | None = None,
         weights: WeightsFunc | None = None,
+        history_window: int | None = None,
     ) -> None:
+        if history_window is not None:
+            check_int("history_window", history_window, 1)
         _check_arguments(
             n_startup_trials=n_startup_trials,
             n_ei_candidates=n_ei_candidates,
@@ -108,6 +115,7 @@ class TPESampler(BaseSampler):
         self.consider_endpoints = consider_endpoints
         self.gamma = gamma
         self.weights = weights
+        self.history_window = history_window
         self._settings = DrawSettings(
             n_ei_candidates, self.prior_weight, consider_endpoints, weights
         )
@@ -195,9 +203,11 @@ class TPESampler(BaseSampler):
         rows = history.rows_with(list(space.items()))
         if len(rows) == 0:
             return draw_uniform(space, self._rng)
-        sets = history.split(rows, self._n_good(history.n_rows))
+        good, bad = history.split(rows, self._n_good(history.n_rows))
+        if self.history_window is not None:
+            bad = bad[-self.history_window :]  # rows are in trial-number order
         lies = self._lies(study_name, history, trial, space)
-        return draw(history, space, sets, lies, self._rng, self._settings)
+        return draw(history, space, (good, bad), lies, self._rng, self._settings)
 
     def _n_good(self, n: int) -> int:
         if self.gamma is None:
