@@ -31,6 +31,8 @@ ChoiceT = TypeVar("ChoiceT", bound=CategoricalChoice)
 FIXED_PARAMS_KEY = "fixed_params"
 FAIL_REASON_KEY = "fail_reason"
 RETRY_OF_KEY = "retry_of"
+# Constraint values of a finished trial (feasible when all are <= 0), Optuna's key.
+CONSTRAINTS_KEY = "constraints"
 
 
 class TrialState(enum.IntEnum):
@@ -220,6 +222,17 @@ class FrozenTrial:
     def last_step(self) -> int | None:
         """The largest reported step, if any."""
         return max(self.intermediate_values) if self.intermediate_values else None
+
+    @property
+    def constraint_violation(self) -> float | None:
+        """Total amount by which the stored constraints are exceeded (0 when feasible).
+
+        None when the trial has no constraints stored (no ``constraints_func``).
+        """
+        constraints = self.system_attrs.get(CONSTRAINTS_KEY)
+        if constraints is None:
+            return None
+        return float(sum(max(float(c), 0.0) for c in constraints))
 
     @property
     def fail_reason(self) -> str | None:
