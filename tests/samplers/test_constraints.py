@@ -9,10 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import pytest
 
 import tunelab as tl
-from tunelab.samplers import BaseSampler, TPESampler
+from tunelab.samplers import BaseSampler, GPSampler, TPESampler
+from tunelab.samplers._gp._acquisition import ConstrainedLogEI
+from tunelab.samplers._gp._model import GaussianProcess, KernelParams, Prior
 from tunelab.trial import FrozenTrial, Trial, TrialState
 
 SEEDS = range(5)
@@ -99,3 +102,39 @@ def test_failed_trials_get_no_constraints_and_a_broken_function_is_reported() ->
 def test_constraints_func_must_be_callable(kwargs: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match="constraints_func must be callable"):
         TPESampler(**kwargs)
+
+
+@pytest.mark.slow
+def test_constrained_gp_finds_better_feasible_points_than_gp_ignoring_them() -> None:
+    def runs(constrained: bool) -> list[tl.Study]:
+        studies = []
+        for seed in range(3):
+            sampler = GPSampler(seed=seed, constraints_func=constraints if constrained else None)
+            study = tl.create_study(sampler=sampler)
+            study.optimize(distance, n_trials=20)
+            studies.append(study)
+        return studies
+
+    for with_c, without in zip(runs(True), runs(False), strict=True):
+        assert _best_feasible(with_c) < min(5.0, _best_feasible(without))
+        late = [t.user_attrs["slack"] <= 0 for t in with_c.trials[-8:]]
+        assert sum(late) >= 6
+
+
+def test_constrained_acquisition_gradients_match_finite_differences() -> None:
+    rng = np.random.default_rng(0)
+    is_categorical = np.zeros(2, dtype=bool)
+    x = rng.random((12, 2))
+    params = KernelParams.from_theta(Prior.default(2, fit_noise=True).mean, 2)
+    objective = GaussianProcess(x, rng.normal(size=12), is_categorical, params)
+    constraint = GaussianProcess(x, x.sum(axis=1) - 1.0, is_categorical, params)
+    for best in (0.1, None):
+        acq = ConstrainedLogEI(objective, best, [(constraint, 0.2)])
+        points = rng.random((5, 2))
+        value, grad = acq.value_and_grad(points, np.arange(2))
+        np.testing.assert_allclose(value, acq(points))
+        for c in range(2):
+            step = np.zeros(2)
+            step[c] = 1e-6
+            numeric = (acq(points + step) - acq(points - step)) / 2e-6
+            np.testing.assert_allclose(grad[:, c], numeric, rtol=1e-4, atol=1e-6)
