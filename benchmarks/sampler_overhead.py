@@ -4,7 +4,8 @@ Two sections, each a set of in-memory studies that take turns on one process.
 
 TPE: the shared trivial five-parameter objective (float, log float, int,
 categorical, stepped float) with tunelab's TPESampler (default options), its
-RandomSampler (the floor: the ask/tell machinery every sampler pays), Optuna's
+default sampler (AutoSampler: QMC, then a GP, then TPE), its RandomSampler
+(the floor: the ask/tell machinery every sampler pays), Optuna's
 TPESampler by default and multivariate with groups, and hyperopt's TPE through
 ``fmin`` with a ``Trials`` object. The peers' cost grows quadratically, so they
 stop at a cap (Optuna 2,000 trials, hyperopt 3,000; ``--peer-cap`` sets both).
@@ -32,6 +33,8 @@ Usage::
     python benchmarks/sampler_overhead.py --markdown     # TPE to 10,000; GP to 300
     python benchmarks/sampler_overhead.py --quick        # TPE to 1,000; GP to 100
     python benchmarks/sampler_overhead.py --only tunelab-tpe optuna-tpe --trials 100 2000
+    python benchmarks/sampler_overhead.py --only tunelab-default --trials 10000 100000 \
+        --time-box 1800                                 # the default sampler to 10^5 trials
 """
 
 from __future__ import annotations
@@ -190,6 +193,12 @@ CONFIGS = [
         "tunelab-tpe", "tunelab TPE", "tpe", _tunelab("tpe", lambda s: samplers.TPESampler(seed=s))
     ),
     Config(
+        "tunelab-default",
+        "tunelab default (AutoSampler)",
+        "tpe",
+        _tunelab("tpe", lambda s: samplers.AutoSampler(seed=s)),
+    ),
+    Config(
         "tunelab-random",
         "tunelab random (floor)",
         "tpe",
@@ -233,7 +242,13 @@ COMPARISONS = [
     ("optuna-gp", "tunelab-gp"),
 ]
 # (configuration, trials, ms): the issue's bars on the cost of one more trial at that count.
-BARS = [("tunelab-tpe", 1_000, 2.0), ("tunelab-tpe", 10_000, 10.0), ("tunelab-gp", 300, 100.0)]
+BARS = [
+    ("tunelab-tpe", 1_000, 2.0),
+    ("tunelab-tpe", 10_000, 10.0),
+    ("tunelab-gp", 300, 100.0),
+    # 10^5 trials of the default sampler in 10 minutes: 6 ms a trial at the end bounds it.
+    ("tunelab-default", 100_000, 6.0),
+]
 
 
 @dataclass

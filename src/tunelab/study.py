@@ -16,9 +16,11 @@ from tunelab.exceptions import DuplicatedStudyError
 from tunelab.logging import get_logger
 from tunelab.pruners import BasePruner, MedianPruner
 from tunelab.samplers import BaseSampler
+from tunelab.samplers._base import evaluate_constraints
 from tunelab.space import BaseDistribution, current_distribution
 from tunelab.storage import BaseStorage, StudySummary, get_storage
 from tunelab.trial import (
+    CONSTRAINTS_KEY,
     FIXED_PARAMS_KEY,
     RETRY_OF_KEY,
     FrozenTrial,
@@ -219,18 +221,30 @@ class Study:
         trials = self._storage.get_all_trials(self._study_id, states=states)
         return copy.deepcopy(trials) if deepcopy else trials
 
+    def _feasible(self, trials: list[FrozenTrial]) -> list[FrozenTrial]:
+        """The feasible trials, where constraints were stored (all trials otherwise)."""
+        if not any(CONSTRAINTS_KEY in t.system_attrs for t in trials):
+            return trials
+        return [t for t in trials if t.constraint_violation == 0.0]
+
     @property
     def best_trial(self) -> FrozenTrial:
         """The completed trial with the best value (single objective).
 
+        With constraints (a sampler's ``constraints_func``), the best of the
+        feasible trials.
+
         Raises:
-            ValueError: No trial has completed yet.
+            ValueError: No trial (no feasible trial) has completed yet.
         """
         if self._is_multi_objective:
             raise RuntimeError("this study has several objectives; use best_trials")
         done = self.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
         if not done:
             raise ValueError(f"study {self.study_name!r} has no completed trial yet")
+        done = self._feasible(done)
+        if not done:
+            raise ValueError(f"study {self.study_name!r} has no feasible completed trial yet")
         sign = -1.0 if self.direction == StudyDirection.MAXIMIZE else 1.0
         return min(done, key=lambda t: (sign * t.values[0], t.number))  # type: ignore[index]
 
@@ -248,8 +262,11 @@ class Study:
 
     @property
     def best_trials(self) -> list[FrozenTrial]:
-        """Completed trials on the Pareto front (every trial for one objective ties)."""
-        done = self.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        """Completed trials on the Pareto front (every trial for one objective ties).
+
+        With constraints, the front of the feasible trials.
+        """
+        done = self._feasible(self.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
         if not self._is_multi_objective:
             if not done:
                 return []
@@ -376,12 +393,19 @@ class Study:
         if state == TrialState.PRUNED and not self._is_multi_objective:
             checked = self._pruned_value(trial)
         with self._lock:
-            self._storage.set_trial_state_values(trial_id, state, checked, fail_reason=fail_reason)
-            frozen = (
-                trial._finished(state, checked, fail_reason)
-                if isinstance(trial, Trial)
-                else self._storage.get_trial(trial_id)
-            )
+            try:
+                constraints = self._store_constraints(trial, state, checked)
+            finally:  # a failing constraints_func still finishes the trial
+                self._storage.set_trial_state_values(
+                    trial_id, state, checked, fail_reason=fail_reason
+                )
+            if isinstance(trial, Trial):
+                frozen = trial._finished(state, checked, fail_reason)
+                if constraints is not None:
+                    attrs = {**frozen.system_attrs, CONSTRAINTS_KEY: constraints}
+                    frozen = FrozenTrial(**{**frozen.__dict__, "system_attrs": attrs})
+            else:
+                frozen = self._storage.get_trial(trial_id)
             view = self.pruner._sampler_view(self._view, frozen)
             self.sampler.after_trial(view, frozen, state, checked)
         self._log_finished(frozen)
@@ -389,6 +413,22 @@ class Study:
 
     def _number_of(self, trial: Trial | int) -> int:
         return trial.number if isinstance(trial, Trial) else trial
+
+    def _store_constraints(
+        self, trial: Trial | int, state: TrialState, values: list[float] | None
+    ) -> list[float] | None:
+        """Evaluate the sampler's constraints_func on a finishing trial and store them."""
+        func = getattr(self.sampler, "constraints_func", None)
+        if func is None or state not in (TrialState.COMPLETE, TrialState.PRUNED):
+            return None
+        if isinstance(trial, Trial):
+            finishing = trial._finished(state, values, None)
+        else:
+            stored = self._storage.get_trial(self._trial_id(trial))
+            finishing = FrozenTrial(**{**stored.__dict__, "state": state, "values": values})
+        constraints = evaluate_constraints(func, finishing)
+        self._storage.set_trial_attr(finishing.trial_id, CONSTRAINTS_KEY, constraints, system=True)
+        return constraints
 
     def _trial_id(self, trial: Trial | int) -> int:
         if isinstance(trial, Trial):

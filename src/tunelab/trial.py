@@ -9,9 +9,9 @@ import enum
 import math
 import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from tunelab.space import (
     BaseDistribution,
@@ -32,6 +32,8 @@ ChoiceT = TypeVar("ChoiceT", bound=CategoricalChoice)
 FIXED_PARAMS_KEY = "fixed_params"
 FAIL_REASON_KEY = "fail_reason"
 RETRY_OF_KEY = "retry_of"
+# Constraint values of a finished trial (feasible when all are <= 0), Optuna's key.
+CONSTRAINTS_KEY = "constraints"
 
 
 class TrialState(enum.IntEnum):
@@ -63,9 +65,92 @@ class StudyDirection(enum.IntEnum):
     MAXIMIZE = 2
 
 
-@dataclass
+class ReadOnlyList(list[Any]):
+    """A list that refuses changes: what a :class:`FrozenTrial` holds its values in.
+
+    It is a real ``list`` (``trial.values == [1.0]``, ``json.dumps``, NumPy all
+    work); copy it with ``list(...)`` to get one you can change.
+    """
+
+    __slots__ = ()
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise TypeError("a FrozenTrial's lists are read-only; copy one with list(...) to change it")
+
+    __setitem__ = __delitem__ = __iadd__ = __imul__ = _refuse
+    append = extend = insert = pop = remove = clear = sort = reverse = _refuse
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The default protocol rebuilds a list subclass by appending to it.
+        return (type(self), (list(self),))
+
+
+class ReadOnlyDict(dict[Any, Any]):
+    """A dict that refuses changes: what a :class:`FrozenTrial` holds its mappings in.
+
+    It is a real ``dict`` (``trial.params["x"]``, ``dict(trial.params)``,
+    ``json.dumps`` and pickling all work); ``dict(...)`` gives a copy you can change.
+    """
+
+    __slots__ = ()
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise TypeError("a FrozenTrial's dicts are read-only; copy one with dict(...) to change it")
+
+    __setitem__ = __delitem__ = __ior__ = _refuse
+    clear = pop = popitem = setdefault = update = _refuse
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The default protocol rebuilds a dict subclass by setting its items one by one.
+        return (type(self), (dict(self),))
+
+
+def freeze(value: Any) -> Any:
+    """``value`` with every list and dict in it, however deep, made read-only.
+
+    Tuples become read-only lists, as they do through JSON.
+    """
+    kind = type(value)
+    if kind is ReadOnlyDict or kind is ReadOnlyList:
+        return value  # built by this function, so already frozen all the way down
+    if isinstance(value, dict):
+        return ReadOnlyDict({key: freeze(item) for key, item in value.items()})
+    if isinstance(value, list | tuple):
+        return ReadOnlyList([freeze(item) for item in value])
+    return value
+
+
+# Shared: most trials have no attributes or reports, and an empty read-only dict never changes.
+_EMPTY = ReadOnlyDict()
+
+
+def _read_only_list(values: Sequence[float]) -> ReadOnlyList:
+    return values if type(values) is ReadOnlyList else ReadOnlyList(values)
+
+
+def _read_only_dict(mapping: Mapping[Any, Any] | None) -> ReadOnlyDict:
+    """A read-only dict of ``mapping``, whose values are immutable; shared when it already is."""
+    if type(mapping) is ReadOnlyDict:
+        return mapping
+    return ReadOnlyDict(mapping) if mapping else _EMPTY
+
+
+def _frozen_attrs(attrs: Mapping[str, Any] | None) -> ReadOnlyDict:
+    """Attributes frozen however deep; shared when they already are."""
+    if type(attrs) is ReadOnlyDict:
+        return attrs
+    return freeze(dict(attrs)) if attrs else _EMPTY
+
+
+@dataclass(frozen=True, init=False)
 class FrozenTrial:
-    """A snapshot of a trial as stored. Treat it as read-only.
+    """A snapshot of a trial as stored; immutable.
+
+    Its fields cannot be reassigned and its lists and dicts are read-only
+    (:class:`ReadOnlyList`, :class:`ReadOnlyDict`; attribute values frozen
+    however deep), so nothing done to a trial handed out by a study changes the
+    study. Copy a container (``dict(trial.params)``) to get one you can change.
+    Snapshots pickle and deep-copy.
 
     Attributes:
         number: Position of the trial in its study, from 0.
@@ -93,6 +178,36 @@ class FrozenTrial:
     datetime_start: dt.datetime | None = None
     datetime_complete: dt.datetime | None = None
 
+    # Written by hand, not generated: a frozen dataclass's __init__ sets each field
+    # through object.__setattr__, and running trials build a snapshot per suggestion.
+    def __init__(
+        self,
+        number: int,
+        trial_id: int,
+        state: TrialState,
+        values: Sequence[float] | None = None,
+        params: Mapping[str, Any] | None = None,
+        distributions: Mapping[str, BaseDistribution] | None = None,
+        intermediate_values: Mapping[int, float] | None = None,
+        user_attrs: Mapping[str, Any] | None = None,
+        system_attrs: Mapping[str, Any] | None = None,
+        datetime_start: dt.datetime | None = None,
+        datetime_complete: dt.datetime | None = None,
+    ) -> None:
+        self.__dict__.update(
+            number=number,
+            trial_id=trial_id,
+            state=state,
+            values=None if values is None else _read_only_list(values),
+            params=_read_only_dict(params),
+            distributions=_read_only_dict(distributions),
+            intermediate_values=_read_only_dict(intermediate_values),
+            user_attrs=_frozen_attrs(user_attrs),
+            system_attrs=_frozen_attrs(system_attrs),
+            datetime_start=datetime_start,
+            datetime_complete=datetime_complete,
+        )
+
     @property
     def value(self) -> float | None:
         """The objective value of a single-objective trial."""
@@ -115,12 +230,25 @@ class FrozenTrial:
         return max(self.intermediate_values) if self.intermediate_values else None
 
     @property
+    def constraint_violation(self) -> float | None:
+        """Total amount by which the stored constraints are exceeded (0 when feasible).
+
+        None when the trial has no constraints stored (no ``constraints_func``).
+        """
+        constraints = self.system_attrs.get(CONSTRAINTS_KEY)
+        if constraints is None:
+            return None
+        return float(sum(max(float(c), 0.0) for c in constraints))
+
+    @property
     def fail_reason(self) -> str | None:
         """Why the trial failed, when it did."""
         return self.system_attrs.get(FAIL_REASON_KEY)
 
     def _with(self, **changes: Any) -> FrozenTrial:
         """A copy with ``changes`` applied (fields only, not validated).
+
+        Containers in ``changes`` must already be read-only (see :func:`freeze`).
 
         ``dataclasses.replace`` re-runs ``__init__`` field by field; storages call
         this once per suggestion, where that cost showed up in the overhead profile.
@@ -334,12 +462,15 @@ class Trial(BaseTrial):
     ) -> FrozenTrial:
         """The trial as just stored by :meth:`Study.tell`, built without a storage read."""
         frozen = self._snapshot()
-        frozen.state = state
-        frozen.values = values
+        system_attrs = frozen.system_attrs
         if fail_reason is not None:
-            frozen.system_attrs = {**frozen.system_attrs, FAIL_REASON_KEY: fail_reason}
-        frozen.datetime_complete = dt.datetime.now(dt.UTC)
-        return frozen
+            system_attrs = ReadOnlyDict({**system_attrs, FAIL_REASON_KEY: fail_reason})
+        return frozen._with(
+            state=state,
+            values=None if values is None else ReadOnlyList(values),
+            system_attrs=system_attrs,
+            datetime_complete=dt.datetime.now(dt.UTC),
+        )
 
     def _sample_relative(self) -> None:
         """Let the sampler choose the joint part of the space (called once, at ask)."""

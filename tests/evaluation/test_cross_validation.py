@@ -130,3 +130,48 @@ def test_compare_identical_models_finds_no_difference(data: tuple[np.ndarray, np
     assert result.difference == 0
     assert result.mcnemar is not None and result.mcnemar.p_value == 1.0
     assert "no significant difference" in str(result)
+
+
+@pytest.mark.parametrize("direction", ["minimize", "maximize"])
+def test_evaluate_reports_in_the_study_s_direction_so_the_best_trials_survive(
+    direction: str,
+) -> None:
+    # A minimize study of log loss: the good model must never be pruned, the
+    # hopeless one must be, whichever way the objective is written.
+    X, y = load_breast_cancer(return_X_y=True)
+    study = tl.create_study(direction=direction, pruner=tl.pruners.MedianPruner(n_startup_trials=2))
+    for kind in ["good", "good", "dummy", "good", "dummy", "dummy"]:
+        study.enqueue_trial({"model": kind})
+    sign = -1.0 if direction == "minimize" else 1.0
+
+    def objective(trial: tl.Trial) -> float:
+        kind = trial.suggest_categorical("model", ["good", "dummy"])
+        model = (
+            make_pipeline(StandardScaler(), LogisticRegression())
+            if kind == "good"
+            else DummyClassifier(strategy="prior")
+        )
+        return sign * tl.evaluate(model, X, y, cv=4, metrics="neg_log_loss").mean()
+
+    study.optimize(objective, n_trials=6)
+    states: dict[str, set[TrialState]] = {"good": set(), "dummy": set()}
+    for trial in study.trials:
+        states[trial.params["model"]].add(trial.state)
+    assert states == {"good": {TrialState.COMPLETE}, "dummy": {TrialState.PRUNED}}
+    assert study.best_trial.params["model"] == "good"
+    loss = study.trials[0].intermediate_values[0]
+    assert (loss > 0) == (direction == "minimize")  # the natural loss when minimising
+
+
+def test_evaluate_in_a_multi_objective_study_reports_nothing() -> None:
+    X, y = load_breast_cancer(return_X_y=True)
+    study = tl.create_study(directions=["maximize", "minimize"])
+
+    def objective(trial: tl.Trial) -> tuple[float, int]:
+        depth = trial.suggest_int("depth", 1, 3)
+        ev = tl.evaluate(DecisionTreeClassifier(max_depth=depth, random_state=0), X, y, cv=3)
+        return ev.mean(), depth
+
+    study.optimize(objective, n_trials=2)
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 2
+    assert all(not t.intermediate_values for t in study.trials)

@@ -18,6 +18,7 @@ from tunelab.evaluation._intervals import (
     bootstrap_interval,
     clopper_pearson_interval,
     resample_indices,
+    score_bounds,
     t_interval,
     wilson_interval,
 )
@@ -324,3 +325,51 @@ def test_bootstrap_argument_errors(kwargs: dict[str, Any], error: type[Exception
     metric = args.pop("metric")
     with pytest.raises(error):
         bootstrap_interval(metric, [0, 1, 1], [0, 1, 0], **args)
+
+
+@pytest.mark.parametrize(
+    ("metric", "scores", "bounds"),
+    [
+        ("roc_auc", [0.999, 1.0, 0.97, 1.0, 1.0], (0.0, 1.0)),
+        ("accuracy", [0.0, 0.0, 0.05, 0.0], (0.0, 1.0)),
+        ("matthews_corrcoef", [1.0, 0.9, 1.0], (-1.0, 1.0)),
+        ("neg_log_loss", [-0.001, -0.0001, -0.05], (-np.inf, 0.0)),
+        ("neg_mean_squared_error", [-1e-6, 0.0, -1e-2], (-np.inf, 0.0)),
+        ("r2", [1.0, 0.99, 0.9], (-np.inf, 1.0)),
+        ("d2_log_loss_score", [1.0, 0.99, 0.9], (-np.inf, 1.0)),
+    ],
+)
+def test_t_interval_stays_within_the_metric_s_range(
+    metric: str, scores: list[float], bounds: tuple[float, float]
+) -> None:
+    assert score_bounds(metric) == bounds
+    free = t_interval(scores)
+    assert free.low < bounds[0] or free.high > bounds[1]  # the plain t interval leaves it
+    ci = t_interval(scores, bounds=score_bounds(metric))
+    assert bounds[0] <= ci.low <= ci.estimate <= ci.high <= bounds[1]
+    assert ci.method == "t-clipped"
+    assert (ci.low, ci.high) == (max(free.low, bounds[0]), min(free.high, bounds[1]))
+
+
+def test_evaluation_intervals_respect_each_metric_s_range() -> None:
+    # A near-perfect forest on breast cancer: the unclipped ROC-AUC interval passes 1.
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.ensemble import RandomForestClassifier
+
+    import tunelab as tl
+
+    X, y = load_breast_cancer(return_X_y=True)
+    model = RandomForestClassifier(n_estimators=20, random_state=0)
+    ev = tl.evaluate(model, X, y, cv=5, metrics=["roc_auc", "neg_log_loss", "accuracy"])
+    for name in ev.metrics:
+        low, high = score_bounds(name)
+        ci = ev.interval(name)
+        assert low <= ci.low <= ci.high <= high, (name, ci)
+    assert t_interval(ev.scores("roc_auc")).high > 1.0
+    assert ev.summary()[0]["ci_high"] == ev.interval("roc_auc").high <= 1.0
+
+
+def test_unknown_metric_names_are_unbounded_and_plain_t_is_unchanged() -> None:
+    assert score_bounds("my_metric") == (-np.inf, np.inf)
+    ci = t_interval([0.2, 0.4, 0.6])
+    assert ci.method == "t" and ci.low < 0.2

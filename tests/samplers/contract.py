@@ -209,6 +209,18 @@ class SamplerContract:
         for name in BOUNDS_SPACE:
             assert len({p[name] for p in received}) > 1, f"{name} never varied"
 
+    def test_the_widest_float_range_is_searched(self) -> None:
+        # ±1e308: the width of the range overflows a float.
+        wide = FloatDistribution(-1e308, 1e308)
+        space: Space = {"x": wide, "y": wide}
+        received: list[dict[str, Any]] = []
+        study = self.run(space, self.flat_objective(space, received))
+        assert {t.state for t in study.trials} == {tl.TrialState.COMPLETE}
+        for params in received:
+            assert_in_domain(params, space)
+            assert all(math.isfinite(v) for v in params.values())
+        assert len({p["x"] for p in received}) > 1
+
     def test_log_scale_draws_respect_bounds(self) -> None:
         received: list[dict[str, Any]] = []
         self.run(LOG_SPACE, self.flat_objective(LOG_SPACE, received))

@@ -10,6 +10,8 @@ import pytest
 import tunelab as tl
 from tests.samplers.contract import SamplerContract
 from tunelab.samplers import AutoSampler, BaseSampler, RandomSampler
+from tunelab.space import CategoricalDistribution
+from tunelab.storage import InMemoryStorage
 from tunelab.trial import TrialState
 
 
@@ -121,3 +123,49 @@ def test_pruned_and_failed_history_is_fine() -> None:
     study = _run(AutoSampler(seed=1, n_startup_trials=3), objective, 20)
     states = {t.state for t in study.trials}
     assert {TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL} <= states
+
+
+def _reference_choice(sampler: AutoSampler, study: tl.Study) -> str:
+    """AutoSampler's rules applied to the whole history from scratch."""
+    finished = study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED))
+    if len(finished) < sampler.n_startup_trials:
+        return "qmc"
+    if len({frozenset(t.distributions) for t in finished}) > 1:
+        return "tpe"
+    if len(finished) > sampler.gp_max_trials:
+        return "tpe"
+    kinds = [isinstance(d, CategoricalDistribution) for d in finished[-1].distributions.values()]
+    return "tpe" if kinds and np.mean(kinds) > sampler.max_categorical_share else "gp"
+
+
+def test_choices_read_incrementally_match_the_rules_on_the_whole_history() -> None:
+    # Trials finish out of order, some fail or are pruned, and a second handle on
+    # the same storage adds trials: the incremental reading must see them all.
+    storage = InMemoryStorage()
+    study = tl.create_study(storage=storage, heartbeat_interval=None)
+    other = tl.load_study(study_name=study.study_name, storage=storage)
+    sampler = AutoSampler(seed=0, n_startup_trials=3, gp_max_trials=9)
+    rng = np.random.default_rng(0)
+    waiting: list[tl.Trial] = []
+    for step in range(40):
+        trial = other.ask() if step % 7 == 3 else study.ask()
+        trial.suggest_float("x", 0, 1)
+        if step == 25:
+            trial.suggest_categorical("c", ["a", "b", "c"])  # the space becomes conditional
+        waiting.append(trial)
+        if rng.random() < 0.6:
+            done = waiting.pop(int(rng.integers(len(waiting))))
+            states = [TrialState.COMPLETE] * 3 + [TrialState.PRUNED, TrialState.FAIL]
+            state = states[int(rng.integers(len(states)))]
+            study.tell(done, 1.0 if state == TrialState.COMPLETE else None, state=state)
+        probe = study.trials[-1]
+        assert sampler.choose(study._view, probe) == _reference_choice(sampler, study), step
+
+
+def test_long_studies_model_a_window_of_the_history() -> None:
+    from tunelab.samplers._auto import TPE_HISTORY_WINDOW
+
+    sampler = AutoSampler(seed=0)
+    tpe = sampler._get("tpe")
+    assert isinstance(tpe, tl.samplers.TPESampler)
+    assert tpe.history_window == TPE_HISTORY_WINDOW

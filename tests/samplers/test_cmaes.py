@@ -225,7 +225,8 @@ def test_restart_strategies_change_the_population_when_progress_stops(
     assert (run.restart, run.optimizer.population_size) == expected
 
 
-def test_warm_start_moves_the_initial_mean_toward_the_source_optimum() -> None:
+@pytest.mark.parametrize("keyword", ["warm_start_trials", "source_trials"])
+def test_warm_start_moves_the_initial_mean_toward_the_source_optimum(keyword: str) -> None:
     optimum = np.array([0.8, 0.15])
 
     def objective(trial: Trial) -> float:
@@ -243,7 +244,7 @@ def test_warm_start_moves_the_initial_mean_toward_the_source_optimum() -> None:
             objective(trial)
         return np.mean([[t.params["x"], t.params["y"]] for t in trials], axis=0)
 
-    warm = first_generation_mean(CmaEsSampler(seed=1, warm_start_trials=source.trials))
+    warm = first_generation_mean(CmaEsSampler(seed=1, **{keyword: source.trials}))
     cold = first_generation_mean(CmaEsSampler(seed=1))
     assert np.linalg.norm(warm - optimum) < 0.12
     assert np.linalg.norm(cold - optimum) > 0.3
@@ -284,6 +285,8 @@ def test_x0_outside_the_domain_is_reported_at_first_joint_sample() -> None:
         ({"restart_strategy": "sep"}, r"restart_strategy must be one of \[None, 'ipop', 'bipop'\]"),
         ({"inc_popsize": 1}, "inc_popsize"),
         ({"warm_start_trials": []}, "warm_start_trials must hold at least 10"),
+        ({"source_trials": [1]}, "source_trials must be a sequence of FrozenTrial"),
+        ({"source_trials": [], "warm_start_trials": []}, "not both"),
     ],
 )
 def test_invalid_arguments_are_named(kwargs: dict[str, Any], message: str) -> None:

@@ -21,7 +21,7 @@ from tunelab.samplers._nsga2 import (
     select_survivors,
 )
 from tunelab.study import StudyView
-from tunelab.trial import FrozenTrial, Trial
+from tunelab.trial import FrozenTrial, Trial, TrialState
 
 SEEDS = range(5)
 
@@ -248,11 +248,13 @@ def test_invalid_arguments_are_named(kwargs: dict[str, Any], message: str) -> No
         NSGAIISampler(**kwargs)
 
 
-def test_non_finite_constraints_are_reported() -> None:
+def test_nan_constraints_are_reported_as_the_trial_finishes() -> None:
     study = tl.create_study(
         directions=["minimize", "minimize"],
         sampler=NSGAIISampler(population_size=4, constraints_func=lambda t: [float("nan")]),
     )
-    study.optimize(zdt1, n_trials=4)
-    with pytest.raises(ValueError, match="constraints_func returned non-finite"):
-        study.optimize(zdt1, n_trials=1)
+    with pytest.raises(ValueError, match="constraints_func returned NaN for trial 0"):
+        study.optimize(zdt1, n_trials=4)
+    (trial,) = study.trials  # finished as told, without constraints
+    assert trial.state == TrialState.COMPLETE
+    assert "constraints" not in trial.system_attrs

@@ -516,3 +516,33 @@ def test_custom_gamma_and_weights_are_used() -> None:
     study.optimize(quadratic, n_trials=30)
     assert 2 in seen and 27 in seen  # l(x) over 2 trials, g(x) over the other 27 at the end
     assert study.best_value < 1.0
+
+
+def test_history_window_bounds_the_observations_g_is_fitted_to() -> None:
+    sizes: dict[int | None, list[int]] = {None: [], 40: []}
+    for window, seen in sizes.items():
+
+        def weights(n: int, seen: list[int] = seen) -> np.ndarray:
+            seen.append(n)
+            return np.ones(n)
+
+        sampler = TPESampler(seed=0, weights=weights, history_window=window)
+        tl.create_study(sampler=sampler).optimize(quadratic, n_trials=120)
+    assert max(sizes[None]) > 100  # every non-good observation, as before
+    assert max(sizes[40]) == 40  # only the latest ones in a long study
+
+
+def test_a_windowed_tpe_still_beats_random_search() -> None:
+    def windowed_tpe(seed: int) -> BaseSampler:
+        return TPESampler(seed=seed, history_window=30)
+
+    windowed = quality.best_values(windowed_tpe, quadratic, seeds=range(5), n_trials=150)
+    random = quality.best_values(
+        lambda seed: RandomSampler(seed=seed), quadratic, seeds=range(5), n_trials=150
+    )
+    assert quality.better_on_every_seed_by_5x(windowed, random)
+
+
+def test_history_window_must_be_a_positive_integer() -> None:
+    with pytest.raises(ValueError, match="history_window"):
+        TPESampler(history_window=0)

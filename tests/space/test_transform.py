@@ -228,3 +228,12 @@ def test_from_unit_of_uniform_draws_is_uniform_on_the_log_axis() -> None:
     linear = [from_unit(FloatDistribution(1e-3, 1e3), v) for v in u]
     # The same check rejects a linear draw on that range.
     assert stats.kstest(np.log10(linear), stats.uniform(loc=-3, scale=6).cdf).pvalue < 1e-6
+
+
+@pytest.mark.parametrize("value", [-1e308, -3e307, 0.0, 1.0, 5e307, 1e308])
+def test_ranges_whose_width_overflows_encode_and_decode(value: float) -> None:
+    transform = SearchSpaceTransform({"x": FloatDistribution(-1e308, 1e308)})
+    u = transform.encode({"x": value})
+    assert 0.0 <= u[0] <= 1.0 and math.isfinite(u[0])
+    assert transform.decode(u)["x"] == pytest.approx(value, rel=1e-12, abs=1e294)
+    assert transform.decode(np.array([0.75]))["x"] == pytest.approx(5e307)

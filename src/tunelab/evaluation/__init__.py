@@ -13,6 +13,7 @@ from tunelab.evaluation._intervals import (
     Interval,
     bootstrap_interval,
     clopper_pearson_interval,
+    score_bounds,
     t_interval,
     wilson_interval,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "mcnemar_test",
     "metrics",
     "paired_ttest_5x2cv",
+    "score_bounds",
     "t_interval",
     "wilson_interval",
 ]

@@ -9,10 +9,10 @@ from typing import Any
 
 import numpy as np
 
-from tunelab.evaluation._intervals import Interval, t_interval
+from tunelab.evaluation._intervals import Bounds, Interval, score_bounds, t_interval
 from tunelab.evaluation.metrics import EstimatorMetric, Metric, get_metric
 from tunelab.exceptions import TrialPruned
-from tunelab.trial import current_trial
+from tunelab.trial import BaseTrial, StudyDirection, Trial, current_trial
 
 MetricSpec = str | Metric | EstimatorMetric | Any
 Split = tuple[np.ndarray, np.ndarray]
@@ -43,6 +43,7 @@ class Evaluation:
         n_samples: Rows in the evaluated data.
         confidence: Coverage of :meth:`interval`.
         estimators: The fitted estimator of each fold, when asked for.
+        bounds: Each metric's range, which its intervals stay within.
     """
 
     metrics: list[str]
@@ -50,6 +51,7 @@ class Evaluation:
     n_samples: int
     confidence: float = 0.95
     estimators: list[Any] = field(default_factory=list)
+    bounds: dict[str, Bounds] = field(default_factory=dict)
 
     def scores(self, metric: str) -> np.ndarray:
         """One score per fold."""
@@ -68,10 +70,13 @@ class Evaluation:
     def interval(self, metric: str | None = None) -> Interval:
         """Student-t interval of the mean fold score at :attr:`confidence`.
 
+        Clipped to the metric's range (a ROC-AUC interval never passes 1).
         Folds share training data, so treat it as a description of the spread,
         and use :func:`tunelab.compare` to test two models against each other.
         """
-        return t_interval(self.scores(metric or self.metrics[0]), self.confidence)
+        name = metric or self.metrics[0]
+        bounds = self.bounds.get(name) or score_bounds(name)
+        return t_interval(self.scores(name), self.confidence, bounds=bounds)
 
     @property
     def fit_times(self) -> np.ndarray:
@@ -225,9 +230,13 @@ def evaluate(
         sample_weight: Weights used when fitting and scoring.
         confidence: Coverage of the intervals.
         return_estimators: Keep each fold's fitted estimator.
-        prune: Inside a running trial (the default when called from an
-            objective), report the running mean of the first metric after each
-            fold and raise :class:`TrialPruned` when the pruner says so.
+        prune: Inside a running trial of a single-objective study (the
+            default when called from an objective), report the running mean of
+            the first metric after each fold and raise :class:`TrialPruned` when
+            the pruner says so. The value reported follows the study's
+            direction so that the pruner ranks trials as the study does: the
+            greater-is-better score in a ``maximize`` study, its negation in a
+            ``minimize`` one (for a ``neg_*`` metric, the natural loss).
 
     Returns:
         An :class:`Evaluation`.
@@ -240,6 +249,7 @@ def evaluate(
     resolved = _as_metrics(metrics)
     splits = make_splits(estimator, X, y, cv, groups)
     trial = current_trial() if prune is not False else None
+    sign = _reporting_sign(trial) if trial is not None else None
     folds: list[FoldResult] = []
     fitted: list[Any] = []
     weights = None if sample_weight is None else np.asarray(sample_weight)
@@ -269,12 +279,33 @@ def evaluate(
         )
         if return_estimators:
             fitted.append(model)
-        if trial is not None and step < len(splits) - 1:
+        if trial is not None and sign is not None and step < len(splits) - 1:
             running = float(np.mean([f.scores[resolved[0].name] for f in folds]))
-            trial.report(running, step)
+            trial.report(sign * running, step)
             if trial.should_prune():
                 raise TrialPruned(f"pruned after fold {step + 1} of {len(splits)}")
-    return Evaluation([m.name for m in resolved], folds, _n_rows(X), confidence, fitted)
+    return Evaluation(
+        [m.name for m in resolved],
+        folds,
+        _n_rows(X),
+        confidence,
+        fitted,
+        {m.name: score_bounds(m) for m in resolved},
+    )
+
+
+def _reporting_sign(trial: BaseTrial) -> float | None:
+    """The factor that puts a greater-is-better score in the trial's study's direction.
+
+    None when nothing should be reported: studies of several objectives take no
+    intermediate values.
+    """
+    if not isinstance(trial, Trial):
+        return 1.0
+    directions = trial._study.directions
+    if len(directions) != 1:
+        return None
+    return -1.0 if directions[0] == StudyDirection.MINIMIZE else 1.0
 
 
 def _n_rows(X: Any) -> int:

@@ -19,7 +19,7 @@ import numpy as np
 from scipy import stats
 
 from .metrics._batch import BatchStatistic, Jackknife, batch_statistic
-from .metrics._registry import Metric, get_metric
+from .metrics._registry import EstimatorMetric, Metric, get_metric
 
 ScoreFn = Callable[[np.ndarray, np.ndarray, np.ndarray | None], float]
 # Index matrices are drawn in chunks of about this many cells to bound memory.
@@ -51,6 +51,56 @@ class Interval:
     def __contains__(self, value: float) -> bool:
         """Whether ``value`` lies in the closed interval ``[low, high]``."""
         return self.low <= value <= self.high
+
+
+Bounds = tuple[float, float]
+_UNBOUNDED: Bounds = (-math.inf, math.inf)
+_UNIT: Bounds = (0.0, 1.0)
+# Ranges of scorer-convention values (higher is better; ``neg_*`` are negated losses).
+_BOUNDS_BY_NAME: dict[str, Bounds] = {
+    "accuracy": _UNIT,
+    "balanced_accuracy": _UNIT,
+    "average_precision": _UNIT,
+    "top_k_accuracy": _UNIT,
+    "matthews_corrcoef": (-1.0, 1.0),
+    "cohen_kappa": (-1.0, 1.0),
+    "r2": (-math.inf, 1.0),
+    "explained_variance": (-math.inf, 1.0),
+    "adjusted_rand_score": (-1.0, 1.0),
+    "adjusted_mutual_info_score": (-math.inf, 1.0),
+    "mutual_info_score": (0.0, math.inf),
+    "positive_likelihood_ratio": (0.0, math.inf),
+    "rand_score": _UNIT,
+    "homogeneity_score": _UNIT,
+    "completeness_score": _UNIT,
+    "v_measure_score": _UNIT,
+    "normalized_mutual_info_score": _UNIT,
+    "fowlkes_mallows_score": _UNIT,
+}
+_BOUNDS_BY_PREFIX: dict[str, Bounds] = {
+    "f1": _UNIT,
+    "precision": _UNIT,
+    "recall": _UNIT,
+    "jaccard": _UNIT,
+    "roc_auc": _UNIT,
+    "d2_": (-math.inf, 1.0),
+    "neg_": (-math.inf, 0.0),
+}
+
+
+def score_bounds(metric: str | Metric | EstimatorMetric) -> Bounds:
+    """The range ``(low, high)`` of a metric's scorer-convention values.
+
+    Known for the registry's metrics and scikit-learn's scorer names; metrics
+    of other names are taken as unbounded.
+    """
+    name = metric if isinstance(metric, str) else metric.name
+    if name in _BOUNDS_BY_NAME:
+        return _BOUNDS_BY_NAME[name]
+    for prefix, bounds in _BOUNDS_BY_PREFIX.items():
+        if name.startswith(prefix):
+            return bounds
+    return _UNBOUNDED
 
 
 def _check_confidence(confidence: float) -> float:
@@ -108,7 +158,9 @@ def clopper_pearson_interval(k: int, n: int, confidence: float = 0.95) -> Interv
     return Interval(low, high, k / n, confidence, "clopper-pearson")
 
 
-def t_interval(fold_scores: Any, confidence: float = 0.95) -> Interval:
+def t_interval(
+    fold_scores: Any, confidence: float = 0.95, *, bounds: Bounds = _UNBOUNDED
+) -> Interval:
     """Student-t interval for the mean of per-fold scores.
 
     Cross-validation folds share training data, so this interval is too narrow
@@ -118,6 +170,9 @@ def t_interval(fold_scores: Any, confidence: float = 0.95) -> Interval:
     Args:
         fold_scores: one score per fold (at least two).
         confidence: nominal coverage.
+        bounds: the metric's range (see :func:`score_bounds`): the interval is
+            clipped to it, as the mean cannot leave it (method ``"t-clipped"``
+            when that cut the interval).
     """
     confidence = _check_confidence(confidence)
     scores = np.asarray(fold_scores, dtype=np.float64).ravel()
@@ -126,7 +181,9 @@ def t_interval(fold_scores: Any, confidence: float = 0.95) -> Interval:
     mean = float(scores.mean())
     t = float(stats.t.ppf(0.5 + confidence / 2, scores.shape[0] - 1))
     half = t * float(scores.std(ddof=1)) / math.sqrt(scores.shape[0])
-    return Interval(mean - half, mean + half, mean, confidence, "t")
+    low, high = max(mean - half, bounds[0]), min(mean + half, bounds[1])
+    method = "t" if (low, high) == (mean - half, mean + half) else "t-clipped"
+    return Interval(low, high, mean, confidence, method)
 
 
 # ---------------------------------------------------------------------------

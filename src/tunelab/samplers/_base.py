@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from tunelab.space import BaseDistribution
@@ -11,6 +12,8 @@ from tunelab.trial import FrozenTrial, TrialState
 
 if TYPE_CHECKING:
     from tunelab.study import StudyView
+
+ConstraintsFunc = Callable[[FrozenTrial], Sequence[float]]
 
 
 class BaseSampler(ABC):
@@ -20,7 +23,14 @@ class BaseSampler(ABC):
     over a space it infers at the start of each trial) and the rest one at a
     time as the objective asks for them (*independent* sampling). It reads the
     study through a :class:`~tunelab.study.StudyView` and never writes storage.
+
+    A sampler with a ``constraints_func`` has the study call it on each
+    COMPLETE or PRUNED trial as the trial finishes and store the values in the
+    trial's ``system_attrs["constraints"]`` (feasible when all are ``<= 0``),
+    where the sampler, and ``Study.best_trial``, read them.
     """
+
+    constraints_func: ConstraintsFunc | None = None
 
     def infer_relative_search_space(
         self, study: StudyView, trial: FrozenTrial
@@ -62,3 +72,29 @@ class BaseSampler(ABC):
                 f"{type(self).__name__} supports single-objective studies only; "
                 f"this one has {len(study.directions)} objectives"
             )
+
+
+def check_constraints_func(func: Any) -> ConstraintsFunc | None:
+    """Refuse a ``constraints_func`` that is neither callable nor None."""
+    if func is not None and not callable(func):
+        raise ValueError(f"constraints_func must be callable or None, got {func!r}")
+    return func
+
+
+def evaluate_constraints(func: ConstraintsFunc, trial: FrozenTrial) -> list[float]:
+    """The constraint values ``func`` gives a finished trial, checked.
+
+    Raises:
+        ValueError: They are not a sequence of numbers, or one is NaN.
+    """
+    values = func(trial)
+    try:
+        out = [float(v) for v in values]
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"constraints_func must return a sequence of numbers, got {values!r} "
+            f"for trial {trial.number}"
+        ) from None
+    if any(math.isnan(v) for v in out):
+        raise ValueError(f"constraints_func returned NaN for trial {trial.number}: {out}")
+    return out

@@ -364,12 +364,14 @@ class CmaEsSampler(BaseSampler):
         warm_start_trials: Completed trials of a similar study (same parameters,
             same direction) that set the initial mean, step size and covariance;
             at least 10 of them.
+        source_trials: Optuna's name for ``warm_start_trials`` (give one or the other).
         independent_sampler: Sampler for parameters outside the joint space;
             a :class:`RandomSampler` with ``seed`` by default.
 
     Raises:
         ValueError: An argument is out of range, or ``x0``/``sigma0`` are combined
-            with ``warm_start_trials`` (which sets both).
+            with ``warm_start_trials`` (which sets both), or both
+            ``warm_start_trials`` and ``source_trials`` are given.
     """
 
     def __init__(
@@ -385,9 +387,17 @@ class CmaEsSampler(BaseSampler):
         with_margin: bool = True,
         warm_start_trials: Sequence[FrozenTrial] | None = None,
         independent_sampler: BaseSampler | None = None,
+        source_trials: Sequence[FrozenTrial] | None = None,
     ) -> None:
         _check_arguments(n_startup_trials, sigma0, x0, popsize, restart_strategy, inc_popsize)
-        _check_warm_start(warm_start_trials, sigma0, x0)
+        name = "warm_start_trials"
+        if source_trials is not None:
+            if warm_start_trials is not None:
+                raise ValueError(
+                    "give warm_start_trials or source_trials (its Optuna name), not both"
+                )
+            name, warm_start_trials = "source_trials", source_trials
+        _check_warm_start(warm_start_trials, sigma0, x0, name)
         self.seed = seed
         self._settings = _Settings(
             entropy=_entropy(seed),
@@ -491,19 +501,19 @@ def _check_arguments(
 
 
 def _check_warm_start(
-    trials: Sequence[FrozenTrial] | None, sigma0: float | None, x0: Mapping[str, Any] | None
+    trials: Sequence[FrozenTrial] | None,
+    sigma0: float | None,
+    x0: Mapping[str, Any] | None,
+    name: str,
 ) -> None:
     if trials is None:
         return
     if x0 is not None or sigma0 is not None:
-        raise ValueError(
-            "warm_start_trials sets the initial mean and step size: give neither x0 nor sigma0"
-        )
+        raise ValueError(f"{name} sets the initial mean and step size: give neither x0 nor sigma0")
     if not all(isinstance(t, FrozenTrial) for t in trials):
-        raise ValueError("warm_start_trials must be a sequence of FrozenTrial")
+        raise ValueError(f"{name} must be a sequence of FrozenTrial")
     n_complete = sum(t.state == TrialState.COMPLETE and bool(t.values) for t in trials)
     if n_complete < _MIN_WARM_START_TRIALS:
         raise ValueError(
-            f"warm_start_trials must hold at least {_MIN_WARM_START_TRIALS} completed trials, "
-            f"got {n_complete}"
+            f"{name} must hold at least {_MIN_WARM_START_TRIALS} completed trials, got {n_complete}"
         )

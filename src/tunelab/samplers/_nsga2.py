@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tunelab.samplers._base import BaseSampler
+from tunelab.samplers._base import (
+    BaseSampler,
+    ConstraintsFunc,
+    check_constraints_func,
+    evaluate_constraints,
+)
 from tunelab.samplers._random import RandomSampler
 from tunelab.samplers._search_space import intersection_search_space
 from tunelab.space import BaseDistribution, CategoricalDistribution, SearchSpaceTransform
@@ -17,7 +21,6 @@ from tunelab.trial import FrozenTrial, StudyDirection, TrialState
 if TYPE_CHECKING:
     from tunelab.study import StudyView
 
-ConstraintsFunc = Callable[[FrozenTrial], Sequence[float]]
 
 _CROSSOVERS = ("uniform", "sbx")
 # Distribution indexes of SBX and polynomial mutation: how close children stay to parents.
@@ -132,10 +135,10 @@ class NSGAIISampler(BaseSampler):
         swapping_prob: Probability that uniform crossover takes a parameter from the
             second parent.
         constraints_func: Constraint values of a finished trial, feasible when all
-            are ``<= 0`` (for example read from its user attributes). A feasible trial
-            beats an infeasible one; of two infeasible ones, the one that violates
-            less. Called again when parents are rebuilt, so it must depend on the
-            trial only.
+            are ``<= 0`` (for example read from its user attributes), as in Optuna:
+            the study stores them in the trial's ``system_attrs["constraints"]``
+            when it finishes. A feasible trial beats an infeasible one; of two
+            infeasible ones, the one that violates less.
 
     Raises:
         ValueError: An argument is out of range.
@@ -153,8 +156,7 @@ class NSGAIISampler(BaseSampler):
         constraints_func: ConstraintsFunc | None = None,
     ) -> None:
         _check_arguments(population_size, mutation_prob, crossover, crossover_prob, swapping_prob)
-        if constraints_func is not None and not callable(constraints_func):
-            raise ValueError(f"constraints_func must be callable or None, got {constraints_func!r}")
+        check_constraints_func(constraints_func)
         self.seed = seed
         self.population_size = population_size
         self.mutation_prob = mutation_prob
@@ -249,16 +251,18 @@ class NSGAIISampler(BaseSampler):
         return _Elite([candidates[i] for i in order], ranks, distances)
 
     def _violation(self, study: StudyView, trial: FrozenTrial) -> float:
-        """Total constraint violation of a finished trial (0 when feasible), cached."""
+        """Total constraint violation of a finished trial (0 when feasible).
+
+        Read from the values stored when it finished; a trial finished without
+        them (another sampler's) is evaluated now, once.
+        """
         assert self.constraints_func is not None
+        stored = trial.constraint_violation
+        if stored is not None:
+            return stored
         key = (study.study_name, trial.number)
         if key not in self._violations:
-            constraints = np.asarray(self.constraints_func(trial), dtype=float).reshape(-1)
-            if not np.all(np.isfinite(constraints)):
-                raise ValueError(
-                    f"constraints_func returned non-finite values {constraints.tolist()} "
-                    f"for trial {trial.number}"
-                )
+            constraints = evaluate_constraints(self.constraints_func, trial)
             self._violations[key] = float(np.sum(np.maximum(constraints, 0.0)))
         return self._violations[key]
 

@@ -37,7 +37,8 @@ def grid_values(dist: BaseDistribution, *, n_float: int | None = None) -> list[A
         raise ValueError("a continuous float range needs n_float points to make a grid")
     if dist.log:
         return [float(v) for v in np.geomspace(dist.low, dist.high, n_float)]
-    return [float(v) for v in np.linspace(dist.low, dist.high, n_float)]
+    # Interpolated, not linspace(low, high): its step overflows on ranges as wide as ±1e308.
+    return [float((1.0 - t) * dist.low + t * dist.high) for t in np.linspace(0.0, 1.0, n_float)]
 
 
 def iter_grid(values: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:

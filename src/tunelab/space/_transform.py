@@ -76,7 +76,7 @@ class SearchSpaceTransform:
             assert isinstance(dist, FloatDistribution | IntDistribution)
             low, high = _numeric_bounds(dist)
             value = math.log(internal) if dist.log else internal
-            out[cols.start] = 0.5 if high == low else (value - low) / (high - low)
+            out[cols.start] = 0.5 if high == low else _to_unit(value, low, high)
         return out
 
     def decode(self, x: np.ndarray) -> dict[str, Any]:
@@ -111,9 +111,18 @@ def from_unit(dist: BaseDistribution, u: float) -> Any:
     return _decode_numeric(dist, u)
 
 
+def _to_unit(value: float, low: float, high: float) -> float:
+    """Position of ``value`` in ``[low, high]``, also for ranges as wide as ±1e308."""
+    if math.isinf(high - low):  # the width overflows; half of it does not
+        return (0.5 * value - 0.5 * low) / (0.5 * high - 0.5 * low)
+    return (value - low) / (high - low)
+
+
 def _decode_numeric(dist: FloatDistribution | IntDistribution, u: float) -> float | int:
     low, high = _numeric_bounds(dist)
-    value = low + min(max(u, 0.0), 1.0) * (high - low)
+    u = min(max(u, 0.0), 1.0)
+    # Interpolated term by term, not low + u * (high - low), whose width can overflow.
+    value = (1.0 - u) * low + u * high
     if dist.log:
         value = math.exp(value)
     if dist.step is not None:

@@ -11,13 +11,21 @@ import datetime as dt
 import json
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Container, Sequence
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from tunelab.exceptions import UpdateFinishedTrialError
 from tunelab.space import BaseDistribution
-from tunelab.trial import FAIL_REASON_KEY, FrozenTrial, StudyDirection, TrialState
+from tunelab.trial import (
+    FAIL_REASON_KEY,
+    FIXED_PARAMS_KEY,
+    FrozenTrial,
+    StudyDirection,
+    TrialState,
+)
 
 
 @dataclass(frozen=True)
@@ -192,6 +200,42 @@ def check_values(values: Sequence[float] | None, state: TrialState) -> list[floa
     if any(math.isnan(v) for v in out):
         raise ValueError(f"values must not be NaN, got {out}")
     return out
+
+
+def check_param_name(name: Any) -> None:
+    """Refuse a parameter name that is not a string (every storage applies this rule)."""
+    if not isinstance(name, str):
+        raise TypeError(f"parameter names must be strings, got {name!r} ({type(name).__name__})")
+
+
+def check_new_trial_attrs(system_attrs: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Validate the system attributes of a new trial before anything is stored.
+
+    Parameters queued for the trial (``enqueue_trial``, retries) need string
+    names and values a parameter can take (None, bool, int, float or str;
+    NumPy scalars become their Python value), so that every storage accepts
+    the same ones and the trial can later use them.
+
+    Returns:
+        The attributes, with the queued parameters normalised.
+    """
+    if not system_attrs or FIXED_PARAMS_KEY not in system_attrs:
+        return system_attrs
+    fixed = system_attrs[FIXED_PARAMS_KEY]
+    if not isinstance(fixed, Mapping):
+        raise TypeError(f"queued parameters must be a mapping of name to value, got {fixed!r}")
+    checked: dict[str, Any] = {}
+    for name, value in fixed.items():
+        check_param_name(name)
+        if isinstance(value, np.generic):
+            value = value.item()
+        if value is not None and not isinstance(value, bool | int | float | str):
+            raise TypeError(
+                f"queued value of parameter {name!r} must be None, a bool, int, float or str, "
+                f"got {value!r} ({type(value).__name__})"
+            )
+        checked[name] = value
+    return {**system_attrs, FIXED_PARAMS_KEY: checked}
 
 
 def ensure_not_finished(trial: FrozenTrial) -> None:

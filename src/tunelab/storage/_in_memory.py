@@ -15,6 +15,8 @@ from tunelab.space import BaseDistribution
 from tunelab.storage._base import (
     BaseStorage,
     StudySummary,
+    check_new_trial_attrs,
+    check_param_name,
     check_values,
     ensure_not_finished,
     fail_reason_attrs,
@@ -22,7 +24,7 @@ from tunelab.storage._base import (
     now,
     stale_reason,
 )
-from tunelab.trial import FrozenTrial, StudyDirection, TrialState
+from tunelab.trial import FrozenTrial, ReadOnlyDict, StudyDirection, TrialState, freeze
 
 
 @dataclasses.dataclass
@@ -39,8 +41,8 @@ class _Study:
 class InMemoryStorage(BaseStorage):
     """Studies held in a dict; lost when the process exits.
 
-    Trials are replaced, never mutated, on update, so readers can share the
-    snapshots without copying.
+    Trials are immutable and replaced on update, so readers share the snapshots
+    without copying.
     """
 
     def __init__(self) -> None:
@@ -124,6 +126,7 @@ class InMemoryStorage(BaseStorage):
         system_attrs: dict[str, Any] | None = None,
         user_attrs: dict[str, Any] | None = None,
     ) -> FrozenTrial:
+        system_attrs = check_new_trial_attrs(system_attrs)
         with self._lock:
             study = self._study(study_id)
             trial_id = len(self._trial_loc)
@@ -133,8 +136,8 @@ class InMemoryStorage(BaseStorage):
                 number=len(study.trials),
                 trial_id=trial_id,
                 state=state,
-                user_attrs=copy.deepcopy(user_attrs or {}),
-                system_attrs=copy.deepcopy(system_attrs or {}),
+                user_attrs=_stored_attrs(user_attrs),
+                system_attrs=_stored_attrs(system_attrs),
                 datetime_start=now() if state == TrialState.RUNNING else None,
             )
             study.trials.append(trial)
@@ -170,13 +173,15 @@ class InMemoryStorage(BaseStorage):
     def set_trial_param(
         self, trial_id: int, name: str, internal_value: float, distribution: BaseDistribution
     ) -> None:
+        check_param_name(name)
         with self._lock:
             trial = self._get(trial_id)
             ensure_not_finished(trial)
+            value = distribution.to_external(internal_value)
             self._replace(
                 trial_id,
-                params={**trial.params, name: distribution.to_external(internal_value)},
-                distributions={**trial.distributions, name: distribution},
+                params=ReadOnlyDict({**trial.params, name: value}),
+                distributions=ReadOnlyDict({**trial.distributions, name: distribution}),
             )
 
     def set_trial_state_values(
@@ -191,7 +196,7 @@ class InMemoryStorage(BaseStorage):
         with self._lock:
             trial = self._get(trial_id)
             ensure_not_finished(trial)
-            changes: dict[str, Any] = {"state": state, "values": checked}
+            changes: dict[str, Any] = {"state": state, "values": freeze(checked)}
             if state == TrialState.RUNNING:
                 changes["datetime_start"] = now()
                 self._heartbeats[trial_id] = time.time()
@@ -199,7 +204,9 @@ class InMemoryStorage(BaseStorage):
                 changes["datetime_complete"] = now()
                 self._heartbeats.pop(trial_id, None)
             if fail_reason is not None:
-                changes["system_attrs"] = {**trial.system_attrs, **fail_reason_attrs(fail_reason)}
+                changes["system_attrs"] = ReadOnlyDict(
+                    {**trial.system_attrs, **fail_reason_attrs(fail_reason)}
+                )
             self._replace(trial_id, **changes)
 
     def set_trial_intermediate_value(self, trial_id: int, step: int, value: float) -> None:
@@ -207,7 +214,8 @@ class InMemoryStorage(BaseStorage):
             trial = self._get(trial_id)
             ensure_not_finished(trial)
             self._replace(
-                trial_id, intermediate_values={**trial.intermediate_values, step: float(value)}
+                trial_id,
+                intermediate_values=ReadOnlyDict({**trial.intermediate_values, step: float(value)}),
             )
 
     def set_trial_attr(self, trial_id: int, key: str, value: Any, *, system: bool = False) -> None:
@@ -215,9 +223,8 @@ class InMemoryStorage(BaseStorage):
             trial = self._get(trial_id)
             ensure_not_finished(trial)
             field = "system_attrs" if system else "user_attrs"
-            self._replace(
-                trial_id, **{field: {**getattr(trial, field), key: json_roundtrip(value)}}
-            )
+            stored = freeze(json_roundtrip(value))
+            self._replace(trial_id, **{field: ReadOnlyDict({**getattr(trial, field), key: stored})})
 
     def get_trial(self, trial_id: int) -> FrozenTrial:
         with self._lock:
@@ -258,3 +265,8 @@ class InMemoryStorage(BaseStorage):
                     )
                     failed.append(self._get(trial.trial_id))
         return failed
+
+
+def _stored_attrs(attrs: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Attributes as a durable storage would read them back (through JSON), frozen."""
+    return freeze(json_roundtrip(attrs)) if attrs else None

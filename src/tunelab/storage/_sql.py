@@ -45,6 +45,8 @@ from tunelab.storage import _schema as s
 from tunelab.storage._base import (
     BaseStorage,
     StudySummary,
+    check_new_trial_attrs,
+    check_param_name,
     check_values,
     dumps_json,
     fail_reason_attrs,
@@ -216,6 +218,7 @@ class SQLStorage(BaseStorage):
         user_attrs: dict[str, Any] | None = None,
     ) -> FrozenTrial:
         sql = self._sql
+        system_attrs = check_new_trial_attrs(system_attrs)
         attrs = [(True, k, dumps_json(v)) for k, v in (system_attrs or {}).items()]
         attrs += [(False, k, dumps_json(v)) for k, v in (user_attrs or {}).items()]
         running = state == TrialState.RUNNING
@@ -273,6 +276,7 @@ class SQLStorage(BaseStorage):
     def set_trial_param(
         self, trial_id: int, name: str, internal_value: float, distribution: BaseDistribution
     ) -> None:
+        check_param_name(name)
         self._write_open(
             self._sql.upsert_param,
             (trial_id, name, float(internal_value), distribution.to_json(), trial_id),

@@ -10,6 +10,7 @@ Improvements to Expected Improvement").
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import scipy.optimize
@@ -88,6 +89,53 @@ class LogEI:
         mean, var, d_mean, d_var = self.gp.predict_with_grad(x, columns)
         value, g_mean, g_var = log_expected_improvement(mean, var, self.best)
         return value, g_mean[:, None] * d_mean + g_var[:, None] * d_var
+
+
+class ConstrainedLogEI(LogEI):
+    """Log expected improvement plus the log probability that every constraint holds.
+
+    Each constraint has its own GP over standardised values and a threshold
+    (zero, standardised): ``log P(c <= 0) = log Φ((threshold - mean) / sd)``.
+    Before any trial is feasible only the probability counts.
+
+    Args:
+        gp: The objective's posterior.
+        best: The best standardised value among feasible observations, None if none.
+        constraints: A GP and its threshold per constraint.
+    """
+
+    def __init__(
+        self,
+        gp: GaussianProcess,
+        best: float | None,
+        constraints: Sequence[tuple[GaussianProcess, float]],
+    ) -> None:
+        super().__init__(gp, math.inf if best is None else best)
+        self.use_objective = best is not None
+        self.constraints = list(constraints)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        total = super().__call__(x) if self.use_objective else np.zeros(len(x))
+        for gp, threshold in self.constraints:
+            mean, var = gp.predict(x)
+            total = total + special.log_ndtr((threshold - mean) / np.sqrt(var))
+        return total
+
+    def value_and_grad(self, x: np.ndarray, columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if self.use_objective:
+            value, grad = super().value_and_grad(x, columns)
+        else:
+            value, grad = np.zeros(len(x)), np.zeros((len(x), len(columns)))
+        for gp, threshold in self.constraints:
+            mean, var, d_mean, d_var = gp.predict_with_grad(x, columns)
+            z = (threshold - mean) / np.sqrt(var)
+            log_p = special.log_ndtr(z)
+            # d log Φ(z) / dz = φ(z) / Φ(z), computed in log space.
+            ratio = np.exp(-0.5 * z * z - _LOG_SQRT_2PI - log_p)
+            d_z_mean, d_z_var = -1.0 / np.sqrt(var), -z / (2.0 * var)
+            value = value + log_p
+            grad = grad + (ratio * d_z_mean)[:, None] * d_mean + (ratio * d_z_var)[:, None] * d_var
+        return value, grad
 
 
 def maximize_acquisition(

@@ -9,8 +9,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tunelab._validation import check_int
-from tunelab.samplers._base import BaseSampler
-from tunelab.samplers._gp._acquisition import LogEI, maximize_acquisition
+from tunelab.samplers._base import (
+    BaseSampler,
+    ConstraintsFunc,
+    check_constraints_func,
+    evaluate_constraints,
+)
+from tunelab.samplers._gp._acquisition import ConstrainedLogEI, LogEI, maximize_acquisition
 from tunelab.samplers._gp._model import GaussianProcess, KernelParams, fit_hyperparameters
 from tunelab.samplers._gp._transform import InputSpace, normalize_objective
 from tunelab.samplers._random import RandomSampler
@@ -67,6 +72,11 @@ class GPSampler(BaseSampler):
         n_restarts: Best-scoring points refined by local optimisation.
         deterministic_objective: The objective has no noise: fix the GP's
             noise at a tiny value instead of fitting it.
+        constraints_func: Constraint values of a finished trial, feasible when
+            all are ``<= 0``, as in Optuna: the study stores them in the trial's
+            ``system_attrs["constraints"]`` when it finishes. Each constraint
+            gets its own GP, and the acquisition adds the log probability that
+            all hold to log expected improvement over the best feasible value.
     """
 
     def __init__(
@@ -77,6 +87,7 @@ class GPSampler(BaseSampler):
         n_candidates: int = 512,
         n_restarts: int = 5,
         deterministic_objective: bool = False,
+        constraints_func: ConstraintsFunc | None = None,
     ) -> None:
         check_int("n_startup_trials", n_startup_trials, 1)
         check_int("n_candidates", n_candidates, 1)
@@ -86,6 +97,7 @@ class GPSampler(BaseSampler):
         self.n_candidates = n_candidates
         self.n_restarts = n_restarts
         self.deterministic_objective = deterministic_objective
+        self.constraints_func = check_constraints_func(constraints_func)
         self._rng = np.random.default_rng(seed)
         self._random = RandomSampler(seed=seed)
         self._fit_cache: _FitCache | None = None
@@ -138,8 +150,13 @@ class GPSampler(BaseSampler):
         incumbents = x[np.argsort(y)[:_N_INCUMBENTS]]
         # Believed values count as observations (gp.y holds them): a pending point
         # predicted to improve raises the bar, so its neighbourhood offers little.
+        acquisition = LogEI(gp, float(gp.y.min()))
+        if self.constraints_func is not None:
+            acquisition, feasible = self._constrained(space, x, y, gp, complete)
+            if feasible.any():
+                incumbents = x[feasible][np.argsort(y[feasible])[:_N_INCUMBENTS]]
         best = maximize_acquisition(
-            LogEI(gp, float(gp.y.min())),
+            acquisition,
             space,
             self._rng,
             n_candidates=self.n_candidates,
@@ -202,6 +219,42 @@ class GPSampler(BaseSampler):
         restarted_at = n if restart or cache is None else cache.restarted_at
         self._fit_cache = _FitCache(key, theta, n, restarted_at)
         return KernelParams.from_theta(theta, space.dim)
+
+    def _constrained(
+        self,
+        space: InputSpace,
+        x: np.ndarray,
+        y: np.ndarray,
+        gp: GaussianProcess,
+        complete: list[FrozenTrial],
+    ) -> tuple[ConstrainedLogEI, np.ndarray]:
+        """The constrained acquisition, and which observations are feasible."""
+        assert self.constraints_func is not None
+        func = self.constraints_func
+        values = np.array(
+            [t.system_attrs.get("constraints") or evaluate_constraints(func, t) for t in complete],
+            dtype=float,
+        ).reshape(len(complete), -1)
+        feasible = np.all(values <= 0.0, axis=1)
+        models = []
+        for column in values.T:
+            centre, scale = float(column.mean()), float(column.std()) or 1.0
+            standardised = (column - centre) / scale
+            theta = fit_hyperparameters(
+                x,
+                standardised,
+                space.is_categorical,
+                deterministic=self.deterministic_objective,
+                init=None,
+                n_random_starts=0,
+                rng=self._rng,
+            )
+            params = KernelParams.from_theta(theta, space.dim)
+            models.append(
+                (GaussianProcess(x, standardised, space.is_categorical, params), -centre / scale)
+            )
+        best = float(y[feasible].min()) if feasible.any() else None
+        return ConstrainedLogEI(gp, best, models), feasible
 
     def _encode_history(
         self,

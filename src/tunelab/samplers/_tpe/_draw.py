@@ -16,8 +16,11 @@ from tunelab.space import BaseDistribution, from_unit
 
 WeightsFunc = Callable[[int], Any]
 
-# Sets larger than this reuse the history's sorted columns instead of sorting.
+# Sets larger than this reuse the history's sorted columns instead of sorting,
+# unless they are under 1/_PRESORTED_SHARE of the history (a windowed g(x) in a
+# long study), where filtering the whole sorted column costs more than a sort.
 _PRESORTED_MIN = 256
+_PRESORTED_SHARE = 16
 
 
 @dataclass(frozen=True)
@@ -119,7 +122,7 @@ def _observations(
         [history.column(k, rows) for k, c in zip(keys, is_cat, strict=True) if c], dtype=np.intp
     ).reshape(int(is_cat.sum()), len(rows))
     orders = None
-    if len(rows) >= _PRESORTED_MIN:
+    if len(rows) >= max(_PRESORTED_MIN, history.n_rows // _PRESORTED_SHARE):
         orders = _sorted_orders(history, numeric_keys, rows)
     if lies is not None and len(lies):
         lie_numeric, lie_categorical = lies[:, ~is_cat].T, lies[:, is_cat].T.astype(np.intp)

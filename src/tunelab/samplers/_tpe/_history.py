@@ -27,10 +27,14 @@ class History:
 
     Args:
         directions: The study's directions (values are stored as minimised).
+        constrained: Rank feasible trials first (their stored constraints all
+            ``<= 0``), then infeasible ones by their total violation; a trial
+            without stored constraints counts as infinitely infeasible.
     """
 
-    def __init__(self, directions: Sequence[StudyDirection]) -> None:
+    def __init__(self, directions: Sequence[StudyDirection], *, constrained: bool = False) -> None:
         self.directions = list(directions)
+        self.constrained = constrained
         self._signs = np.array([-1.0 if d == StudyDirection.MAXIMIZE else 1.0 for d in directions])
         self.n_rows = 0
         self._capacity = _INITIAL_CAPACITY
@@ -38,6 +42,7 @@ class History:
         self._kind = np.zeros(self._capacity, dtype=np.int8)
         self._step = np.zeros(self._capacity)
         self._values = np.zeros((self._capacity, len(directions)))
+        self._violation = np.zeros(self._capacity)
         self._columns: dict[ColumnKey, np.ndarray] = {}
         self._seen = 0
         self._last_seen_number = -1
@@ -87,6 +92,9 @@ class History:
         self._unsorted |= row > 0 and trial.number < self._numbers[row - 1]
         self._numbers[row] = trial.number
         self._kind[row], self._step[row], self._values[row] = self._score(trial)
+        if self.constrained:
+            violation = trial.constraint_violation
+            self._violation[row] = np.inf if violation is None else violation
         for name, value in trial.params.items():
             dist = trial.distributions[name]
             if dist.single():
@@ -119,6 +127,7 @@ class History:
         self._kind = _resized(self._kind, self._capacity, 0)
         self._step = _resized(self._step, self._capacity, 0.0)
         self._values = _resized(self._values, self._capacity, 0.0)
+        self._violation = _resized(self._violation, self._capacity, 0.0)
         self._columns = {k: _resized(c, self._capacity, np.nan) for k, c in self._columns.items()}
 
     def _sort_rows(self) -> None:
@@ -128,7 +137,13 @@ class History:
         depend only on the history, not on when the sampler happened to look.
         """
         order = np.argsort(self._numbers[: self.n_rows], kind="stable")
-        arrays: list[np.ndarray] = [self._numbers, self._kind, self._step, self._values]
+        arrays: list[np.ndarray] = [
+            self._numbers,
+            self._kind,
+            self._step,
+            self._values,
+            self._violation,
+        ]
         for array in [*arrays, *self._columns.values()]:
             array[: self.n_rows] = array[order]
         self._unsorted = False
@@ -223,16 +238,33 @@ class History:
         if hit is not None and hit[0] == self._version:
             return hit[1]  # type: ignore[return-value]
         n = self.n_rows
-        if len(self.directions) == 1:
-            good = _ranking.best_rows_single(
-                self._kind[:n], self._step[:n], self._values[:n, 0], n_good
-            )
-        else:
-            good = _ranking.best_rows_multi(self._kind[:n], self._values[:n], n_good)
+        rows: np.ndarray | slice = slice(0, n)
+        if self.constrained:
+            # Feasible rows compete by value; the rest of the good set is filled
+            # with the least infeasible rows.
+            violation = self._violation[:n]
+            rows = np.flatnonzero(violation == 0.0)
+            infeasible = np.flatnonzero(violation > 0.0)
+            fill = infeasible[np.argsort(violation[infeasible], kind="stable")]
+            n_good_feasible = min(n_good, len(rows))
+        good = self._best_rows(rows, n_good_feasible if self.constrained else n_good)
+        if self.constrained and len(good) < n_good:
+            good = np.concatenate([good, fill[: n_good - len(good)]])
         mask = np.zeros(n, dtype=bool)
         mask[good] = True
         self._cache[cache_key] = (self._version, mask)
         return mask
+
+    def _best_rows(self, rows: np.ndarray | slice, n_good: int) -> np.ndarray:
+        """The ``n_good`` best of ``rows`` (indices, or a slice from 0) by value or Pareto rank."""
+        if n_good == 0:
+            return np.empty(0, dtype=np.intp)
+        kind, values = self._kind[rows], self._values[rows]
+        if len(self.directions) == 1:
+            picked = _ranking.best_rows_single(kind, self._step[rows], values[:, 0], n_good)
+        else:
+            picked = _ranking.best_rows_multi(kind, values, n_good)
+        return picked if isinstance(rows, slice) else rows[picked]
 
 
 def _resized(array: np.ndarray, capacity: int, fill: float) -> np.ndarray:

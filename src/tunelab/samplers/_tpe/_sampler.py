@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tunelab._validation import check_int
-from tunelab.samplers._base import BaseSampler
+from tunelab.samplers._base import BaseSampler, ConstraintsFunc, check_constraints_func
 from tunelab.samplers._tpe._draw import DrawSettings, WeightsFunc, draw, draw_uniform, encode
 from tunelab.samplers._tpe._history import History
 from tunelab.samplers._tpe._ranking import default_gamma
@@ -67,6 +67,14 @@ class TPESampler(BaseSampler):
             by default 10 % of them, at most 25. Results are clipped to ``[1, n]``.
         weights: ``weights(n)`` gives the ``n`` weights of a set's
             observations, oldest trial first; equal weights by default.
+        history_window: For very long studies: fit g(x) to at most this many
+            of the latest observations outside the good set (the good set is
+            still chosen among all of them), so that the cost of a trial
+            stops growing with the history. None (the default): all of them.
+        constraints_func: Constraint values of a finished trial, feasible when
+            all are ``<= 0``, as in Optuna: the study stores them in the trial's
+            ``system_attrs["constraints"]`` when it finishes. The good set is
+            taken among the feasible trials first, then the least infeasible.
 
     Raises:
         ValueError: An argument is out of its range.
@@ -85,7 +93,11 @@ class TPESampler(BaseSampler):
         consider_endpoints: bool = False,
         gamma: GammaFunc | None = None,
         weights: WeightsFunc | None = None,
+        history_window: int | None = None,
+        constraints_func: ConstraintsFunc | None = None,
     ) -> None:
+        if history_window is not None:
+            check_int("history_window", history_window, 1)
         _check_arguments(
             n_startup_trials=n_startup_trials,
             n_ei_candidates=n_ei_candidates,
@@ -108,6 +120,8 @@ class TPESampler(BaseSampler):
         self.consider_endpoints = consider_endpoints
         self.gamma = gamma
         self.weights = weights
+        self.history_window = history_window
+        self.constraints_func = check_constraints_func(constraints_func)
         self._settings = DrawSettings(
             n_ei_candidates, self.prior_weight, consider_endpoints, weights
         )
@@ -179,7 +193,7 @@ class TPESampler(BaseSampler):
         key = (study.study_name, id(study))
         history = self._cached[1] if self._cached and self._cached[0] == key else None
         if history is None or history.directions != study.directions or not history.sync(trials):
-            history = History(study.directions)
+            history = History(study.directions, constrained=self.constraints_func is not None)
             history.sync(trials)
             self._cached = (key, history)
         return history
@@ -195,9 +209,11 @@ class TPESampler(BaseSampler):
         rows = history.rows_with(list(space.items()))
         if len(rows) == 0:
             return draw_uniform(space, self._rng)
-        sets = history.split(rows, self._n_good(history.n_rows))
+        good, bad = history.split(rows, self._n_good(history.n_rows))
+        if self.history_window is not None:
+            bad = bad[-self.history_window :]  # rows are in trial-number order
         lies = self._lies(study_name, history, trial, space)
-        return draw(history, space, sets, lies, self._rng, self._settings)
+        return draw(history, space, (good, bad), lies, self._rng, self._settings)
 
     def _n_good(self, n: int) -> int:
         if self.gamma is None:
