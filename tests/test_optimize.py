@@ -389,7 +389,7 @@ def test_unusable_return_values_fail_the_same_way_on_every_backend(
     n_jobs: int, backend: str
 ) -> None:
     for objective, reason in [
-        (_huge, "objective value 0 is NaN or infinite: 1000"),
+        (_huge, "objective value 0 is an integer too large for a float: 1000"),
         (_returns_a_lambda, "objective value 0 is not a number: <function _returns_a_lambda"),
     ]:
         study = tl.create_study()

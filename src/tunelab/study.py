@@ -809,13 +809,21 @@ def check_objective_values(values: Any, n_objectives: int) -> list[float]:
             f"the objective returned {len(seq)} value(s) but the study has "
             f"{n_objectives} direction(s): {values!r}"
         )
+    out = []
     for i, value in enumerate(seq):
         # Infinity is a valid (if extreme) result, as in Optuna; NaN is not a result.
         if not _is_real(value):
             raise ValueError(f"objective value {i} is not a number: {value!r}")
-        if math.isnan(float(value)):
+        try:
+            number = float(value)
+        except OverflowError:
+            raise ValueError(
+                f"objective value {i} is an integer too large for a float: {str(value)[:40]}..."
+            ) from None
+        if math.isnan(number):
             raise ValueError(f"objective value {i} is NaN: {value!r}")
-    return [float(v) for v in seq]
+        out.append(number)
+    return out
 
 
 def _is_real(value: Any) -> bool:

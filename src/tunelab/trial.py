@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import copy
 import datetime as dt
 import enum
 import math
@@ -120,6 +121,15 @@ def freeze(value: Any) -> Any:
     return value
 
 
+def thaw(value: Any) -> Any:
+    """``value`` with every read-only list and dict in it, however deep, made a plain one."""
+    if isinstance(value, dict):
+        return {key: thaw(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [thaw(item) for item in value]
+    return value
+
+
 # Shared: most trials have no attributes or reports, and an empty read-only dict never changes.
 _EMPTY = ReadOnlyDict()
 
@@ -149,8 +159,10 @@ class FrozenTrial:
     Its fields cannot be reassigned and its lists and dicts are read-only
     (:class:`ReadOnlyList`, :class:`ReadOnlyDict`; attribute values frozen
     however deep), so nothing done to a trial handed out by a study changes the
-    study. Copy a container (``dict(trial.params)``) to get one you can change.
-    Snapshots pickle and deep-copy.
+    study. Copy a container (``dict(trial.params)``) to get one you can change;
+    a deep copy (``copy.deepcopy``, ``study.get_trials(deepcopy=True)``, which
+    ``study.trials`` returns) holds plain lists and dicts, the holder's own to
+    change, as Optuna's do. Snapshots pickle.
 
     Attributes:
         number: Position of the trial in its study, from 0.
@@ -207,6 +219,15 @@ class FrozenTrial:
             datetime_start=datetime_start,
             datetime_complete=datetime_complete,
         )
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> FrozenTrial:
+        # A deep copy belongs to whoever asked for it (Optuna's get_trials(deepcopy=True)),
+        # so its lists and dicts are plain ones they may change; the fields stay fixed.
+        clone = object.__new__(FrozenTrial)
+        clone.__dict__.update(
+            {name: thaw(copy.deepcopy(value, memo)) for name, value in self.__dict__.items()}
+        )
+        return clone
 
     @property
     def value(self) -> float | None:

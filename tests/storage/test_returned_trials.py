@@ -53,24 +53,36 @@ ATTACKS: dict[str, Callable[[FrozenTrial], Any]] = {
 }
 
 
-def _handed_out(study: tl.Study) -> list[FrozenTrial]:
+def _shared(study: tl.Study) -> list[FrozenTrial]:
     return [
-        study.trials[0],
-        study.get_trials(states=(TrialState.COMPLETE,))[1],
+        study.get_trials(deepcopy=False)[0],
+        study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))[1],
         study.best_trial,
         study.best_trials[0],
     ]
+
+
+_FIELD_ATTACKS = ("assign values", "assign state", "delete params")
 
 
 def test_changing_a_returned_trial_is_refused_and_changes_nothing(storage: BaseStorage) -> None:
     study = _study(storage)
     before = [copy.deepcopy(t) for t in study.trials]
     best = study.best_value
-    for trial in _handed_out(study):
+    for trial in _shared(study):
         for name, attack in ATTACKS.items():
             with pytest.raises((TypeError, AttributeError)):
                 attack(trial)
-                pytest.fail(f"{name} changed a returned trial")
+                pytest.fail(f"{name} changed a shared trial")
+    # Deep copies (study.trials, as Optuna's) are the caller's own: their containers
+    # change, their fields do not, and the study does not see either.
+    for trial in (study.trials[0], study.get_trials(states=(TrialState.COMPLETE,))[1]):
+        for name, attack in ATTACKS.items():
+            if name in _FIELD_ATTACKS:
+                with pytest.raises(AttributeError):
+                    attack(trial)
+            else:
+                attack(trial)
     assert study.best_value == best
     assert study.trials == before
     reloaded = tl.load_study(study_name=study.study_name, storage=storage)
@@ -96,11 +108,16 @@ def test_frozen_trial_works_like_optuna_s_for_reading(storage: BaseStorage) -> N
     assert dict(trial.params) == {"x": x} and trial.params == {"x": x}
     assert trial.values == [trial.value] and list(trial.values) == [x * x]  # type: ignore[arg-type]
     assert json.loads(json.dumps(trial.user_attrs)) == {"nested": {"xs": [x, 2 * x]}}
-    for clone in (copy.deepcopy(trial), pickle.loads(pickle.dumps(trial)), copy.copy(trial)):
+    for clone in (pickle.loads(pickle.dumps(trial)), copy.copy(trial)):
         assert clone == trial
         assert type(clone.params) is type(trial.params)
         with pytest.raises(TypeError):
             clone.params["x"] = 0.0
+    private = copy.deepcopy(trial)
+    assert private == trial
+    private.params["x"] = 0.0
+    private.user_attrs["nested"]["xs"].append(1.0)
+    assert trial.params["x"] == x and trial.user_attrs["nested"]["xs"] == [x, 2 * x]
     mutable = dict(trial.params)
     mutable["x"] = 0.0  # copies are the user's own to change
     assert trial.params["x"] == x
