@@ -5,8 +5,10 @@ them the ways users and tools do: deleted, duplicated and unknown keys, wrong ty
 huge, negative and non-finite numbers, deep nesting, control and bidirectional
 characters, bad storage URLs, unknown metrics and models, metrics that cannot score the
 model or the target, broken YAML. Each mutation says whether a trusted tool must refuse
-it. Each config runs in a forked child process (tunelab already imported, so it is
-quick), bounded in time, through the CLI's own entry (typer's CliRunner on the root app).
+it. Each config runs in a child of a fork server (a fresh process that has imported
+tunelab's CLI and scikit-learn once, so children start quickly and, like a user's
+``tunelab tune``, inherit no threads from the test process), bounded in time, through the
+CLI's own entry (typer's CliRunner on the root app).
 
 ``benchmarks/reliability/configs.py`` runs many more of the same mutations.
 """
@@ -465,13 +467,16 @@ def _child(path: str, send: Any) -> None:
 def run_mutations(
     batch: list[Mutation], folder: Path, url: str, *, parallel: int = 1
 ) -> list[Outcome]:
-    """Run ``tunelab tune`` on each mutated config, ``parallel`` forked children at a time.
+    """Run ``tunelab tune`` on each mutated config, ``parallel`` children at a time.
 
     A child that gives no answer within :data:`RUN_SECONDS` is killed and counted a hang.
     """
     from multiprocessing.connection import wait
 
-    context = multiprocessing.get_context("fork")
+    # Not plain fork: the test process may already run OpenMP or BLAS threads (other
+    # tests fit models), and a forked child that uses OpenMP then crashes or hangs.
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["tunelab.cli", "sklearn.ensemble", __name__])
     outcomes: dict[int, Outcome] = {}
     pending = list(enumerate(batch))
     running: dict[Any, tuple[int, Any, float]] = {}
