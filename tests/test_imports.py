@@ -17,7 +17,7 @@ def test_an_installed_module_is_returned() -> None:
 def test_a_missing_module_names_itself_and_the_extra() -> None:
     with pytest.raises(
         ImportError,
-        match=r"^plotting needs no_such_pkg_zz, which is not installed: "
+        match=r"^plotting: no_such_pkg_zz is not installed; "
         r"pip install 'tunelab\[report\]'$",
     ) as info:
         optional_import("no_such_pkg_zz.sub", extra="report", purpose="plotting")
@@ -29,5 +29,5 @@ def test_a_missing_dependency_of_the_module_is_the_one_named(
 ) -> None:
     (tmp_path / "wrapper_zz.py").write_text("import inner_missing_zz\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    with pytest.raises(ImportError, match="needs inner_missing_zz"):
+    with pytest.raises(ImportError, match="serving: inner_missing_zz is not installed"):
         optional_import("wrapper_zz", extra="serve", purpose="serving")

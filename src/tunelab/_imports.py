@@ -22,7 +22,16 @@ def optional_import(module: str, *, extra: str, purpose: str) -> ModuleType:
     try:
         return importlib.import_module(module)
     except ImportError as exc:
-        missing = exc.name or module.split(".")[0]
+        missing = _missing_name(exc) or module.split(".")[0]
         raise ImportError(
-            f"{purpose} needs {missing}, which is not installed: pip install 'tunelab[{extra}]'"
+            f"{purpose}: {missing} is not installed; pip install 'tunelab[{extra}]'"
         ) from exc
+
+
+def _missing_name(exc: BaseException | None) -> str | None:
+    """The package an import error is about, through errors re-raised with a hint."""
+    while exc is not None:
+        if isinstance(exc, ImportError) and exc.name:
+            return exc.name.split(".")[0]
+        exc = exc.__cause__
+    return None

@@ -29,6 +29,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from tunelab import samplers
+from tunelab._imports import optional_import
 from tunelab.evaluation import evaluate
 from tunelab.evaluation._cv import make_splits
 from tunelab.evaluation.metrics import EstimatorMetric, Metric, get_metric
@@ -530,12 +531,7 @@ def _warn_failed_fits(trials: list[FrozenTrial], n_splits: int, error_score: Any
 
 
 def _trials_frame(trials: list[FrozenTrial]) -> Any:
-    try:
-        import pandas as pd
-    except ImportError:
-        raise ImportError(
-            "trials_dataframe() needs pandas: pip install 'tunelab[pandas]'"
-        ) from None
+    pd = optional_import("pandas", extra="pandas", purpose="trials_dataframe()")
     rows = []
     for t in trials:
         row: dict[str, Any] = {

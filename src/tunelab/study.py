@@ -11,6 +11,7 @@ import warnings
 from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from tunelab._imports import optional_import
 from tunelab._validation import check_int
 from tunelab.exceptions import DuplicatedStudyError
 from tunelab.logging import get_logger
@@ -734,12 +735,7 @@ class Study:
         Raises:
             ImportError: pandas is not installed (``pip install 'tunelab[pandas]'``).
         """
-        try:
-            import pandas as pd
-        except ImportError:
-            raise ImportError(
-                "trials_dataframe() needs pandas: pip install 'tunelab[pandas]'"
-            ) from None
+        pd = optional_import("pandas", extra="pandas", purpose="trials_dataframe()")
         trials = self.get_trials(deepcopy=False)
         if not trials:
             return pd.DataFrame()

@@ -61,4 +61,4 @@ def test_loading_a_torch_artifact_without_torch_asks_for_the_extra(tmp_path: Pat
         "    print(exc)\n"
     )
     assert result.returncode == 0, result.stderr
-    assert "PyTorch models need PyTorch: pip install 'tunelab[torch]'" in result.stdout
+    assert "PyTorch models: torch is not installed; pip install 'tunelab[torch]'" in result.stdout

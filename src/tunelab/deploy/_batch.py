@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from tunelab._imports import optional_import
 from tunelab.deploy._artifact import LoadedModel, load_model
 from tunelab.deploy._errors import SignatureError
 from tunelab.deploy._signature import Signature
@@ -118,11 +119,7 @@ def _file_kind(path: Path, what: str) -> str:
 
 
 def _arrow() -> Any:
-    try:
-        import pyarrow
-    except ImportError as exc:
-        raise ImportError(f"batch scoring needs pyarrow: pip install pyarrow ({exc})") from exc
-    return pyarrow
+    return optional_import("pyarrow", extra="batch", purpose="batch scoring")
 
 
 class _Reader:

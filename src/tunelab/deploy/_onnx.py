@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from tunelab._imports import optional_import
 from tunelab.deploy._card import library_versions
 from tunelab.deploy._errors import ConversionError
 from tunelab.deploy._signature import is_dataframe
@@ -500,14 +501,7 @@ def first_line(exc: BaseException) -> str:
 
 
 def _import(module: str) -> Any:
-    import importlib
-
-    try:
-        return importlib.import_module(module)
-    except ImportError as exc:
-        raise ImportError(
-            f"ONNX support needs {module.split('.')[0]}: pip install 'tunelab[onnx]'"
-        ) from exc
+    return optional_import(module, extra="onnx", purpose="ONNX support")
 
 
 def _labels(output: Any) -> np.ndarray:

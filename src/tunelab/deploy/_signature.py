@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from tunelab._imports import optional_import
 from tunelab.deploy._errors import ArtifactError, SignatureError
 
 # The dtype of a column whose name the estimator recorded but whose type it did not.
@@ -231,12 +232,7 @@ def _as_dataframe(X: Any, columns: list[str]) -> Any:
     if is_dataframe(X):
         return X
     if isinstance(X, Mapping):
-        try:
-            import pandas
-        except ImportError as exc:  # pragma: no cover - pandas is a dev dependency
-            raise ImportError(
-                "named-column input needs pandas: pip install 'tunelab[pandas]'"
-            ) from exc
+        pandas = optional_import("pandas", extra="pandas", purpose="named-column input")
         return pandas.DataFrame(dict(X))
     raise SignatureError(
         f"the model expects a pandas DataFrame (or a mapping) with columns {columns}, "

@@ -20,6 +20,8 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
 
+from tunelab._imports import optional_import
+
 _ATOMIC_CREATE_PROTOCOLS = frozenset({"s3", "s3a"})
 # Filesystems without hard links answer link() with these.
 _NO_LINKS = frozenset({errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV})
@@ -231,13 +233,12 @@ def open_store(url: str | os.PathLike[str], storage_options: dict[str, Any] | No
     text = os.fspath(url)
     if "://" not in text or text.startswith("file://"):
         return LocalStore(Path(text.removeprefix("file://")).expanduser().absolute())
+    fsspec = optional_import("fsspec", extra="cloud", purpose=f"registry URL {text!r}")
     try:
-        import fsspec
-
         fs, root = fsspec.core.url_to_fs(text, **(storage_options or {}))
-    except ImportError as exc:
+    except ImportError as exc:  # the URL's filesystem driver (s3fs, gcsfs...) is missing
         raise ImportError(
-            f"registry URL {text!r} needs fsspec and its filesystem driver: "
-            f"pip install 'tunelab[cloud]' ({exc})"
+            f"registry URL {text!r} needs its filesystem driver ({exc}): "
+            "pip install 'tunelab[cloud]' (S3) or 'tunelab[gcs]'"
         ) from exc
     return FsspecStore(fs, root)

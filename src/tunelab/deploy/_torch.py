@@ -19,6 +19,7 @@ from typing import Any, Final, Literal
 
 import numpy as np
 
+from tunelab._imports import optional_import
 from tunelab.deploy import _onnx
 from tunelab.deploy._card import CARD_FILE, ModelCard, library_versions, to_jsonable
 from tunelab.deploy._errors import ArtifactError, ConversionError
@@ -251,10 +252,4 @@ def _export(estimator: Any) -> bytes:
 
 
 def _import(module: str) -> Any:
-    import importlib
-
-    try:
-        return importlib.import_module(module)
-    except ImportError as exc:
-        package = "safetensors" if module.startswith("safetensors") else "PyTorch"
-        raise ImportError(f"PyTorch models need {package}: pip install 'tunelab[torch]'") from exc
+    return optional_import(module, extra="torch", purpose="PyTorch models")

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
+from tunelab._imports import optional_import
 from tunelab.deploy._artifact import Backend, LoadedModel
 from tunelab.deploy._registry import Registry
 from tunelab.deploy.serve._app import (
@@ -38,13 +39,7 @@ HTTP_PROTOCOL = "tunelab.deploy.serve._connection:GuardedProtocol"
 
 
 def _uvicorn() -> Any:
-    try:
-        import uvicorn
-    except ImportError as exc:
-        raise ImportError(
-            f"serving models needs uvicorn: pip install 'tunelab[serve]' ({exc})"
-        ) from exc
-    return uvicorn
+    return optional_import("uvicorn", extra="serve", purpose="serving models")
 
 
 def serve(
