@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from tunelab._outcome import call_objective, fail_if_running, interrupted, record_outcome
 from tunelab._progress import ProgressBar
+from tunelab._validation import is_int
 from tunelab.trial import FrozenTrial
 
 if TYPE_CHECKING:
@@ -102,13 +103,11 @@ def _check_args(
     backend: str,
     catch: Iterable[type[BaseException]] | type[BaseException],
 ) -> tuple[int, tuple[type[BaseException], ...]]:
-    if n_trials is not None and (
-        isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 0
-    ):
+    if n_trials is not None and (not is_int(n_trials) or n_trials < 0):
         raise ValueError(f"n_trials must be a non-negative integer or None, got {n_trials!r}")
     if timeout is not None and not (isinstance(timeout, int | float) and timeout > 0):
         raise ValueError(f"timeout must be a positive number of seconds or None, got {timeout!r}")
-    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1:
+    if not is_int(n_jobs) or n_jobs == 0 or n_jobs < -1:
         raise ValueError(f"n_jobs must be a positive integer or -1 (all CPUs), got {n_jobs!r}")
     if backend not in ("process", "thread"):
         raise ValueError(f"backend must be 'thread' or 'process', got {backend!r}")

@@ -30,6 +30,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from tunelab import samplers
 from tunelab._imports import optional_import
+from tunelab._validation import is_int, is_real
 from tunelab.evaluation import evaluate
 from tunelab.evaluation._cv import make_splits
 from tunelab.evaluation.metrics import EstimatorMetric, Metric, get_metric
@@ -323,7 +324,7 @@ def _make_scoring(scoring: Any, refit: Any, estimator: Any) -> _Scoring:
 
 
 def _check_int(name: str, value: Any, minimum: int, extra: str = "") -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+    if not is_int(value) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}{extra}; got {value!r}")
 
 
@@ -357,9 +358,7 @@ def _check_options(search: TuneSearchCV) -> None:
     ):
         raise ValueError(f"timeout must be a positive number of seconds or None; got {timeout!r}")
     error_score = search.error_score
-    if error_score != "raise" and (
-        isinstance(error_score, bool) or not isinstance(error_score, numbers.Real)
-    ):
+    if error_score != "raise" and (not is_real(error_score)):
         raise ValueError(f"error_score must be 'raise' or a number; got {error_score!r}")
     if not isinstance(search.return_train_score, bool | np.bool_):
         raise ValueError(

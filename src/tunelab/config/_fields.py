@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from tunelab._validation import is_int
 from tunelab.exceptions import TunelabError
 
 MAX_DEPTH = 50
@@ -76,7 +77,7 @@ class Fields:
     def integer(
         self, value: Any, field: str, *, minimum: int | None = None, maximum: int | None = None
     ) -> int:
-        if isinstance(value, bool) or not isinstance(value, int):
+        if not is_int(value):
             raise self.fail(field, f"expected an integer, got {value!r}")
         if minimum is not None and value < minimum:
             raise self.fail(field, f"must be >= {minimum}, got {value}")

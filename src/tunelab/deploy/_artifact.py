@@ -29,6 +29,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from tunelab._validation import is_int
 from tunelab.deploy._card import (
     CARD_FILE,
     ModelCard,
@@ -369,7 +370,7 @@ def _trial_number(trial: Any) -> int | None:
     if trial is None:
         return None
     number = trial if isinstance(trial, int) else getattr(trial, "number", None)
-    if isinstance(number, bool) or not isinstance(number, int):
+    if not is_int(number):
         raise ValueError(f"trial must be a number or have a 'number', got {type(trial).__name__}")
     return number
 

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from tunelab._imports import optional_import
+from tunelab._validation import is_int
 from tunelab.deploy._artifact import LoadedModel, load_model
 from tunelab.deploy._errors import SignatureError
 from tunelab.deploy._signature import Signature
@@ -76,7 +77,7 @@ def predict_file(
         SignatureError: The input lacks a column the model needs (named).
         ValueError: An unknown file type, a bad ``chunk_rows`` or a missing ``id_column``.
     """
-    if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int) or chunk_rows < 1:
+    if not is_int(chunk_rows) or chunk_rows < 1:
         raise ValueError(f"chunk_rows must be a positive integer, got {chunk_rows!r}")
     source, target = Path(input_path), Path(output_path)
     _file_kind(target, "output_path")

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from tunelab._validation import is_real
 from tunelab.deploy._errors import ArtifactError
 from tunelab.deploy._signature import Signature
 
@@ -152,7 +153,7 @@ def _metric_entry(name: str, raw: Any) -> dict[str, float]:
 
 
 def _finite(value: Any, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+    if not is_real(value):
         raise ValueError(f"{what}: expected a finite number, got {value!r}")
     number = float(value)
     if not math.isfinite(number):

@@ -36,6 +36,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from tunelab._validation import is_int
 from tunelab.deploy._artifact import Backend, LoadedModel, load_model
 from tunelab.deploy._card import utc_now
 from tunelab.deploy._checksums import CHECKSUM_FILE, artifact_files, verify_checksums
@@ -304,7 +305,7 @@ class Registry:
             )
 
     def _require_version(self, name: str, version: int) -> None:
-        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        if not is_int(version) or version < 1:
             raise RegistryError(f"version must be a positive integer, got {version!r}")
         if version not in self.versions(name):
             raise RegistryError(

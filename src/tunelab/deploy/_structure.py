@@ -22,6 +22,8 @@ from typing import Any, NoReturn
 
 import numpy as np
 
+from tunelab._validation import is_int
+
 _TREE_LEAF = -1
 
 
@@ -102,7 +104,7 @@ def _fail(where: str, message: str) -> NoReturn:
 
 
 def _require_int(value: Any, where: str, name: str, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+    if not is_int(value) or value < low:
         _fail(where, f"{name} must be an integer >= {low}, got {value!r}")
     return int(value)
 

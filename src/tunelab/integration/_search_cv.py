@@ -24,6 +24,7 @@ from sklearn.utils import _safe_indexing, check_random_state
 from sklearn.utils.metaestimators import _safe_split
 from sklearn.utils.validation import _num_samples, check_is_fitted
 
+from tunelab._validation import is_int
 from tunelab.exceptions import TrialPruned
 from tunelab.samplers import TPESampler
 from tunelab.space import BaseDistribution
@@ -258,7 +259,7 @@ class OptunaSearchCV(BaseEstimator):
                 )
         if self.enable_pruning and not hasattr(self.estimator, "partial_fit"):
             raise ValueError("enable_pruning=True needs an estimator with partial_fit")
-        if isinstance(self.max_iter, bool) or not isinstance(self.max_iter, numbers.Integral):
+        if not is_int(self.max_iter):
             raise ValueError(f"max_iter must be a positive integer; got {self.max_iter!r}")
         if self.max_iter <= 0:
             raise ValueError(f"max_iter must be > 0; got {self.max_iter}")

@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 import scipy.stats
 
-from tunelab._validation import check_int
+from tunelab._validation import check_int, is_real
 from tunelab.samplers._gp._kernel import matern52, scaled_squared_distances
 from tunelab.samplers._gp._model import GaussianProcess
 from tunelab.samplers._gp._transform import InputSpace
@@ -75,7 +75,7 @@ class EMMREvaluator(BaseImprovementEvaluator):
         seed: int | None = None,
     ) -> None:
         check_int("min_n_trials", min_n_trials, 2)
-        if isinstance(delta, bool) or not isinstance(delta, int | float) or not 0.0 < delta < 1.0:
+        if not is_real(delta) or not 0.0 < delta < 1.0:
             raise ValueError(f"delta must be a number in (0, 1), got {delta!r}")
         self.deterministic_objective = deterministic_objective
         self.delta = float(delta)

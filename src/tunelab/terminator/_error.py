@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from tunelab._validation import check_int
+from tunelab._validation import check_int, is_real
 from tunelab.terminator._base import BaseErrorEvaluator, BaseImprovementEvaluator
 from tunelab.trial import BaseTrial, FrozenTrial, StudyDirection, Trial, TrialState
 
@@ -37,7 +37,7 @@ def report_cross_validation_scores(trial: BaseTrial, scores: Sequence[float]) ->
         raise TypeError(f"trial must be a study's trial, got {type(trial).__name__}")
     values = []
     for score in scores:
-        if isinstance(score, bool) or not isinstance(score, int | float | np.number):
+        if not is_real(score):
             raise ValueError(f"scores must be finite numbers, got {score!r}")
         if not math.isfinite(float(score)):
             raise ValueError(f"scores must be finite numbers, got {score!r}")
@@ -88,7 +88,7 @@ class StaticErrorEvaluator(BaseErrorEvaluator):
     """
 
     def __init__(self, constant: float) -> None:
-        if isinstance(constant, bool) or not isinstance(constant, int | float):
+        if not is_real(constant):
             raise TypeError(f"constant must be a number, got {constant!r}")
         self.constant = float(constant)
 

@@ -7,10 +7,11 @@ beside the weights and never pickled code.
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from tunelab._validation import is_int, is_real
 
 ACTIVATIONS = ("relu", "gelu", "tanh", "silu", "leaky_relu", "elu")
 TASKS = ("classification", "regression")
@@ -112,7 +113,7 @@ def as_spec(spec: MLPSpec | Mapping[str, Any]) -> MLPSpec:
 
 
 def _positive_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+    if not is_int(value) or value < 1:
         raise ValueError(f"MLPSpec.{name}: expected a positive integer, got {value!r}")
     return int(value)
 
@@ -132,7 +133,7 @@ def _choice(value: Any, accepted: tuple[str, ...], name: str) -> str:
 
 
 def _dropout(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    if not is_real(value):
         raise ValueError(f"MLPSpec.dropout: expected a number in [0, 1), got {value!r}")
     rate = float(value)
     if not (math.isfinite(rate) and 0.0 <= rate < 1.0):

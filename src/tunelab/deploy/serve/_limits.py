@@ -6,6 +6,8 @@ import asyncio
 import collections
 from dataclasses import dataclass
 
+from tunelab._validation import is_int, is_real
+
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
 DEFAULT_MAX_BATCH_ROWS = 10_000
 DEFAULT_MAX_BYTES_IN_FLIGHT = 4 * DEFAULT_MAX_BODY_BYTES
@@ -49,12 +51,12 @@ class Limits:
         _positive_int("max_header_bytes", self.max_header_bytes)
         for name in ("header_timeout", "body_timeout"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+            if not is_real(value) or not value > 0:
                 raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
 
 
 def _positive_int(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if not is_int(value) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 

@@ -27,6 +27,8 @@ from pydantic import (
     model_validator,
 )
 
+from tunelab._validation import is_int
+
 Datatype = Literal[
     "BOOL",
     "UINT8",
@@ -296,7 +298,7 @@ def decode_inputs(
         field = f"inputs[{index}]"
         size = (tensor.parameters or {}).get("binary_data_size")
         if size is not None:
-            if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+            if not is_int(size) or size < 0:
                 raise RequestError(
                     f"{field}.parameters.binary_data_size: expected a count of bytes, got {size!r}"
                 )

@@ -13,6 +13,7 @@ from types import TracebackType
 from typing import Any
 
 from tunelab._imports import optional_import
+from tunelab._validation import is_int
 from tunelab.deploy._artifact import Backend, LoadedModel
 from tunelab.deploy._registry import Registry
 from tunelab.deploy.serve._app import (
@@ -77,7 +78,7 @@ def serve(
         ValueError: ``workers < 1``, or several workers with a non-reference model.
     """
     uvicorn = _uvicorn()
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+    if not is_int(workers) or workers < 1:
         raise ValueError(f"workers must be a positive integer, got {workers!r}")
     options: dict[str, Any] = {
         "max_body_bytes": max_body_bytes,

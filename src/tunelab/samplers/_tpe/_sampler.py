@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tunelab._validation import check_int
+from tunelab._validation import check_int, is_int
 from tunelab.samplers._base import BaseSampler, ConstraintsFunc, check_constraints_func
 from tunelab.samplers._tpe._draw import DrawSettings, WeightsFunc, draw, draw_uniform, encode
 from tunelab.samplers._tpe._history import History
@@ -219,7 +219,7 @@ class TPESampler(BaseSampler):
         if self.gamma is None:
             return default_gamma(n)
         n_good = self.gamma(n)
-        if isinstance(n_good, bool) or not isinstance(n_good, int | np.integer):
+        if not is_int(n_good):
             raise ValueError(f"gamma({n}) must return an integer, got {n_good!r}")
         return min(max(int(n_good), 1), n)
 
