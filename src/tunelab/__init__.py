@@ -53,6 +53,7 @@ _LAZY = {
     "sklearn": ("tunelab.sklearn", None),
     "config": ("tunelab.config", None),
     "torch": ("tunelab.torch", None),
+    "importance": ("tunelab.importance", None),
 }
 
 
@@ -107,4 +108,5 @@ __all__ = [  # noqa: RUF022 - public names first, then the lazily loaded ones
     "report",
     "sklearn",
     "config",
+    "importance",
 ]
