@@ -54,6 +54,7 @@ _LAZY = {
     "config": ("tunelab.config", None),
     "torch": ("tunelab.torch", None),
     "importance": ("tunelab.importance", None),
+    "visualization": ("tunelab.visualization", None),
 }
 
 
@@ -109,4 +110,5 @@ __all__ = [  # noqa: RUF022 - public names first, then the lazily loaded ones
     "sklearn",
     "config",
     "importance",
+    "visualization",
 ]
