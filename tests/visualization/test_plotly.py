@@ -103,14 +103,15 @@ def test_intermediate_values_are_the_reported_curves(study: tl.Study) -> None:
     assert len(fig.data) == len(reported)
     for trace, trial in zip(fig.data, reported, strict=True):
         assert trace.name == f"Trial{trial.number}"
-        assert list(trace.y) == [
-            trial.intermediate_values[s] for s in sorted(trial.intermediate_values)
-        ]
+        steps = sorted(trial.intermediate_values)
+        assert list(trace.x) == steps
+        assert list(trace.y) == [trial.intermediate_values[s] for s in steps]
 
 
 # -- parameters --
 
 
+@pytest.mark.slow
 def test_param_importances_bars_are_the_importances(study: tl.Study) -> None:
     evaluator = FanovaImportanceEvaluator(seed=0)
     fig = tv.plot_param_importances(study, evaluator=evaluator)
@@ -170,6 +171,7 @@ def test_contour_axes_are_the_two_params_with_log_and_categories(study: tl.Study
     assert sorted(dots.x) == sorted(lrs)
 
 
+@pytest.mark.slow
 def test_contour_of_many_params_is_a_grid_of_every_pair(study: tl.Study) -> None:
     fig = tv.plot_contour(study, params=["x", "lr", "n"])
     scatters = [t for t in fig.data if t.type == "scatter"]
