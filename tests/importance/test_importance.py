@@ -26,6 +26,7 @@ from tunelab.importance import (
 )
 from tunelab.importance._fanova import leaf_boxes, tree_main_effects
 from tunelab.importance._hypervolume import best_first, dominated, hypervolume
+from tunelab.samplers import RandomSampler
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -197,9 +198,7 @@ def test_a_constant_tree_has_no_shares() -> None:
 
 
 def test_ped_anova_on_two_objectives_without_target() -> None:
-    study = tl.create_study(
-        directions=["minimize", "maximize"], sampler=tl.samplers.RandomSampler(seed=3)
-    )
+    study = tl.create_study(directions=["minimize", "maximize"], sampler=RandomSampler(seed=3))
 
     def objective(trial: tl.Trial) -> tuple[float, float]:
         a = trial.suggest_float("a", 0.0, 1.0)
@@ -306,4 +305,35 @@ def test_bad_input_gets_a_clear_error(noise_study: tl.Study) -> None:
 def test_the_default_evaluator_is_ped_anova(noise_study: tl.Study) -> None:
     assert get_param_importances(noise_study) == get_param_importances(
         noise_study, evaluator=PedAnovaImportanceEvaluator()
+    )
+
+
+@pytest.mark.parametrize("name", sorted(EVALUATORS))
+def test_a_categorical_or_log_parameter_can_be_the_important_one(name: str) -> None:
+    study = tl.create_study(sampler=RandomSampler(seed=4))
+
+    def objective(trial: tl.Trial) -> float:
+        # One good choice in eight: reaching the top 10% is mostly a matter of picking it.
+        kind = trial.suggest_categorical("kind", [True, 1, "one", None, 2, 3, 4, 5])
+        lr = trial.suggest_float("lr", 1e-5, 1.0, log=True)
+        trial.suggest_float("noise", 0.0, 1.0)
+        # True and 1 are different choices: only the bool is good.
+        return (0.0 if kind is True else 1.0) + 0.1 * abs(math.log10(lr) + 4.0)
+
+    study.optimize(objective, n_trials=240)
+    importances = get_param_importances(study, evaluator=EVALUATORS[name]())
+    assert next(iter(importances)) == "kind", importances
+    if name != "ped_anova":
+        # PED-ANOVA sees lr only in which of the good-choice trials make the top 10%,
+        # too few to tell it from noise; the forests see its whole effect.
+        assert importances["lr"] > 5 * importances["noise"], importances
+
+
+def test_choice_indices_keep_bools_ints_and_nan_apart() -> None:
+    from tunelab.importance._base import choice_indices
+
+    choices = [True, 1, math.nan, "a", None]
+    values = [1, True, None, math.nan, "a", "missing"]
+    np.testing.assert_array_equal(
+        choice_indices(choices, values), [1.0, 0.0, 4.0, 2.0, 3.0, math.nan]
     )

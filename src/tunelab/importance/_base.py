@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
+from itertools import repeat
 from operator import itemgetter
 from typing import Any
 
@@ -122,7 +123,8 @@ def choice_indices(choices: Sequence[Any], values: Sequence[Any]) -> np.ndarray:
     """Index of each value among ``choices`` (NaN when it is not one of them)."""
     # Keyed by type too: True == 1 but they are different choices.
     index = {(type(c), c): float(i) for i, c in enumerate(choices)}
-    out = np.fromiter((index.get((type(v), v), math.nan) for v in values), float, len(values))
+    keys = zip(map(type, values), values, strict=True)
+    out = np.fromiter(map(index.get, keys, repeat(math.nan)), float, len(values))
     for i in np.flatnonzero(np.isnan(out)):
         # NaN choices are not equal to themselves, so the dict misses them.
         out[i] = next(
