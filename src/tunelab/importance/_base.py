@@ -83,8 +83,7 @@ def loss(study: Any, values: np.ndarray, target: Target | None) -> np.ndarray:
 def shared_specs(trials: Sequence[FrozenTrial], params: list[str] | None) -> list[ParamSpec]:
     """The parameters a forest can use: ``params``, or those present in every trial.
 
-    Parameters with one possible value are dropped (they explain nothing); a ``params``
-    name that no complete trial has is an error.
+    A ``params`` name that no complete trial has is an error.
     """
     specs = {s.name: s for s in param_specs(trials)}
     if params is None:

@@ -17,6 +17,7 @@ costs a handful of numpy calls whatever its size.
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from typing import Any
 
 import numpy as np
@@ -81,8 +82,9 @@ class _ForestEvaluator(BaseImportanceEvaluator):
         )
         return forest.fit(x, y)
 
+    @abstractmethod
     def _importances(self, x: np.ndarray, y: np.ndarray, bounds: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        """One non-negative importance per column of ``x`` (encoded within ``bounds``)."""
 
 
 class FanovaImportanceEvaluator(_ForestEvaluator):
