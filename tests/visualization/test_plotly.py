@@ -65,7 +65,9 @@ def test_history_of_several_studies_and_error_bars() -> None:
     studies = [mixed(seed=s) for s in (1, 2, 3)]
     fig = tv.plot_optimization_history(studies, target_name="loss")
     names = [t.name for t in fig.data]
-    assert len(names) == 6 and all(n.startswith(("loss of", "Best loss of")) for n in names)
+    assert names == [
+        f"{kind} of {s.study_name}" for s in studies for kind in ("loss", "Best Value")
+    ]
     mean = tv.plot_optimization_history(studies, error_bar=True)
     dots = by_name(mean, "Objective Value")
     per_number: dict[int, list[float]] = {}

@@ -89,6 +89,7 @@ class HistoryLine:
     numbers: np.ndarray
     values: np.ndarray
     best: np.ndarray | None
+    best_name: str = "Best Value"
     values_std: np.ndarray | None = None
     best_std: np.ndarray | None = None
 
@@ -104,8 +105,12 @@ def history_data(
         if target is None:
             better = np.fmax if s.directions[0] == StudyDirection.MAXIMIZE else np.fmin
             best = better.accumulate(values) if values.size else values
-        name = target_name if len(studies) == 1 else f"{target_name} of {s.study_name}"
-        lines.append(HistoryLine(name, np.array([t.number for t in trials]), values, best))
+        numbers = np.array([t.number for t in trials], dtype=int)
+        if len(studies) == 1:
+            lines.append(HistoryLine(target_name, numbers, values, best))
+        else:
+            name, best_name = f"{target_name} of {s.study_name}", f"Best Value of {s.study_name}"
+            lines.append(HistoryLine(name, numbers, values, best, best_name))
     if not error_bar or not lines:
         return lines
     return [_mean_line(lines, target_name)]
@@ -129,6 +134,7 @@ def _mean_line(lines: list[HistoryLine], target_name: str) -> HistoryLine:
             numbers,
             np.nanmean(values[:, seen], axis=0),
             mean_best,
+            "Best Value",
             np.nanstd(values[:, seen], axis=0),
             np.nanstd(best[:, seen], axis=0) if mean_best is not None else None,
         )

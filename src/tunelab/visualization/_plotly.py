@@ -85,8 +85,9 @@ def plot_optimization_history(
             go.Scatter(x=line.numbers, y=line.values, mode="markers", name=line.name, error_y=error)
         )
         if line.best is not None:
-            best_name = "Best Value" if line.name == target_name else f"Best {line.name}"
-            fig.add_trace(go.Scatter(x=line.numbers, y=line.best, mode="lines", name=best_name))
+            fig.add_trace(
+                go.Scatter(x=line.numbers, y=line.best, mode="lines", name=line.best_name)
+            )
             if line.best_std is not None:
                 band = np.concatenate(
                     [line.best + line.best_std, (line.best - line.best_std)[::-1]]

@@ -75,8 +75,7 @@ def plot_optimization_history(
         else:
             ax.scatter(line.numbers, line.values, label=line.name)
         if line.best is not None:
-            best_name = "Best Value" if line.name == target_name else f"Best {line.name}"
-            ax.plot(line.numbers, line.best, label=best_name)
+            ax.plot(line.numbers, line.best, label=line.best_name)
             if line.best_std is not None:
                 low, high = line.best - line.best_std, line.best + line.best_std
                 ax.fill_between(line.numbers, low, high, alpha=0.2)
