@@ -102,6 +102,7 @@ def test_slice_axes_follow_the_parameter_kinds(study: tl.Study) -> None:
     np.testing.assert_array_equal(offsets[:, 0], [t.params["x"] for t in complete(study)])
 
 
+@pytest.mark.slow
 def test_contour_axes_are_the_two_params(study: tl.Study) -> None:
     ax = tm.plot_contour(study, params=["lr", "x"])
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("lr", "x")
