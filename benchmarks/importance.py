@@ -13,6 +13,7 @@ Usage::
 
     python benchmarks/importance.py                         # 10,000 trials x 32 params
     python benchmarks/importance.py --trials 2000 --skip-optuna-fanova
+    python benchmarks/importance.py --only PED-ANOVA --output importance_ped.json
 """
 
 from __future__ import annotations
@@ -89,6 +90,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--skip-optuna-fanova", action="store_true", help="do not run Optuna's fANOVA (minutes)"
     )
+    parser.add_argument(
+        "--only", nargs="+", choices=["PED-ANOVA", "fANOVA", "MDI"], help="evaluators to run"
+    )
     parser.add_argument("--markdown", action="store_true", help="also print Markdown tables")
     parser.add_argument("--output", default="importance.json", help="file in benchmarks/results")
     args = parser.parse_args(argv)
@@ -122,6 +126,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     results: dict[str, Any] = {}
     rows = []
     for name, ours, theirs, skip_peer in evaluators:
+        if args.only and name not in args.only:
+            continue
         # The forests are slow: time them once, whatever --repeats says.
         repeats = args.repeats if name == "PED-ANOVA" else 1
         ours_s, ours_cpu, ours_imp = timed(
@@ -175,6 +181,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 "repeats": args.repeats,
                 "seed": args.seed,
                 "skip_optuna_fanova": args.skip_optuna_fanova,
+                "only": args.only,
                 "relevant": ["f0", "f1", "lg0", "c0", "i0"],
             },
             "results": results,

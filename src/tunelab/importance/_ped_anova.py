@@ -111,19 +111,28 @@ class PedAnovaImportanceEvaluator(BaseImportanceEvaluator):
             )
         # Row by row, each trial's dicts are read once while in cache: reading them
         # column by column was most of the time at 10,000 trials.
-        space = columns([t.distributions for t in region], names)
         values = columns([t.params for t in region], names)
-        for name, dists, column in zip(names, space, values, strict=True):
-            out[name] = float(self._importance(dists, column, is_top))
+        shared = region[0].distributions
+        # Without conditional parameters every trial has the same distributions: one
+        # regime per parameter, found without reading them trial by trial.
+        if all(t.distributions == shared for t in region):
+            regimes = [[(shared.get(n), np.arange(len(region)))] for n in names]
+        else:
+            regimes = [_regimes(c) for c in columns([t.distributions for t in region], names)]
+        for name, groups, column in zip(names, regimes, values, strict=True):
+            out[name] = float(self._importance(groups, column, is_top))
         scale = (n_top / n_region) ** 2
         return sort_desc({k: v * scale for k, v in out.items()})
 
     def _importance(
-        self, dists: Sequence[BaseDistribution | None], values: Sequence[Any], is_top: np.ndarray
+        self,
+        regimes: list[tuple[BaseDistribution | None, np.ndarray]],
+        values: Sequence[Any],
+        is_top: np.ndarray,
     ) -> float:
         n_top = int(is_top.sum())
         total = 0.0
-        for dist, members in _regimes(dists):
+        for dist, members in regimes:
             if dist is None or dist.single() or members.size < _MIN_REGIME:
                 continue
             top = is_top[members]
@@ -140,7 +149,7 @@ class PedAnovaImportanceEvaluator(BaseImportanceEvaluator):
                 p_region = np.full(n_cells, 1.0 / n_cells)
             divergence = float(p_region @ ((p_top / p_region - 1.0) ** 2))
             alpha = top.sum() / n_top
-            beta = members.size / len(dists)
+            beta = members.size / len(values)
             total += alpha**2 / beta * divergence
         return total
 
