@@ -80,6 +80,8 @@ _LAZY = {
     "config": ("tunelab.config", None),
     "torch": ("tunelab.torch", None),
     "terminator": ("tunelab.terminator", None),
+    "importance": ("tunelab.importance", None),
+    "visualization": ("tunelab.visualization", None),
 }
 
 
@@ -148,4 +150,6 @@ __all__ = [  # noqa: RUF022 - public names first, then the lazily loaded ones
     "metrics",
     "config",
     "terminator",
+    "importance",
+    "visualization",
 ]

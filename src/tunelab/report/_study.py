@@ -9,10 +9,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from tunelab.importance._params import param_specs
 from tunelab.report import _html as h
 from tunelab.report import _study_plots as plots
 from tunelab.report._importance import MIN_TRIALS, param_importances, shared_params
-from tunelab.report._params import param_specs
 from tunelab.report._study_plots import StudyData, fmt, fmt_param
 from tunelab.study import pareto_front
 from tunelab.trial import TrialState
@@ -143,9 +143,8 @@ def _importance_body(data: StudyData, render: Renderer) -> str:
     except ValueError as exc:
         return h.note(f"Importance not computed: {exc}.")
     caption = (
-        "Share of the objective's variance each parameter explains on its own: variance "
-        "of its main effect (partial dependence) on a seeded random-forest surrogate "
-        "fitted to the complete trials."
+        "Share of the objective's variance each parameter explains on its own (fANOVA "
+        "main effects of a seeded random forest fitted to the complete trials)."
     )
     if data.multi:
         caption += " Computed for objective 0."

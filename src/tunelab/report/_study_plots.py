@@ -9,10 +9,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tunelab.importance._params import ParamSpec
 from tunelab.report import _svg as svg
 from tunelab.report._chart import Chart
 from tunelab.report._parallel import ParallelAxis, ParallelCoordinates
-from tunelab.report._params import ParamSpec
 from tunelab.trial import FrozenTrial, StudyDirection, TrialState
 
 # A positive objective spanning this many times its smallest value gets a log axis.

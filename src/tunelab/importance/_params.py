@@ -1,4 +1,7 @@
-"""How each parameter of a study is plotted and encoded: its axis kind, bounds and choices."""
+"""How each parameter of a study is plotted and encoded: its axis kind, bounds and choices.
+
+Shared by importance, visualization and the HTML reports (which sit below both).
+"""
 
 from __future__ import annotations
 
