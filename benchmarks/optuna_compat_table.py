@@ -90,16 +90,6 @@ CLASSES = [
     ("optuna.pruners", "BasePruner"),
 ]
 
-IN_PROGRESS = "in progress in this change"
-# Modules (or name prefixes) another part of this change implements.
-OTHER_HELPERS = {
-    "optuna.visualization": "visualization",
-    "optuna.importance": "importance",
-    "optuna.terminator": "terminator",
-}
-# Pruners beyond the default one are another part of this change.
-OWN_PRUNERS = {"BasePruner", "MedianPruner", "NopPruner"}
-
 # name (module-qualified, or Class.member) -> (status, explanation).
 NOTES: dict[str, tuple[str, str]] = {
     "optuna.create_study": (
@@ -115,10 +105,20 @@ NOTES: dict[str, tuple[str, str]] = {
         "missing",
         "Optuna's artifact store is not provided; `tunelab.deploy` saves and registers models",
     ),
-    "optuna.integration": (IN_PROGRESS, "`OptunaSearchCV` and adapters are another part"),
-    "optuna.importance": (IN_PROGRESS, "`tunelab.importance` is another part"),
-    "optuna.visualization": (IN_PROGRESS, "`tunelab.visualization` is another part"),
+    "optuna.integration": (
+        "differs",
+        "`tunelab.integration.OptunaSearchCV` only; the framework callbacks (LightGBM, "
+        "XGBoost, Lightning...) are not provided",
+    ),
     "optuna.version": ("missing", "use `tunelab.__version__`"),
+    "optuna.visualization.plot_terminator_improvement": (
+        "missing",
+        "not drawn yet; the values come from `tunelab.terminator`'s evaluators",
+    ),
+    "optuna.visualization.matplotlib.plot_terminator_improvement": (
+        "missing",
+        "not drawn yet; the values come from `tunelab.terminator`'s evaluators",
+    ),
     "optuna.get_all_study_summaries": (
         "differs",
         "`include_best_trial` is accepted; summaries carry `best_values`, not `best_trial`",
@@ -183,7 +183,11 @@ NOTES: dict[str, tuple[str, str]] = {
     ),
     "FrozenTrial.set_constraint": ("missing", "constraints go to samplers as `constraints_func`"),
     "FrozenTrial.set_system_attr": ("missing", "deprecated in Optuna"),
-    "optuna.trial.FrozenTrial": (IN_PROGRESS, "made immutable by another part of this change"),
+    "optuna.trial.FrozenTrial": (
+        "differs",
+        "immutable: fields cannot be reassigned and shared snapshots' lists and dicts are "
+        "read-only; deep copies (`study.trials`, `get_trials(deepcopy=True)`) can be changed",
+    ),
     "optuna.distributions.CategoricalDistribution": (
         "differs",
         "choices must be None, bool, int, float or str (Optuna warns and accepts other "
@@ -307,16 +311,9 @@ def _names(module_name: str) -> list[str]:
 def _status(module_name: str, name: str, present: bool) -> tuple[str, str]:
     key = f"{module_name}.{name}"
     if key in NOTES:
-        status, note = NOTES[key]
-        if status == IN_PROGRESS and present:
-            return "supported", note
-        return status, note
+        return NOTES[key]
     if present:
         return "supported", ""
-    if module_name in OTHER_HELPERS:
-        return IN_PROGRESS, f"tunelab.{OTHER_HELPERS[module_name]} is another part"
-    if module_name == "optuna.pruners" and name not in OWN_PRUNERS:
-        return IN_PROGRESS, "pruners are another part"
     return "missing", "not implemented"
 
 
