@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import importlib.util
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
+from tunelab._imports import optional_import
 from tunelab.importance import BaseImportanceEvaluator
 from tunelab.importance._params import ParamSpec
 from tunelab.trial import FrozenTrial, TrialState
 from tunelab.visualization import _data as d
 
-_EXTRA = "plotting needs plotly: pip install 'tunelab[report]'"
 STATE_COLORS = {
     TrialState.COMPLETE: "#1f77b4",
     TrialState.PRUNED: "#ff7f0e",
@@ -25,19 +26,11 @@ STATE_COLORS = {
 
 def is_available() -> bool:
     """Whether plotly is installed (the ``report`` extra)."""
-    try:
-        import plotly  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    return importlib.util.find_spec("plotly") is not None
 
 
 def _go() -> Any:
-    try:
-        import plotly.graph_objects as go
-    except ImportError as exc:
-        raise ImportError(_EXTRA) from exc
-    return go
+    return optional_import("plotly.graph_objects", extra="report", purpose="tunelab.visualization")
 
 
 def _subplots(rows: int, cols: int, **kwargs: Any) -> Any:

@@ -6,35 +6,27 @@ come from :mod:`tunelab.visualization._data`, shared with the plotly versions.
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
+from tunelab._imports import optional_import
 from tunelab.importance import BaseImportanceEvaluator
 from tunelab.importance._params import ParamSpec
 from tunelab.trial import FrozenTrial, TrialState
 from tunelab.visualization import _data as d
 from tunelab.visualization._plotly import STATE_COLORS
 
-_EXTRA = "plotting with matplotlib needs it: pip install 'tunelab[report]'"
-
 
 def is_available() -> bool:
     """Whether matplotlib is installed (the ``report`` extra)."""
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    return importlib.util.find_spec("matplotlib") is not None
 
 
 def _plt() -> Any:
-    try:
-        import matplotlib.pyplot as plt
-    except ImportError as exc:
-        raise ImportError(_EXTRA) from exc
-    return plt
+    return optional_import("matplotlib.pyplot", extra="report", purpose="tunelab.visualization")
 
 
 def _axes(title: str) -> Any:
