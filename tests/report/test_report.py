@@ -281,7 +281,8 @@ class _FakeStudy:
             FrozenTrial(6, 6, TrialState.PRUNED, [math.nan], {"c": 1.0}, {"c": dist})
         )
 
-    def get_trials(self) -> list[FrozenTrial]:
+    def get_trials(self, deepcopy: bool = True) -> list[FrozenTrial]:
+        # Study's signature: the report asks for the shared snapshots (deepcopy=False).
         return self._trials
 
 
