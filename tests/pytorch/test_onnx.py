@@ -135,7 +135,7 @@ def test_saved_onnx_is_what_load_model_serves(classifier: TorchClassifier, tmp_p
 def test_a_served_torch_artifact_answers_over_http(
     regressor: TorchRegressor, tmp_path: Path
 ) -> None:
-    pytest.importorskip("fastapi")
+    pytest.importorskip("uvicorn")
     httpx = pytest.importorskip("httpx")
     from tunelab.deploy.serve import ServerThread, create_app
 
