@@ -29,7 +29,6 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from tunelab import samplers
-from tunelab._imports import optional_import
 from tunelab._validation import is_int, is_real
 from tunelab.evaluation import evaluate
 from tunelab.evaluation._cv import make_splits
@@ -44,7 +43,7 @@ from tunelab.space import (
     SearchSpace,
     space_from_dict,
 )
-from tunelab.study import Study, create_study
+from tunelab.study import Study, create_study, trials_dataframe
 from tunelab.trial import BaseTrial, FrozenTrial, StudyDirection, TrialState
 
 __all__ = ["FitFailedError", "TuneSearchCV"]
@@ -529,24 +528,6 @@ def _warn_failed_fits(trials: list[FrozenTrial], n_splits: int, error_score: Any
     )
 
 
-def _trials_frame(trials: list[FrozenTrial]) -> Any:
-    pd = optional_import("pandas", extra="pandas", purpose="trials_dataframe()")
-    rows = []
-    for t in trials:
-        row: dict[str, Any] = {
-            "number": t.number,
-            "value": t.value,
-            "datetime_start": t.datetime_start,
-            "datetime_complete": t.datetime_complete,
-            "duration": t.duration,
-        }
-        row.update({f"params_{k}": v for k, v in t.params.items()})
-        row.update({f"user_attrs_{k}": v for k, v in t.user_attrs.items() if k != CV_ATTR})
-        row["state"] = t.state.name
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
 # -- the estimator ----------------------------------------------------------------------------
 
 
@@ -838,7 +819,8 @@ class TuneSearchCV(MetaEstimatorMixin, BaseEstimator):
             ImportError: pandas is not installed.
         """
         check_is_fitted(self, "trials_")
-        return _trials_frame(self.trials_)
+        frame = trials_dataframe(self.trials_, 1)
+        return frame.drop(columns=f"user_attrs_{CV_ATTR}", errors="ignore")
 
     # -- delegation to best_estimator_ --
     @property

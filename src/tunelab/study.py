@@ -735,32 +735,48 @@ class Study:
         Raises:
             ImportError: pandas is not installed (``pip install 'tunelab[pandas]'``).
         """
-        pd = optional_import("pandas", extra="pandas", purpose="trials_dataframe()")
-        trials = self.get_trials(deepcopy=False)
-        if not trials:
-            return pd.DataFrame()
-        if self._is_multi_objective:
-            attrs = tuple("values" if a == "value" else a for a in attrs)
-        names = self.metric_names
-        records: list[dict[tuple[str, Any], Any]] = []
-        seen: dict[str, set[tuple[str, Any]]] = {a: set() for a in attrs}
-        for trial in trials:
-            record: dict[tuple[str, Any], Any] = {}
-            for attr in attrs:
-                for key, item in _dataframe_cells(trial, attr, len(self._directions), names):
-                    record[key] = item
-                    seen[attr].add(key)
-            records.append(record)
-        columns: list[tuple[str, Any]] = []
+        return trials_dataframe(
+            self.get_trials(deepcopy=False),
+            len(self._directions),
+            attrs=attrs,
+            multi_index=multi_index,
+            metric_names=self.metric_names,
+        )
+
+
+def trials_dataframe(
+    trials: Sequence[FrozenTrial],
+    n_objectives: int,
+    *,
+    attrs: tuple[str, ...] = _DATAFRAME_ATTRS,
+    multi_index: bool = False,
+    metric_names: list[str] | None = None,
+) -> pd.DataFrame:
+    """``trials`` as :meth:`Study.trials_dataframe` lays them out, for trials held anywhere."""
+    pd = optional_import("pandas", extra="pandas", purpose="trials_dataframe()")
+    if not trials:
+        return pd.DataFrame()
+    if n_objectives > 1:
+        attrs = tuple("values" if a == "value" else a for a in attrs)
+    records: list[dict[tuple[str, Any], Any]] = []
+    seen: dict[str, set[tuple[str, Any]]] = {a: set() for a in attrs}
+    for trial in trials:
+        record: dict[tuple[str, Any], Any] = {}
         for attr in attrs:
-            if attr == "values" and names is not None:
-                columns += [(attr.lstrip("_"), n) for n in names]
-            else:
-                columns += _sorted_columns(seen[attr])
-        frame = pd.DataFrame(records, columns=pd.MultiIndex.from_tuples(columns))
-        if not multi_index:
-            frame.columns = ["_".join(str(part) for part in col if part != "") for col in columns]
-        return frame
+            for key, item in _dataframe_cells(trial, attr, n_objectives, metric_names):
+                record[key] = item
+                seen[attr].add(key)
+        records.append(record)
+    columns: list[tuple[str, Any]] = []
+    for attr in attrs:
+        if attr == "values" and metric_names is not None:
+            columns += [(attr.lstrip("_"), n) for n in metric_names]
+        else:
+            columns += _sorted_columns(seen[attr])
+    frame = pd.DataFrame(records, columns=pd.MultiIndex.from_tuples(columns))
+    if not multi_index:
+        frame.columns = ["_".join(str(part) for part in col if part != "") for col in columns]
+    return frame
 
 
 def _sorted_columns(keys: set[tuple[str, Any]]) -> list[tuple[str, Any]]:
