@@ -54,7 +54,6 @@ class LearningCurvePruner(BasePruner):
         percentile: In ``[0, 100]``: the target is the value that the best
             ``percentile`` percent of completed trials reached; 0 (the
             default) is the best completed value. A larger one prunes less.
-        max_nfev: Most curve evaluations per fit (at least 10; 50 by default).
 
     Raises:
         ValueError: An argument is out of its range.
@@ -68,7 +67,6 @@ class LearningCurvePruner(BasePruner):
         n_startup_trials: int = 3,
         threshold: float = 0.05,
         percentile: float = 0.0,
-        max_nfev: int = 50,
     ) -> None:
         if max_resource != "auto" and (not is_int(max_resource) or max_resource < 1):
             raise ValueError(
@@ -80,13 +78,11 @@ class LearningCurvePruner(BasePruner):
             raise ValueError(f"threshold must be a number in (0, 1), got {threshold!r}")
         if not is_real(percentile) or not 0.0 <= percentile <= 100.0:
             raise ValueError(f"percentile must be a number in [0, 100], got {percentile!r}")
-        check_int("max_nfev", max_nfev, 10)
         self.max_resource: int | None = None if max_resource == "auto" else int(max_resource)
         self.min_points = min_points
         self.n_startup_trials = n_startup_trials
         self.threshold = float(threshold)
         self.percentile = float(percentile)
-        self.max_nfev = max_nfev
 
     def prune(self, study: StudyView, trial: FrozenTrial) -> bool:
         if trial.last_step is None:
@@ -112,7 +108,7 @@ class LearningCurvePruner(BasePruner):
 
     def predict(self, steps: np.ndarray, values: np.ndarray, horizon: float) -> Forecast | None:
         """The predictive distribution of the value at ``horizon`` (smaller is better)."""
-        return forecast(steps, values, max(horizon, float(steps[-1])), self.max_nfev)
+        return forecast(steps, values, max(horizon, float(steps[-1])))
 
     def _horizon(self, completed: list[FrozenTrial], trial: FrozenTrial) -> float | None:
         """The step to predict: ``max_resource``, or the longest completed run's last step."""
