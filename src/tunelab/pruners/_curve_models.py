@@ -201,7 +201,7 @@ def _fit(family: _Family, x: Array, z: Array) -> tuple[float, float, Array] | No
             return None
         index = np.unravel_index(best, tuple(axis.size for axis in axes))
         axes = tuple(
-            np.linspace(axis[max(i - 1, 0)], axis[min(i + 1, axis.size - 1)], 11)
+            np.linspace(axis[max(int(i) - 1, 0)], axis[min(int(i) + 1, axis.size - 1)], 11)
             for axis, i in zip(axes, index, strict=True)
         )
     return float(a[best]), float(b[best]), grid[:, best]
