@@ -130,6 +130,11 @@ BAD_FIELDS: list[tuple[dict[str, Any], str, str]] = [
     ({"sampler": {"kind": "qmc", "search_space": {}}}, "sampler.search_space", "unknown"),
     ({"pruner": {"kind": "median", "n_startup_trials": -1}}, "pruner", "n_startup_trials"),
     (
+        {"pruner": {"kind": "learning_curve", "threshold": 1.5}},
+        "pruner",
+        "threshold must be a number in (0, 1)",
+    ),
+    (
         {"sampler": "grid", "space": {"ccp_alpha": {"float": [0.0, 0.1]}}},
         "space.ccp_alpha",
         "no grid",
@@ -585,6 +590,7 @@ def test_register_best_trial_refits_a_config_study_and_names_what_is_missing(
         ({"kind": "threshold", "upper": 1.0}, "ThresholdPruner"),
         ({"kind": "wilcoxon", "p_threshold": 0.05}, "WilcoxonPruner"),
         ({"kind": "hyperband", "min_resource": 2}, "HyperbandPruner"),
+        ({"kind": "learning_curve", "threshold": 0.01}, "LearningCurvePruner"),
     ],
 )
 def test_every_statistical_pruner_can_be_chosen(

@@ -34,6 +34,7 @@ _PRUNERS = {
     "wilcoxon": "WilcoxonPruner",
     "successive_halving": "SuccessiveHalvingPruner",
     "hyperband": "HyperbandPruner",
+    "learning_curve": "LearningCurvePruner",
 }
 
 
