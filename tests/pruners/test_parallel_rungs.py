@@ -1,0 +1,107 @@
+"""Successive halving and Hyperband with parallel workers: every decision is sound.
+
+Rungs are derived from stored reports, so a pruner in any process judges a
+trial against whatever reports the storage holds at that moment. The runs
+below record every decision with its timing (tests/pruners/parallel.py) and
+replay them: a trial that went on ranked in the top ``1 / eta`` of the rung
+reports it could have seen, a pruned one did not, and nothing is pruned
+between rungs. Hyperband must also put a trial in the same bracket in every
+process.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+import tunelab as tl
+from tests.pruners.parallel import (
+    N_STEPS,
+    REDUCTION_FACTOR,
+    decisions,
+    inconsistent,
+    objective,
+    promotable,
+)
+from tunelab.pruners import HyperbandPruner, SuccessiveHalvingPruner
+from tunelab.samplers import RandomSampler
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_replay_catches_an_unsound_decision() -> None:
+    assert promotable(0, 2) and not promotable(1, 1) and promotable(1, 5)
+    # A pruner that never prunes lets trials go on that rank below the top third.
+    study = tl.create_study(pruner=tl.pruners.NopPruner(), sampler=RandomSampler(seed=0))
+    study.optimize(objective, n_trials=6)
+    problems = inconsistent(study.trials, _sh_rungs, lambda _: 0)
+    assert any("pruned=False" in p for p in problems)
+
+
+def _sh_rungs(_: int) -> set[int]:
+    return {1 * REDUCTION_FACTOR**k for k in range(3)}
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_successive_halving_with_worker_processes_decides_soundly() -> None:
+    study = tl.create_study(
+        pruner=SuccessiveHalvingPruner(min_resource=1, reduction_factor=REDUCTION_FACTOR),
+        sampler=RandomSampler(seed=1),
+    )
+    study.optimize(objective, n_trials=30, n_jobs=3, backend="process")
+    trials = study.trials
+    assert len(decisions(trials)) >= 30 * 2
+    assert any(t.state == tl.TrialState.PRUNED for t in trials)
+    assert inconsistent(trials, _sh_rungs, lambda _: 0) == []
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_hyperband_in_independent_processes_decides_soundly_and_agrees_on_brackets(
+    kind: str, storage_url_factory: Callable[[str], str]
+) -> None:
+    url = storage_url_factory(kind)
+    name = "parallel-hyperband"
+    tl.create_study(study_name=name, storage=url)
+    max_resource = N_STEPS - 1
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "tests.pruners.parallel", url, name, "12", str(max_resource)],
+            cwd=ROOT,
+            env=env,
+        )
+        for _ in range(3)
+    ]
+    for worker in workers:
+        assert worker.wait(timeout=150) == 0
+
+    reference = HyperbandPruner(
+        min_resource=1, max_resource=max_resource, reduction_factor=REDUCTION_FACTOR
+    )
+    study = tl.load_study(study_name=name, storage=url, pruner=reference)
+    trials = study.trials
+    assert len(trials) == 36
+    assert any(t.state == tl.TrialState.PRUNED for t in trials)
+    probe = study.ask()  # a first question sets the reference pruner's brackets up
+    probe.report(0.0, 0)
+    probe.should_prune()
+    study.tell(probe, state=tl.TrialState.FAIL)
+    bracket = {t.number: reference.bracket_of(name, t.number) for t in trials}
+    recorded = {t.number: t.user_attrs["bracket"] for t in trials if "bracket" in t.user_attrs}
+    assert len(recorded) == sum(t.state == tl.TrialState.COMPLETE for t in trials)
+    assert all(recorded[n] == bracket[n] for n in recorded)
+    assert len(set(bracket.values())) > 1
+
+    def rungs(number: int) -> set[int]:
+        steps = (REDUCTION_FACTOR ** (bracket[number] + k) for k in range(3))
+        return {step for step in steps if step <= max_resource}
+
+    assert inconsistent(trials, rungs, bracket.__getitem__) == []
