@@ -28,6 +28,7 @@ from tests.pruners.parallel import (
     objective,
     promotable,
 )
+from tests.pruners.replay import complete, judge
 from tunelab.pruners import HyperbandPruner, SuccessiveHalvingPruner
 from tunelab.samplers import RandomSampler
 
@@ -105,3 +106,34 @@ def test_hyperband_in_independent_processes_decides_soundly_and_agrees_on_bracke
         return {step for step in steps if step <= max_resource}
 
     assert inconsistent(trials, rungs, bracket.__getitem__) == []
+
+
+@pytest.mark.parametrize("kind", ["hyperband", "successive_halving"])
+def test_auto_resources_agree_between_a_process_that_starts_early_and_one_that_starts_late(
+    kind: str, storage_url_factory: Callable[[str], str]
+) -> None:
+    # Trials that stop early by themselves complete with different lengths.
+    # A process that asks its pruner after the first completion and one that
+    # asks only after a longer run completed must still derive the same
+    # rungs and brackets, or they judge the same trials by different rules.
+    url = storage_url_factory("sqlite")
+
+    def make() -> HyperbandPruner | SuccessiveHalvingPruner:
+        return HyperbandPruner() if kind == "hyperband" else SuccessiveHalvingPruner()
+
+    early = tl.create_study(study_name="auto", storage=url, pruner=make())
+    complete(early, [1.0] * 300)  # last step 299
+    judge(early, {0: 1.0})
+    complete(early, [0.5] * 2700)  # a longer run (or one that stopped later) completes
+    late = tl.load_study(study_name="auto", storage=url, pruner=make())
+    judge(late, {0: 1.0})
+    first, second = early.pruner, late.pruner
+    if isinstance(first, HyperbandPruner):
+        assert isinstance(second, HyperbandPruner)
+        assert first.n_brackets == second.n_brackets
+        assert [first.bracket_of("auto", n) for n in range(200)] == [
+            second.bracket_of("auto", n) for n in range(200)
+        ]
+    else:
+        assert isinstance(second, SuccessiveHalvingPruner)
+        assert first.min_resource == second.min_resource == 2
