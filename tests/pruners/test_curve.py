@@ -10,9 +10,11 @@ the value at the current step, or judging in the wrong direction, does not.
 
 from __future__ import annotations
 
+import importlib.util
 import math
 from collections.abc import Callable, Container
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
@@ -293,3 +295,70 @@ def test_rejects_bad_arguments(kwargs: dict[str, Any], message: str) -> None:
 def test_arguments_are_keyword_only() -> None:
     with pytest.raises(TypeError):
         LearningCurvePruner(10)  # type: ignore[misc]
+
+
+def _lcdb_curves(n_rows: int = 60_000) -> dict[int, dict[str, np.ndarray]]:
+    """Validation accuracy of each learner at each training-set size, per data set.
+
+    Read from the head of lcdb's accuracy table (the package is not
+    imported: it needs openml); one train/test split per data set.
+    """
+    spec = importlib.util.find_spec("lcdb")
+    if spec is None or spec.origin is None:
+        pytest.skip("lcdb is not installed (dev extra)")
+    pandas = pytest.importorskip("pandas")
+    table = pandas.read_csv(
+        Path(spec.origin).parent / "database-accuracy.csv",
+        nrows=n_rows,
+        usecols=["openmlid", "learner", "size_train", "outer_seed", "inner_seed", "score_valid"],
+    )
+    table = table[(table.outer_seed == 0) & (table.inner_seed == 0)]
+    found: dict[int, dict[str, np.ndarray]] = {}
+    for dataset, rows in table.groupby("openmlid"):
+        curves = {
+            str(learner): group.sort_values("size_train").score_valid.to_numpy(dtype=float)
+            for learner, group in rows.groupby("learner")
+        }
+        length = max(len(c) for c in curves.values())
+        full = {learner: c for learner, c in curves.items() if len(c) == length}
+        if len(full) >= 10:
+            found[int(dataset)] = full
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_real_learning_curves_from_lcdb() -> None:
+    # Learners on a data set, in a random order, each trained on growing
+    # subsets (the steps): the pruner must end every study within 0.03
+    # accuracy of the best learner while stopping most clearly worse ones.
+    datasets = _lcdb_curves()
+    assert len(datasets) >= 5
+    rng = np.random.default_rng(0)
+    regrets, pruned_bad, n_bad, used, total = [], 0, 0, 0, 0
+    for curves in datasets.values():
+        top = max(c[-1] for c in curves.values())
+        study = tl.create_study(
+            direction="maximize", pruner=LearningCurvePruner(), sampler=RandomSampler(seed=0)
+        )
+        for learner in rng.permutation(sorted(curves)):
+            curve = curves[str(learner)]
+            trial = study.ask()
+            pruned = False
+            for step, accuracy in enumerate(curve):
+                trial.report(float(accuracy), step)
+                used += 1
+                if pruned := trial.should_prune():
+                    break
+            total += curve.size
+            if pruned:
+                study.tell(trial, state=TrialState.PRUNED)
+            else:
+                study.tell(trial, float(curve[-1]))
+            if curve[-1] < top - 0.05:
+                n_bad += 1
+                pruned_bad += pruned
+        regrets.append(top - study.best_value)
+    assert max(regrets) <= 0.03, regrets
+    assert pruned_bad / n_bad >= 0.5, (pruned_bad, n_bad)
+    assert used / total <= 0.9, (used, total)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.special import ndtr
+from scipy.special import stdtr
 
 Array = NDArray[np.float64]
 Shape = Callable[[Array, Array], Array]
@@ -64,21 +64,27 @@ FAMILIES = (
 
 @dataclass(frozen=True)
 class Forecast:
-    """A predictive distribution: a weighted mixture of normals.
+    """A predictive distribution: a weighted mixture of scaled Student t distributions.
+
+    Each component has as many degrees of freedom as its fit had points
+    beyond its parameters: its noise is estimated from that few residuals,
+    so a fit to a handful of points gets heavy tails.
 
     Attributes:
-        means: Mean of each component.
-        stds: Standard deviation of each component (positive).
+        means: Centre of each component.
+        stds: Scale of each component (positive).
+        dofs: Degrees of freedom of each component (at least 1).
         weights: Weight of each component (summing to one).
     """
 
     means: Array
     stds: Array
+    dofs: Array
     weights: Array
 
     def prob_below(self, value: float) -> float:
         """The probability that a draw is below ``value``."""
-        return float(np.sum(self.weights * ndtr((value - self.means) / self.stds)))
+        return float(np.sum(self.weights * stdtr(self.dofs, (value - self.means) / self.stds)))
 
 
 def noise_scale(y: Array) -> float:
@@ -122,11 +128,12 @@ def forecast(steps: Array, values: Array, horizon: float) -> Forecast | None:
         fits = [fit for family in FAMILIES if (fit := _fit_family(family, x, z))]
         if not fits:
             return None
-        means, variances, bics = (np.asarray(column) for column in zip(*fits, strict=True))
+        means, variances, dofs, bics = (np.asarray(column) for column in zip(*fits, strict=True))
         weights = np.exp(-0.5 * (bics - bics.min()))
         result = Forecast(
             means=loc + scale * means,
             stds=scale * np.sqrt(variances),
+            dofs=dofs,
             weights=weights / weights.sum(),
         )
     finite = np.all(np.isfinite(result.means)) and np.all(np.isfinite(result.stds))
@@ -148,8 +155,8 @@ def _standardise(values: Array) -> tuple[Array, float, float]:
     return (shrunk - loc) / spread, loc * magnitude, spread * magnitude
 
 
-def _fit_family(family: _Family, x: Array, z: Array) -> tuple[float, float, float] | None:
-    """One family's predicted mean and variance at ``x = 1`` and its BIC, or None."""
+def _fit_family(family: _Family, x: Array, z: Array) -> tuple[float, float, float, float] | None:
+    """One family's predicted mean, variance and degrees of freedom at ``x = 1``, and its BIC."""
     n = z.size
     k = 2 + len(family.axes)
     if n <= k:
@@ -168,7 +175,7 @@ def _fit_family(family: _Family, x: Array, z: Array) -> tuple[float, float, floa
     bic = n * math.log(max(rss / n, floor**2)) + k * math.log(n)
     if not all(math.isfinite(v) for v in (mean, variance, bic)):
         return None
-    return mean, variance, bic
+    return mean, variance, float(n - k), bic
 
 
 def _linear_part(g: Array, z: Array) -> tuple[Array, Array, Array]:
