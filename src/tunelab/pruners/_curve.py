@@ -9,7 +9,7 @@ import numpy as np
 
 from tunelab._validation import check_int, is_int, is_real
 from tunelab.pruners._base import BasePruner
-from tunelab.pruners._curve_models import Forecast, forecast
+from tunelab.pruners._curve_models import forecast
 from tunelab.trial import FrozenTrial, StudyDirection, TrialState
 
 if TYPE_CHECKING:
@@ -103,12 +103,8 @@ class LearningCurvePruner(BasePruner):
         horizon = self._horizon(completed, trial)
         if horizon is None:
             return False
-        prediction = self.predict(steps, values, horizon)
+        prediction = forecast(steps, values, max(horizon, float(steps[-1])))
         return prediction is not None and prediction.prob_below(target) < self.threshold
-
-    def predict(self, steps: np.ndarray, values: np.ndarray, horizon: float) -> Forecast | None:
-        """The predictive distribution of the value at ``horizon`` (smaller is better)."""
-        return forecast(steps, values, max(horizon, float(steps[-1])))
 
     def _horizon(self, completed: list[FrozenTrial], trial: FrozenTrial) -> float | None:
         """The step to predict: ``max_resource``, or the longest completed run's last step."""
