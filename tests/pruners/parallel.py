@@ -10,16 +10,19 @@ or may not have been. A decision is consistent when some choice of the
 uncertain rivals justifies it.
 
 Run as a script (``python -m tests.pruners.parallel URL STUDY N_TRIALS
-MAX_RESOURCE``) it is one of several independent OS processes that share a
-storage, each with its own Hyperband pruner.
+MAX_RESOURCE BARRIER_DIR N_PROCESSES``) it is one of several independent OS
+processes that share a storage, each with its own Hyperband pruner; they
+start their trials together once all are ready.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import tunelab as tl
@@ -46,7 +49,7 @@ def objective(trial: tl.BaseTrial) -> float:
             decisions[str(step)] = [started, stored, asked, time.time(), pruned, value]
             if pruned:
                 raise tl.TrialPruned()
-            time.sleep(0.002)  # let the other workers' reports interleave
+            time.sleep(0.01)  # let the other workers' reports interleave
     finally:
         trial.set_user_attr("decisions", decisions)
     return value
@@ -129,7 +132,19 @@ def inconsistent(
     return problems
 
 
-def main(url: str, study_name: str, n_trials: int, max_resource: int) -> None:
+def wait_for_peers(barrier: Path, n_processes: int, timeout: float = 60.0) -> None:
+    """Mark this process ready in ``barrier`` and wait until ``n_processes`` are."""
+    (barrier / str(os.getpid())).touch()
+    deadline = time.monotonic() + timeout
+    while len(list(barrier.iterdir())) < n_processes:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"only {len(list(barrier.iterdir()))} of {n_processes} ready")
+        time.sleep(0.01)
+
+
+def main(
+    url: str, study_name: str, n_trials: int, max_resource: int, barrier: Path, n_processes: int
+) -> None:
     """One independent process: run ``n_trials`` trials with its own Hyperband pruner."""
     study = tl.load_study(
         study_name=study_name,
@@ -139,8 +154,10 @@ def main(url: str, study_name: str, n_trials: int, max_resource: int) -> None:
         ),
         sampler=RandomSampler(),
     )
+    wait_for_peers(barrier, n_processes)
     study.optimize(_hyperband_objective, n_trials=n_trials)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+    url, name, n_trials, max_resource, barrier, n_processes = sys.argv[1:]
+    main(url, name, int(n_trials), int(max_resource), Path(barrier), int(n_processes))

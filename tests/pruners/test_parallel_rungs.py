@@ -66,7 +66,7 @@ def test_successive_halving_with_worker_processes_decides_soundly() -> None:
 @pytest.mark.timeout(180)
 @pytest.mark.parametrize("kind", ["sqlite", "postgres"])
 def test_hyperband_in_independent_processes_decides_soundly_and_agrees_on_brackets(
-    kind: str, storage_url_factory: Callable[[str], str]
+    kind: str, storage_url_factory: Callable[[str], str], tmp_path: Path
 ) -> None:
     url = storage_url_factory(kind)
     name = "parallel-hyperband"
@@ -75,7 +75,10 @@ def test_hyperband_in_independent_processes_decides_soundly_and_agrees_on_bracke
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
     workers = [
         subprocess.Popen(
-            [sys.executable, "-m", "tests.pruners.parallel", url, name, "12", str(max_resource)],
+            [
+                *(sys.executable, "-m", "tests.pruners.parallel"),
+                *(url, name, "8", str(max_resource), str(tmp_path), "3"),
+            ],
             cwd=ROOT,
             env=env,
         )
@@ -89,7 +92,8 @@ def test_hyperband_in_independent_processes_decides_soundly_and_agrees_on_bracke
     )
     study = tl.load_study(study_name=name, storage=url, pruner=reference)
     trials = study.trials
-    assert len(trials) == 36
+    assert len(trials) == 24
+    assert _overlapping(trials) >= 10  # the processes really ran side by side
     assert any(t.state == tl.TrialState.PRUNED for t in trials)
     probe = study.ask()  # a first question sets the reference pruner's brackets up
     probe.report(0.0, 0)
@@ -106,6 +110,16 @@ def test_hyperband_in_independent_processes_decides_soundly_and_agrees_on_bracke
         return {step for step in steps if step <= max_resource}
 
     assert inconsistent(trials, rungs, bracket.__getitem__) == []
+
+
+def _overlapping(trials: list[tl.FrozenTrial]) -> int:
+    """How many pairs of trials ran at the same time."""
+    spans = [
+        (t.datetime_start, t.datetime_complete)
+        for t in trials
+        if t.datetime_start is not None and t.datetime_complete is not None
+    ]
+    return sum(a[0] < b[1] and b[0] < a[1] for i, a in enumerate(spans) for b in spans[i + 1 :])
 
 
 @pytest.mark.parametrize("kind", ["hyperband", "successive_halving"])
