@@ -20,17 +20,19 @@ class LearningCurvePruner(BasePruner):
     """Prune a trial when its learning curve, extrapolated, is unlikely to win.
 
     Once a trial has ``min_points`` finite reports, four parametric curve
-    families are fitted to them by bounded least squares: a power law
+    families are fitted to them by least squares within bounds: a power law
     ``a + b * x**-c``, an exponential saturation ``a + b * exp(-c * x)``,
     Janoschek's ``a + b * exp(-c * x**d)`` and the Morgan-Mercer-Flodin
     sigmoid in ``log x``. Each family predicts the value at ``max_resource``
-    as a normal whose variance is the residual noise (never below a robust
-    estimate of the noise in the reports) plus the uncertainty of the fitted
-    parameters carried to ``max_resource``; the families are mixed with
-    weights ``exp(-BIC / 2)``. The trial is pruned when the mixture gives
-    less than ``threshold`` probability to ending better than the target:
-    the best final value of the completed trials, or, with ``percentile``,
-    the value that the best ``percentile`` percent of them reached.
+    as a Student t whose variance is the residual noise (never below a
+    robust estimate of the noise in the reports) plus the uncertainty of the
+    fitted parameters carried to ``max_resource``, with as many degrees of
+    freedom as points beyond the family's parameters; the families are mixed
+    with weights ``exp(-BIC / 2)``. The trial is pruned when the mixture
+    gives less than ``threshold`` probability to ending better than the
+    target: the best final value of the completed trials, or, with
+    ``percentile``, the value that the best ``percentile`` percent of them
+    reached.
 
     A curve that is short, flat or erratic leaves the parameters poorly
     determined and the prediction wide, so such a trial runs on; a trial

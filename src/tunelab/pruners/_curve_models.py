@@ -107,9 +107,9 @@ def forecast(steps: Array, values: Array, horizon: float) -> Forecast | None:
     for given shape parameters ``q`` the best ``a`` and ``b`` are a linear
     least squares solution, so only ``q`` (one or two bounded numbers) is
     searched, on a grid refined once around its best point. Its prediction
-    is a normal whose variance adds the residual noise to the uncertainty of
-    all parameters carried to the horizon (delta method), and the families
-    are weighted by ``exp(-BIC / 2)``. Families with as many parameters as
+    is a Student t whose variance adds the residual noise to the uncertainty
+    of all parameters carried to the horizon (delta method), and the
+    families are weighted by ``exp(-BIC / 2)``. Families with as many parameters as
     points, and fits that give non-finite numbers, are left out.
 
     Args:
