@@ -14,8 +14,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -31,6 +32,8 @@ from tests.pruners.parallel import (
 from tests.pruners.replay import complete, judge
 from tunelab.pruners import HyperbandPruner, SuccessiveHalvingPruner
 from tunelab.samplers import RandomSampler
+from tunelab.study import StudyView
+from tunelab.trial import StudyDirection, TrialState
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,18 +51,54 @@ def _sh_rungs(_: int) -> set[int]:
     return {1 * REDUCTION_FACTOR**k for k in range(3)}
 
 
+class _StaleView:
+    """A study view that shows the trials as they were at its last refresh."""
+
+    def __init__(self, view: StudyView, trials: list[tl.FrozenTrial]) -> None:
+        self._view = view
+        self._trials = trials
+
+    @property
+    def direction(self) -> StudyDirection:
+        return self._view.direction
+
+    def get_trials(
+        self, deepcopy: bool = False, states: Container[TrialState] | None = None
+    ) -> list[tl.FrozenTrial]:
+        return [t for t in self._trials if states is None or t.state in states]
+
+
+class _StaleSuccessiveHalving(SuccessiveHalvingPruner):
+    """Broken: rereads the stored trials only on every 20th question."""
+
+    def __init__(self) -> None:
+        super().__init__(min_resource=1, reduction_factor=REDUCTION_FACTOR)
+        self._calls = 0
+        self._snapshot: list[tl.FrozenTrial] = []
+
+    def prune(self, study: StudyView, trial: tl.FrozenTrial) -> bool:
+        if self._calls % 20 == 0:
+            self._snapshot = study.get_trials()
+        self._calls += 1
+        return super().prune(cast(StudyView, _StaleView(study, self._snapshot)), trial)
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(120)
-def test_successive_halving_with_worker_processes_decides_soundly() -> None:
-    study = tl.create_study(
-        pruner=SuccessiveHalvingPruner(min_resource=1, reduction_factor=REDUCTION_FACTOR),
-        sampler=RandomSampler(seed=1),
+@pytest.mark.parametrize("broken", [False, True], ids=["real", "stale-reads"])
+def test_successive_halving_with_worker_processes_decides_soundly(broken: bool) -> None:
+    pruner = (
+        _StaleSuccessiveHalving()
+        if broken
+        else SuccessiveHalvingPruner(min_resource=1, reduction_factor=REDUCTION_FACTOR)
     )
+    study = tl.create_study(pruner=pruner, sampler=RandomSampler(seed=1))
     study.optimize(objective, n_trials=30, n_jobs=3, backend="process")
     trials = study.trials
     assert len(decisions(trials)) >= 30 * 2
     assert any(t.state == tl.TrialState.PRUNED for t in trials)
-    assert inconsistent(trials, _sh_rungs, lambda _: 0) == []
+    problems = inconsistent(trials, _sh_rungs, lambda _: 0)
+    assert (problems != []) is broken, problems
 
 
 @pytest.mark.slow
