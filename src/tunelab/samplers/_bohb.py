@@ -190,7 +190,8 @@ class BOHBSampler(BaseSampler):
                 observations = [
                     (t, v)
                     for t in trials
-                    if t.number != trial.number and (v := self._value_at(t, budget)) is not None
+                    if t.number != trial.number
+                    and ((v := self._value_at(t, budget)) is not None or t.state.is_finished())
                 ]
                 history = History(study.directions)
                 history.add_observations(observations)

@@ -89,15 +89,17 @@ class History:
             self._sort_rows()
         return True
 
-    def add_observations(self, observations: Sequence[tuple[FrozenTrial, float]]) -> None:
-        """Take in each trial as a completed observation of the given value, not its own.
+    def add_observations(self, observations: Sequence[tuple[FrozenTrial, float | None]]) -> None:
+        """Take in trials as completed observations of the given values, not their own.
 
         A budget-aware sampler models the value each trial had at one budget
         (running and pruned trials included): it adds those pairs to a fresh
-        history and draws from it as TPE does. Single objective only.
+        history and draws from it as TPE does. A pair with None takes in a
+        finished trial as it finished (a pruned one ranks after every value).
+        Single objective only.
         """
         for trial, value in observations:
-            self._add(trial, np.array([value]) * self._signs)
+            self._add(trial, None if value is None else np.array([value]) * self._signs)
         if self._unsorted:
             self._sort_rows()
 
