@@ -3,8 +3,9 @@
 Simulated multi-fidelity studies at equal simulated compute: each report at a
 step costs that step's cost, and a study stops once it has spent as much as
 ``--full-trials`` trials run to the end. Compared: TPE without pruning, TPE,
-BOHB, AutoSampler (its current choice) and random search with asynchronous
-successive halving (ASHA), and TPE / BOHB with Hyperband. Quality is the true
+BOHB, AutoSampler (``auto``; ``auto_before``: its choice before it knew of
+budgets, GP or TPE) and random search with asynchronous successive halving
+(ASHA), and TPE / BOHB / AutoSampler with Hyperband. Quality is the true
 final value of the best *completed* trial (what a user would deploy), as regret
 against the problem's best final value.
 
@@ -41,6 +42,13 @@ from scipy import stats
 import tunelab as tl
 from tunelab.pruners import HyperbandPruner, NopPruner, SuccessiveHalvingPruner
 from tunelab.samplers import AutoSampler, BOHBSampler, RandomSampler, TPESampler
+
+
+class _AutoBefore(AutoSampler):
+    """AutoSampler as it chose before BOHB: blind to the pruner's budgets."""
+
+    def _prunes_at_budgets(self, study: tl.StudyView) -> bool:
+        return False
 
 
 @dataclass
@@ -128,6 +136,7 @@ def _run(problem: Problem, method: str, seed: int) -> tuple[float, int]:
         "tpe": lambda: TPESampler(seed=seed),
         "bohb": lambda: BOHBSampler(seed=seed),
         "auto": lambda: AutoSampler(seed=seed),
+        "auto_before": lambda: _AutoBefore(seed=seed),
         "random": lambda: RandomSampler(seed=seed),
     }
     n_steps = len(problem.step_cost)
@@ -176,10 +185,13 @@ METHODS = [
     "tpe",
     "tpe+asha",
     "bohb+asha",
+    "auto_before+asha",
     "auto+asha",
     "random+asha",
     "tpe+hyperband",
     "bohb+hyperband",
+    "auto_before+hyperband",
+    "auto+hyperband",
 ]
 
 
