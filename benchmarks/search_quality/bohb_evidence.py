@@ -149,8 +149,13 @@ def _run(problem: Problem, method: str, seed: int) -> tuple[float, int]:
     }
     budget = problem.full_trials * float(problem.step_cost.sum())
     spent = [0.0]
+    # Named by problem and seed: Hyperband assigns brackets by hashing the name,
+    # so every method meets the same brackets on a seed.
     study = tl.create_study(
-        sampler=samplers[sampler_name](), pruner=pruners[pruner_name](), heartbeat_interval=None
+        study_name=f"{problem.name}-{seed}",
+        sampler=samplers[sampler_name](),
+        pruner=pruners[pruner_name](),
+        heartbeat_interval=None,
     )
 
     def objective(trial: tl.Trial) -> float:

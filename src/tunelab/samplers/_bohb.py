@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -27,6 +28,21 @@ GammaFunc = Callable[[int], int]
 # The budget of a completed trial's objective value: above every step.
 FINAL_BUDGET = math.inf
 _OBSERVED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
+
+
+@dataclass(frozen=True)
+class _Model:
+    """What one trial draws from: the observations at one budget.
+
+    Attributes:
+        budget: The step (or :data:`FINAL_BUDGET`).
+        history: The trials with a value at the budget, then those that stopped before it.
+        n_good: How many of those with a value at the budget are good.
+    """
+
+    budget: float
+    history: History
+    n_good: int
 
 
 class BOHBSampler(BaseSampler):
@@ -108,7 +124,7 @@ class BOHBSampler(BaseSampler):
         self._histories = HistoryCache()
         # The model each running trial draws from (None: at random), so that its
         # jointly and independently sampled parameters come from the same one.
-        self._models: dict[tuple[str, int], tuple[float, History] | None] = {}
+        self._models: dict[tuple[str, int], _Model | None] = {}
 
     def reseed_rng(self, seed: int | None = None) -> None:
         self._rng = np.random.default_rng(seed)
@@ -160,7 +176,11 @@ class BOHBSampler(BaseSampler):
         objective values; None means no budget has enough observations.
         """
         whole = _whole(study)
-        trials = whole.get_trials(states=_OBSERVED)
+        return self._budget(whole, whole.get_trials(states=_OBSERVED), dimension)
+
+    def _budget(
+        self, whole: StudyView, trials: Sequence[FrozenTrial], dimension: int
+    ) -> float | None:
         last_steps = [step for t in trials if (step := _last_step(t)) is not None]
         return choose_budget(
             last_steps,
@@ -175,40 +195,43 @@ class BOHBSampler(BaseSampler):
             return trial.value if trial.state == TrialState.COMPLETE else None
         return rung_value(trial, int(budget))
 
-    def _model(
-        self, study: StudyView, trial: FrozenTrial, dimension: int
-    ) -> tuple[float, History] | None:
-        """The (budget, observations) ``trial`` draws from, chosen at its first sample."""
+    def _model(self, study: StudyView, trial: FrozenTrial, dimension: int) -> _Model | None:
+        """What ``trial`` draws from, chosen at its first sample (None: at random)."""
         key = (study.study_name, trial.number)
         if key in self._models:
             return self._models[key]
         model = None
         if self._rng.random() >= self.random_fraction:
-            budget = self.budget_for(study, dimension)
+            whole = _whole(study)
+            trials = [t for t in whole.get_trials(states=_OBSERVED) if t.number != trial.number]
+            budget = self._budget(whole, trials, dimension)
             if budget is not None:
-                trials = _whole(study).get_trials(states=_OBSERVED)
+                # A trial that stopped before the budget (pruned at a lower rung) is
+                # known to be worse than those that reached it: a bad observation,
+                # ranked after every value at the budget, deeper ones first.
                 observations = [
                     (t, v)
                     for t in trials
-                    if t.number != trial.number
-                    and ((v := self._value_at(t, budget)) is not None or t.state.is_finished())
+                    if (v := self._value_at(t, budget)) is not None or t.state.is_finished()
                 ]
                 history = History(study.directions)
                 history.add_observations(observations)
-                model = (budget, history)
+                n_values = sum(v is not None for _, v in observations)
+                # At least min_points good ones, as in BOHB: l(x) then spans every
+                # dimension instead of being one kernel and the prior.
+                n_good = max(self._n_good(n_values), self._min_points(dimension))
+                model = _Model(budget, history, min(n_good, n_values))
         self._models[key] = model
         return model
 
-    def _draw(
-        self, model: tuple[float, History] | None, space: Mapping[str, BaseDistribution]
-    ) -> dict[str, Any]:
-        rows = (
-            np.empty(0, dtype=np.intp) if model is None else model[1].rows_with(list(space.items()))
-        )
-        if model is None or len(rows) == 0:
+    def _draw(self, model: _Model | None, space: Mapping[str, BaseDistribution]) -> dict[str, Any]:
+        if model is None:
             return draw_uniform(space, self._rng)
-        history = model[1]
-        good, bad = history.split(rows, self._n_good(history.n_rows))
+        history = model.history
+        rows = history.rows_with(list(space.items()))
+        if len(rows) == 0:
+            return draw_uniform(space, self._rng)
+        good, bad = history.split(rows, model.n_good)
         no_lies = np.empty((0, len(space)))
         return draw(history, space, (good, bad), no_lies, self._rng, self._settings)
 
