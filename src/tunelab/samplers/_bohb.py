@@ -70,8 +70,8 @@ class BOHBSampler(BaseSampler):
         seed: Seed of the random stream; the same seed and history give the same samples.
         min_points_in_model: Observations a budget needs before a model is
             fitted on it. None (the default): the number of jointly sampled
-            parameters plus one, BOHB's rule: the fewest points for which a
-            joint density over ``d`` dimensions is not flat along some direction.
+            parameters plus one, BOHB's rule: the fewest points that span every
+            direction of a ``d``-dimensional joint density.
         random_fraction: Share of trials sampled at random even when a model
             exists, so the low budgets keep seeing the whole space and a
             misleading low-budget model cannot trap the search (BOHB uses 1/3).
@@ -217,10 +217,7 @@ class BOHBSampler(BaseSampler):
                 history = History(study.directions)
                 history.add_observations(observations)
                 n_values = sum(v is not None for _, v in observations)
-                # At least min_points good ones, as in BOHB: l(x) then spans every
-                # dimension instead of being one kernel and the prior.
-                n_good = max(self._n_good(n_values), self._min_points(dimension))
-                model = _Model(budget, history, min(n_good, n_values))
+                model = _Model(budget, history, self._n_good(n_values))
         self._models[key] = model
         return model
 
