@@ -22,7 +22,8 @@ Problems:
 
 Usage::
 
-    PYTHONPATH=src:. python -m benchmarks.search_quality.bohb_evidence --seeds 10
+    PYTHONPATH=src:. python -m benchmarks.search_quality.bohb_evidence --seeds 10 \\
+        --out benchmarks/results/bohb-evidence.json  # about 10 minutes on 2 cores
 """
 
 from __future__ import annotations
@@ -200,11 +201,36 @@ METHODS = [
 ]
 
 
+# Paired comparisons printed per problem: (candidate, baseline).
+PAIRS = [
+    ("auto+asha", "auto_before+asha"),
+    ("auto+hyperband", "auto_before+hyperband"),
+    ("auto+asha", "tpe+asha"),
+    ("auto+hyperband", "tpe+hyperband"),
+    ("bohb+asha", "tpe+asha"),
+    ("bohb+hyperband", "tpe+hyperband"),
+    ("bohb+asha", "tpe"),
+    ("tpe+asha", "tpe"),
+]
+
+
+def _print_pairs(results: dict[str, Any]) -> None:
+    """Per pair: seeds where the candidate did better / worse, and Wilcoxon's p."""
+    for candidate, baseline in PAIRS:
+        if candidate not in results or baseline not in results:
+            continue
+        a = np.array(results[candidate]["regret"])
+        b = np.array(results[baseline]["regret"])
+        better, worse = int((a < b).sum()), int((a > b).sum())
+        p = float(stats.wilcoxon(a, b).pvalue) if better + worse else 1.0
+        print(f"    {candidate} vs {baseline}: better on {better}, worse on {worse}, p={p:.3f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--full-trials", type=int, default=20, help="compute, synthetic")
-    parser.add_argument("--lcdb-full-trials", type=int, default=5, help="compute, lcdb")
+    parser.add_argument("--lcdb-full-trials", type=int, default=8, help="compute, lcdb")
     parser.add_argument("--methods", nargs="*", default=METHODS)
     parser.add_argument("--lcdb", nargs="*", type=int, default=[1483, 293, 1567])
     parser.add_argument("--out", type=Path, default=None)
@@ -233,6 +259,7 @@ def main() -> None:
                 f"({time.perf_counter() - start:.0f} s)",
                 flush=True,
             )
+        _print_pairs(results[problem.name])
     if args.out is not None:
         args.out.write_text(json.dumps(results, indent=1))
 
