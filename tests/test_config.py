@@ -348,6 +348,17 @@ def test_defaults_and_the_seed(tmp_path: Path, storage: str) -> None:
     assert build_sampler(config).seed == 3  # type: ignore[attr-defined]
 
 
+def test_the_bohb_sampler_kind_builds_a_seeded_bohb_sampler(tmp_path: Path, storage: str) -> None:
+    spec = {"kind": "bohb", "random_fraction": 0.25}
+    config = load_study_config(_write(tmp_path, {**_base(storage), "sampler": spec}))
+    sampler = build_sampler(config)
+    assert isinstance(sampler, samplers.BOHBSampler)
+    assert (sampler.seed, sampler.random_fraction) == (3, 0.25)
+    bad = {**_base(storage), "sampler": {"kind": "bohb", "random_fraction": 2}}
+    with pytest.raises(ConfigError, match="BOHBSampler rejects the options: random_fraction"):
+        build_sampler(load_study_config(_write(tmp_path, bad, name="bad.yaml")))
+
+
 def test_exponent_floats_are_numbers(tmp_path: Path, storage: str) -> None:
     rest = yaml.safe_dump({k: v for k, v in _base(storage).items() if k != "space"})
     path = tmp_path / "study.yaml"

@@ -22,6 +22,7 @@ _SAMPLERS = {
     "tpe": "TPESampler",
     "gp": "GPSampler",
     "cmaes": "CmaEsSampler",
+    "bohb": "BOHBSampler",
     "auto": "AutoSampler",
 }
 
