@@ -173,7 +173,9 @@ class _CVObjective:
         # With warm start each fold keeps its model from one resource to the next.
         models = [clone(model) for _ in self.splits]
         record: dict[str, Any] = {}
+        reached = fidelity.schedule[0]
         for stage, resource in enumerate(fidelity.schedule):
+            reached = resource
             record = _empty_record([m.name for m in metrics], self.return_train_score)
             for split, (train, test) in enumerate(self.splits):
                 fold_model = models[split] if fidelity.warm_start else clone(model)
@@ -193,7 +195,7 @@ class _CVObjective:
         if failed:
             raise FitFailedError(
                 f"{len(failed)} of {len(self.splits)} fits failed at {fidelity.name}="
-                f"{trial.user_attrs[RESOURCE_ATTR]}: {'; '.join(failed)}"
+                f"{reached}: {'; '.join(failed)}"
             )
         return float(np.mean(record["test"][self.scoring.refit_metric]))
 
