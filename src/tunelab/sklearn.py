@@ -26,7 +26,7 @@ from sklearn.exceptions import FitFailedWarning, NotFittedError
 from sklearn.metrics import check_scoring
 from sklearn.utils import _safe_indexing, get_tags, indexable
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import _num_samples, check_is_fitted
 
 from tunelab import samplers
 from tunelab._validation import is_int, is_real
@@ -516,7 +516,7 @@ def _warm_start_param(estimator: Any, name: str) -> str:
 def _resource_bounds(search: TuneSearchCV, X: Any, y: Any, n_splits: int) -> tuple[int, int]:
     """``(min_resources, max_resources)`` with ``"smallest"`` and ``"auto"`` resolved."""
     name = search.resource
-    n_samples = len(X)
+    n_samples = int(_num_samples(X))
     if search.min_resources == "smallest":
         low = 1
         if name == "n_samples":
@@ -582,7 +582,7 @@ def _fidelity(
     if name == "n_samples":
         rng = np.random.default_rng(seed)
         orders = tuple(rng.permutation(train) for train, _ in splits)
-        return _Fidelity(name, tuple(schedule), n_samples=len(X), orders=orders)
+        return _Fidelity(name, tuple(schedule), n_samples=int(_num_samples(X)), orders=orders)
     switch = _warm_start_param(search.estimator, name)
     return _Fidelity(name, tuple(schedule), warm_start=bool(switch), warm_start_param=switch)
 
