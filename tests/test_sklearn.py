@@ -11,7 +11,7 @@ import pytest
 from scipy.stats import expon, loguniform, randint
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.datasets import load_breast_cancer, load_iris, make_classification
-from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.exceptions import FitFailedWarning, NotFittedError
 from sklearn.linear_model import LogisticRegression, Ridge, SGDClassifier
 from sklearn.metrics import f1_score
@@ -821,23 +821,42 @@ def test_boosting_rounds_as_resource_match_the_full_search_for_less(
     assert "user_attrs_sklearn_resource" in staged.trials_dataframe().columns
 
 
-def test_warm_started_rounds_score_as_a_fresh_fit(blobs: tuple[np.ndarray, ...]) -> None:
-    # Continuing a boosted model from 3 to 9 to 27 rounds must be the 27-round model.
+@pytest.mark.parametrize(
+    ("estimator", "resource", "params"),
+    [
+        # Warm-started: boosting rounds and forest trees continue from the last resource.
+        (_hgb(), "max_iter", {"learning_rate": 0.2, "max_leaf_nodes": 8}),
+        (
+            make_pipeline(
+                StandardScaler(), RandomForestClassifier(n_estimators=27, random_state=0)
+            ),
+            "randomforestclassifier__n_estimators",
+            {"randomforestclassifier__max_depth": 4},
+        ),
+        # Refit from scratch: a warm-started SGD would restart its epochs from the last
+        # solution and differ from a fresh fit with more epochs.
+        (SGDClassifier(max_iter=27, tol=None, random_state=0), "max_iter", {"alpha": 1e-3}),
+    ],
+)
+def test_each_resource_scores_as_a_fresh_fit_at_that_resource(
+    blobs: tuple[np.ndarray, ...], estimator: Any, resource: str, params: dict[str, Any]
+) -> None:
     X, y = blobs
-    params = {"learning_rate": 0.2, "max_leaf_nodes": 8}
     search = TuneSearchCV(
-        _hgb(),
+        estimator,
         {k: CategoricalDistribution([v]) for k, v in params.items()},
         n_trials=1,
         cv=KFold(3),
-        resource="max_iter",
+        resource=resource,
         min_resources=3,
         pruner=tl.pruners.NopPruner(),
     ).fit(X, y)
     values = search.trials_[0].intermediate_values
-    for rounds in (3, 9, 27):
-        fresh = clone(_hgb()).set_params(max_iter=rounds, **params)
-        assert values[rounds] == pytest.approx(cross_val_score(fresh, X, y, cv=KFold(3)).mean())
+    assert list(values) == [3, 9, 27]
+    for amount in (3, 9, 27):
+        fresh = clone(estimator).set_params(**{resource: amount}, **params)
+        assert values[amount] == pytest.approx(cross_val_score(fresh, X, y, cv=KFold(3)).mean())
+    assert search.best_estimator_.get_params()[resource] == 27
 
 
 @pytest.mark.slow
