@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pickle
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pytest
@@ -933,3 +933,46 @@ def test_invalid_resource_settings_are_named_at_fit(
     with pytest.raises(ValueError, match=match):
         search.fit(X, y)
     assert not hasattr(search, "cv_results_")
+
+
+class _CountingEnsemble(ClassifierMixin, BaseEstimator):
+    """Majority-of-members classifier that counts the members it builds (across instances)."""
+
+    built: ClassVar[list[int]] = []
+
+    def __init__(self, n_estimators: int = 10, warm_start: bool = False, tie: str = "low") -> None:
+        self.n_estimators = n_estimators
+        self.warm_start = warm_start
+        self.tie = tie
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> _CountingEnsemble:
+        self.classes_ = np.unique(y)
+        members = list(getattr(self, "members_", [])) if self.warm_start else []
+        new = self.n_estimators - len(members)
+        members.extend(np.bincount(np.searchsorted(self.classes_, y)).argmax() for _ in range(new))
+        _CountingEnsemble.built.append(new)
+        self.members_ = members
+        return self
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return np.full(len(X), self.classes_[self.members_[0]])
+
+
+def test_warm_start_builds_each_fold_once_up_to_the_largest_resource(
+    blobs: tuple[np.ndarray, ...],
+) -> None:
+    X, y = blobs
+    _CountingEnsemble.built.clear()
+    TuneSearchCV(
+        _CountingEnsemble(n_estimators=27),
+        {"tie": CategoricalDistribution(["low", "high"])},
+        n_trials=2,
+        cv=3,
+        resource="n_estimators",
+        min_resources=3,
+        pruner=tl.pruners.NopPruner(),
+        refit=False,
+    ).fit(X, y)
+    # 2 trials x 3 folds, each fold continuing 3 -> 9 -> 27: 27 members, not 3 + 9 + 27.
+    assert sum(_CountingEnsemble.built) == 2 * 3 * 27
+    assert _CountingEnsemble.built[:3] == [3, 3, 3]
