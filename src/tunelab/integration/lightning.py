@@ -37,7 +37,8 @@ _pl = _lightning()
 class LightningPruningCallback(_pl.Callback):  # type: ignore[name-defined]
     """Reports a validation metric to a trial and prunes the run when the pruner says so.
 
-    At the end of every validation loop (the sanity check excepted) the value
+    At the end of every validation loop run by ``trainer.fit`` (the sanity
+    check excepted) the value
     of ``trainer.callback_metrics[monitor]`` is reported to ``trial`` at the
     current epoch (or global step). When ``trial.should_prune()`` is then
     true, training is stopped by raising :class:`~tunelab.TrialPruned`: it
@@ -90,9 +91,9 @@ class LightningPruningCallback(_pl.Callback):  # type: ignore[name-defined]
             )
 
     def on_validation_end(self, trainer: Any, pl_module: Any) -> None:
-        # The sanity check runs a couple of batches with an untrained model:
-        # reporting it would give the pruner a value for a step never trained.
-        if trainer.sanity_checking:
+        # The sanity check runs a couple of batches with an untrained model, and a
+        # trainer.validate() after fit re-scores the last epoch: neither is a new step.
+        if trainer.sanity_checking or trainer.state.fn != "fit":
             return
         value = trainer.callback_metrics.get(self.monitor)
         if value is None:
