@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -112,7 +113,10 @@ def test_reports_each_evaluation_and_completes(tmp_path: Path) -> None:
     study = tl.create_study(pruner=NopPruner())
     study.enqueue_trial({"lr": 1e-3})
     evaluations: dict[int, list[float]] = {}
-    study.optimize(_objective(tmp_path, evaluations), n_trials=1)
+    with warnings.catch_warnings():
+        # The evaluate() after train() re-scores the last step: reporting it would warn.
+        warnings.filterwarnings("error", message=".*already reported.*")
+        study.optimize(_objective(tmp_path, evaluations), n_trials=1)
     trial = study.trials[0]
     assert trial.state == TrialState.COMPLETE, trial.system_attrs
     assert trial.user_attrs["steps"] == MAX_STEPS
