@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pickle
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pytest
 from scipy.stats import expon, loguniform, randint
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
-from sklearn.datasets import load_breast_cancer, load_iris
+from sklearn.datasets import load_breast_cancer, load_iris, make_classification
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.exceptions import FitFailedWarning, NotFittedError
 from sklearn.linear_model import LogisticRegression, Ridge, SGDClassifier
 from sklearn.metrics import f1_score
@@ -23,7 +24,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from threadpoolctl import threadpool_limits
 
 import tunelab as tl
-from tunelab.pruners import MedianPruner
+from tunelab.pruners import MedianPruner, SuccessiveHalvingPruner
 from tunelab.samplers import BaseSampler, GridSampler, RandomSampler
 from tunelab.sklearn import CV_ATTR, FitFailedError, TuneSearchCV
 from tunelab.space import (
@@ -661,6 +662,16 @@ def test_fit_needs_y_and_accepts_only_sample_weight(iris: tuple[np.ndarray, ...]
             cv=3,
             random_state=0,
         ),
+        # Multi-fidelity: every trial trained at 1, 3 then 9 epochs.
+        TuneSearchCV(
+            SGDClassifier(random_state=0, max_iter=9, tol=None),
+            {"alpha": loguniform(1e-5, 1e-1)},
+            n_trials=3,
+            cv=3,
+            random_state=0,
+            resource="max_iter",
+            min_resources=1,
+        ),
     ],
 )
 def test_scikit_learn_estimator_checks(estimator: Any, check: Any) -> None:
@@ -740,3 +751,228 @@ def test_every_fit_failing_with_one_type_raises_that_type(iris: tuple[np.ndarray
     bad[0, 0] = {"not": "a number"}
     with pytest.raises(TypeError, match="(?s)no trial completed.*TypeError"):
         TuneSearchCV(_lr(), {"C": [1.0, 2.0]}, n_trials=2, cv=3).fit(bad, y)
+
+
+# -- multi-fidelity: resource, min_resources, max_resources, factor ----------------------------
+
+
+def _hgb() -> HistGradientBoostingClassifier:
+    return HistGradientBoostingClassifier(max_iter=27, early_stopping=False, random_state=0)
+
+
+_HGB_SPACE = {
+    "learning_rate": FloatDistribution(0.005, 1.0, log=True),
+    "max_leaf_nodes": IntDistribution(2, 32, log=True),
+}
+
+
+@pytest.fixture(scope="module")
+def blobs() -> tuple[np.ndarray, np.ndarray]:
+    return make_classification(
+        n_samples=300, n_features=10, n_informative=6, flip_y=0.05, random_state=0
+    )
+
+
+def _spent(search: TuneSearchCV, warm: bool) -> int:
+    """Resource units trained, per fold: a warm-started trial pays only for its largest."""
+    if search.resource is None:
+        return len(search.trials_) * _hgb().max_iter
+    steps = [list(t.intermediate_values) for t in search.trials_]
+    return sum(max(s) if warm else sum(s) for s in steps)
+
+
+@pytest.mark.slow
+def test_boosting_rounds_as_resource_match_the_full_search_for_less(
+    blobs: tuple[np.ndarray, ...],
+) -> None:
+    X, y = blobs
+    # The same candidates in the same order (a seeded random sampler ignores the results),
+    # so the staged search's best can only be missed by pruning it.
+    common: dict[str, Any] = {
+        "n_trials": 16,
+        "cv": 3,
+        "random_state": 0,
+        "sampler": RandomSampler(),
+    }
+    full = TuneSearchCV(_hgb(), _HGB_SPACE, **common).fit(X, y)
+    staged = TuneSearchCV(
+        _hgb(), _HGB_SPACE, resource="max_iter", min_resources=3, factor=3, **common
+    ).fit(X, y)
+    assert staged.n_resources_ == [3, 9, 27]
+    assert (staged.min_resources_, staged.max_resources_) == (3, 27)
+    # The default pruner is successive halving on the schedule's rungs.
+    pruner = staged.study_.pruner
+    assert isinstance(pruner, SuccessiveHalvingPruner)
+    assert (pruner.min_resource, pruner.reduction_factor) == (3, 3)
+    states = [t.state for t in staged.trials_]
+    assert states.count(TrialState.PRUNED) >= 5
+    reached = staged.cv_results_["n_resources"]
+    for trial, resource in zip(staged.trials_, reached, strict=True):
+        assert max(trial.intermediate_values) == resource
+        assert trial.user_attrs["sklearn_resource"] == resource
+        assert (trial.state == TrialState.COMPLETE) == (resource == 27)
+    # Completed trials rank above pruned ones, whose scores are at a smaller resource.
+    ranks = staged.cv_results_["rank_test_score"]
+    assert ranks[staged.best_index_] == 1
+    assert ranks[reached == 27].max() < ranks[reached < 27].min()
+    assert staged.best_score_ >= full.best_score_ - 0.02
+    assert _spent(staged, warm=True) <= 0.5 * _spent(full, warm=True)
+    assert staged.best_estimator_.max_iter == 27
+    assert "user_attrs_sklearn_resource" in staged.trials_dataframe().columns
+
+
+@pytest.mark.parametrize(
+    ("estimator", "resource", "params"),
+    [
+        # Warm-started: boosting rounds and forest trees continue from the last resource.
+        (_hgb(), "max_iter", {"learning_rate": 0.2, "max_leaf_nodes": 8}),
+        (
+            make_pipeline(
+                StandardScaler(), RandomForestClassifier(n_estimators=27, random_state=0)
+            ),
+            "randomforestclassifier__n_estimators",
+            {"randomforestclassifier__max_depth": 4},
+        ),
+        # Refit from scratch: a warm-started SGD would restart its epochs from the last
+        # solution and differ from a fresh fit with more epochs.
+        (SGDClassifier(max_iter=27, tol=None, random_state=0), "max_iter", {"alpha": 1e-3}),
+    ],
+)
+def test_each_resource_scores_as_a_fresh_fit_at_that_resource(
+    blobs: tuple[np.ndarray, ...], estimator: Any, resource: str, params: dict[str, Any]
+) -> None:
+    X, y = blobs
+    search = TuneSearchCV(
+        estimator,
+        {k: CategoricalDistribution([v]) for k, v in params.items()},
+        n_trials=1,
+        cv=KFold(3),
+        resource=resource,
+        min_resources=3,
+        pruner=tl.pruners.NopPruner(),
+    ).fit(X, y)
+    values = search.trials_[0].intermediate_values
+    assert list(values) == [3, 9, 27]
+    for amount in (3, 9, 27):
+        fresh = clone(estimator).set_params(**{resource: amount}, **params)
+        assert values[amount] == pytest.approx(cross_val_score(fresh, X, y, cv=KFold(3)).mean())
+    assert search.best_estimator_.get_params()[resource] == 27
+
+
+@pytest.mark.slow
+def test_n_samples_as_resource_match_the_full_search_for_less(
+    cancer: tuple[np.ndarray, ...],
+) -> None:
+    X, y = cancer
+    space = {"clf__C": FloatDistribution(1e-5, 1e2, log=True)}
+    common: dict[str, Any] = {
+        "n_trials": 12,
+        "cv": 3,
+        "random_state": 0,
+        "sampler": RandomSampler(),
+    }
+    full = TuneSearchCV(_scaled_lr(), space, **common).fit(X, y)
+    staged = TuneSearchCV(
+        _scaled_lr(), space, resource="n_samples", min_resources=60, factor=3, **common
+    ).fit(X, y)
+    assert staged.n_resources_ == [60, 180, 540, len(X)]
+    assert any(t.state == TrialState.PRUNED for t in staged.trials_)
+    assert staged.best_score_ >= full.best_score_ - 0.02
+    spent = sum(sum(t.intermediate_values) for t in staged.trials_)
+    assert spent <= 0.6 * len(full.trials_) * len(X)
+
+
+def test_a_given_pruner_is_used_with_a_resource(blobs: tuple[np.ndarray, ...]) -> None:
+    X, y = blobs
+    search = TuneSearchCV(
+        _hgb(),
+        _HGB_SPACE,
+        n_trials=3,
+        cv=3,
+        random_state=0,
+        resource="max_iter",
+        max_resources=9,
+        pruner=tl.pruners.NopPruner(),
+    ).fit(X, y)
+    assert search.n_resources_ == [1, 3, 9]
+    assert all(t.state == TrialState.COMPLETE for t in search.trials_)
+    assert all(list(t.intermediate_values) == [1, 3, 9] for t in search.trials_)
+    assert list(search.cv_results_["n_resources"]) == [9, 9, 9]
+
+
+@pytest.mark.parametrize(
+    ("changes", "match"),
+    [
+        ({"resource": "n_estimators"}, r"resource must be None, 'n_samples' or the name of an"),
+        ({"resource": 3}, r"resource must be None, 'n_samples'"),
+        (
+            {"resource": "C", "param_space": {"C": FloatDistribution(0.1, 10.0)}},
+            "resource='C' is also in param_space",
+        ),
+        ({"resource": "max_iter", "factor": 1}, r"factor must be an integer >= 2"),
+        ({"resource": "max_iter", "min_resources": 0}, r"min_resources must be an integer >= 1"),
+        ({"resource": "max_iter", "min_resources": "exhaust"}, "or 'smallest'"),
+        ({"resource": "max_iter", "max_resources": "all"}, r"max_resources must be .* 'auto'"),
+        (
+            {"resource": "max_iter", "min_resources": 50, "max_resources": 10},
+            r"min_resources \(50\) must not exceed max_resources \(10\)",
+        ),
+        ({"resource": "n_samples", "max_resources": 1000}, "at most the number of samples"),
+        (
+            {"resource": "tol", "param_space": {"C": FloatDistribution(0.1, 10.0)}},
+            "max_resources='auto' takes the estimator's own tol, which is 0.0001",
+        ),
+    ],
+)
+def test_invalid_resource_settings_are_named_at_fit(
+    iris: tuple[np.ndarray, ...], changes: dict[str, Any], match: str
+) -> None:
+    X, y = iris
+    search = TuneSearchCV(_lr(), {"tol": FloatDistribution(1e-4, 1e-2)}, n_trials=1)
+    search.set_params(**changes)
+    with pytest.raises(ValueError, match=match):
+        search.fit(X, y)
+    assert not hasattr(search, "cv_results_")
+
+
+class _CountingEnsemble(ClassifierMixin, BaseEstimator):
+    """Majority-of-members classifier that counts the members it builds (across instances)."""
+
+    built: ClassVar[list[int]] = []
+
+    def __init__(self, n_estimators: int = 10, warm_start: bool = False, tie: str = "low") -> None:
+        self.n_estimators = n_estimators
+        self.warm_start = warm_start
+        self.tie = tie
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> _CountingEnsemble:
+        self.classes_ = np.unique(y)
+        members = list(getattr(self, "members_", [])) if self.warm_start else []
+        new = self.n_estimators - len(members)
+        members.extend(np.bincount(np.searchsorted(self.classes_, y)).argmax() for _ in range(new))
+        _CountingEnsemble.built.append(new)
+        self.members_ = members
+        return self
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return np.full(len(X), self.classes_[self.members_[0]])
+
+
+def test_warm_start_builds_each_fold_once_up_to_the_largest_resource(
+    blobs: tuple[np.ndarray, ...],
+) -> None:
+    X, y = blobs
+    _CountingEnsemble.built.clear()
+    TuneSearchCV(
+        _CountingEnsemble(n_estimators=27),
+        {"tie": CategoricalDistribution(["low", "high"])},
+        n_trials=2,
+        cv=3,
+        resource="n_estimators",
+        min_resources=3,
+        pruner=tl.pruners.NopPruner(),
+        refit=False,
+    ).fit(X, y)
+    # 2 trials x 3 folds, each fold continuing 3 -> 9 -> 27: 27 members, not 3 + 9 + 27.
+    assert sum(_CountingEnsemble.built) == 2 * 3 * 27
+    assert _CountingEnsemble.built[:3] == [3, 3, 3]

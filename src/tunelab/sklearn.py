@@ -26,7 +26,7 @@ from sklearn.exceptions import FitFailedWarning, NotFittedError
 from sklearn.metrics import check_scoring
 from sklearn.utils import _safe_indexing, get_tags, indexable
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import _num_samples, check_is_fitted
 
 from tunelab import samplers
 from tunelab._validation import is_int, is_real
@@ -34,7 +34,7 @@ from tunelab.evaluation import evaluate
 from tunelab.evaluation._cv import make_splits
 from tunelab.evaluation.metrics import EstimatorMetric, Metric, get_metric
 from tunelab.exceptions import TrialPruned, TunelabError
-from tunelab.pruners import BasePruner, NopPruner
+from tunelab.pruners import BasePruner, NopPruner, SuccessiveHalvingPruner
 from tunelab.space import (
     BaseDistribution,
     CategoricalDistribution,
@@ -51,6 +51,8 @@ __all__ = ["FitFailedError", "TuneSearchCV"]
 # The user attribute in which each trial keeps its per-fold results, so that
 # cv_results_ can be rebuilt from the study alone, whichever process ran the trial.
 CV_ATTR = "sklearn_cv"
+# The user attribute holding the resource a trial was last evaluated at (with ``resource``).
+RESOURCE_ATTR = "sklearn_resource"
 # Preferred default samplers, used as soon as tunelab.samplers exports them.
 _DEFAULT_SAMPLERS = ("AutoSampler", "TPESampler")
 
@@ -88,6 +90,38 @@ class _Plan:
 
 
 @dataclass(frozen=True)
+class _Fidelity:
+    """How a trial grows its resource, validated at fit.
+
+    Attributes:
+        name: ``"n_samples"`` or the estimator parameter set to the resource.
+        schedule: The resources a trial is evaluated at, increasing; the last
+            is ``max_resources``.
+        warm_start: Whether each fold's model is refit with ``warm_start=True``
+            to continue from the previous resource instead of starting over.
+        warm_start_param: The ``warm_start`` parameter to set (for pipelines,
+            with its step prefix).
+        n_samples: Rows of the data (the ``n_samples`` resource is a fraction of it).
+        orders: Per split, the training rows in the random order subsamples take them.
+    """
+
+    name: str
+    schedule: tuple[int, ...]
+    warm_start: bool = False
+    warm_start_param: str = ""
+    n_samples: int = 0
+    orders: tuple[np.ndarray, ...] = ()
+
+    def train_rows(self, split: int, train: np.ndarray, resource: int) -> np.ndarray:
+        """The training rows of ``split`` used at ``resource``."""
+        if self.name != "n_samples":
+            return train
+        # Each fold gets the data's fraction resource / n_samples of its training rows.
+        count = max(1, round(len(train) * resource / self.n_samples))
+        return np.sort(self.orders[split][:count])
+
+
+@dataclass(frozen=True)
 class _CVObjective:
     """One trial: set the sampled parameters, cross-validate fold by fold, record every fold.
 
@@ -106,9 +140,12 @@ class _CVObjective:
     sample_weight: Any
     error_score: float | str
     return_train_score: bool
+    fidelity: _Fidelity | None = None
 
     def __call__(self, trial: BaseTrial) -> float:
         model = clone(self.estimator).set_params(**self.space.suggest(trial))
+        if self.fidelity is not None:
+            return self._run_stages(trial, model, self.fidelity)
         metrics = self.scoring.metrics()
         record = _empty_record([m.name for m in metrics], self.return_train_score)
         optimised = record["test"][self.scoring.refit_metric]
@@ -127,6 +164,73 @@ class _CVObjective:
                 f"{len(failed)} of {len(self.splits)} fits failed: {'; '.join(failed)}"
             )
         return float(np.mean(optimised))
+
+    def _run_stages(self, trial: BaseTrial, model: Any, fidelity: _Fidelity) -> float:
+        """Cross-validate at each resource of the schedule, reporting each mean score."""
+        metrics = self.scoring.metrics()
+        if fidelity.warm_start:
+            model.set_params(**{fidelity.warm_start_param: True})
+        # With warm start each fold keeps its model from one resource to the next.
+        models = [clone(model) for _ in self.splits]
+        record: dict[str, Any] = {}
+        reached = fidelity.schedule[0]
+        for stage, resource in enumerate(fidelity.schedule):
+            reached = resource
+            record = _empty_record([m.name for m in metrics], self.return_train_score)
+            for split, (train, test) in enumerate(self.splits):
+                fold_model = models[split] if fidelity.warm_start else clone(model)
+                if fidelity.name != "n_samples":
+                    fold_model.set_params(**{fidelity.name: resource})
+                rows = fidelity.train_rows(split, train, resource)
+                self._fit_and_score(fold_model, rows, test, metrics, record)
+            trial.set_user_attr(CV_ATTR, record)
+            trial.set_user_attr(RESOURCE_ATTR, resource)
+            if any(record["error"]):
+                break
+            score = float(np.mean(record["test"][self.scoring.refit_metric]))
+            trial.report(score, resource)
+            if stage < len(fidelity.schedule) - 1 and trial.should_prune():
+                raise TrialPruned(f"pruned at {fidelity.name}={resource}")
+        failed = [f"fold {i}: {error}" for i, error in enumerate(record["error"]) if error]
+        if failed:
+            raise FitFailedError(
+                f"{len(failed)} of {len(self.splits)} fits failed at {fidelity.name}="
+                f"{reached}: {'; '.join(failed)}"
+            )
+        return float(np.mean(record["test"][self.scoring.refit_metric]))
+
+    def _fit_and_score(
+        self,
+        model: Any,
+        train: np.ndarray,
+        test: np.ndarray,
+        metrics: list[NamedMetric],
+        record: dict[str, Any],
+    ) -> None:
+        """Fit ``model`` itself (so that a warm-started one continues) and score one fold."""
+        start = time.perf_counter()
+        try:
+            X, y = _safe_indexing(self.X, train), _safe_indexing(self.y, train)
+            weight = None if self.sample_weight is None else np.asarray(self.sample_weight)
+            kwargs = {} if weight is None else {"sample_weight": weight[train]}
+            model.fit(X, y, **kwargs)
+            fit_time = time.perf_counter() - start
+            start = time.perf_counter()
+            X_test, y_test = _safe_indexing(self.X, test), _safe_indexing(self.y, test)
+            test_weight = None if weight is None else weight[test]
+            scores = {m.name: float(m(model, X_test, y_test, test_weight)) for m in metrics}
+            score_time = time.perf_counter() - start
+            train_scores = (
+                {m.name: float(m(model, X, y, kwargs.get("sample_weight"))) for m in metrics}
+                if self.return_train_score
+                else {}
+            )
+        except Exception as exc:
+            if self.error_score == "raise":
+                raise
+            _add_fold(record, time.perf_counter() - start, 0.0, f"{type(exc).__name__}: {exc}")
+            return
+        _add_fold(record, fit_time, score_time, None, scores, train_scores)
 
     def _run_fold(
         self,
@@ -389,6 +493,100 @@ def _check_study_options(search: TuneSearchCV) -> None:
         )
 
 
+def _warm_start_param(estimator: Any, name: str) -> str:
+    """The ``warm_start`` parameter that continues training at a larger ``name``, or "".
+
+    Warm start is used only where refitting with a larger value and
+    ``warm_start=True`` adds to the model exactly what a fresh fit at that
+    value would have: more trees in an ensemble (``n_estimators``), more
+    boosting rounds in histogram gradient boosting (``max_iter``). Elsewhere
+    (``max_iter`` of a linear model or an MLP) a warm start restarts the
+    iterations from the previous solution, which is not the same model.
+    """
+    prefix, _, leaf = name.rpartition("__")
+    params = estimator.get_params(deep=True)
+    owner = params[prefix] if prefix else estimator
+    switch = f"{prefix}__warm_start" if prefix else "warm_start"
+    if switch not in params:
+        return ""
+    boosting_rounds = leaf == "max_iter" and type(owner).__name__.startswith("HistGradientBoosting")
+    return switch if leaf == "n_estimators" or boosting_rounds else ""
+
+
+def _resource_bounds(search: TuneSearchCV, X: Any, y: Any, n_splits: int) -> tuple[int, int]:
+    """``(min_resources, max_resources)`` with ``"smallest"`` and ``"auto"`` resolved."""
+    name = search.resource
+    n_samples = int(_num_samples(X))
+    if search.min_resources == "smallest":
+        low = 1
+        if name == "n_samples":
+            # As scikit-learn's halving searches: two rows per fold (and per class).
+            low = 2 * n_splits
+            if get_tags(search.estimator).estimator_type == "classifier":
+                low *= len(np.unique(np.asarray(y)))
+    else:
+        _check_int("min_resources", search.min_resources, 1, " or 'smallest'")
+        low = int(search.min_resources)
+    if search.max_resources == "auto":
+        if name == "n_samples":
+            high = n_samples
+        else:
+            high = search.estimator.get_params(deep=True)[name]
+            if not is_int(high):
+                raise ValueError(
+                    f"max_resources='auto' takes the estimator's own {name}, which is "
+                    f"{high!r}; give max_resources as an integer"
+                )
+    else:
+        _check_int("max_resources", search.max_resources, 1, " or 'auto'")
+        high = int(search.max_resources)
+    if name == "n_samples" and high > n_samples:
+        raise ValueError(
+            f"max_resources must be at most the number of samples ({n_samples}) with "
+            f"resource='n_samples'; got {high}"
+        )
+    if low > high:
+        raise ValueError(
+            f"min_resources ({low}) must not exceed max_resources ({high}) for resource={name!r}"
+        )
+    return low, int(high)
+
+
+def _fidelity(
+    search: TuneSearchCV, space: SearchSpace, X: Any, y: Any, splits: list[Split], seed: int | None
+) -> _Fidelity | None:
+    """The validated ``resource`` settings, or None without a resource."""
+    name = search.resource
+    if name is None:
+        return None
+    params = search.estimator.get_params(deep=True)
+    if not isinstance(name, str) or (name != "n_samples" and name not in params):
+        raise ValueError(
+            "resource must be None, 'n_samples' or the name of an integer parameter of "
+            f"{type(search.estimator).__name__} (such as max_iter or n_estimators); got "
+            f"{name!r}; its parameters: {sorted(params)}"
+        )
+    if name in space.distributions:
+        raise ValueError(
+            f"resource={name!r} is also in param_space: the search sets the resource "
+            "itself; remove it from param_space"
+        )
+    _check_int("factor", search.factor, 2, " (each resource is factor times the last)")
+    low, high = _resource_bounds(search, X, y, len(splits))
+    schedule = []
+    resource = low
+    while resource < high:
+        schedule.append(resource)
+        resource *= int(search.factor)
+    schedule.append(high)
+    if name == "n_samples":
+        rng = np.random.default_rng(seed)
+        orders = tuple(rng.permutation(train) for train, _ in splits)
+        return _Fidelity(name, tuple(schedule), n_samples=int(_num_samples(X)), orders=orders)
+    switch = _warm_start_param(search.estimator, name)
+    return _Fidelity(name, tuple(schedule), warm_start=bool(switch), warm_start_param=switch)
+
+
 def _default_sampler(seed: int | None) -> samplers.BaseSampler:
     for name in _DEFAULT_SAMPLERS:
         factory = getattr(samplers, name, None)
@@ -417,8 +615,16 @@ def _fold_matrix(
     return out
 
 
-def _rank(means: np.ndarray) -> np.ndarray:
-    """Rank 1 for the highest mean; NaN means tie with each other below every number."""
+def _rank(means: np.ndarray, full: np.ndarray | None = None) -> np.ndarray:
+    """Rank 1 for the highest mean; NaN means tie with each other below every number.
+
+    With ``full`` (whether each trial reached ``max_resources``), trials that
+    did not rank after those that did: a score at a smaller resource is not
+    comparable.
+    """
+    if full is not None and not full.all() and np.isfinite(means).any():
+        spread = np.nanmax(means) - np.nanmin(means) + 1.0
+        means = np.where(full, means, means - spread)
     if np.isnan(means).all():
         return np.ones(len(means), dtype=np.int32)
     filled = np.where(np.isnan(means), np.nanmin(means) - 1, means)
@@ -426,7 +632,13 @@ def _rank(means: np.ndarray) -> np.ndarray:
 
 
 def _store(
-    results: dict[str, Any], key: str, matrix: np.ndarray, *, splits: bool, rank: bool
+    results: dict[str, Any],
+    key: str,
+    matrix: np.ndarray,
+    *,
+    splits: bool,
+    rank: bool,
+    full: np.ndarray | None = None,
 ) -> None:
     if splits:
         for i in range(matrix.shape[1]):
@@ -435,7 +647,7 @@ def _store(
     results[f"mean_{key}"] = means
     results[f"std_{key}"] = matrix.std(axis=1)
     if rank:
-        results[f"rank_{key}"] = _rank(means)
+        results[f"rank_{key}"] = _rank(means, full)
 
 
 def _param_columns(params: list[dict[str, Any]]) -> dict[str, MaskedArray]:
@@ -456,11 +668,25 @@ def _param_columns(params: list[dict[str, Any]]) -> dict[str, MaskedArray]:
 
 
 def _cv_results(
-    trials: list[FrozenTrial], scoring: _Scoring, n_splits: int, error_score: Any, train: bool
+    trials: list[FrozenTrial],
+    scoring: _Scoring,
+    n_splits: int,
+    error_score: Any,
+    train: bool,
+    max_resources: int | None = None,
 ) -> dict[str, Any]:
-    """``cv_results_`` in GridSearchCV's layout, one row per trial in trial order."""
+    """``cv_results_`` in GridSearchCV's layout, one row per trial in trial order.
+
+    With a resource, ``n_resources`` holds the resource each trial was last
+    evaluated at, and its fold scores are those at that resource.
+    """
     fill = np.nan if error_score == "raise" else float(error_score)
     results: dict[str, Any] = {}
+    full = None
+    if max_resources is not None:
+        reached = np.array([t.user_attrs.get(RESOURCE_ATTR, 0) for t in trials], dtype=np.int64)
+        results["n_resources"] = reached
+        full = reached == max_resources
     for key in ("fit_time", "score_time"):
         _store(results, key, _fold_matrix(trials, (key,), n_splits, 0.0), splits=False, rank=False)
     params = [dict(t.params) for t in trials]
@@ -469,7 +695,7 @@ def _cv_results(
     for name in scoring.specs:
         for part in ("test", "train") if train else ("test",):
             matrix = _fold_matrix(trials, (part, name), n_splits, fill)
-            _store(results, f"{part}_{name}", matrix, splits=True, rank=part == "test")
+            _store(results, f"{part}_{name}", matrix, splits=True, rank=part == "test", full=full)
     return results
 
 
@@ -598,6 +824,28 @@ class TuneSearchCV(MetaEstimatorMixin, BaseEstimator):
             FAIL with the reason), or ``"raise"`` to raise the error.
         return_train_score: Also score each fold's model on its training rows.
         verbose: 0 silent, 1 a progress bar, 2 also a line per trial.
+        resource: What a trial grows to show early whether it is promising,
+            as in scikit-learn's ``HalvingRandomSearchCV``: ``"n_samples"``
+            (the share of the training rows), or the name of an integer
+            parameter of ``estimator`` such as ``"n_estimators"`` or
+            ``"max_iter"`` (for histogram gradient boosting, the boosting
+            rounds). Each trial is cross-validated at ``min_resources``,
+            ``factor`` times that, and so on up to ``max_resources``; the mean
+            score at each is reported to the study at the step equal to the
+            resource, so the pruner can stop it there. Ensembles
+            (``n_estimators``) and histogram gradient boosting (``max_iter``)
+            continue their fit with ``warm_start=True`` instead of starting
+            over. None (default): every trial is trained in full.
+        min_resources: The first resource, or ``"smallest"``: 1, or with
+            ``"n_samples"`` two rows per fold (and per class for classifiers).
+        max_resources: The last resource, at which completed trials are
+            scored, or ``"auto"``: the number of rows with ``"n_samples"``,
+            else the estimator's own value of the parameter.
+        factor: Each resource is ``factor`` times the previous one (an integer
+            >= 2). Without a ``pruner`` (and ``study``), a
+            :class:`~tunelab.pruners.SuccessiveHalvingPruner` with
+            ``min_resource=min_resources`` and ``reduction_factor=factor``
+            prunes; a given pruner is used as it is.
 
     Attributes:
         cv_results_: Dict of arrays, one entry per trial, keyed like
@@ -613,6 +861,11 @@ class TuneSearchCV(MetaEstimatorMixin, BaseEstimator):
         best_estimator_: The estimator refit on all the data (when ``refit``).
         refit_time_: Seconds the refit took.
         n_splits_: Number of folds.
+        n_resources_: With ``resource``, the resources each trial is
+            evaluated at, in order (``cv_results_["n_resources"]`` holds the
+            one each trial reached).
+        min_resources_: With ``resource``, the first of them.
+        max_resources_: With ``resource``, the last of them.
         scorer_: The scorer, or a dict of them with several metrics.
         multimetric_: Whether several metrics were computed.
         study_: The study the trials ran in; not pickled with the search (a
@@ -637,6 +890,10 @@ class TuneSearchCV(MetaEstimatorMixin, BaseEstimator):
         error_score: float | str = np.nan,
         return_train_score: bool = False,
         verbose: int = 0,
+        resource: str | None = None,
+        min_resources: int | str = "smallest",
+        max_resources: int | str = "auto",
+        factor: int = 3,
     ) -> None:
         self.estimator = estimator
         self.param_space = param_space
@@ -653,6 +910,10 @@ class TuneSearchCV(MetaEstimatorMixin, BaseEstimator):
         self.error_score = error_score
         self.return_train_score = return_train_score
         self.verbose = verbose
+        self.resource = resource
+        self.min_resources = min_resources
+        self.max_resources = max_resources
+        self.factor = factor
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
@@ -693,11 +954,19 @@ class TuneSearchCV(MetaEstimatorMixin, BaseEstimator):
                 trial completed (the message lists why).
             TypeError: A fit parameter other than ``sample_weight``.
         """
-        for name in ("best_estimator_", "refit_time_", "feature_names_in_"):
+        for name in (
+            "best_estimator_",
+            "refit_time_",
+            "feature_names_in_",
+            "n_resources_",
+            "min_resources_",
+            "max_resources_",
+        ):
             self.__dict__.pop(name, None)
         plan = self._plan()
         X, y, sample_weight = self._check_data(X, y, fit_params)
         splits = make_splits(self.estimator, X, y, self.cv, groups)
+        fidelity = _fidelity(self, plan.space, X, y, splits, plan.seed)
         objective = _CVObjective(
             clone(self.estimator),
             plan.space,
@@ -708,8 +977,13 @@ class TuneSearchCV(MetaEstimatorMixin, BaseEstimator):
             sample_weight,
             self.error_score,
             bool(self.return_train_score),
+            fidelity,
         )
-        study = self._make_study(plan.seed)
+        study = self._make_study(plan.seed, fidelity)
+        if fidelity is not None:
+            self.n_resources_ = list(fidelity.schedule)
+            self.min_resources_ = fidelity.schedule[0]
+            self.max_resources_ = fidelity.schedule[-1]
         self._set_results(self._run(study, objective, plan.n_jobs), plan.scoring, len(splits))
         self.study_ = study
         self.n_splits_ = len(splits)
@@ -743,7 +1017,7 @@ class TuneSearchCV(MetaEstimatorMixin, BaseEstimator):
         X, y, sample_weight = indexable(X, y, fit_params.get("sample_weight"))
         return X, y, sample_weight
 
-    def _make_study(self, seed: int | None) -> Study:
+    def _make_study(self, seed: int | None, fidelity: _Fidelity | None) -> Study:
         if self.study is not None:
             return self.study
         if self.sampler is None:
@@ -752,8 +1026,17 @@ class TuneSearchCV(MetaEstimatorMixin, BaseEstimator):
             sampler = copy.deepcopy(self.sampler)
             if seed is not None:
                 sampler.reseed_rng(seed)
-        # None means no pruning here, not the study's default (MedianPruner, as in Optuna).
-        pruner = NopPruner() if self.pruner is None else copy.deepcopy(self.pruner)
+        pruner: BasePruner
+        if self.pruner is not None:
+            pruner = copy.deepcopy(self.pruner)
+        elif fidelity is not None:
+            # The pruner's rungs are the schedule's resources.
+            pruner = SuccessiveHalvingPruner(
+                min_resource=fidelity.schedule[0], reduction_factor=int(self.factor)
+            )
+        else:
+            # None means no pruning here, not the study's default (MedianPruner, as in Optuna).
+            pruner = NopPruner()
         return create_study(direction="maximize", sampler=sampler, pruner=pruner)
 
     def _run(self, study: Study, objective: _CVObjective, n_jobs: int) -> list[FrozenTrial]:
@@ -786,7 +1069,12 @@ class TuneSearchCV(MetaEstimatorMixin, BaseEstimator):
             raise _no_success_error(trials)
         _warn_failed_fits(trials, n_splits, self.error_score)
         results = _cv_results(
-            trials, scoring, n_splits, self.error_score, bool(self.return_train_score)
+            trials,
+            scoring,
+            n_splits,
+            self.error_score,
+            bool(self.return_train_score),
+            self.__dict__.get("max_resources_"),
         )
         # The best completed trial, the first one among equals (as GridSearchCV's rank 1).
         best = max(done, key=lambda i: (trials[i].value, -i))
@@ -800,6 +1088,8 @@ class TuneSearchCV(MetaEstimatorMixin, BaseEstimator):
 
     def _refit(self, X: Any, y: Any, sample_weight: Any) -> None:
         model = clone(self.estimator).set_params(**self.best_params_)
+        if self.resource not in (None, "n_samples"):
+            model.set_params(**{self.resource: self.max_resources_})
         kwargs = {} if sample_weight is None else {"sample_weight": sample_weight}
         start = time.perf_counter()
         model.fit(X, y, **kwargs)

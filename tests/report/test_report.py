@@ -166,7 +166,15 @@ def known() -> tuple[tl.Study, Page, str]:
 
 def test_study_report_has_one_svg_per_plot_and_no_external_resources(known: Any) -> None:
     study, page, text = known
-    assert page.plot_names() == ["history", "importance", "parallel", "slice", "slice", "slice"]
+    assert page.plot_names() == [
+        "history",
+        "learning-curves",
+        "importance",
+        "parallel",
+        "slice",
+        "slice",
+        "slice",
+    ]
     assert_self_contained(text)
     assert "known" in text and "minimize" in text
     assert "complete 9, pruned 2, fail 1" in text
@@ -541,3 +549,80 @@ def test_render_report_escapes_titles_and_links_sections() -> None:
     assert 'href="#intro"' in text and 'href="#intro-2"' in text
     assert '<section id="intro-2"><h2>Intro</h2><p>again</p></section>' in text
     assert "@media print" in text
+
+
+# -- learning curves ---------------------------------------------------------------------------
+
+
+def _curved_study(pruner: tl.pruners.BasePruner, steps: list[int]) -> tl.Study:
+    """Trials reporting a decaying curve at ``steps``; the pruner stops the worse ones."""
+    study = tl.create_study(sampler=RandomSampler(seed=0), pruner=pruner)
+
+    def objective(trial: tl.Trial) -> float:
+        rate = trial.suggest_float("rate", 0.01, 1.0, log=True)
+        for step in steps:
+            value = 1.0 / (1.0 + rate * step)
+            trial.report(value, step)
+            if trial.should_prune():
+                raise tl.TrialPruned()
+        return value
+
+    study.optimize(objective, n_trials=14)
+    return study
+
+
+def test_learning_curves_show_each_trial_rungs_and_where_pruned_ones_stopped() -> None:
+    steps = list(range(1, 101))
+    study = _curved_study(
+        tl.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3), steps
+    )
+    trials = study.get_trials()
+    pruned = [t for t in trials if t.state == TrialState.PRUNED]
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    assert pruned and complete
+    page = Page(study_report(study))
+    curves = page.plot("learning-curves")
+    lines = curves.find("polyline", "curve")
+    multi_step = [t for t in trials if len(t.intermediate_values) > 1]
+    assert len(lines) == len(multi_step)
+    assert len(curves.find("polyline", "pruned")) == sum(
+        len(t.intermediate_values) > 1 for t in pruned
+    )
+    assert len(curves.find("polyline", "complete")) == len(complete)
+    assert len(curves.find("path", "pruned-end")) == len(pruned)
+    tips = "".join(e.text for e in curves.find("title"))
+    for t in pruned:
+        assert f"trial #{t.number} pruned at step {t.last_step}" in tips
+    # Rungs of successive halving with r=1, eta=3, up to step 100.
+    assert len(curves.find("polyline", "rung")) == 5
+    # Steps 1..100 span two decades: a log x axis, ticked at powers of ten.
+    labels = [e.text for e in curves.find("text")]
+    assert "step (log)" in labels
+    assert_self_contained(study_report(study))
+
+
+def test_learning_curves_have_no_rungs_without_a_rung_pruner_and_linear_steps() -> None:
+    study = _curved_study(tl.pruners.MedianPruner(n_startup_trials=2), list(range(10)))
+    curves = Page(study_report(study)).plot("learning-curves")
+    assert not curves.find("polyline", "rung")
+    assert "step" in [e.text for e in curves.find("text")]
+    assert len(curves.find("path", "pruned-end")) == sum(
+        t.state == TrialState.PRUNED for t in study.get_trials()
+    )
+
+
+def test_no_learning_curves_without_intermediate_values() -> None:
+    study = tl.create_study(sampler=RandomSampler(seed=0))
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=3)
+    assert "learning-curves" not in Page(study_report(study)).plot_names()
+
+
+def test_single_report_trials_are_dots_on_the_curves() -> None:
+    study = tl.create_study(pruner=tl.pruners.NopPruner())
+    for value in (0.3, 0.5):
+        trial = study.ask()
+        trial.report(value, 5)
+        study.tell(trial, value)
+    curves = Page(study_report(study)).plot("learning-curves")
+    assert not curves.find("polyline", "curve")
+    assert len(curves.find("circle", "curve-dot")) == 2

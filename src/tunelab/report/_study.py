@@ -13,6 +13,7 @@ from tunelab.importance._params import param_specs
 from tunelab.report import _html as h
 from tunelab.report import _study_plots as plots
 from tunelab.report._importance import MIN_TRIALS, param_importances, shared_params
+from tunelab.report._learning import MAX_CURVES, curve_trials, learning_curves_chart, rung_steps
 from tunelab.report._study_plots import StudyData, fmt, fmt_param
 from tunelab.study import pareto_front
 from tunelab.trial import TrialState
@@ -28,7 +29,9 @@ def study_report(study: Any, path: str | Path | None = None, *, interactive: boo
 
     Sections: overview (directions, trials by state, best value and parameters),
     optimisation history (or, with several objectives, the Pareto front of the first
-    two), parameter importance (see :func:`param_importances`), parallel coordinates,
+    two), learning curves (when trials reported intermediate values: one line per
+    trial, the pruner's rungs and where pruned trials stopped), parameter importance
+    (see :func:`param_importances`), parallel coordinates,
     one slice plot per parameter and a table of the best trials. Studies with no or
     one complete trial still render, with a note where a plot cannot be drawn.
 
@@ -49,6 +52,7 @@ def study_report(study: Any, path: str | Path | None = None, *, interactive: boo
     sections = [
         h.Section("Overview", _overview(data)),
         _pareto_section(data, render) if data.multi else _history_section(data, render),
+        *_curves_section(data, getattr(study, "pruner", None), render),
         h.Section("Parameter importance", _importance_body(data, render)),
         h.Section("Parallel coordinates", _parallel_body(data, render)),
         h.Section("Slice plots", _slices_body(data, render)),
@@ -123,6 +127,27 @@ def _history_section(data: StudyData, render: Renderer) -> h.Section:
     )
     body = h.figure(render(plots.history_chart(data)), caption)
     return h.Section("Optimisation history", body)
+
+
+def _curves_section(data: StudyData, pruner: Any, render: Renderer) -> list[h.Section]:
+    """The learning-curves section, or none when no trial reported an intermediate value."""
+    trials = curve_trials(data)
+    if data.multi or not trials:
+        return []
+    shown = trials[-MAX_CURVES:]
+    last_step = max(max(t.intermediate_values) for t in shown)
+    rungs = rung_steps(pruner, last_step)
+    pruned = sum(t.state == TrialState.PRUNED for t in shown)
+    caption = (
+        f"Intermediate values of {len(shown)} trials by step; {pruned} pruned trials "
+        "in grey, a red cross where each stopped."
+    )
+    if rungs:
+        caption += f" Dashed lines: the pruner's rungs (steps {', '.join(map(str, rungs))})."
+    if len(trials) > len(shown):
+        caption += f" Only the latest {MAX_CURVES} of {len(trials)} trials are drawn."
+    chart = learning_curves_chart(shown, rungs)
+    return [h.Section("Learning curves", h.figure(render(chart), caption))]
 
 
 def _pareto_section(data: StudyData, render: Renderer) -> h.Section:
