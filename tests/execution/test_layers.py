@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 _CHECK = """
@@ -21,6 +23,7 @@ print("ok")
 """
 
 
+@pytest.mark.slow
 def test_the_study_imports_execution_only_when_it_optimizes() -> None:
     out = subprocess.run(
         [sys.executable, "-c", _CHECK],
