@@ -266,16 +266,18 @@ def test_a_real_tuner_run_is_recorded_in_the_study(ray_session: None, tmp_path: 
     search = TunelabSearch({"x": FloatDistribution(-1, 1)}, study=study, metric="loss")
     tuner = tune.Tuner(
         _trainable,
-        tune_config=tune.TuneConfig(search_alg=search, num_samples=6, max_concurrent_trials=2),
+        tune_config=tune.TuneConfig(
+            search_alg=search, num_samples=4, max_concurrent_trials=2, reuse_actors=True
+        ),
         run_config=tune.RunConfig(
             storage_path=str(tmp_path), name="exp", stop=_stop_big_ones, verbose=0
         ),
     )
     results = tuner.fit()
 
-    assert len(results) == 6
+    assert len(results) == 4
     trials = search.study.trials
-    assert len(trials) == 6
+    assert len(trials) == 4
     for trial in trials:
         x = trial.params["x"]
         if x == 0.95:

@@ -1,0 +1,164 @@
+"""RayExecutor on a real local Ray cluster with several worker processes."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+ray = pytest.importorskip("ray")
+
+from tunelab import create_study  # noqa: E402
+from tunelab.exceptions import TrialPruned  # noqa: E402
+from tunelab.execution import RayExecutor  # noqa: E402
+from tunelab.pruners import ThresholdPruner  # noqa: E402
+from tunelab.samplers import GridSampler  # noqa: E402
+from tunelab.trial import BaseTrial, TrialState  # noqa: E402
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
+
+
+@pytest.fixture(scope="module")
+def ray_cluster() -> Iterator[None]:
+    ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
+    try:
+        yield
+    finally:
+        ray.shutdown()
+
+
+def _square(trial: BaseTrial) -> float:
+    x = trial.suggest_float("x", -1.0, 1.0)
+    trial.set_user_attr("pid", os.getpid())
+    return x * x
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_trials_run_in_ray_worker_processes(
+    ray_cluster: None, storage_url_factory: Callable[[str], str], kind: str
+) -> None:
+    study = create_study(storage=storage_url_factory(kind))
+    study.optimize(_square, n_trials=12, executor=RayExecutor({"num_cpus": 1}))
+
+    trials = study.trials
+    assert len(trials) == 12
+    assert all(t.state == TrialState.COMPLETE for t in trials)
+    assert all(t.value == t.params["x"] ** 2 for t in trials)
+    pids = {t.user_attrs["pid"] for t in trials}
+    assert os.getpid() not in pids and len(pids) > 1
+
+
+def test_the_coordinators_pruner_stops_trials_on_the_workers(ray_cluster: None) -> None:
+    def objective(trial: BaseTrial) -> float:
+        x = trial.suggest_float("x", 0.0, 2.0)
+        for step in range(3):
+            trial.report(x, step)
+            if trial.should_prune():
+                raise TrialPruned()
+        return x
+
+    study = create_study(pruner=ThresholdPruner(upper=1.0))
+    study.optimize(objective, n_trials=16, executor=RayExecutor())
+
+    for trial in study.trials:
+        if trial.params["x"] > 1.0:
+            assert trial.state == TrialState.PRUNED
+            assert trial.intermediate_values == {0: trial.params["x"]}
+        else:
+            assert trial.state == TrialState.COMPLETE
+            assert list(trial.intermediate_values) == [0, 1, 2]
+    assert {TrialState.PRUNED, TrialState.COMPLETE} <= {t.state for t in study.trials}
+
+
+def test_a_grid_is_handed_out_once_per_point(ray_cluster: None) -> None:
+    grid = {"a": [0, 1, 2, 3], "b": ["x", "y", "z"]}
+    study = create_study(sampler=GridSampler(grid))
+
+    def objective(trial: BaseTrial) -> float:
+        return trial.suggest_int("a", 0, 3) + len(trial.suggest_categorical("b", ["x", "y", "z"]))
+
+    study.optimize(objective, n_trials=12, executor=RayExecutor(max_concurrent=4))
+    seen = sorted((t.params["a"], t.params["b"]) for t in study.trials)
+    assert seen == sorted((a, b) for a in grid["a"] for b in grid["b"])
+
+
+def test_a_killed_worker_fails_its_trial_and_the_retry_completes(
+    ray_cluster: None, tmp_path: Path
+) -> None:
+    pid_file = tmp_path / "pid"
+
+    def objective(trial: BaseTrial) -> float:
+        x = trial.suggest_float("x", -1.0, 1.0)
+        if trial.number == 0:
+            pid_file.write_text(str(os.getpid()))
+            time.sleep(120)  # killed long before this ends
+        return x
+
+    def kill_when_running() -> None:
+        deadline = time.monotonic() + 120
+        while not pid_file.exists() or not pid_file.read_text():
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.05)
+        os.kill(int(pid_file.read_text()), signal.SIGKILL)
+
+    killer = threading.Thread(target=kill_when_running, daemon=True)
+    killer.start()
+    study = create_study(
+        storage=f"sqlite:///{tmp_path / 'db.sqlite'}", retry_failed=1, heartbeat_interval=1.0
+    )
+    # One trial at a time: the retry is queued before the budget of trials is spent.
+    study.optimize(objective, n_trials=3, executor=RayExecutor(max_concurrent=1))
+    killer.join(timeout=5)
+
+    trials = study.trials
+    killed = trials[0]
+    pid = int(pid_file.read_text())
+    assert killed.state == TrialState.FAIL
+    assert f"Ray worker pid {pid}" in str(killed.fail_reason)
+    retries = [t for t in trials if t.system_attrs.get("retry_of") == 0]
+    assert len(retries) == 1 and retries[0].state == TrialState.COMPLETE
+    assert retries[0].params == killed.params
+    assert not [t for t in trials if t.state == TrialState.RUNNING]
+    assert [t.state for t in trials] == [TrialState.FAIL] + [TrialState.COMPLETE] * 2
+
+
+def test_an_overdue_trial_is_ended_after_the_timeout(ray_cluster: None) -> None:
+    def objective(trial: BaseTrial) -> float:
+        time.sleep(120 if trial.number == 0 else 0)
+        return 0.0
+
+    study = create_study()
+    started = time.monotonic()
+    study.optimize(objective, timeout=1.0, executor=RayExecutor(max_concurrent=2))
+    assert time.monotonic() - started < 60  # bounds a hang, not a speed check
+    overdue = study.trials[0]
+    assert overdue.state == TrialState.FAIL and str(overdue.fail_reason).startswith("timeout")
+    assert not [t for t in study.trials if t.state == TrialState.RUNNING]
+
+
+def test_a_cluster_without_the_resources_is_refused(ray_cluster: None) -> None:
+    study = create_study()
+    with pytest.raises(ValueError, match=r"no node with the resources \{'num_gpus': 0.5\}"):
+        study.optimize(_square, n_trials=2, executor=RayExecutor({"num_gpus": 0.5}))
+    assert not [t for t in study.trials if t.state == TrialState.RUNNING]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"resources_per_trial": {"num_cpus": -1}}, "resources_per_trial must map"),
+        ({"resources_per_trial": {"num_cpus": "1"}}, "resources_per_trial must map"),
+        ({"resources_per_trial": {"num_cpus": 0}}, "asks for nothing"),
+        ({"max_concurrent": 0}, "max_concurrent must be a positive integer"),
+    ],
+)
+def test_bad_settings_are_named(kwargs: dict[str, object], match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        RayExecutor(**kwargs)  # type: ignore[arg-type]
