@@ -26,7 +26,14 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
 @pytest.fixture(scope="module")
 def ray_cluster() -> Iterator[None]:
-    ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
+    # One GPU as Ray counts them (no device behind it): enough to schedule GPU fractions.
+    ray.init(
+        num_cpus=4,
+        num_gpus=1,
+        include_dashboard=False,
+        log_to_driver=False,
+        logging_level=logging.ERROR,
+    )
     try:
         yield
     finally:
@@ -143,10 +150,26 @@ def test_an_overdue_trial_is_ended_after_the_timeout(ray_cluster: None) -> None:
     assert not [t for t in study.trials if t.state == TrialState.RUNNING]
 
 
+def test_trials_hold_their_share_of_a_gpu(ray_cluster: None) -> None:
+    def objective(trial: BaseTrial) -> float:
+        trial.set_user_attr("gpus", [str(g) for g in ray.get_gpu_ids()])
+        trial.set_user_attr("visible", os.environ.get("CUDA_VISIBLE_DEVICES"))
+        return trial.suggest_float("x", 0.0, 1.0)
+
+    executor = RayExecutor({"num_cpus": 1, "num_gpus": 0.5})
+    assert executor.capacity() == 2  # two halves of the one GPU
+    study = create_study()
+    study.optimize(objective, n_trials=4, executor=executor)
+    assert [(t.user_attrs["gpus"], t.user_attrs["visible"]) for t in study.trials] == [
+        (["0"], "0")
+    ] * 4
+
+
 def test_a_cluster_without_the_resources_is_refused(ray_cluster: None) -> None:
     study = create_study()
-    with pytest.raises(ValueError, match=r"no node with the resources \{'num_gpus': 0.5\}"):
-        study.optimize(_square, n_trials=2, executor=RayExecutor({"num_gpus": 0.5}))
+    wanted = r"no node with the resources \{'num_cpus': 1, 'num_gpus': 2\}"
+    with pytest.raises(ValueError, match=wanted):
+        study.optimize(_square, n_trials=2, executor=RayExecutor({"num_gpus": 2}))
     assert not [t for t in study.trials if t.state == TrialState.RUNNING]
 
 

@@ -54,7 +54,8 @@ class RayExecutor(Executor):
         resources_per_trial: What each trial's task holds, in Ray's task
             options: ``num_cpus``, ``num_gpus`` (fractions share a GPU),
             ``memory`` (bytes) and custom resources by name, e.g.
-            ``{"num_cpus": 1, "num_gpus": 0.5}``. Default: one CPU.
+            ``{"num_cpus": 1, "num_gpus": 0.5}``. ``num_cpus`` is 1 unless
+            given, as for any Ray task.
         max_concurrent: Run at most this many trials at once (default: as
             many as the cluster's resources hold).
         host: This machine's address as the workers reach it (default: the
@@ -76,8 +77,9 @@ class RayExecutor(Executor):
         host: str | None = None,
     ) -> None:
         self._ray = optional_import("ray", extra="ray", purpose="RayExecutor")
-        resources = {"num_cpus": 1} if resources_per_trial is None else dict(resources_per_trial)
-        if not resources or not all(
+        # As for any Ray task, a trial holds one CPU unless told otherwise.
+        resources = {"num_cpus": 1, **(resources_per_trial or {})}
+        if not all(
             isinstance(k, str) and isinstance(v, int | float) and not isinstance(v, bool) and v >= 0
             for k, v in resources.items()
         ):
@@ -130,7 +132,6 @@ class RayExecutor(Executor):
             )
         options = {k: v for k, v in self.resources_per_trial.items() if k in _RAY_NAMES}
         custom = {k: float(v) for k, v in self.resources_per_trial.items() if k not in _RAY_NAMES}
-        options.setdefault("num_cpus", 0)
         self._remote = ray.remote(_ray_task).options(
             **options,
             resources=custom or None,
