@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -185,3 +187,53 @@ def test_a_cluster_without_the_resources_is_refused(ray_cluster: None) -> None:
 def test_bad_settings_are_named(kwargs: dict[str, object], match: str) -> None:
     with pytest.raises(ValueError, match=match):
         RayExecutor(**kwargs)  # type: ignore[arg-type]
+
+
+_COORDINATOR = """
+import os, sys, time, ray, tunelab
+from tunelab.execution import RayExecutor
+
+PID_FILE = sys.argv[2]  # shipped with the objective: a worker's own argv differs
+
+def objective(trial):
+    with open(PID_FILE, "w") as file:
+        file.write(str(os.getpid()))
+    time.sleep(120)
+    return 0.0
+
+ray.init(address=sys.argv[1], log_to_driver=False)
+tunelab.create_study().optimize(objective, n_trials=1, executor=RayExecutor())
+"""
+
+
+def test_workers_die_with_their_coordinator(ray_cluster: None, tmp_path: Path) -> None:
+    pid_file = tmp_path / "pid"
+    script = tmp_path / "coordinator.py"
+    script.write_text(_COORDINATOR)
+    address = ray.get_runtime_context().gcs_address
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    coordinator = subprocess.Popen([sys.executable, str(script), address, str(pid_file)], env=env)
+    try:
+        deadline = time.monotonic() + 90
+        while not (pid_file.exists() and pid_file.read_text()):
+            assert coordinator.poll() is None, "the coordinator ended before its trial started"
+            assert time.monotonic() < deadline, "the trial never started"
+            time.sleep(0.1)
+        worker = int(pid_file.read_text())
+        os.kill(coordinator.pid, signal.SIGKILL)
+        coordinator.wait(timeout=10)
+        deadline = time.monotonic() + 60
+        while _running(worker):
+            assert time.monotonic() < deadline, f"worker {worker} outlived its coordinator"
+            time.sleep(0.2)
+    finally:
+        if coordinator.poll() is None:
+            coordinator.kill()
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
