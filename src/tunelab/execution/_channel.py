@@ -21,10 +21,11 @@ import hashlib
 import pickle
 import queue
 import secrets
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
-from multiprocessing.connection import Client, Connection, Listener
+from multiprocessing.connection import Connection, answer_challenge, deliver_challenge
 from typing import Any
 
 from tunelab.exceptions import TunelabError
@@ -80,7 +81,7 @@ def run_remote_trial(ticket: Ticket, payload: bytes, worker: str) -> None:
         payload: The objective, from :func:`~tunelab.execution.pickle_objective`.
         worker: Who runs it (host, process), named in fail reasons.
     """
-    conn = Client(ticket.address, authkey=ticket.authkey)
+    conn = _connect(ticket.address, ticket.authkey)
     try:
         conn.send(("hello", ticket.trial_id, worker))
         if not conn.recv():
@@ -109,6 +110,22 @@ def run_remote_trial(ticket: Ticket, payload: bytes, worker: str) -> None:
         return  # the coordinator is gone or dropped this trial: nobody waits for a result
     finally:
         conn.close()
+
+
+def _nodelay(sock: socket.socket) -> Connection:
+    # Without it, the handshake's small back-and-forth messages wait on delayed
+    # acknowledgements: 45 ms per trial instead of about 1 ms.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return Connection(sock.detach())
+
+
+def _connect(address: tuple[str, int], authkey: bytes) -> Connection:
+    sock = socket.create_connection(address, timeout=30)
+    sock.settimeout(None)  # the connection's file descriptor must block again
+    conn = _nodelay(sock)
+    answer_challenge(conn, authkey)
+    deliver_challenge(conn, authkey)
+    return conn
 
 
 def _ping(conn: Connection, lock: threading.Lock, stop: threading.Event, every: float) -> None:
@@ -140,13 +157,14 @@ class TrialChannel:
 
     def __init__(self, host: str, lease_interval: float | None) -> None:
         self._authkey = secrets.token_bytes(32)
-        self._listener = Listener((host, 0), authkey=self._authkey)
-        self.address: tuple[str, int] = self._listener.address
+        self._server = socket.create_server((host, 0))
+        self._server.settimeout(0.2)  # so the accepting thread notices close()
+        self.address: tuple[str, int] = self._server.getsockname()[:2]
         self._lease_interval = lease_interval
         self._events: queue.SimpleQueue[Event | TunelabError] = queue.SimpleQueue()
         self._links: dict[int, _Link] = {}
         self._lock = threading.Lock()
-        self._closed = False
+        self._closed = threading.Event()
         self._acceptor = threading.Thread(target=self._accept, name="tunelab-channel", daemon=True)
         self._acceptor.start()
 
@@ -166,20 +184,22 @@ class TrialChannel:
         )
 
     def _accept(self) -> None:
-        while True:
+        while not self._closed.is_set():
             try:
-                conn = self._listener.accept()
-            except Exception:
-                if self._closed:
-                    return
-                continue  # a peer without the key, or one that hung up during the handshake
-            if self._closed:
-                conn.close()
+                sock, _ = self._server.accept()
+            except TimeoutError:
+                continue
+            except OSError:
                 return
-            threading.Thread(target=self._read, args=(conn,), daemon=True).start()
+            sock.settimeout(None)
+            threading.Thread(target=self._read, args=(sock,), daemon=True).start()
 
-    def _read(self, conn: Connection) -> None:
+    def _read(self, sock: socket.socket) -> None:
+        conn = _nodelay(sock)
         try:
+            # Only a peer holding this call's key gets further (nothing is unpickled before).
+            deliver_challenge(conn, self._authkey)
+            answer_challenge(conn, self._authkey)
             _, trial_id, worker = conn.recv()
         except Exception:
             conn.close()
@@ -292,11 +312,8 @@ class TrialChannel:
 
     def close(self) -> None:
         """Stop listening and close every connection."""
-        self._closed = True
-        # accept() does not notice a closed listener: connect once to wake it.
-        with contextlib.suppress(Exception):
-            Client(self.address, authkey=self._authkey).close()
+        self._closed.set()
         self._acceptor.join(timeout=5)
-        self._listener.close()
+        self._server.close()
         for trial_id in list(self._links):
             self.drop(trial_id)
