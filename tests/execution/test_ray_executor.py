@@ -16,11 +16,9 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
+from tests.execution.contract import ExecutorContract  # noqa: E402
 from tunelab import create_study  # noqa: E402
-from tunelab.exceptions import TrialPruned  # noqa: E402
-from tunelab.execution import RayExecutor  # noqa: E402
-from tunelab.pruners import ThresholdPruner  # noqa: E402
-from tunelab.samplers import GridSampler  # noqa: E402
+from tunelab.execution import Executor, RayExecutor  # noqa: E402
 from tunelab.trial import BaseTrial, TrialState  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
@@ -63,38 +61,12 @@ def test_trials_run_in_ray_worker_processes(
     assert os.getpid() not in pids and len(pids) > 1
 
 
-def test_the_coordinators_pruner_stops_trials_on_the_workers(ray_cluster: None) -> None:
-    def objective(trial: BaseTrial) -> float:
-        x = trial.suggest_float("x", 0.0, 2.0)
-        for step in range(3):
-            trial.report(x, step)
-            if trial.should_prune():
-                raise TrialPruned()
-        return x
+class TestRayExecutor(ExecutorContract):
+    """The contract every executor keeps: trials, pruning, errors, grids, reuse."""
 
-    study = create_study(pruner=ThresholdPruner(upper=1.0))
-    study.optimize(objective, n_trials=16, executor=RayExecutor())
-
-    for trial in study.trials:
-        if trial.params["x"] > 1.0:
-            assert trial.state == TrialState.PRUNED
-            assert trial.intermediate_values == {0: trial.params["x"]}
-        else:
-            assert trial.state == TrialState.COMPLETE
-            assert list(trial.intermediate_values) == [0, 1, 2]
-    assert {TrialState.PRUNED, TrialState.COMPLETE} <= {t.state for t in study.trials}
-
-
-def test_a_grid_is_handed_out_once_per_point(ray_cluster: None) -> None:
-    grid = {"a": [0, 1, 2, 3], "b": ["x", "y", "z"]}
-    study = create_study(sampler=GridSampler(grid))
-
-    def objective(trial: BaseTrial) -> float:
-        return trial.suggest_int("a", 0, 3) + len(trial.suggest_categorical("b", ["x", "y", "z"]))
-
-    study.optimize(objective, n_trials=12, executor=RayExecutor(max_concurrent=4))
-    seen = sorted((t.params["a"], t.params["b"]) for t in study.trials)
-    assert seen == sorted((a, b) for a in grid["a"] for b in grid["b"])
+    @pytest.fixture
+    def executor(self, ray_cluster: None) -> Executor:
+        return RayExecutor({"num_cpus": 1})
 
 
 def test_a_killed_worker_fails_its_trial_and_the_retry_completes(
