@@ -36,10 +36,12 @@ class RayExecutor(Executor):
     """Runs each trial as a Ray task.
 
     The sampler and pruner stay in this process; each task connects back to it
-    over TCP (one authenticated port per ``optimize`` call; about 0.1 ms a
-    request, against milliseconds through an actor or a ``ray.util.queue``)
-    for suggestions, reports and pruning decisions, and pings while its
-    objective runs: that keeps its lease. A worker process that dies fails its
+    over TCP (one authenticated port per ``optimize`` call) for suggestions,
+    reports and pruning decisions, and pings while its objective runs: that
+    keeps its lease. Measured from a Ray task on a loaded 2-core machine, a
+    request and its answer take about 0.3 ms this way, against 1.3 ms for a
+    call to an actor and 12-26 ms through a ``ray.util.queue``; 200 no-op
+    trials on 4 workers run at about 170 trials/s (in-memory storage). A worker process that dies fails its
     trial at once with a reason naming it (its connection closes, and Ray
     reports the task lost); one that stops answering fails it when its lease
     lapses. Ray never retries a task (``max_retries=0``): the study's
