@@ -41,8 +41,9 @@ class RayExecutor(Executor):
     keeps its lease. Measured from a Ray task on a loaded 2-core machine, a
     request and its answer take about 0.3 ms this way, against 1.3 ms for a
     call to an actor and 12-26 ms through a ``ray.util.queue``; 200 no-op
-    trials on 4 workers run at about 170 trials/s (in-memory storage). A worker process that dies fails its
-    trial at once with a reason naming it (its connection closes, and Ray
+    trials on 4 workers run at about 170 trials/s (in-memory storage).
+
+    A worker process that dies fails its trial at once with a reason naming it (its connection closes, and Ray
     reports the task lost); one that stops answering fails it when its lease
     lapses. Ray never retries a task (``max_retries=0``): the study's
     ``retry_failed`` decides, and a task Ray runs again anyway is turned away,
