@@ -43,12 +43,13 @@ class RayExecutor(Executor):
     call to an actor and 12-26 ms through a ``ray.util.queue``; 200 no-op
     trials on 4 workers run at about 170 trials/s (in-memory storage).
 
-    A worker process that dies fails its trial at once with a reason naming it (its connection closes, and Ray
-    reports the task lost); one that stops answering fails it when its lease
-    lapses. Ray never retries a task (``max_retries=0``): the study's
-    ``retry_failed`` decides, and a task Ray runs again anyway is turned away,
-    so no configuration runs twice. :meth:`cancel` (an overdue trial after
-    ``optimize``'s timeout) kills the task's worker process.
+    A worker process that dies fails its trial at once with a reason naming
+    it (its connection closes, and Ray reports the task lost); one that stops
+    answering fails it when its lease lapses. Ray never retries a task
+    (``max_retries=0``): the study's ``retry_failed`` decides, and a task Ray
+    runs again anyway is turned away, so no configuration runs twice.
+    :meth:`cancel` (an overdue trial after ``optimize``'s timeout) kills the
+    task's worker process.
 
     Uses the Ray cluster this process is connected to (``ray.init(...)``);
     without one, ``ray.init()`` starts a local one as Ray itself would.
