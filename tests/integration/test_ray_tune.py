@@ -9,6 +9,7 @@ import pickle
 import statistics
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -166,6 +167,19 @@ def test_ray_tune_outcomes_become_tunelab_states() -> None:
     assert at_max_t.intermediate_values == {2: 0.7, 3: 0.6}
     assert error.state == TrialState.FAIL and "trainable failed" in str(error.fail_reason)
     assert no_metric.state == TrialState.FAIL and "'loss'" in str(no_metric.fail_reason)
+
+
+def test_trials_ray_tune_runs_keep_their_leases(tmp_path: Path) -> None:
+    """A study with leases fails trials whose heartbeat lapsed: not those Ray Tune runs."""
+    study = create_study(storage=f"sqlite:///{tmp_path / 'db.sqlite'}", heartbeat_interval=0.2)
+    search = TunelabSearch({"x": FloatDistribution(0, 1)}, study=study, metric="loss")
+    search.suggest("long")
+    time.sleep(1.5)  # more than the grace period (three intervals) without a result
+    search.suggest("next")  # asking fails the stale trials of the study
+    search.on_trial_result("long", {"loss": 0.5, "training_iteration": 1})
+    search.on_trial_complete("long", {"loss": 0.5, "training_iteration": 1})
+    long = study.trials[0]
+    assert (long.state, long.value) == (TrialState.COMPLETE, 0.5)
 
 
 def test_a_multi_objective_search_tells_all_values() -> None:

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import logging
 import pickle
+import threading
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -133,6 +135,8 @@ class TunelabSearch(Searcher):
         self._study = study
         self._max_t = max_t
         self._live: dict[str, Trial] = {}
+        self._lease_lock = threading.Lock()
+        self._lease_thread: threading.Thread | None = None
         # The last training_iteration each live trial passed to on_trial_result.
         self._last_step: dict[str, int] = {}
         if study is not None:
@@ -161,7 +165,9 @@ class TunelabSearch(Searcher):
         """Start a tunelab trial and return its configuration (nested as the space is)."""
         study = self._ensure_study()
         trial = study.ask(fixed_distributions=self._space)
-        self._live[trial_id] = trial
+        with self._lease_lock:
+            self._live[trial_id] = trial
+        self._hold_leases(study)
         return _unflatten({name: trial.params[name] for name in self._space})
 
     def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
@@ -176,7 +182,8 @@ class TunelabSearch(Searcher):
         self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False
     ) -> None:
         """Finish the tunelab trial: COMPLETE, PRUNED or FAIL (see the module docstring)."""
-        trial = self._live.pop(trial_id, None)
+        with self._lease_lock:
+            trial = self._live.pop(trial_id, None)
         if trial is None:
             _logger.warning("Ray Tune finished trial %s, which is not running here", trial_id)
             return
@@ -187,7 +194,12 @@ class TunelabSearch(Searcher):
         self._last_step.pop(trial_id, None)
         study = self._ensure_study()
         if error:
-            study.tell(trial, state=TrialState.FAIL, fail_reason="the Ray Tune trainable failed")
+            study.tell(
+                trial,
+                state=TrialState.FAIL,
+                fail_reason="the Ray Tune trainable failed",
+                skip_if_finished=True,
+            )
             return
         values = self._values(result)
         if values is None:
@@ -195,11 +207,12 @@ class TunelabSearch(Searcher):
                 trial,
                 state=TrialState.FAIL,
                 fail_reason=f"Ray Tune ended the trial without a result for {self._metric!r}",
+                skip_if_finished=True,
             )
         elif seen or (self._max_t is not None and isinstance(step, int) and step >= self._max_t):
-            study.tell(trial, values if len(values) > 1 else values[0])
+            study.tell(trial, values if len(values) > 1 else values[0], skip_if_finished=True)
         else:
-            study.tell(trial, state=TrialState.PRUNED)
+            study.tell(trial, state=TrialState.PRUNED, skip_if_finished=True)
 
     def set_max_concurrency(self, max_concurrent: int) -> bool:
         """Leave concurrency to :class:`~ray.tune.search.ConcurrencyLimiter`."""
@@ -230,7 +243,7 @@ class TunelabSearch(Searcher):
             "study": None if in_memory else study,
             "trials": study.get_trials(deepcopy=False) if in_memory and study else None,
             "directions": [d.name.lower() for d in study.directions] if study else None,
-            "live": {ray_id: t.number for ray_id, t in self._live.items()},
+            "live": {ray_id: t.number for ray_id, t in self._live_trials()},
             "last_step": dict(self._last_step),
         }
 
@@ -257,6 +270,8 @@ class TunelabSearch(Searcher):
             )
             self._study.add_trials(state["trials"])
         self._live = {}
+        self._lease_lock = threading.Lock()
+        self._lease_thread = None
         if self._study is not None:
             for ray_id, number in state["live"].items():
                 frozen = self._study.storage.get_trial(
@@ -265,6 +280,8 @@ class TunelabSearch(Searcher):
                 if frozen.state == TrialState.RUNNING:
                     self._live[ray_id] = Trial(self._study, frozen)
         self._last_step = {k: v for k, v in state["last_step"].items() if k in self._live}
+        if self._live and self._study is not None:
+            self._hold_leases(self._study)
 
     def __getstate__(self) -> dict[str, Any]:
         return self.get_state()
@@ -301,6 +318,46 @@ class TunelabSearch(Searcher):
                 pruner=NopPruner(),
             )
         return self._study
+
+    def _live_trials(self) -> list[tuple[str, Trial]]:
+        with self._lease_lock:
+            return list(self._live.items())
+
+    def _hold_leases(self, study: Study) -> None:
+        """Keep the leases of the trials Ray Tune runs, while it runs them.
+
+        A study with leases fails a running trial whose heartbeat lapsed; Ray
+        Tune, not a tunelab worker, runs these trials and says when one fails
+        (``on_trial_complete(error=True)``), so this searcher renews them.
+        """
+        interval = study.settings.get("heartbeat_interval")
+        if interval is None:
+            return
+        with self._lease_lock:
+            if self._lease_thread is not None:
+                return
+            self._lease_thread = threading.Thread(
+                target=self._renew_leases,
+                args=(study, float(interval)),
+                name="tunelab-ray-tune-leases",
+                daemon=True,
+            )
+            self._lease_thread.start()
+
+    def _renew_leases(self, study: Study, interval: float) -> None:
+        # Ends when no trial is live (deciding so under the lock that suggest()
+        # adds trials under); the next suggestion starts it again.
+        while True:
+            with self._lease_lock:
+                live = [trial.trial_id for trial in self._live.values()]
+                if not live:
+                    self._lease_thread = None
+                    return
+            try:
+                study.storage.record_heartbeat(live)
+            except Exception as exc:  # a storage hiccup must not end the renewals
+                _logger.warning("could not renew the leases of Ray Tune trials: %s", exc)
+            time.sleep(interval)
 
     def _check_study_directions(self, study: Study) -> None:
         if self._mode is None:
