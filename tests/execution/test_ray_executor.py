@@ -110,6 +110,51 @@ def test_a_killed_worker_fails_its_trial_and_the_retry_completes(
     assert [t.state for t in trials] == [TrialState.FAIL] + [TrialState.COMPLETE] * 2
 
 
+def test_a_frozen_worker_loses_its_lease_and_the_retry_completes(
+    ray_cluster: None, tmp_path: Path
+) -> None:
+    pid_file = tmp_path / "pid"
+
+    def objective(trial: BaseTrial) -> float:
+        x = trial.suggest_float("x", -1.0, 1.0)
+        if trial.number == 0:
+            pid_file.write_text(str(os.getpid()))
+            time.sleep(120)  # frozen, then killed, long before this ends
+        return x
+
+    def freeze_when_running() -> None:
+        deadline = time.monotonic() + 120
+        while not pid_file.exists() or not pid_file.read_text():
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.05)
+        # Stopped, not dead: its connection stays open but its pings stop.
+        os.kill(int(pid_file.read_text()), signal.SIGSTOP)
+
+    freezer = threading.Thread(target=freeze_when_running, daemon=True)
+    freezer.start()
+    study = create_study(retry_failed=1, heartbeat_interval=0.5)
+    try:
+        study.optimize(objective, n_trials=3, executor=RayExecutor(max_concurrent=1))
+    finally:
+        freezer.join(timeout=5)
+        if pid_file.exists() and _running(int(pid_file.read_text())):
+            os.kill(int(pid_file.read_text()), signal.SIGKILL)
+
+    frozen, *rest = study.trials
+    assert frozen.state == TrialState.FAIL
+    assert [(t.state, t.system_attrs.get("retry_of")) for t in rest] == [
+        (TrialState.COMPLETE, 0),
+        (TrialState.COMPLETE, None),
+    ]
+    assert rest[0].params == frozen.params
+    # The coordinator gave the trial up and had Ray end its worker.
+    deadline = time.monotonic() + 30
+    while _running(int(pid_file.read_text())):
+        assert time.monotonic() < deadline, "the frozen worker was not ended"
+        time.sleep(0.1)
+
+
 def test_an_overdue_trial_is_ended_after_the_timeout(ray_cluster: None) -> None:
     def objective(trial: BaseTrial) -> float:
         time.sleep(120 if trial.number == 0 else 0)
