@@ -48,9 +48,15 @@ def noop(trial: tl.BaseTrial) -> float:
 
 
 def victim(trial: tl.BaseTrial) -> float:
-    """Trial 1 announces its process id and hangs (until the test kills or stops it)."""
+    """Trial 1 announces its process id and waits for the test to kill or stop it.
+
+    While it waits it asks whether to stop, so once its coordinator has given
+    up on it (the connection is gone) it ends.
+    """
     x = trial.suggest_float("x", 0, 1)
     if trial.number == 1:
         trial.set_user_attr("pid", os.getpid())
-        time.sleep(120)
+        for _ in range(600):
+            time.sleep(0.2)
+            trial.should_prune()
     return x

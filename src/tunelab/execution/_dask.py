@@ -112,10 +112,10 @@ class DaskExecutor(Executor):
             raise ValueError(f"the Dask cluster has no worker{wanted} to run trials on")
         host = self._host or _reachable_host(self.client.scheduler.address)
         self._channel = TrialChannel(host, spec.lease_interval)
-        # Each worker fetches the objective once, not once per trial.
-        self._payload = self.client.scatter(
-            pickle_objective(spec.func, by_value=True), broadcast=True, hash=False
-        )
+        # Sent with every task rather than scattered once: a task must not depend on
+        # data a dying worker may take along (Dask cancels its dependents). Workers
+        # unpickle it once per optimize call.
+        self._payload = pickle_objective(spec.func, by_value=True)
         self._futures = {}
         self._cancelled = set()
 
@@ -202,7 +202,3 @@ class DaskExecutor(Executor):
         if self._channel is not None:
             self._channel.close()
             self._channel = None
-        payload = getattr(self, "_payload", None)
-        if payload is not None:
-            payload.release()
-            self._payload = None
