@@ -48,15 +48,26 @@ def _square(trial: BaseTrial) -> float:
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgres"])
 def test_trials_run_in_ray_worker_processes(
-    ray_cluster: None, storage_url_factory: Callable[[str], str], kind: str
+    ray_cluster: None, storage_url_factory: Callable[[str], str], kind: str, tmp_path: Path
 ) -> None:
+    seen = tmp_path / "pids"
+    seen.mkdir()
+
+    def objective(trial: BaseTrial) -> float:
+        # Each trial waits until two worker processes have run one: they run side by side.
+        (seen / str(os.getpid())).touch()
+        deadline = time.monotonic() + 60
+        while len(list(seen.iterdir())) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return _square(trial)
+
     study = create_study(storage=storage_url_factory(kind))
-    study.optimize(_square, n_trials=12, executor=RayExecutor({"num_cpus": 1}))
+    study.optimize(objective, n_trials=12, executor=RayExecutor({"num_cpus": 1}))
 
     trials = study.trials
     assert len(trials) == 12
     assert all(t.state == TrialState.COMPLETE for t in trials)
-    assert all(t.value == t.params["x"] ** 2 for t in trials)
+    assert [t.value for t in trials] == [pytest.approx(t.params["x"] ** 2) for t in trials]
     pids = {t.user_attrs["pid"] for t in trials}
     assert os.getpid() not in pids and len(pids) > 1
 
