@@ -67,7 +67,7 @@ def test_trials_run_in_ray_worker_processes(
     trials = study.trials
     assert len(trials) == 12
     assert all(t.state == TrialState.COMPLETE for t in trials)
-    assert [t.value for t in trials] == [pytest.approx(t.params["x"] ** 2) for t in trials]
+    assert all(t.value == t.params["x"] * t.params["x"] for t in trials)  # as _square computes
     pids = {t.user_attrs["pid"] for t in trials}
     assert os.getpid() not in pids and len(pids) > 1
 
