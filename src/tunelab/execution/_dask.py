@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from tunelab._imports import optional_import
-from tunelab.execution._base import Event, Executor, Finished, Lost, RunSpec
+from tunelab.execution._base import Answer, Event, Executor, Finished, Lost, RunSpec
 from tunelab.execution._channel import Ticket, TrialChannel, run_remote_trial
 from tunelab.execution._remote import pickle_objective
 
@@ -28,6 +28,23 @@ def _dask_task(ticket: Ticket, payload: bytes) -> None:
     except ValueError:
         where = "a Dask worker"
     run_remote_trial(ticket, payload, f"{where} (host {socket.gethostname()}, pid {os.getpid()})")
+
+
+def _task_ended(channel: TrialChannel, trial_id: int, future: Any) -> None:
+    """Report the trial of a task that failed or was cancelled before it reported its end.
+
+    Runs in a thread of the client. The channel ignores trials already over or
+    dropped (those the coordinator gave up on, also in an earlier optimize call).
+    """
+    if future.status == "cancelled":
+        reason = "its Dask task was cancelled"
+    elif future.status == "error":
+        error = future.exception()
+        reason = f"its Dask task failed: {type(error).__name__}: {error}"
+    else:
+        return  # it ended normally: its outcome or loss came through the channel
+    where = channel.worker_of(trial_id)
+    channel.lose(trial_id, reason + (f" (on {where})" if where else ""))
 
 
 def _reachable_host(scheduler_address: str) -> str:
@@ -89,7 +106,6 @@ class DaskExecutor(Executor):
         self.resources = dict(resources) if resources else None
         self._host = host
         self._futures: dict[int, Any] = {}
-        self._cancelled: set[int] = set()
         self._lock = threading.Lock()
         self._channel: TrialChannel | None = None
 
@@ -117,7 +133,6 @@ class DaskExecutor(Executor):
         # unpickle it once per optimize call.
         self._payload = pickle_objective(spec.func, by_value=True)
         self._futures = {}
-        self._cancelled = set()
 
     def _channel_or_fail(self) -> TrialChannel:
         if self._channel is None:
@@ -143,23 +158,9 @@ class DaskExecutor(Executor):
         )
         with self._lock:
             self._futures[trial.trial_id] = future
-        future.add_done_callback(lambda f, trial_id=trial.trial_id: self._task_ended(trial_id, f))
-
-    def _task_ended(self, trial_id: int, future: Any) -> None:
-        # Runs in a thread of the client. A task that ended without an error has
-        # reported its outcome (or its loss) through the channel already.
-        if future.status not in ("error", "cancelled") or self._channel is None:
-            return
-        with self._lock:
-            if trial_id in self._cancelled:
-                return
-        if future.status == "cancelled":
-            reason = "its Dask task was cancelled"
-        else:
-            error = future.exception()
-            reason = f"its Dask task failed: {type(error).__name__}: {error}"
-        where = self._channel.worker_of(trial_id)
-        self._channel.lose(trial_id, f"{reason}" + (f" (on {where})" if where else ""))
+        future.add_done_callback(
+            lambda f, trial_id=trial.trial_id: _task_ended(channel, trial_id, f)
+        )
 
     def poll(self, timeout: float | None) -> list[Event]:
         events = self._channel_or_fail().poll(timeout)
@@ -173,13 +174,12 @@ class DaskExecutor(Executor):
     def _forget(self, trial_id: int, *, cancel: bool = True) -> None:
         with self._lock:
             future = self._futures.pop(trial_id, None)
-            self._cancelled.add(trial_id)
         if self._channel is not None:
             self._channel.drop(trial_id)
         if cancel and future is not None and not future.done():
             future.cancel()  # Dask may have rescheduled it; it would be turned away anyway
 
-    def respond(self, trial_id: int, answer: tuple[bool, Any]) -> None:
+    def respond(self, trial_id: int, answer: Answer) -> None:
         self._channel_or_fail().respond(trial_id, answer)
 
     def alive(self, trial_id: int) -> bool:
