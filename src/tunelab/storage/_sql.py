@@ -49,7 +49,9 @@ from tunelab.storage._base import (
     check_param_name,
     check_values,
     dumps_json,
+    TrialLimitReached,
     fail_reason_attrs,
+    limit_reason,
     stale_reason,
 )
 from tunelab.storage._sql_database import ConstraintError, Database
@@ -222,11 +224,17 @@ class SQLStorage(BaseStorage):
         attrs = [(True, k, dumps_json(v)) for k, v in (system_attrs or {}).items()]
         attrs += [(False, k, dumps_json(v)) for k, v in (user_attrs or {}).items()]
         running = state == TrialState.RUNNING
+        limit = self._trial_limit(study_id, state)
 
         def work(conn: Any) -> tuple[int, int, float]:
             stamp = time.time()
             start = stamp if running else None
             self._check_study(conn, study_id, lock=True)
+            if limit is not None:
+                # Under the study's lock: no other worker's insert can slip in between.
+                held = int(conn.execute(sql.count_not_failed, (study_id,)).fetchone()[0])
+                if held >= limit:
+                    raise TrialLimitReached(limit_reason(held, limit))
             if sql.returning:
                 inserted = conn.execute(
                     sql.insert_next_trial, (study_id, int(state), start, start, study_id)
