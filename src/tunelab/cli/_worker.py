@@ -115,7 +115,7 @@ def import_objective(spec: str) -> Callable[[Any], Any]:
     func = getattr(module, name, None)
     if not callable(func):
         raise CommandError(f"--objective {spec!r}: {where!r} has no function {name!r}")
-    return func  # type: ignore[no-any-return]
+    return func
 
 
 class _Stop:
@@ -190,9 +190,7 @@ def _run_one_worker(source: _Source, n_trials: int | None, grace: float) -> int:
     leased = study.settings.get("heartbeat_interval") is not None
     out = stdout()
     if not leased:
-        out.print(
-            "[yellow]The study has no heartbeat:[/] a trial whose worker dies stays RUNNING."
-        )
+        out.print("[yellow]The study has no heartbeat:[/] a trial whose worker dies stays RUNNING.")
     tally = _Tally()
     with Heartbeat(study) as heartbeat:
         while not stop.event.is_set():
@@ -233,7 +231,9 @@ def _settled(study: Study) -> bool:
     return not study.get_trials(deepcopy=False, states=open_states)
 
 
-def _run_trial(study: Study, trial: Trial, objective: Callable[[Any], Any], stop: _Stop) -> FrozenTrial:
+def _run_trial(
+    study: Study, trial: Trial, objective: Callable[[Any], Any], stop: _Stop
+) -> FrozenTrial:
     n_objectives = len(study.directions)
     stop.begin_trial()
     try:
@@ -338,9 +338,7 @@ def worker(
     ] = 1,
     direction: Annotated[
         str,
-        typer.Option(
-            "--direction", help="With --objective: direction of a study created here."
-        ),
+        typer.Option("--direction", help="With --objective: direction of a study created here."),
     ] = "minimize",
     grace: Annotated[
         float,
@@ -385,4 +383,3 @@ def worker(
 def register(app: typer.Typer) -> None:
     """Add ``tunelab worker`` to ``app``."""
     app.command("worker")(worker)
-

@@ -45,11 +45,11 @@ from tunelab.storage import _schema as s
 from tunelab.storage._base import (
     BaseStorage,
     StudySummary,
+    TrialLimitReached,
     check_new_trial_attrs,
     check_param_name,
     check_values,
     dumps_json,
-    TrialLimitReached,
     fail_reason_attrs,
     limit_reason,
     stale_reason,
