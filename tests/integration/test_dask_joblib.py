@@ -53,9 +53,12 @@ def test_tunesearchcv_fits_run_on_the_dask_cluster(tmp_path: Path) -> None:
         random_state=0,
         error_score="raise",
     )
-    with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
-    ) as cluster, distributed.Client(cluster) as client:
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
         workers = set(client.scheduler_info()["workers"])
         with joblib.parallel_backend("dask"):
             search.fit(X, y)
@@ -68,5 +71,5 @@ def test_tunesearchcv_fits_run_on_the_dask_cluster(tmp_path: Path) -> None:
     # The results are those of an ordinary search: every trial scored, the best one refit.
     assert len(search.cv_results_["params"]) == 6
     assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
-    assert search.best_estimator_.C == search.best_params_["C"]
+    assert search.best_params_["C"] == search.best_estimator_.C
     assert search.best_score_ == max(search.cv_results_["mean_test_score"])

@@ -38,6 +38,15 @@ from tunelab.study import Study, create_study, load_study
 from tunelab.trial import RETRY_OF_KEY, FrozenTrial, Trial, TrialState, create_trial
 
 _RETRY_ATTEMPT_KEY = "retry_attempt"
+# --sampler kinds: samplers that need no search space up front (grid and QMC do).
+_SAMPLERS = {
+    "auto": "AutoSampler",
+    "tpe": "TPESampler",
+    "random": "RandomSampler",
+    "gp": "GPSampler",
+    "cmaes": "CmaEsSampler",
+    "nsga2": "NSGAIISampler",
+}
 # How often a worker whose study is at its target looks again for trials to take over.
 _SETTLE_POLL = 0.5
 
@@ -58,6 +67,7 @@ class _Source:
     config: Path | None
     objective: str | None
     direction: str
+    sampler: str | None
 
     def open(self) -> tuple[Study, Callable[[Any], Any], int | None]:
         """The study, the objective and the config's trial budget (None without a config)."""
@@ -76,12 +86,16 @@ class _Source:
         assert self.objective is not None
         func = import_objective(self.objective)
         storage = get_storage(self.storage)
+        from tunelab import samplers
+
+        sampler = getattr(samplers, _SAMPLERS[self.sampler or "auto"])()
         try:
-            study = load_study(study_name=self.study_name, storage=storage)
+            study = load_study(study_name=self.study_name, storage=storage, sampler=sampler)
         except StudyNotFoundError:
             study = create_study(
                 study_name=self.study_name,
                 storage=storage,
+                sampler=sampler,
                 direction=self.direction,
                 load_if_exists=True,
             )
@@ -290,6 +304,8 @@ def _run_many(source: _Source, n_workers: int, n_trials: int | None, grace: floa
         argv += ["--config", str(source.config)]
     if source.objective is not None:
         argv += ["--objective", source.objective, "--direction", source.direction]
+    if source.sampler is not None:
+        argv += ["--sampler", source.sampler]
     if n_trials is not None:
         argv += ["--n-trials", str(n_trials)]
     children = [subprocess.Popen(argv) for _ in range(n_workers)]
@@ -340,6 +356,13 @@ def worker(
         str,
         typer.Option("--direction", help="With --objective: direction of a study created here."),
     ] = "minimize",
+    sampler: Annotated[
+        str | None,
+        typer.Option(
+            "--sampler",
+            help=f"With --objective: {', '.join(_SAMPLERS)} (default auto).",
+        ),
+    ] = None,
     grace: Annotated[
         float,
         typer.Option(
@@ -353,7 +376,8 @@ def worker(
 
     The objective is the one a study config declares (--config, which also creates the
     study) or a Python function (--objective, taking a trial and returning the value;
-    the study is created with --direction when it does not exist). Each worker loops ask,
+    the study is created with --direction when it does not exist; --sampler picks the
+    sampler, as samplers are not stored with a study). Each worker loops ask,
     objective, tell until the study holds --n-trials trials that did not fail: the
     database counts, so workers on any number of machines stop at exactly that many,
     and a failed trial is replaced. Samplers are reseeded per worker, so workers do not
@@ -368,7 +392,11 @@ def worker(
     """
     if (config is None) == (objective is None):
         raise CommandError("give exactly one of --config and --objective")
-    source = _Source(study_name, storage, config, objective, direction)
+    if sampler is not None and sampler not in _SAMPLERS:
+        raise CommandError(f"--sampler {sampler!r}: choose one of {', '.join(_SAMPLERS)}")
+    if sampler is not None and config is not None:
+        raise CommandError("--sampler goes with --objective: a config names its own sampler")
+    source = _Source(study_name, storage, config, objective, direction, sampler)
     if n_workers == 1:
         code = _run_one_worker(source, n_trials, grace)
     else:
