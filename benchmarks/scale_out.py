@@ -257,14 +257,21 @@ def run_ray_tune(n_trials: int, sleep: float, workers: int, pg_url: str) -> dict
                 _ray_tune_trainable,
                 param_space={"x": tune.uniform(-10.0, 10.0), "sleep": sleep},
                 tune_config=tune.TuneConfig(
-                    metric="loss", mode="min", num_samples=n_trials, max_concurrent_trials=workers
+                    metric="loss",
+                    mode="min",
+                    num_samples=n_trials,
+                    max_concurrent_trials=workers,
+                    # One process per trial otherwise: seconds each on a small machine.
+                    reuse_actors=True,
+                    # A run that cannot finish near the ideal is cut, and says so.
+                    time_budget_s=max(120.0, 5 * n_trials * sleep / workers),
                 ),
                 run_config=tune.RunConfig(storage_path=tmp, verbose=0),
             )
             start = time.perf_counter()
             results = tuner.fit()
             wall = time.perf_counter() - start
-            complete = sum(r.error is None for r in results)
+            complete = sum(r.error is None and r.metrics.get("loss") is not None for r in results)
     finally:
         ray.shutdown()
     return {
