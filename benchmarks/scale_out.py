@@ -264,7 +264,7 @@ def run_ray_tune(n_trials: int, sleep: float, workers: int, pg_url: str) -> dict
                     # One process per trial otherwise: seconds each on a small machine.
                     reuse_actors=True,
                     # A run that cannot finish near the ideal is cut, and says so.
-                    time_budget_s=max(120.0, 5 * n_trials * sleep / workers),
+                    time_budget_s=max(60.0, 2 * n_trials * sleep / workers),
                 ),
                 run_config=tune.RunConfig(storage_path=tmp, verbose=0),
             )
@@ -274,10 +274,11 @@ def run_ray_tune(n_trials: int, sleep: float, workers: int, pg_url: str) -> dict
             complete = sum(r.error is None and r.metrics.get("loss") is not None for r in results)
     finally:
         ray.shutdown()
-    return {
-        **_result("ray tune (default searcher)", wall, n_trials, sleep, workers),
-        "complete": complete,
-    }
+    if complete < n_trials:  # cut by the time budget: judge the trials it did finish
+        row = _result("ray tune (default searcher)", wall, complete, sleep, workers)
+        return {**row, "asked": n_trials, "cut_by_time_budget": True, "complete": complete}
+    row = _result("ray tune (default searcher)", wall, n_trials, sleep, workers)
+    return {**row, "complete": complete}
 
 
 def _watch_complete(url: str, stop: threading.Event, seen: dict[int, float]) -> None:
@@ -424,6 +425,11 @@ def main() -> None:
     parser.add_argument("--sim-workers", type=int, nargs="+", default=None)
     parser.add_argument("--sim-seconds", type=float, default=None)
     parser.add_argument("--no-write", action="store_true", help="Do not write the JSON results")
+    parser.add_argument(
+        "--update",
+        action="store_true",
+        help="Replace only the parts run now in the existing results/scale_out.json",
+    )
     args = parser.parse_args()
     n_trials = 200 if args.quick else args.trials
     sim_counts = args.sim_workers or (
@@ -439,6 +445,7 @@ def main() -> None:
         "settings": {"trials": n_trials, "workers": args.workers, "sleep_s": args.sleep},
         "engines": [],
         "skipped": {},
+        "ran": list(args.only),
     }
     with postgres_server() as pg_url:
         for part in args.only:
@@ -466,9 +473,27 @@ def main() -> None:
                 payload["fault"] = row
             else:
                 payload["engines"].append(row)
+    if args.update:
+        payload = _merged(payload)
     _report(payload)
     if not args.no_write:
         print(f"wrote {write_json('scale_out.json', payload)}")
+
+
+def _merged(new: dict[str, Any]) -> dict[str, Any]:
+    """The stored results with this run's engines, fault run and simulation put in."""
+    import json
+
+    from _common import RESULTS_DIR
+
+    old = json.loads((RESULTS_DIR / "scale_out.json").read_text())
+    names = {e["engine"] for e in new["engines"]}
+    merged = {**old, **{k: v for k, v in new.items() if k in ("fault", "simulated")}}
+    merged["engines"] = [e for e in old["engines"] if e["engine"] not in names] + new["engines"]
+    merged["skipped"] = {k: v for k, v in old["skipped"].items() if k not in new["ran"]}
+    merged["skipped"] |= new["skipped"]
+    merged["machine_update"] = new["machine"]
+    return merged
 
 
 def _report(payload: dict[str, Any]) -> None:
