@@ -492,6 +492,7 @@ def _merged(new: dict[str, Any]) -> dict[str, Any]:
     merged["engines"] = [e for e in old["engines"] if e["engine"] not in names] + new["engines"]
     merged["skipped"] = {k: v for k, v in old["skipped"].items() if k not in new["ran"]}
     merged["skipped"] |= new["skipped"]
+    merged["ran"] = sorted(set(old.get("ran", [])) | set(new["ran"]))
     merged["machine_update"] = new["machine"]
     return merged
 
