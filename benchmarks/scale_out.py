@@ -226,18 +226,18 @@ def run_optuna_dask(n_trials: int, sleep: float, workers: int, pg_url: str) -> d
         study = optuna.create_study(storage=storage, sampler=optuna.samplers.RandomSampler(seed=0))
         shares = [n_trials // workers + (i < n_trials % workers) for i in range(workers)]
         start = time.perf_counter()
+        # A run that cannot finish near the ideal is cut, and says so (as for Ray Tune).
+        budget = max(60.0, 2 * n_trials * sleep / workers)
         futures = [
-            client.submit(study.optimize, sleepy, n_trials=share, pure=False) for share in shares
+            client.submit(study.optimize, sleepy, n_trials=share, timeout=budget, pure=False)
+            for share in shares
         ]
         wait(futures)
         wall = time.perf_counter() - start
         for future in futures:
             future.result()
         complete = len(study.get_trials(states=(optuna.trial.TrialState.COMPLETE,)))
-    return {
-        **_result("optuna+dask (DaskStorage)", wall, n_trials, sleep, workers),
-        "complete": complete,
-    }
+    return _judged("optuna+dask (DaskStorage)", wall, n_trials, complete, sleep, workers)
 
 
 def _ray_tune_trainable(config: dict[str, Any]) -> dict[str, float]:
@@ -274,11 +274,17 @@ def run_ray_tune(n_trials: int, sleep: float, workers: int, pg_url: str) -> dict
             complete = sum(r.error is None and r.metrics.get("loss") is not None for r in results)
     finally:
         ray.shutdown()
-    if complete < n_trials:  # cut by the time budget: judge the trials it did finish
-        row = _result("ray tune (default searcher)", wall, complete, sleep, workers)
+    return _judged("ray tune (default searcher)", wall, n_trials, complete, sleep, workers)
+
+
+def _judged(
+    engine: str, wall: float, n_trials: int, complete: int, sleep: float, workers: int
+) -> dict[str, Any]:
+    """The result row; a run cut by its time budget is judged on the trials it finished."""
+    if complete < n_trials:
+        row = _result(engine, wall, complete, sleep, workers)
         return {**row, "asked": n_trials, "cut_by_time_budget": True, "complete": complete}
-    row = _result("ray tune (default searcher)", wall, n_trials, sleep, workers)
-    return {**row, "complete": complete}
+    return {**_result(engine, wall, n_trials, sleep, workers), "complete": complete}
 
 
 def _watch_complete(url: str, stop: threading.Event, seen: dict[int, float]) -> None:
