@@ -135,3 +135,48 @@ def test_objective_and_config_are_exclusive(storage_url_factory: Callable[[str],
     )
     assert proc.returncode == 1
     assert "exactly one of --config and --objective" in proc.stdout + proc.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_config_workers_run_the_configs_objective_for_its_budget(
+    storage_url_factory: Callable[[str], str], tmp_path: Path
+) -> None:
+    config = tmp_path / "iris.yaml"
+    config.write_text(
+        "data: sklearn:iris\n"
+        "model: sklearn.tree.DecisionTreeClassifier\n"
+        "space: {max_depth: {int: [1, 8]}, ccp_alpha: {float: [0.0, 0.01]}}\n"
+        "cv: 3\nmetric: accuracy\nsampler: random\nn_trials: 8\nseed: 0\n"
+    )
+    url = storage_url_factory("sqlite")
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tunelab.cli",
+            "worker",
+            "iris",
+            "--storage",
+            url,
+            "--config",
+            str(config),
+            "--n-workers",
+            "2",
+        ],
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src"), "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=170,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.count(" done: ") == 2
+    study = tl.load_study(study_name="iris", storage=url)
+    trials = study.get_trials()
+    assert len(trials) == 8 and all(t.state == TrialState.COMPLETE for t in trials)
+    # The config's objective: cross-validated accuracy, and the study remembers its config.
+    assert all(0.3 < t.value <= 1.0 for t in trials)
+    assert study.user_attrs["metric"] == "accuracy"
+    # Seeded alike, the workers were reseeded apart: no configuration ran twice.
+    configs = [tuple(sorted(t.params.items())) for t in trials]
+    assert len(set(configs)) == len(configs)
