@@ -126,7 +126,7 @@ def run_ray(n_trials: int, sleep: float, workers: int, pg_url: str) -> dict[str,
         study = _tunelab_study()
         start = time.perf_counter()
         study.optimize(
-            sleepy, n_trials=n_trials, executor=RayExecutor(resources_per_trial={"cpu": 1})
+            sleepy, n_trials=n_trials, executor=RayExecutor(resources_per_trial={"num_cpus": 1})
         )
         wall = time.perf_counter() - start
     finally:
