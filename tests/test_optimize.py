@@ -293,7 +293,7 @@ def test_signature_matches_optunas_positional_order() -> None:
     optuna = pytest.importorskip("optuna")
     theirs = list(inspect.signature(optuna.study.Study.optimize).parameters)
     ours = list(inspect.signature(tl.Study.optimize).parameters)
-    assert ours == [*theirs, "backend"]
+    assert ours == [*theirs, "backend", "executor"]
     assert inspect.signature(tl.Study.optimize).parameters["backend"].default == "thread"
     study = tl.create_study()
     study.optimize(lambda t: t.suggest_float("x", 0, 1), 3, None, 1, (), None, True, False)

@@ -35,6 +35,8 @@ from tunelab.trial import (
 if TYPE_CHECKING:
     import pandas as pd
 
+    from tunelab.execution import Executor
+
 _logger = get_logger(__name__)
 
 ObjectiveFunc = Callable[[Trial], float | Sequence[float]]
@@ -615,22 +617,25 @@ class Study:
         if grace is None or time.monotonic() < self._next_stale_check:
             return
         self._next_stale_check = time.monotonic() + float(self._settings["heartbeat_interval"])
-        retries = int(self._settings.get("retry_failed", 0))
         for trial in self._storage.fail_stale_trials(self._study_id, grace):
             self.sampler.after_trial(self._view, trial, TrialState.FAIL, None)
             _logger.warning("Trial %d failed: %s", trial.number, trial.fail_reason)
-            attempt = int(trial.system_attrs.get("retry_attempt", 0))
-            if attempt < retries:
-                self._storage.create_new_trial(
-                    self._study_id,
-                    state=TrialState.WAITING,
-                    system_attrs={
-                        FIXED_PARAMS_KEY: trial.params,
-                        RETRY_OF_KEY: trial.number,
-                        "retry_attempt": attempt + 1,
-                    },
-                    user_attrs=trial.user_attrs,
-                )
+            self._retry_if_asked(trial)
+
+    def _retry_if_asked(self, trial: FrozenTrial) -> None:
+        """Queue a new trial with ``trial``'s parameters if the study retries failed trials."""
+        attempt = int(trial.system_attrs.get("retry_attempt", 0))
+        if attempt < int(self._settings.get("retry_failed", 0)):
+            self._storage.create_new_trial(
+                self._study_id,
+                state=TrialState.WAITING,
+                system_attrs={
+                    FIXED_PARAMS_KEY: trial.params,
+                    RETRY_OF_KEY: trial.number,
+                    "retry_attempt": attempt + 1,
+                },
+                user_attrs=trial.user_attrs,
+            )
 
     # -- used by Trial --
     def _sample_relative(
@@ -665,6 +670,7 @@ class Study:
         show_progress_bar: bool | None = None,
         *,
         backend: str = "thread",
+        executor: Executor | None = None,
     ) -> None:
         """Run trials of ``func`` until ``n_trials`` more have run, ``timeout`` passed or stop().
 
@@ -689,20 +695,28 @@ class Study:
             show_progress_bar: A progress bar on stderr; by default only when
                 stderr is a terminal.
             backend: How ``n_jobs > 1`` trials run. ``"thread"`` (the
-                default, as in Optuna) runs them in threads of this process:
+                default, as in Optuna; :class:`~tunelab.execution.ThreadExecutor`)
+                runs them in threads of this process:
                 the objective may use closures, change shared objects and read
                 ``trial.study``. ``"process"`` runs them in worker processes,
                 for CPU-bound objectives that hold the GIL: the objective is
                 pickled (closures and lambdas need cloudpickle), a worker that
                 dies fails only its own trial, and workers exit with this
                 process. A script using it must guard its entry point with
-                ``if __name__ == "__main__":``.
+                ``if __name__ == "__main__":``
+                (:class:`~tunelab.execution.ProcessExecutor`).
+            executor: Where trials run instead of ``n_jobs``/``backend``: a
+                :class:`tunelab.execution.Executor` such as
+                ``DaskExecutor(client)`` or ``RayExecutor(...)``; it decides
+                how many trials run at once. The sampler and pruner still run
+                here; remote trials report back to this process.
 
         Raises:
-            TunelabError: ``backend="process"`` and the objective cannot be
-                sent to another process.
+            TunelabError: The objective cannot be sent where it would run.
+            ValueError: ``executor`` given together with ``n_jobs`` or ``backend``.
         """
-        from tunelab._optimize import run_optimize
+        # Execution is the layer below the study: imported when used, never at load.
+        from tunelab.execution import run_optimize
 
         run_optimize(
             self,
@@ -715,6 +729,7 @@ class Study:
             gc_after_trial=gc_after_trial,
             show_progress_bar=show_progress_bar,
             backend=backend,
+            executor=executor,
         )
 
     def trials_dataframe(

@@ -192,3 +192,35 @@ def test_killed_parent_takes_its_workers_along_and_its_trials_fail_on_load(
     for trial in tl.load_study(study_name="fault", storage=url).trials:
         assert trial.state == TrialState.FAIL
         assert "heartbeat" in (trial.fail_reason or "")
+
+
+@pytest.mark.timeout(120)
+def test_a_killed_workers_trial_is_retried_with_its_params_when_the_study_says_so() -> None:
+    from tests.execution import objectives
+
+    study = tl.create_study(retry_failed=1)
+    stop = threading.Event()
+
+    def kill_victim() -> None:
+        while not stop.wait(0.05):
+            pids = [t.user_attrs["pid"] for t in study.trials if "pid" in t.user_attrs]
+            if pids:
+                os.kill(pids[0], signal.SIGKILL)
+                return
+
+    killer = threading.Thread(target=kill_victim, daemon=True)
+    killer.start()
+    try:
+        study.optimize(objectives.victim, n_trials=4, n_jobs=2, backend="process")
+    finally:
+        stop.set()
+        killer.join()
+    # The retry is queued: the next trial asked for runs it, in this call or the next.
+    study.optimize(objectives.victim, n_trials=1, n_jobs=2, backend="process")
+    by_number = {t.number: t for t in study.trials}
+    assert by_number[1].state == TrialState.FAIL
+    assert (
+        by_number[1].fail_reason == "the worker process running the trial died (killed by SIGKILL)"
+    )
+    (retry,) = [t for t in by_number.values() if t.system_attrs.get("retry_of") == 1]
+    assert retry.state == TrialState.COMPLETE and retry.params == by_number[1].params
