@@ -27,6 +27,7 @@ from tunelab.execution._thread import ThreadExecutor
 
 if TYPE_CHECKING:
     from tunelab.execution._dask import DaskExecutor
+    from tunelab.execution._ray import RayExecutor
 
 __all__ = [
     "Answer",
@@ -37,6 +38,7 @@ __all__ = [
     "Lost",
     "Outcome",
     "ProcessExecutor",
+    "RayExecutor",
     "RemoteError",
     "RemoteTrial",
     "Request",
@@ -53,4 +55,8 @@ def __getattr__(name: str) -> Any:
         from tunelab.execution._dask import DaskExecutor
 
         return DaskExecutor
+    if name == "RayExecutor":
+        from tunelab.execution._ray import RayExecutor
+
+        return RayExecutor
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
