@@ -27,12 +27,12 @@ from typing import Annotated, Any
 
 import typer
 
-from tunelab._optimize import Heartbeat
-from tunelab._outcome import call_objective, record_outcome
 from tunelab.cli._common import CommandError, stdout
 from tunelab.config import ConfigObjective, load_study_config, open_config_study
 from tunelab.config._run import FAILURES_BEFORE_STOP
 from tunelab.exceptions import StudyNotFoundError
+from tunelab.execution._outcome import call_objective, record_outcome
+from tunelab.logging import get_logger
 from tunelab.storage import TrialLimitReached, get_storage
 from tunelab.study import Study, create_study, load_study
 from tunelab.trial import RETRY_OF_KEY, FrozenTrial, Trial, TrialState, create_trial
@@ -132,6 +132,43 @@ def import_objective(spec: str) -> Callable[[Any], Any]:
     return func
 
 
+class _Lease:
+    """A daemon thread renewing the heartbeat of the trial this worker runs.
+
+    A thread, so that a trial whose objective sleeps or waits on I/O keeps its lease;
+    one that holds the GIL longer than the grace period loses it.
+    """
+
+    def __init__(self, study: Study) -> None:
+        self._study = study
+        interval = study.settings.get("heartbeat_interval")
+        self._interval = None if interval is None else float(interval)
+        self.trial_id: int | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="tunelab-lease", daemon=True)
+
+    def __enter__(self) -> _Lease:
+        if self._interval:
+            self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        assert self._interval is not None
+        while not self._stop.wait(self._interval):
+            held = self.trial_id
+            if held is None:
+                continue
+            try:
+                self._study.storage.record_heartbeat([held])
+            except Exception as exc:  # a missed beat must not end the worker
+                get_logger(__name__).warning("could not renew the trial's lease: %s", exc)
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+
 class _Stop:
     """SIGTERM/SIGINT handling: stop asking, give the running trial ``grace`` seconds."""
 
@@ -206,7 +243,7 @@ def _run_one_worker(source: _Source, n_trials: int | None, grace: float) -> int:
     if not leased:
         out.print("[yellow]The study has no heartbeat:[/] a trial whose worker dies stays RUNNING.")
     tally = _Tally()
-    with Heartbeat(study) as heartbeat:
+    with _Lease(study) as lease:
         while not stop.event.is_set():
             try:
                 trial = study.ask()
@@ -216,11 +253,11 @@ def _run_one_worker(source: _Source, n_trials: int | None, grace: float) -> int:
                 # Trials of other workers may still fail; take over their retries.
                 stop.event.wait(_SETTLE_POLL)
                 continue
-            heartbeat.add(trial.trial_id)
+            lease.trial_id = trial.trial_id
             try:
                 frozen = _run_trial(study, trial, objective, stop)
             finally:
-                heartbeat.remove(trial.trial_id)
+                lease.trial_id = None
             tally.add(frozen)
             if tally.failed >= FAILURES_BEFORE_STOP and not tally.complete + tally.pruned:
                 out.print(
