@@ -171,13 +171,25 @@ def test_an_overdue_trial_is_ended_after_the_timeout(ray_cluster: None) -> None:
         time.sleep(120 if trial.number == 0 else 0)
         return 0.0
 
+    executor = RayExecutor(max_concurrent=2)
     study = create_study()
     started = time.monotonic()
-    study.optimize(objective, timeout=1.0, executor=RayExecutor(max_concurrent=2))
+    study.optimize(objective, timeout=1.0, executor=executor)
     assert time.monotonic() - started < 60  # bounds a hang, not a speed check
     overdue = study.trials[0]
     assert overdue.state == TrialState.FAIL and str(overdue.fail_reason).startswith("timeout")
     assert not [t for t in study.trials if t.state == TrialState.RUNNING]
+
+    # The killed task's end reaches this process later: it must not touch the next
+    # optimize call's trial of the same id (a new in-memory study numbers from 0 again).
+    def slow(trial: BaseTrial) -> float:
+        time.sleep(2)
+        return 1.0
+
+    after = create_study()
+    after.optimize(slow, n_trials=1, executor=executor)
+    assert overdue.trial_id == after.trials[0].trial_id
+    assert after.trials[0].state == TrialState.COMPLETE
 
 
 def test_trials_hold_their_share_of_a_gpu(ray_cluster: None) -> None:

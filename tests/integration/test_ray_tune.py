@@ -181,6 +181,23 @@ def test_trials_ray_tune_runs_keep_their_leases(tmp_path: Path) -> None:
     assert (long.state, long.value) == (TrialState.COMPLETE, 0.5)
 
 
+def test_points_evaluated_elsewhere_join_the_study() -> None:
+    search = TunelabSearch(
+        {"opt": {"lr": FloatDistribution(1e-3, 1.0, log=True)}}, metric="loss", mode="min"
+    )
+    search.add_evaluated_point({"opt": {"lr": 0.01}}, 0.5, intermediate_values=[0.9, 0.5])
+    search.add_evaluated_point({"opt": {"lr": 0.5}}, 2.0, pruned=True)
+    search.add_evaluated_point({"opt": {"lr": 0.9}}, None, error=True)
+    with pytest.raises(ValueError, match=r"parameters \['lr'\] do not match"):
+        search.add_evaluated_point({"lr": 0.1}, 1.0)
+    done, pruned, failed = search.study.trials
+    assert (done.state, done.params, done.value) == (TrialState.COMPLETE, {"opt/lr": 0.01}, 0.5)
+    assert done.intermediate_values == {1: 0.9, 2: 0.5}
+    assert (pruned.state, pruned.value) == (TrialState.PRUNED, 2.0)
+    assert failed.state == TrialState.FAIL
+    assert search.study.best_params == {"opt/lr": 0.01}
+
+
 def test_a_multi_objective_search_tells_all_values() -> None:
     search = TunelabSearch(
         {"x": FloatDistribution(0, 1)}, metric=["loss", "size"], mode=["min", "max"]

@@ -32,6 +32,21 @@ def _ray_task(ticket: Ticket, payload: bytes) -> None:
     run_remote_trial(ticket, payload, where)
 
 
+def _task_ended(channel: TrialChannel, trial_id: int, future: Future[Any]) -> None:
+    """Report the trial of a task that failed before it reported its end.
+
+    Runs in a thread of Ray's. The channel is the one the task was submitted
+    with, and it ignores trials already over or dropped (those the coordinator
+    gave up on, also in an earlier optimize call).
+    """
+    if future.cancelled() or future.exception() is None:
+        return  # it returned: its outcome or loss came through the channel
+    error = future.exception()
+    where = channel.worker_of(trial_id)
+    reason = f"its Ray task failed: {type(error).__name__}: {str(error).strip()[:500]}"
+    channel.lose(trial_id, reason + (f" (on {where})" if where else ""))
+
+
 class RayExecutor(Executor):
     """Runs each trial as a Ray task.
 
@@ -102,7 +117,6 @@ class RayExecutor(Executor):
         self._host = host
         self._refs: dict[int, Any] = {}
         self._futures: dict[int, Future[Any]] = {}
-        self._cancelled: set[int] = set()
         self._lock = threading.Lock()
         self._channel: TrialChannel | None = None
         self._payload: Any = None
@@ -150,7 +164,6 @@ class RayExecutor(Executor):
         self._payload = ray.put(pickle_objective(spec.func, by_value=True))
         self._refs = {}
         self._futures = {}
-        self._cancelled = set()
 
     def _channel_or_fail(self) -> TrialChannel:
         if self._channel is None:
@@ -170,21 +183,9 @@ class RayExecutor(Executor):
         with self._lock:
             self._refs[trial.trial_id] = ref
             self._futures[trial.trial_id] = future
-        future.add_done_callback(lambda f, trial_id=trial.trial_id: self._task_ended(trial_id, f))
-
-    def _task_ended(self, trial_id: int, future: Future[Any]) -> None:
-        # Runs in a thread of Ray's. A task that returned has reported its outcome
-        # (or its loss) through the channel already.
-        channel = self._channel
-        if channel is None or future.cancelled() or future.exception() is None:
-            return
-        with self._lock:
-            if trial_id in self._cancelled:
-                return
-        error = future.exception()
-        where = channel.worker_of(trial_id)
-        reason = f"its Ray task failed: {type(error).__name__}: {str(error).strip()[:500]}"
-        channel.lose(trial_id, reason + (f" (on {where})" if where else ""))
+        future.add_done_callback(
+            lambda f, trial_id=trial.trial_id: _task_ended(channel, trial_id, f)
+        )
 
     def poll(self, timeout: float | None) -> list[Event]:
         events = self._channel_or_fail().poll(timeout)
@@ -199,7 +200,6 @@ class RayExecutor(Executor):
         with self._lock:
             ref = self._refs.pop(trial_id, None)
             self._futures.pop(trial_id, None)
-            self._cancelled.add(trial_id)
         if self._channel is not None:
             self._channel.drop(trial_id)
         if kill and ref is not None:

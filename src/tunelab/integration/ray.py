@@ -57,7 +57,7 @@ from tunelab.space import (  # noqa: E402
 )
 from tunelab.storage import InMemoryStorage  # noqa: E402
 from tunelab.study import Study, create_study  # noqa: E402
-from tunelab.trial import Trial, TrialState  # noqa: E402
+from tunelab.trial import Trial, TrialState, create_trial  # noqa: E402
 
 __all__ = ["TunelabSearch", "convert_search_space"]
 
@@ -213,6 +213,46 @@ class TunelabSearch(Searcher):
             study.tell(trial, values if len(values) > 1 else values[0], skip_if_finished=True)
         else:
             study.tell(trial, state=TrialState.PRUNED, skip_if_finished=True)
+
+    def add_evaluated_point(
+        self,
+        parameters: dict[str, Any],
+        value: float | list[float] | None,
+        error: bool = False,
+        pruned: bool = False,
+        intermediate_values: list[float] | None = None,
+    ) -> None:
+        """Record a configuration evaluated elsewhere (Ray Tune's warm start).
+
+        Ray Tune's ``add_evaluated_trials`` (results of an earlier run) calls
+        this for each trial. ``parameters`` is nested like the space; the
+        intermediate values are taken as steps 1, 2, ... (training iterations).
+
+        Raises:
+            ValueError: The parameters do not match the space, or the value is
+                missing for a trial that neither failed nor was pruned.
+        """
+        study = self._ensure_study()
+        flat = {"/".join(path): v for path, v in _leaves(parameters, ())}
+        if set(flat) != set(self._space):
+            raise ValueError(
+                f"parameters {sorted(flat)} do not match the search space {sorted(self._space)}"
+            )
+        state = TrialState.FAIL if error else TrialState.PRUNED if pruned else TrialState.COMPLETE
+        values = None if value is None else value if isinstance(value, list) else [value]
+        study.add_trial(
+            create_trial(
+                state=state,
+                values=None if state == TrialState.FAIL else values,
+                params=flat,
+                distributions=dict(self._space),
+                intermediate_values=(
+                    {step: float(v) for step, v in enumerate(intermediate_values, start=1)}
+                    if intermediate_values
+                    else None
+                ),
+            )
+        )
 
     def set_max_concurrency(self, max_concurrent: int) -> bool:
         """Leave concurrency to :class:`~ray.tune.search.ConcurrencyLimiter`."""
