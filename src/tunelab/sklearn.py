@@ -782,6 +782,18 @@ def _refitted(search: TuneSearchCV) -> bool:
     return True
 
 
+def _joblib_dask_executor() -> Any:
+    """A DaskExecutor on the client of joblib's active "dask" backend, or None."""
+    from joblib.parallel import get_active_backend
+
+    client = getattr(get_active_backend()[0], "client", None)
+    if client is None:
+        return None
+    from tunelab.execution import DaskExecutor
+
+    return DaskExecutor(client)
+
+
 class TuneSearchCV(MetaEstimatorMixin, BaseEstimator):
     """Hyperparameter search with cross-validation, driven by a tunelab study.
 
@@ -1051,15 +1063,19 @@ class TuneSearchCV(MetaEstimatorMixin, BaseEstimator):
                     f"value={trial.value} params={trial.params}"
                 )
 
+        # Under joblib.parallel_backend("dask") the trials run on that Dask cluster.
+        executor = _joblib_dask_executor()
+        where: dict[str, Any] = (
+            {"n_jobs": n_jobs, "backend": "process"} if executor is None else {"executor": executor}
+        )
         study.optimize(
             objective,
             n_trials=self.n_trials,
             timeout=self.timeout,
-            n_jobs=n_jobs,
             catch=() if self.error_score == "raise" else (FitFailedError,),
             callbacks=[finished],
             show_progress_bar=self.verbose >= 1,
-            backend="process",
+            **where,
         )
         return [t for t in study.get_trials() if t.number in numbers]
 

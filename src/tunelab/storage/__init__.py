@@ -5,11 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from tunelab.exceptions import StorageError
-from tunelab.storage._base import BaseStorage, StudySummary
+from tunelab.storage._base import BaseStorage, StudySummary, TrialLimitReached
 from tunelab.storage._in_memory import InMemoryStorage
 from tunelab.storage._sql import SQLStorage
 
-__all__ = ["BaseStorage", "InMemoryStorage", "SQLStorage", "StudySummary", "get_storage"]
+__all__ = [
+    "BaseStorage",
+    "InMemoryStorage",
+    "SQLStorage",
+    "StudySummary",
+    "TrialLimitReached",
+    "get_storage",
+]
 
 _SQLITE_HEADER = b"SQLite format 3\x00"
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from tunelab.exceptions import UpdateFinishedTrialError
+from tunelab.exceptions import StorageError, UpdateFinishedTrialError
 from tunelab.space import BaseDistribution
 from tunelab.trial import (
     FAIL_REASON_KEY,
@@ -41,12 +41,48 @@ class StudySummary:
     user_attrs: dict[str, Any] = field(default_factory=dict)
 
 
+class TrialLimitReached(StorageError):
+    """A new trial would take a study past the trial limit set on this storage object."""
+
+
 class BaseStorage(ABC):
     """Persistence of studies and trials.
 
     Implementations must be safe to call from several threads; SQL ones also
     from several processes and machines sharing one database.
     """
+
+    def limit_trials(self, study_id: int, limit: int | None) -> None:
+        """Create new RUNNING trials of a study only while fewer than ``limit`` did not fail.
+
+        The test and the insert are one transaction, so workers in any number of
+        processes that share a database and set the same limit never hold more
+        than ``limit`` trials that are running, queued or finished without failure
+        between them: a failed trial frees its place. Queued (WAITING) trials are
+        created and claimed as before. The limit belongs to this storage object
+        only; nothing is stored.
+
+        Args:
+            study_id: The study.
+            limit: The most trials that did not fail; None removes the limit.
+
+        Raises:
+            ValueError: ``limit`` is below 0.
+        """
+        if limit is not None and limit < 0:
+            raise ValueError(f"limit must be 0 or more, got {limit}")
+        limits = self.__dict__.setdefault("_trial_limits", {})
+        if limit is None:
+            limits.pop(study_id, None)
+        else:
+            limits[study_id] = limit
+
+    def _trial_limit(self, study_id: int, state: TrialState) -> int | None:
+        """The limit that applies to creating a trial of ``state``, if any."""
+        if state != TrialState.RUNNING:
+            return None
+        limit: int | None = self.__dict__.get("_trial_limits", {}).get(study_id)
+        return limit
 
     # -- studies --
     @abstractmethod
@@ -99,7 +135,12 @@ class BaseStorage(ABC):
         system_attrs: dict[str, Any] | None = None,
         user_attrs: dict[str, Any] | None = None,
     ) -> FrozenTrial:
-        """Append a RUNNING (or WAITING, for queued work) trial with the next number."""
+        """Append a RUNNING (or WAITING, for queued work) trial with the next number.
+
+        Raises:
+            TrialLimitReached: A RUNNING trial would pass the study's
+                :meth:`limit_trials`; nothing is stored.
+        """
 
     @abstractmethod
     def claim_waiting_trial(self, study_id: int) -> FrozenTrial | None:
@@ -254,6 +295,11 @@ def fail_reason_attrs(fail_reason: str | None) -> dict[str, Any]:
 def now() -> dt.datetime:
     """The current time, timezone-aware UTC."""
     return dt.datetime.now(dt.UTC)
+
+
+def limit_reason(held: int, limit: int) -> str:
+    """Why :class:`TrialLimitReached` was raised."""
+    return f"the study holds {held} trials that did not fail; the limit is {limit}"
 
 
 def stale_reason(grace_seconds: float) -> str:

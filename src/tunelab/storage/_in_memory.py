@@ -15,12 +15,14 @@ from tunelab.space import BaseDistribution
 from tunelab.storage._base import (
     BaseStorage,
     StudySummary,
+    TrialLimitReached,
     check_new_trial_attrs,
     check_param_name,
     check_values,
     ensure_not_finished,
     fail_reason_attrs,
     json_roundtrip,
+    limit_reason,
     now,
     stale_reason,
 )
@@ -127,8 +129,13 @@ class InMemoryStorage(BaseStorage):
         user_attrs: dict[str, Any] | None = None,
     ) -> FrozenTrial:
         system_attrs = check_new_trial_attrs(system_attrs)
+        limit = self._trial_limit(study_id, state)
         with self._lock:
             study = self._study(study_id)
+            if limit is not None:
+                held = sum(t.state != TrialState.FAIL for t in study.trials)
+                if held >= limit:
+                    raise TrialLimitReached(limit_reason(held, limit))
             trial_id = len(self._trial_loc)
             while trial_id in self._trial_loc:
                 trial_id += 1

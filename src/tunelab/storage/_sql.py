@@ -45,11 +45,13 @@ from tunelab.storage import _schema as s
 from tunelab.storage._base import (
     BaseStorage,
     StudySummary,
+    TrialLimitReached,
     check_new_trial_attrs,
     check_param_name,
     check_values,
     dumps_json,
     fail_reason_attrs,
+    limit_reason,
     stale_reason,
 )
 from tunelab.storage._sql_database import ConstraintError, Database
@@ -222,11 +224,17 @@ class SQLStorage(BaseStorage):
         attrs = [(True, k, dumps_json(v)) for k, v in (system_attrs or {}).items()]
         attrs += [(False, k, dumps_json(v)) for k, v in (user_attrs or {}).items()]
         running = state == TrialState.RUNNING
+        limit = self._trial_limit(study_id, state)
 
         def work(conn: Any) -> tuple[int, int, float]:
             stamp = time.time()
             start = stamp if running else None
             self._check_study(conn, study_id, lock=True)
+            if limit is not None:
+                # Under the study's lock: no other worker's insert can slip in between.
+                held = int(conn.execute(sql.count_not_failed, (study_id,)).fetchone()[0])
+                if held >= limit:
+                    raise TrialLimitReached(limit_reason(held, limit))
             if sql.returning:
                 inserted = conn.execute(
                     sql.insert_next_trial, (study_id, int(state), start, start, study_id)

@@ -130,6 +130,9 @@ class Statements:
             f"SELECT trial_id FROM {_TRIALS} WHERE study_id = ? AND state = {_WAITING} "
             "ORDER BY trial_id LIMIT 1"
         )
+        self.count_not_failed = st(
+            f"SELECT count(*) FROM {_TRIALS} WHERE study_id = ? AND state <> {_FAIL}"
+        )
         self.claim_trial = st(
             f"UPDATE {_TRIALS} SET state = {_RUNNING}, datetime_start = ?, heartbeat = ? "
             f"WHERE trial_id = ? AND state = {_WAITING}"
