@@ -21,7 +21,6 @@ import sys
 import tempfile
 from importlib import metadata
 
-
 # DEHB prints progress: the protocol keeps the real stdout, everything else goes to stderr.
 _PROTOCOL = sys.stdout
 sys.stdout = sys.stderr
@@ -51,7 +50,7 @@ def _search(start: dict, workdir: str) -> None:
     while True:
         job = dehb.ask()
         vector = np.asarray(job["config"], dtype=float)
-        indices = [min(int(v * n), n - 1) for v, n in zip(vector, sizes)]
+        indices = [min(int(v * n), n - 1) for v, n in zip(vector, sizes, strict=True)]
         _send({"indices": indices, "fidelity": float(job["fidelity"])})
         answer = json.loads(sys.stdin.readline())
         if answer.get("stop"):
@@ -69,7 +68,7 @@ def main() -> None:
         for line in sys.stdin:
             try:
                 _search(json.loads(line)["start"], workdir)
-            except Exception as exc:  # noqa: BLE001 - reported to the client, which raises
+            except Exception as exc:
                 _send({"error": f"{type(exc).__name__}: {exc}"})
                 return
 

@@ -178,7 +178,9 @@ def generate_nn(library: str, dataset: str, grid: dict[str, list[Any]], runner: 
     for i, config in enumerate(configs):
         errors[i], losses[i], seconds[i] = runner(config)
         if i % 100 == 0:
-            print(f"{library}/{dataset}: {i}/{len(configs)} {time.time() - start:.0f} s", flush=True)
+            print(
+                f"{library}/{dataset}: {i}/{len(configs)} {time.time() - start:.0f} s", flush=True
+            )
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     path = DATA_DIR / f"nn_{library}_{dataset}.npz"
     np.savez_compressed(
@@ -208,8 +210,15 @@ def generate_lcdb() -> Path:
     source = lcdb_directory() / "database-accuracy.csv"
     frame = pd.read_csv(
         source,
-        usecols=["openmlid", "learner", "size_train", "outer_seed", "inner_seed", "traintime",
-                 "score_valid"],
+        usecols=[
+            "openmlid",
+            "learner",
+            "size_train",
+            "outer_seed",
+            "inner_seed",
+            "traintime",
+            "score_valid",
+        ],
     )
     frame = frame[(frame.outer_seed == 0) & (frame.inner_seed == 0)]
     frame = frame.dropna(subset=["score_valid", "traintime"])
@@ -220,8 +229,10 @@ def generate_lcdb() -> Path:
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     path = DATA_DIR / "lcdb.csv.gz"
     frame.to_csv(path, index=False, float_format="%.5g")
-    print(f"wrote {path} ({path.stat().st_size / 1e3:.0f} kB): {len(frame)} rows, "
-          f"{frame.openmlid.nunique()} data sets")
+    print(
+        f"wrote {path} ({path.stat().st_size / 1e3:.0f} kB): {len(frame)} rows, "
+        f"{frame.openmlid.nunique()} data sets"
+    )
     return path
 
 

@@ -91,7 +91,9 @@ def _replay(
     last = len(task.steps) - 1
     while run.spent < budget and run.trials < max_trials:
         trial = study.ask()
-        params = {name: trial.suggest_categorical(name, choices) for name, choices in task.space.items()}
+        params = {
+            name: trial.suggest_categorical(name, choices) for name, choices in task.space.items()
+        }
         row = task.row(params)
         run.trials += 1
         if not prune:

@@ -23,7 +23,6 @@ import os
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -59,7 +58,9 @@ def _one(job: tuple[str, str, int, float, int]) -> dict[str, Any]:
             method.sampler, method.pruner, task, seed, budget, max_trials
         )
     else:
-        run, info = methods.run_optuna(method.sampler, method.pruner, task, seed, budget, max_trials)
+        run, info = methods.run_optuna(
+            method.sampler, method.pruner, task, seed, budget, max_trials
+        )
     return {
         "task": task_name,
         "method": method_name,
@@ -154,9 +155,7 @@ def _versus(rows: dict[str, Any]) -> dict[str, Any] | None:
 def bar_status(summary: dict[str, Any]) -> dict[str, Any]:
     """The issue's bar: default reaches TPE's final median regret with <= 25 % of its
     compute, and beats Optuna's best pairing at equal compute on most tasks."""
-    reach = {
-        t: s["methods"].get(DEFAULT, {}).get("compute_to_target") for t, s in summary.items()
-    }
+    reach = {t: s["methods"].get(DEFAULT, {}).get("compute_to_target") for t, s in summary.items()}
     within = [t for t, f in reach.items() if f is not None and f <= BAR_FRACTION]
     outcomes = {t: (s["versus"] or {}).get("at", {}).get("1") for t, s in summary.items()}
     wins = sum(o == "win" for o in outcomes.values())
@@ -214,8 +213,15 @@ def print_tables(summary: dict[str, Any], markdown: bool = False) -> None:
         )
     print_table(
         "tunelab default (AutoSampler + default pruner) vs Optuna's best pairing per task",
-        ["task", "default: compute to target", "optuna best: to target", "optuna best",
-         "@25%", "@50%", "@100%"],
+        [
+            "task",
+            "default: compute to target",
+            "optuna best: to target",
+            "optuna best",
+            "@25%",
+            "@50%",
+            "@100%",
+        ],
         rows,
         markdown=markdown,
     )
@@ -261,8 +267,13 @@ def main(argv: list[str] | None = None) -> None:
     start = time.time()
     with ProcessPoolExecutor(args.workers) as pool:
         reference_jobs = [
-            (t, REFERENCE, seed, float("inf"),
-             args.lcdb_full_trials if t.startswith("lcdb/") else args.full_trials)
+            (
+                t,
+                REFERENCE,
+                seed,
+                float("inf"),
+                args.lcdb_full_trials if t.startswith("lcdb/") else args.full_trials,
+            )
             for t in task_names
             for seed in range(args.seeds)
         ]

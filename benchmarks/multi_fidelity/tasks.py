@@ -144,7 +144,7 @@ def pick_lcdb_datasets(count: int) -> list[int]:
     frame = _lcdb_frame()
     scored = []
     for openmlid in sorted(frame.openmlid.unique()):
-        learners, rungs, error, seconds = _lcdb_table(int(openmlid))
+        learners, rungs, _, seconds = _lcdb_table(int(openmlid))
         if len(learners) < 18 or len(rungs) < LCDB_RUNGS:
             continue
         scored.append((float(seconds[:, -1].sum()), int(openmlid)))
