@@ -19,15 +19,17 @@ default setup against Optuna's best pairing on that task.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from benchmarks._common import Cell, machine_info, print_table, write_json
+from benchmarks._common import RESULTS_DIR, Cell, machine_info, print_table
 from benchmarks.multi_fidelity import methods, tasks
 from benchmarks.multi_fidelity.methods import BY_NAME, METHODS, REFERENCE
 
@@ -243,7 +245,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--quick", action="store_true", help="2 seeds, 2 small tasks")
     parser.add_argument("--markdown", action="store_true", help="also print Markdown tables")
-    parser.add_argument("--out", default="multi_fidelity.json", help="file in benchmarks/results")
+    parser.add_argument(
+        "--out", type=Path, default=RESULTS_DIR / "multi_fidelity.json", help="JSON output"
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.seeds, args.full_trials, args.lcdb_full_trials, args.max_trials = 2, 12, 6, 60
@@ -321,8 +325,9 @@ def main(argv: list[str] | None = None) -> None:
         "bar": bar,
         "tasks": summary,
     }
-    path = write_json(args.out, payload)
-    print(f"wrote {path} in {time.time() - start:.0f} s")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(payload, indent=1) + "\n")
+    print(f"wrote {args.out} in {time.time() - start:.0f} s")
 
 
 if __name__ == "__main__":
