@@ -60,6 +60,10 @@ class Task:
     full_cost: np.ndarray
     warm_start: bool
 
+    def __post_init__(self) -> None:
+        # Pruners and the DEHB protocol want plain ints, not numpy's.
+        object.__setattr__(self, "steps", tuple(int(step) for step in self.steps))
+
     @property
     def optimum(self) -> float:
         """The best final value in the table: regrets are measured from it."""
