@@ -239,6 +239,7 @@ def generate_lcdb() -> Path:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", choices=["lcdb", "sklearn", "torch"], nargs="*")
+    parser.add_argument("--datasets", nargs="*", help="scikit-learn data sets (default: all)")
     args = parser.parse_args(argv)
     parts = args.only or ["lcdb", "sklearn", "torch"]
     # Measured seconds are single-core CPU time: set OMP_NUM_THREADS=1 (and
@@ -246,14 +247,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     if "lcdb" in parts:
         generate_lcdb()
     if "sklearn" in parts:
-        for dataset in SKLEARN_DATASETS:
+        for dataset in args.datasets or SKLEARN_DATASETS:
             generate_nn("sklearn", dataset, SKLEARN_GRID, _sklearn_runner(dataset))
     if "torch" in parts:
         import torch
 
         # One thread: the measured epoch seconds are single-core CPU time, like scikit-learn's.
         torch.set_num_threads(1)
-        for dataset in TORCH_DATASETS:
+        for dataset in args.datasets or TORCH_DATASETS:
             generate_nn("torch", dataset, TORCH_GRID, _torch_runner(dataset))
 
 
