@@ -117,9 +117,9 @@ def _replay(
 
 
 def run_tunelab(
-    sampler: str, pruner: str | None, task: Task, seed: int, budget: float, max_trials: int
+    sampler: str, pruner: str, task: Task, seed: int, budget: float, max_trials: int
 ) -> tuple[Run, dict[str, Any]]:
-    """One tunelab search; ``pruner=None`` leaves the study's default pruner."""
+    """One tunelab search with one of its samplers and pruners."""
     import tunelab as tl
     from tunelab import samplers
 
@@ -128,24 +128,24 @@ def run_tunelab(
         "auto": lambda: samplers.AutoSampler(seed=seed),
         "bohb": lambda: samplers.BOHBSampler(seed=seed),  # type: ignore[attr-defined]
     }
-    kwargs: dict[str, Any] = {"sampler": factories[sampler](), "heartbeat_interval": None}
-    if pruner is not None:
-        kwargs["pruner"] = _tunelab_pruner(pruner, task)
-    study = tl.create_study(**kwargs)
-    prune = pruner != "none"
-    run = _replay(study, task, budget, max_trials, prune, tl.TrialState.PRUNED)
+    study = tl.create_study(
+        sampler=factories[sampler](),
+        pruner=_tunelab_pruner(pruner, task),
+        heartbeat_interval=None,
+    )
+    run = _replay(study, task, budget, max_trials, pruner != "none", tl.TrialState.PRUNED)
     return run, {"pruner": type(study.pruner).__name__, "sampler": type(study.sampler).__name__}
 
 
 def run_optuna(
-    sampler: str, pruner: str | None, task: Task, seed: int, budget: float, max_trials: int
+    sampler: str, pruner: str, task: Task, seed: int, budget: float, max_trials: int
 ) -> tuple[Run, dict[str, Any]]:
     """One Optuna search with its TPE sampler and one of its pruners."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-    assert sampler == "tpe" and pruner is not None
+    assert sampler == "tpe"
     study = optuna.create_study(
         sampler=optuna.samplers.TPESampler(seed=seed), pruner=_optuna_pruner(pruner, task)
     )
@@ -235,7 +235,7 @@ class Method:
     name: str
     library: str
     sampler: str
-    pruner: str | None
+    pruner: str
 
     def needs(self) -> str | None:
         """The tunelab class this method needs that this checkout lacks, if any."""
@@ -260,11 +260,13 @@ METHODS = [
     Method("tunelab:tpe+hyperband", "tunelab", "tpe", "hyperband"),
     Method("tunelab:tpe+curve", "tunelab", "tpe", "curve"),
     Method("tunelab:bohb", "tunelab", "bohb", "hyperband"),
-    Method("tunelab:default", "tunelab", "auto", None),
+    # The default multi-fidelity setup: AutoSampler under Hyperband (AutoSampler is meant to
+    # switch to BOHB when the pruner ranks trials at budgets).
+    Method("tunelab:default", "tunelab", "auto", "hyperband"),
     Method("optuna:tpe", "optuna", "tpe", "none"),
     Method("optuna:tpe+median", "optuna", "tpe", "median"),
     Method("optuna:tpe+sha", "optuna", "tpe", "sha"),
     Method("optuna:tpe+hyperband", "optuna", "tpe", "hyperband"),
-    Method("dehb", "dehb", "dehb", None),
+    Method("dehb", "dehb", "dehb", "dehb"),
 ]
 BY_NAME = {m.name: m for m in METHODS}

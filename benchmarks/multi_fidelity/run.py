@@ -214,7 +214,7 @@ def print_tables(summary: dict[str, Any], markdown: bool = False) -> None:
             + [versus["at"][f"{f:g}"] for f in (0.25, 0.5, 1.0)]
         )
     print_table(
-        "tunelab default (AutoSampler + default pruner) vs Optuna's best pairing per task",
+        "tunelab default (AutoSampler + HyperbandPruner) vs Optuna's best pairing per task",
         [
             "task",
             "default: compute to target",
