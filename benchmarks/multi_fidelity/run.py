@@ -229,6 +229,46 @@ def print_tables(summary: dict[str, Any], markdown: bool = False) -> None:
     )
 
 
+def _report(summary: dict[str, Any], markdown: bool) -> None:
+    bar = bar_status(summary)
+    print_tables(summary, markdown=markdown)
+    print(
+        f"bar: default within {BAR_FRACTION:.0%} of TPE's compute on "
+        f"{bar['tasks_within_25pct']}/{bar['tasks']} tasks; equal compute vs Optuna's best: "
+        f"{bar['equal_compute_wins']} wins, {bar['equal_compute_losses']} losses, "
+        f"{bar['equal_compute_ties']} ties -> {'met' if bar['met'] else 'NOT met'}"
+    )
+
+
+def combine(files: list[Path], out: Path, markdown: bool) -> None:
+    """Merge runs of disjoint task sets (e.g. one task per process) into one result file."""
+    parts = [json.loads(file.read_text()) for file in files]
+    summary = {name: entry for part in parts for name, entry in part["tasks"].items()}
+    _report(summary, markdown)
+    payload = {
+        "benchmark": "multi_fidelity",
+        "combined_from": [
+            {
+                "file": str(f),
+                "settings": p["settings"],
+                "machine": p["machine"],
+                "wall_s": p["wall_s"],
+            }
+            for f, p in zip(files, parts, strict=True)
+        ],
+        "settings": parts[0]["settings"] | {"tasks": list(summary)},
+        "machine": parts[-1]["machine"],
+        "wall_s": sum(p["wall_s"] for p in parts),
+        "harness_cpu_s": {
+            m: sum(p["harness_cpu_s"].get(m, 0.0) for p in parts) for m in parts[0]["harness_cpu_s"]
+        },
+        "bar": bar_status(summary),
+        "tasks": summary,
+    }
+    out.write_text(json.dumps(payload, indent=1) + "\n")
+    print(f"wrote {out}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", nargs="*", help="task names (default: all available)")
@@ -246,9 +286,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="2 seeds, 2 small tasks")
     parser.add_argument("--markdown", action="store_true", help="also print Markdown tables")
     parser.add_argument(
+        "--combine",
+        nargs="+",
+        type=Path,
+        metavar="FILE",
+        help="only merge the tasks of earlier output FILEs into --out and print the tables",
+    )
+    parser.add_argument(
         "--out", type=Path, default=RESULTS_DIR / "multi_fidelity.json", help="JSON output"
     )
     args = parser.parse_args(argv)
+    if args.combine:
+        combine(args.combine, args.out, args.markdown)
+        return
     if args.quick:
         args.seeds, args.full_trials, args.lcdb_full_trials, args.max_trials = 2, 12, 6, 60
         args.tasks = args.tasks or ["nn/sklearn/wine", "lcdb/41161"]
@@ -297,15 +347,8 @@ def main(argv: list[str] | None = None) -> None:
             if i % 50 == 0:
                 print(f"{i}/{len(jobs)} runs, {time.time() - start:.0f} s", file=sys.stderr)
     summary = summarise(runs, budgets)
-    bar = bar_status(summary)
-    print_tables(summary, markdown=args.markdown)
-    print(
-        f"bar: default within {BAR_FRACTION:.0%} of TPE's compute on "
-        f"{bar['tasks_within_25pct']}/{bar['tasks']} tasks; equal compute vs Optuna's best: "
-        f"{bar['equal_compute_wins']} wins, {bar['equal_compute_losses']} losses, "
-        f"{bar['equal_compute_ties']} ties -> {'met' if bar['met'] else 'NOT met'}"
-    )
     cpu = {m.name: sum(r["cpu_s"] for r in runs if r["method"] == m.name) for m in chosen}
+    _report(summary, markdown=args.markdown)
     payload = {
         "benchmark": "multi_fidelity",
         "machine": machine_info(["tunelab", "optuna", "numpy", "scikit-learn", "torch"]),
@@ -322,7 +365,7 @@ def main(argv: list[str] | None = None) -> None:
         },
         "wall_s": time.time() - start,
         "harness_cpu_s": cpu,
-        "bar": bar,
+        "bar": bar_status(summary),
         "tasks": summary,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
