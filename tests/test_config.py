@@ -130,6 +130,11 @@ BAD_FIELDS: list[tuple[dict[str, Any], str, str]] = [
     ({"sampler": {"kind": "qmc", "search_space": {}}}, "sampler.search_space", "unknown"),
     ({"pruner": {"kind": "median", "n_startup_trials": -1}}, "pruner", "n_startup_trials"),
     (
+        {"pruner": {"kind": "learning_curve", "threshold": 1.5}},
+        "pruner",
+        "threshold must be a number in (0, 1)",
+    ),
+    (
         {"sampler": "grid", "space": {"ccp_alpha": {"float": [0.0, 0.1]}}},
         "space.ccp_alpha",
         "no grid",
@@ -341,6 +346,17 @@ def test_defaults_and_the_seed(tmp_path: Path, storage: str) -> None:
     assert config.model.params == {"min_samples_leaf": 2, "random_state": 3}
     assert config.cv == CVConfig(kind="auto", n_splits=3, shuffle=True, random_state=3)
     assert build_sampler(config).seed == 3  # type: ignore[attr-defined]
+
+
+def test_the_bohb_sampler_kind_builds_a_seeded_bohb_sampler(tmp_path: Path, storage: str) -> None:
+    spec = {"kind": "bohb", "random_fraction": 0.25}
+    config = load_study_config(_write(tmp_path, {**_base(storage), "sampler": spec}))
+    sampler = build_sampler(config)
+    assert isinstance(sampler, samplers.BOHBSampler)
+    assert (sampler.seed, sampler.random_fraction) == (3, 0.25)
+    bad = {**_base(storage), "sampler": {"kind": "bohb", "random_fraction": 2}}
+    with pytest.raises(ConfigError, match="BOHBSampler rejects the options: random_fraction"):
+        build_sampler(load_study_config(_write(tmp_path, bad, name="bad.yaml")))
 
 
 def test_exponent_floats_are_numbers(tmp_path: Path, storage: str) -> None:
@@ -585,6 +601,7 @@ def test_register_best_trial_refits_a_config_study_and_names_what_is_missing(
         ({"kind": "threshold", "upper": 1.0}, "ThresholdPruner"),
         ({"kind": "wilcoxon", "p_threshold": 0.05}, "WilcoxonPruner"),
         ({"kind": "hyperband", "min_resource": 2}, "HyperbandPruner"),
+        ({"kind": "learning_curve", "threshold": 0.01}, "LearningCurvePruner"),
     ],
 )
 def test_every_statistical_pruner_can_be_chosen(

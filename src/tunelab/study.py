@@ -130,6 +130,16 @@ class StudyView:
         """Names of the objectives, if set."""
         return self._study.metric_names
 
+    @property
+    def pruner(self) -> BasePruner:
+        """The study's pruner, whose rungs a budget-aware sampler models at."""
+        return self._study.pruner
+
+    @property
+    def whole_study(self) -> StudyView:
+        """The view of all trials: a pruner's sub-view (a Hyperband bracket) forwards here."""
+        return self
+
     def stop(self) -> None:
         """Ask the running optimize loop, if any, to start no further trials."""
         self._study._stop_flag.set()

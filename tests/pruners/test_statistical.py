@@ -21,6 +21,7 @@ from tests.pruners.replay import replay
 from tunelab.pruners import (
     BasePruner,
     HyperbandPruner,
+    LearningCurvePruner,
     MedianPruner,
     PercentilePruner,
     SuccessiveHalvingPruner,
@@ -83,6 +84,7 @@ CHECKS = {
         SuccessiveHalvingPruner, lambda c: c(min_resource=1, reduction_factor=3), 0.5, 0.9
     ),
     "hyperband": Check(HyperbandPruner, lambda c: c(min_resource=1, max_resource=27), 0.6, 0.7),
+    "learning-curve": Check(LearningCurvePruner, lambda c: c(), 0.85, 0.7),
 }
 
 

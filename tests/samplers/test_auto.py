@@ -169,3 +169,43 @@ def test_long_studies_model_a_window_of_the_history() -> None:
     tpe = sampler._get("tpe")
     assert isinstance(tpe, tl.samplers.TPESampler)
     assert tpe.history_window == TPE_HISTORY_WINDOW
+
+
+def _curve_objective(trial: tl.Trial) -> float:
+    x, y = trial.suggest_float("x", -5, 5), trial.suggest_float("y", -5, 5)
+    final = (x - 1) ** 2 + (y + 2) ** 2
+    for step in range(1, 10):
+        trial.report(final + 4.0 / step, step)
+        if trial.should_prune():
+            raise tl.TrialPruned()
+    return final
+
+
+@pytest.mark.parametrize(
+    "pruner",
+    [
+        tl.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3),
+        tl.pruners.HyperbandPruner(min_resource=1, max_resource=9, reduction_factor=3),
+    ],
+    ids=["successive_halving", "hyperband"],
+)
+def test_pruners_with_budgets_use_bohb_after_the_start(pruner: tl.pruners.BasePruner) -> None:
+    sampler = _Recording(seed=0, n_startup_trials=4)
+    _run(sampler, _curve_objective, 14, pruner=pruner)
+    assert sampler.used[:4] == ["qmc"] * 4
+    assert set(sampler.used[4:]) == {"bohb"}
+
+
+def test_pruners_without_budgets_and_several_objectives_keep_their_rules() -> None:
+    sampler = _Recording(seed=0, n_startup_trials=4)
+    _run(sampler, _curve_objective, 8, pruner=tl.pruners.MedianPruner())
+    assert set(sampler.used[4:]) == {"gp"}
+    sampler = _Recording(seed=0, n_startup_trials=3)
+    study = tl.create_study(
+        sampler=sampler,
+        directions=["minimize", "minimize"],
+        pruner=tl.pruners.SuccessiveHalvingPruner(min_resource=1),
+        heartbeat_interval=None,
+    )
+    study.optimize(lambda t: (t.suggest_float("x", 0, 1), 1 - t.suggest_float("x", 0, 1)), 8)
+    assert set(sampler.used[3:]) == {"tpe"}

@@ -22,6 +22,7 @@ _SAMPLERS = {
     "tpe": "TPESampler",
     "gp": "GPSampler",
     "cmaes": "CmaEsSampler",
+    "bohb": "BOHBSampler",
     "auto": "AutoSampler",
 }
 
@@ -34,6 +35,7 @@ _PRUNERS = {
     "wilcoxon": "WilcoxonPruner",
     "successive_halving": "SuccessiveHalvingPruner",
     "hyperband": "HyperbandPruner",
+    "learning_curve": "LearningCurvePruner",
 }
 
 

@@ -1,6 +1,7 @@
 """Pruners: stopping hopeless trials early."""
 
 from tunelab.pruners._base import BasePruner
+from tunelab.pruners._curve import LearningCurvePruner
 from tunelab.pruners._hyperband import HyperbandPruner
 from tunelab.pruners._median import MedianPruner
 from tunelab.pruners._nop import NopPruner
@@ -13,6 +14,7 @@ from tunelab.pruners._wilcoxon import WilcoxonPruner
 __all__ = [
     "BasePruner",
     "HyperbandPruner",
+    "LearningCurvePruner",
     "MedianPruner",
     "NopPruner",
     "PatientPruner",

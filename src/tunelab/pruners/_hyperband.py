@@ -9,7 +9,11 @@ from typing import TYPE_CHECKING, Any, cast
 
 from tunelab._validation import check_int
 from tunelab.pruners._base import BasePruner
-from tunelab.pruners._successive_halving import SuccessiveHalvingPruner, first_completion
+from tunelab.pruners._successive_halving import (
+    SuccessiveHalvingPruner,
+    first_completed_run,
+    first_completion,
+)
 from tunelab.trial import FrozenTrial, StudyDirection, TrialState
 
 if TYPE_CHECKING:
@@ -32,8 +36,9 @@ class HyperbandPruner(BasePruner):
     Args:
         min_resource: Steps of the first rung of the most aggressive bracket.
         max_resource: Steps a trial runs at most, or ``"auto"``: one more than
-            the last step of the longest trial completed when the pruner is
-            first asked (the brackets are fixed from then on).
+            the last step of the first trial that completed with reports (the
+            same in every process sharing the storage, whenever it starts;
+            the brackets are fixed from then on).
         reduction_factor: ``eta``: about one trial in this many is promoted.
         bootstrap_count: Passed to each bracket's successive halving.
 
@@ -117,14 +122,10 @@ class HyperbandPruner(BasePruner):
 
     def _set_up(self, study: StudyView) -> None:
         if self.max_resource is None:
-            last_steps = [
-                t.last_step
-                for t in study.get_trials(states=(TrialState.COMPLETE,))
-                if t.last_step is not None
-            ]
-            if not last_steps:
+            run = first_completed_run(study.get_trials(states=(TrialState.COMPLETE,)))
+            if run is None or run.last_step is None:
                 return
-            self.max_resource = max(last_steps) + 1
+            self.max_resource = run.last_step + 1
         n_brackets = (
             math.floor(math.log(self.max_resource / self.min_resource, self.reduction_factor)) + 1
         )

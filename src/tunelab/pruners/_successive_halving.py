@@ -63,8 +63,9 @@ class SuccessiveHalvingPruner(BasePruner):
 
     Args:
         min_resource: Steps of the first rung (``r`` in the paper), or
-            ``"auto"``: a hundredth of the steps of the longest completed
-            trial, fixed once a trial has completed.
+            ``"auto"``: a hundredth of the last step of the first trial that
+            completed with reports (the same in every process sharing the
+            storage, whenever it starts), fixed from then on.
         reduction_factor: ``eta``: about one trial in this many is promoted.
         min_early_stopping_rate: ``s``: the first rung is at
             ``min_resource * reduction_factor ** s``.
@@ -180,14 +181,28 @@ def _finished_by(trial: FrozenTrial, moment: dt.datetime | None) -> bool:
     )
 
 
-def _estimate_min_resource(trials: list[FrozenTrial]) -> int | None:
-    """A hundredth of the longest completed trial's last step (at least 1)."""
-    last_steps = [
-        t.last_step for t in trials if t.state == TrialState.COMPLETE and t.last_step is not None
+def first_completed_run(trials: list[FrozenTrial]) -> FrozenTrial | None:
+    """The first of ``trials`` to complete with reports (the lowest number among ties).
+
+    Resources derived from it agree between processes that share a storage,
+    unlike the longest run seen so far, which depends on when one asks.
+    """
+    runs = [
+        t
+        for t in trials
+        if t.state == TrialState.COMPLETE
+        and t.last_step is not None
+        and t.datetime_complete is not None
     ]
-    if not last_steps:
+    return min(runs, key=lambda t: (t.datetime_complete, t.number), default=None)
+
+
+def _estimate_min_resource(trials: list[FrozenTrial]) -> int | None:
+    """A hundredth of the first completed run's last step (at least 1)."""
+    run = first_completed_run(trials)
+    if run is None or run.last_step is None:
         return None
-    return max(max(last_steps) // 100, 1)
+    return max(run.last_step // 100, 1)
 
 
 def _promotable(

@@ -17,12 +17,14 @@ from tunelab.samplers._search_space import intersection_search_space
 # to import): load them when first asked for.
 _LAZY = {
     "AutoSampler": "tunelab.samplers._auto",
+    "BOHBSampler": "tunelab.samplers._bohb",
     "GPSampler": "tunelab.samplers._gp",
     "TPESampler": "tunelab.samplers._tpe",
 }
 
 __all__ = [
     "AutoSampler",
+    "BOHBSampler",
     "BaseSampler",
     "CmaEsSampler",
     "GPSampler",

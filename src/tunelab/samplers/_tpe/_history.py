@@ -9,6 +9,7 @@ trials' parameters, and its grouped decomposition) are updated the same way.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -16,6 +17,9 @@ from tunelab.samplers._tpe import _ranking
 from tunelab.samplers._tpe._axes import axis_for
 from tunelab.space import BaseDistribution
 from tunelab.trial import FrozenTrial, StudyDirection, TrialState
+
+if TYPE_CHECKING:
+    from tunelab.study import StudyView
 
 ColumnKey = tuple[str, BaseDistribution]
 
@@ -85,13 +89,30 @@ class History:
             self._sort_rows()
         return True
 
-    def _add(self, trial: FrozenTrial) -> None:
+    def add_observations(self, observations: Sequence[tuple[FrozenTrial, float | None]]) -> None:
+        """Take in trials as completed observations of the given values, not their own.
+
+        A budget-aware sampler models the value each trial had at one budget
+        (running and pruned trials included): it adds those pairs to a fresh
+        history and draws from it as TPE does. A pair with None takes in a
+        finished trial as it finished (a pruned one ranks after every value).
+        Single objective only.
+        """
+        for trial, value in observations:
+            self._add(trial, None if value is None else np.array([value]) * self._signs)
+        if self._unsorted:
+            self._sort_rows()
+
+    def _add(self, trial: FrozenTrial, values: np.ndarray | None = None) -> None:
         row = self.n_rows
         if row == self._capacity:
             self._grow()
         self._unsorted |= row > 0 and trial.number < self._numbers[row - 1]
         self._numbers[row] = trial.number
-        self._kind[row], self._step[row], self._values[row] = self._score(trial)
+        if values is None:
+            self._kind[row], self._step[row], self._values[row] = self._score(trial)
+        else:
+            self._kind[row], self._step[row], self._values[row] = _ranking.COMPLETE, 0.0, values
         if self.constrained:
             violation = trial.constraint_violation
             self._violation[row] = np.inf if violation is None else violation
@@ -265,6 +286,33 @@ class History:
         else:
             picked = _ranking.best_rows_multi(kind, values, n_good)
         return picked if isinstance(rows, slice) else rows[picked]
+
+
+class HistoryCache:
+    """The history of the study a sampler last read, brought up to date at each read.
+
+    One study's history is kept: a sampler moved to another study (or to a
+    reloaded one, which has another view) starts a fresh history.
+    """
+
+    def __init__(self) -> None:
+        self._cached: tuple[tuple[str, int], History] | None = None
+
+    def get(self, study: StudyView, *, constrained: bool = False) -> History:
+        """The history of ``study``'s COMPLETE and PRUNED trials, up to date.
+
+        Args:
+            study: The study.
+            constrained: Passed to a new :class:`History`.
+        """
+        trials = study.get_trials()
+        key = (study.study_name, id(study))
+        history = self._cached[1] if self._cached and self._cached[0] == key else None
+        if history is None or history.directions != study.directions or not history.sync(trials):
+            history = History(study.directions, constrained=constrained)
+            history.sync(trials)
+            self._cached = (key, history)
+        return history
 
 
 def _resized(array: np.ndarray, capacity: int, fill: float) -> np.ndarray:

@@ -11,7 +11,7 @@ import numpy as np
 from tunelab._validation import check_int, is_int
 from tunelab.samplers._base import BaseSampler, ConstraintsFunc, check_constraints_func
 from tunelab.samplers._tpe._draw import DrawSettings, WeightsFunc, draw, draw_uniform, encode
-from tunelab.samplers._tpe._history import History
+from tunelab.samplers._tpe._history import History, HistoryCache
 from tunelab.samplers._tpe._ranking import default_gamma
 from tunelab.space import BaseDistribution
 from tunelab.trial import FrozenTrial, TrialState
@@ -126,7 +126,7 @@ class TPESampler(BaseSampler):
             n_ei_candidates, self.prior_weight, consider_endpoints, weights
         )
         self._rng = np.random.default_rng(seed)
-        self._cached: tuple[tuple[str, int], History] | None = None
+        self._histories = HistoryCache()
         # Jointly sampled values of trials still running, for constant_liar: the
         # objective may not have asked for them yet, so storage does not know them.
         self._pending: dict[tuple[str, int], dict[str, Any]] = {}
@@ -184,19 +184,8 @@ class TPESampler(BaseSampler):
 
     # -- internals -----------------------------------------------------------------------------
     def _history(self, study: StudyView) -> History:
-        """The study's history, brought up to date.
-
-        One study's history is kept: a sampler moved to another study (or to a
-        reloaded one, which has another view) starts a fresh history.
-        """
-        trials = study.get_trials()
-        key = (study.study_name, id(study))
-        history = self._cached[1] if self._cached and self._cached[0] == key else None
-        if history is None or history.directions != study.directions or not history.sync(trials):
-            history = History(study.directions, constrained=self.constraints_func is not None)
-            history.sync(trials)
-            self._cached = (key, history)
-        return history
+        """The study's history, brought up to date."""
+        return self._histories.get(study, constrained=self.constraints_func is not None)
 
     def _sample(
         self,
