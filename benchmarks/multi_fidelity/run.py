@@ -196,6 +196,17 @@ def print_tables(summary: dict[str, Any], markdown: bool = False) -> None:
             rows,
             markdown=markdown,
         )
+    names = list(dict.fromkeys(m for entry in summary.values() for m in entry["methods"]))
+    print_table(
+        "Compute to reach full-budget TPE's final median regret (% of its compute; — = not within)",
+        ["method", *summary],
+        [
+            [name]
+            + [_pct(e["methods"].get(name, {}).get("compute_to_target")) for e in summary.values()]
+            for name in names
+        ],
+        markdown=markdown,
+    )
     rows = []
     for task_name, entry in summary.items():
         versus = entry["versus"]
