@@ -124,3 +124,14 @@ def test_a_small_run_writes_consistent_tables(tmp_path: Path) -> None:
             assert all(v >= 0 for v in finite)
             assert all(b <= a for a, b in itertools.pairwise(finite))
         assert at[-1] is not None  # every method completes a trial within the budget
+
+    # A second task's result file merges with the first into one set of tables.
+    other = json.loads(out.read_text())
+    other["tasks"] = {"lcdb/copy": entry}
+    second = tmp_path / "other.json"
+    second.write_text(json.dumps(other))
+    merged_path = tmp_path / "merged.json"
+    run.main(["--combine", str(out), str(second), "--out", str(merged_path)])
+    merged = json.loads(merged_path.read_text())
+    assert list(merged["tasks"]) == ["lcdb/41161", "lcdb/copy"]
+    assert merged["bar"]["tasks"] == 2
