@@ -84,6 +84,12 @@ def _optuna_pruner(kind: str, task: Task) -> Any:
     raise ValueError(f"unknown pruner {kind!r}")
 
 
+def _study_name(task: Task, seed: int) -> str:
+    # Hyperband assigns brackets by hashing the study name (in both libraries): a fixed
+    # name per task and seed makes a run repeatable.
+    return f"multi-fidelity-{task.name}-seed{seed}"
+
+
 def _replay(
     study: Any, task: Task, budget: float, max_trials: int, prune: bool, pruned_state: Any
 ) -> Run:
@@ -129,6 +135,7 @@ def run_tunelab(
         "bohb": lambda: samplers.BOHBSampler(seed=seed),  # type: ignore[attr-defined]
     }
     study = tl.create_study(
+        study_name=_study_name(task, seed),
         sampler=factories[sampler](),
         pruner=_tunelab_pruner(pruner, task),
         heartbeat_interval=None,
@@ -147,7 +154,9 @@ def run_optuna(
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     assert sampler == "tpe"
     study = optuna.create_study(
-        sampler=optuna.samplers.TPESampler(seed=seed), pruner=_optuna_pruner(pruner, task)
+        study_name=_study_name(task, seed),
+        sampler=optuna.samplers.TPESampler(seed=seed),
+        pruner=_optuna_pruner(pruner, task),
     )
     run = _replay(study, task, budget, max_trials, pruner != "none", optuna.trial.TrialState.PRUNED)
     return run, {"pruner": type(study.pruner).__name__, "sampler": "TPESampler"}
