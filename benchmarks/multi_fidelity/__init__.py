@@ -1,0 +1,1 @@
+"""Multi-fidelity benchmark: regret against simulated compute on tabulated learning curves."""
