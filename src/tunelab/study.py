@@ -43,6 +43,9 @@ ObjectiveFunc = Callable[[Trial], float | Sequence[float]]
 Callback = Callable[["Study", FrozenTrial], None]
 
 _SETTINGS_KEY = "settings"
+# Each round moves a trial off a configuration another trial claimed first; a sampler
+# still contested after this many rounds keeps its last choice rather than loop on.
+_MAX_CLAIM_ROUNDS = 64
 _METRIC_NAMES_KEY = "metric_names"
 _DATAFRAME_ATTRS = (
     "number",
@@ -346,6 +349,7 @@ class Study:
             started = time.monotonic()
             try:
                 self.sampler.before_trial(self._view, frozen)
+                self._settle_claims(frozen)
                 trial._sample_relative()
                 # A slow sampler aged the trial's first heartbeat: renew it before the
                 # next ask could take the new trial for a dead one.
@@ -362,6 +366,20 @@ class Study:
         for name, dist in (fixed_distributions or {}).items():
             trial._suggest(name, dist)
         return trial
+
+    def _settle_claims(self, frozen: FrozenTrial) -> None:
+        """Store the sampler's claims for ``frozen`` until it holds what it claims.
+
+        Each round is a write followed by a fresh read, so two processes that
+        claimed the same configuration cannot both see themselves alone.
+        """
+        for _ in range(_MAX_CLAIM_ROUNDS):
+            attrs = self.sampler.claim(self._view, frozen)
+            if not attrs:
+                return
+            for key, value in attrs.items():
+                self._storage.set_trial_attr(frozen.trial_id, key, value, system=True)
+            frozen = self._storage.get_trial(frozen.trial_id)
 
     def tell(
         self,

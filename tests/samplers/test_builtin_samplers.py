@@ -328,6 +328,26 @@ def test_grid_two_studies_on_one_sqlite_file_share_the_grid(
     assert set(points) == GRID_POINTS
 
 
+def test_grid_fallback_does_not_take_a_point_another_process_holds(
+    storage_url_factory: Callable[[str], str],
+) -> None:
+    """Two workers on one database: the second falls back onto the first's unsuggested point.
+
+    Trial 1 finds its preferred point taken and falls back to the next one, which is
+    trial 2's preferred point. Neither has stored a parameter yet, so only the claim
+    trial 1 published tells the other worker that the point is held.
+    """
+    url = storage_url_factory("sqlite")
+    a = tl.create_study(study_name="grid", storage=url, sampler=GridSampler(GRID, seed=0))
+    b = tl.load_study(study_name="grid", storage=url, sampler=GridSampler(GRID, seed=0))
+    order = a.sampler._order  # type: ignore[attr-defined]
+    points = a.sampler._grid  # type: ignore[attr-defined]
+    a.enqueue_trial(points[int(order[1])])
+    a.optimize(grid_objective, n_trials=1)
+    first, second = a.ask(), b.ask()
+    assert _suggest_point(first) != _suggest_point(second)
+
+
 def test_grid_counts_an_enqueued_point_as_visited() -> None:
     study = tl.create_study(sampler=GridSampler(GRID, seed=0))
     study.enqueue_trial({"x": 2, "act": None})

@@ -8,6 +8,7 @@ processes, on SQLite and on PostgreSQL.
 from __future__ import annotations
 
 import multiprocessing as mp
+import time
 from collections import Counter
 from collections.abc import Callable
 
@@ -49,9 +50,15 @@ def _fill_to_limit(url: str, limit: int) -> int:
         created += 1
 
 
-def _grid_worker(url: str) -> None:
+def _grid_objective(trial: tl.Trial) -> float:
+    a, b = trial.suggest_int("a", 0, 5), trial.suggest_int("b", 0, 4)
+    time.sleep(0.05)  # trials of different processes overlap
+    return a + b
+
+
+def _grid_worker(url: str, n_trials: int) -> None:
     study = tl.load_study(study_name="g", storage=url, sampler=GridSampler(GRID))
-    study.optimize(lambda t: t.suggest_int("a", 0, 5) + t.suggest_int("b", 0, 4), n_trials=60)
+    study.optimize(_grid_objective, n_trials=n_trials)
 
 
 def _in_processes(func: Callable[..., object], *args: object) -> list[object]:
@@ -90,22 +97,58 @@ def test_trial_limit_holds_across_processes(
 
 @pytest.mark.slow
 @pytest.mark.timeout(180)
-@pytest.mark.xfail(
-    # Not strict: a race, so a lucky run may see no repeat.
-    strict=False,
-    reason="GridSampler's fallback to the next free point races between processes: two "
-    "workers can pick the point a concurrent trial holds before its params are stored",
-)
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
 def test_grid_points_are_not_repeated_across_processes(
-    storage_url_factory: Callable[[str], str],
+    kind: str, storage_url_factory: Callable[[str], str]
 ) -> None:
-    url = storage_url_factory("sqlite")
+    url = storage_url_factory(kind)
     study = tl.create_study(study_name="g", storage=url, sampler=GridSampler(GRID))
     for a in range(6):
         study.enqueue_trial({"a": a})  # partly fixed points move later trials off their own
-    _in_processes(_grid_worker, url)
+    _in_processes(_grid_worker, url, 6)  # 24 of the 30 points: no fallback to a repeat
     points = Counter(
         (t.params["a"], t.params["b"]) for t in study.get_trials(states=(TrialState.COMPLETE,))
     )
-    assert len(points) == 30
+    assert sum(points.values()) == N_PROCESSES * 6
     assert max(points.values()) == 1
+
+
+SMALL_GRID = {"a": [0, 1], "b": [0, 1, 2]}
+N_SMALL_STUDIES = 6
+
+
+def _small_grid_objective(trial: tl.Trial) -> float:
+    a, b = trial.suggest_int("a", 0, 1), trial.suggest_int("b", 0, 2)
+    time.sleep(0.05)  # trials of different processes overlap
+    return a + b
+
+
+def _small_grid_worker(url: str) -> None:
+    for i in range(N_SMALL_STUDIES):
+        study = tl.load_study(study_name=f"s{i}", storage=url, sampler=GridSampler(SMALL_GRID))
+        study.optimize(_small_grid_objective, n_trials=6)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_an_exhausted_grid_never_repeats_a_point_a_trial_is_running(
+    storage_url_factory: Callable[[str], str],
+) -> None:
+    """Past the last free point a worker repeats a finished point, as Optuna's grid does,
+    but never one whose trial is still running."""
+    url = storage_url_factory("sqlite")
+    for i in range(N_SMALL_STUDIES):
+        tl.create_study(study_name=f"s{i}", storage=url, sampler=GridSampler(SMALL_GRID))
+    _in_processes(_small_grid_worker, url)
+    for i in range(N_SMALL_STUDIES):
+        trials = tl.load_study(study_name=f"s{i}", storage=url).get_trials(
+            states=(TrialState.COMPLETE,)
+        )
+        assert len({(t.params["a"], t.params["b"]) for t in trials}) == 6
+        for j, t in enumerate(trials):
+            for u in trials[:j]:
+                if t.params == u.params:
+                    assert (
+                        u.datetime_complete <= t.datetime_start
+                        or t.datetime_complete <= u.datetime_start
+                    ), f"study s{i}: trials {u.number} and {t.number} ran {t.params} together"

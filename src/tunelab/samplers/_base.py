@@ -53,6 +53,19 @@ class BaseSampler(ABC):
     def before_trial(self, study: StudyView, trial: FrozenTrial) -> None:  # noqa: B027
         """Called when a trial starts, before any sampling."""
 
+    def claim(self, study: StudyView, trial: FrozenTrial) -> dict[str, Any] | None:
+        """System attributes that publish what ``trial`` holds exclusively, or None.
+
+        The study calls this after :meth:`before_trial`, stores what it
+        returns on the trial and calls again with the stored trial, until it
+        returns None. A sampler that hands out configurations exclusively (the
+        grid) settles races between processes sharing a storage this way: a
+        claim is written before it is checked, so of two trials that claimed
+        the same point, the later one to check sees the other's claim and
+        moves. Samplers without exclusive configurations keep the default.
+        """
+        return None
+
     def after_trial(  # noqa: B027
         self,
         study: StudyView,

@@ -12,6 +12,10 @@ from tunelab.samplers._base import BaseSampler
 from tunelab.space import BaseDistribution, CategoricalDistribution, iter_grid
 from tunelab.trial import FIXED_PARAMS_KEY, FrozenTrial, TrialState
 
+# The system attribute where a trial publishes the grid point it holds, before its
+# parameters are stored, so that workers in other processes do not take it too.
+GRID_POINT_KEY = "grid_point"
+
 if TYPE_CHECKING:
     from tunelab.study import StudyView
 
@@ -93,8 +97,11 @@ class GridSampler(BaseSampler):
         return None
 
     def _point_of(self, trial: FrozenTrial) -> int | None:
-        """The grid point a trial holds, from its values and its queued values."""
+        """The grid point a trial holds: its values, its queued values or its claim."""
         fixed = trial.system_attrs.get(FIXED_PARAMS_KEY, {})
+        claimed = trial.system_attrs.get(GRID_POINT_KEY)
+        if isinstance(claimed, int) and 0 <= claimed < len(self._grid):
+            return claimed
         positions = []
         for name in self._names:
             if name in trial.params:
@@ -107,39 +114,82 @@ class GridSampler(BaseSampler):
                 return None
         return self._index_of.get(tuple(positions))
 
-    def _taken(self, study: StudyView) -> set[int]:
-        """Grid points that a finished (not failed), running or queued trial holds."""
-        taken = set()
+    def _holds(self, study: StudyView, *, besides: int | None = None) -> tuple[set[int], set[int]]:
+        """The grid points trials hold: all of them, and those of unfinished trials.
+
+        A trial holds a point when it is finished (not failed), running or
+        queued; a running trial of this process holds the point assigned to it.
+
+        Args:
+            study: The study.
+            besides: A trial number whose own hold is left out.
+        """
+        taken: set[int] = set()
+        busy: set[int] = set()
         for trial in study.get_trials():
-            if trial.state != TrialState.FAIL:
-                point = self._point_of(trial)
-                if point is not None:
-                    taken.add(point)
-        open_numbers = {t.number for t in study.get_trials(states=(TrialState.RUNNING,))}
-        taken.update(i for n, i in self._assigned.items() if n in open_numbers)
-        return taken
+            if trial.state == TrialState.FAIL or trial.number == besides:
+                continue
+            point = self._point_of(trial)
+            if point is None and trial.state == TrialState.RUNNING:
+                point = self._assigned.get(trial.number)
+            if point is not None:
+                taken.add(point)
+                if not trial.state.is_finished():
+                    busy.add(point)
+        return taken, busy
+
+    def claim(self, study: StudyView, trial: FrozenTrial) -> dict[str, Any] | None:
+        """Publish the trial's grid point; move to a free one if another trial holds it.
+
+        Another process may have chosen the same point before either trial's
+        parameters were stored. Both claims are written before they are
+        checked, so at least one of the two sees the other and moves. Once
+        every point is held, a trial repeats a finished point (as Optuna's
+        grid does), never one that another trial is running.
+        """
+        index = self._assigned.get(trial.number)
+        if index is None:
+            return None  # a queued trial whose values are all fixed
+        if trial.system_attrs.get(GRID_POINT_KEY) != index:
+            return {GRID_POINT_KEY: index}
+        taken, busy = self._holds(study, besides=trial.number)
+        if index not in taken:
+            return None
+        exhausted = len(taken) >= len(self._grid)
+        if exhausted and (index not in busy or len(busy) >= len(self._grid)):
+            return None
+        fixed = trial.system_attrs.get(FIXED_PARAMS_KEY, {})
+        self._assigned[trial.number] = self._choose(trial.number, taken, busy, fixed)
+        return {GRID_POINT_KEY: self._assigned[trial.number]}
 
     def before_trial(self, study: StudyView, trial: FrozenTrial) -> None:
         fixed = trial.system_attrs.get(FIXED_PARAMS_KEY, {})
         if all(name in fixed for name in self._names):
             return
-        taken = self._taken(study)
-        index = self._choose(trial.number, taken, fixed)
+        taken, busy = self._holds(study)
+        index = self._choose(trial.number, taken, busy, fixed)
         self._assigned[trial.number] = index
         if len(taken | {index}) >= len(self._grid):
             study.stop()
 
-    def _choose(self, number: int, taken: set[int], fixed: Mapping[str, Any]) -> int:
-        """The first free point in visiting order from ``number``, agreeing with ``fixed``."""
+    def _choose(
+        self, number: int, taken: set[int], busy: set[int], fixed: Mapping[str, Any]
+    ) -> int:
+        """The first free point in visiting order from ``number``, agreeing with ``fixed``.
+
+        With no point free, the first one no unfinished trial holds.
+        """
         n = len(self._grid)
         wanted = {
             name: self._position(name, value, None)
             for name, value in fixed.items()
             if name in self.search_space
         }
-        first_free = None
+        first_free = first_idle = None
         for offset in range(n):
             index = int(self._order[(number + offset) % n])
+            if index not in busy and first_idle is None:
+                first_idle = index
             if index in taken:
                 continue
             point = self._grid[index]
@@ -147,7 +197,9 @@ class GridSampler(BaseSampler):
                 return index
             if first_free is None:
                 first_free = index
-        return int(self._order[number % n]) if first_free is None else first_free
+        if first_free is not None:
+            return first_free
+        return int(self._order[number % n]) if first_idle is None else first_idle
 
     def sample_independent(
         self, study: StudyView, trial: FrozenTrial, name: str, distribution: BaseDistribution
@@ -172,5 +224,5 @@ class GridSampler(BaseSampler):
         values: Sequence[float] | None,
     ) -> None:
         self._assigned.pop(trial.number, None)
-        if len(self._taken(study)) >= len(self._grid):
+        if len(self._holds(study)[0]) >= len(self._grid):
             study.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from tunelab.exceptions import StorageError
@@ -17,9 +18,6 @@ __all__ = [
     "TrialLimitReached",
     "get_storage",
 ]
-
-_SQLITE_HEADER = b"SQLite format 3\x00"
-
 
 def get_storage(storage: str | BaseStorage | None) -> BaseStorage:
     """A storage from a URL, an existing storage, or None (a new in-memory one).
@@ -63,10 +61,19 @@ def _check_sqlite_file(url: str) -> None:
             raise StorageError(f"not a tunelab/SQLite database: {path} is a directory")
         if not path.is_file():
             return  # a new database, or a missing folder SQLite reports
-        with path.open("rb") as file:
-            header = file.read(len(_SQLITE_HEADER))
     except OSError:
         return  # unreadable: SQLite reports it as "unable to open database file"
-    # An empty file is a valid new database; anything else must carry SQLite's header.
-    if header and header != _SQLITE_HEADER:
-        raise StorageError(f"not a tunelab/SQLite database: {path}")
+    # SQLite itself reads the header, never a file object of ours: closing any other
+    # descriptor on the file would drop the POSIX locks this process's open
+    # connections hold on it, and other processes would then reset the WAL under them.
+    try:
+        probe = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return  # unreadable: SQLite reports it again when the storage opens it
+    try:
+        probe.execute("PRAGMA schema_version").fetchall()
+    except sqlite3.DatabaseError as exc:
+        if "not a database" in str(exc):
+            raise StorageError(f"not a tunelab/SQLite database: {path}") from None
+    finally:
+        probe.close()
