@@ -19,6 +19,7 @@ __all__ = [
     "get_storage",
 ]
 
+
 def get_storage(storage: str | BaseStorage | None) -> BaseStorage:
     """A storage from a URL, an existing storage, or None (a new in-memory one).
 
