@@ -24,12 +24,13 @@ import secrets
 import socket
 import threading
 import time
+from abc import abstractmethod
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, answer_challenge, deliver_challenge
 from typing import Any
 
 from tunelab.exceptions import TunelabError
-from tunelab.execution._base import Answer, Event, Finished, Lost, Request
+from tunelab.execution._base import Answer, Event, Executor, Finished, Lost, Request
 from tunelab.execution._outcome import call_objective
 from tunelab.execution._remote import RemoteTrial, from_wire, send_answer, to_wire
 from tunelab.trial import Trial
@@ -317,3 +318,77 @@ class TrialChannel:
         self._server.close()
         for trial_id in list(self._links):
             self.drop(trial_id)
+
+
+class ChannelExecutor(Executor):
+    """An executor running one cluster task per trial, each talking back over a channel.
+
+    The shared half of the Dask and Ray executors: tasks connect to a
+    :class:`TrialChannel` the subclass opens in ``start`` (with ``_capacity``
+    set), the channel carries requests, outcomes and pings, and a trial is
+    alive while its connection is fresh or, before it connects, while the
+    cluster still holds its task. Subclasses submit tasks, recording a handle
+    per trial in ``_tasks`` under ``_lock``, and say how to read and stop one.
+    """
+
+    def __init__(self) -> None:
+        self._tasks: dict[int, Any] = {}
+        self._lock = threading.Lock()
+        self._channel: TrialChannel | None = None
+        self._capacity = 0
+
+    @abstractmethod
+    def _task_pending(self, task: Any) -> bool:
+        """Whether the cluster still holds ``task`` (queued, starting or running)."""
+
+    @abstractmethod
+    def _stop_task(self, task: Any) -> None:
+        """Stop ``task`` if it still runs; it may have ended, or its worker with it."""
+
+    def _channel_or_fail(self) -> TrialChannel:
+        if self._channel is None:
+            raise RuntimeError(f"{type(self).__name__}.start() was not called")
+        return self._channel
+
+    def free_slots(self) -> int:
+        return self._capacity - len(self._tasks)
+
+    def poll(self, timeout: float | None) -> list[Event]:
+        events = self._channel_or_fail().poll(timeout)
+        for event in events:
+            if isinstance(event, Lost):
+                self._forget(event.trial_id)
+            elif isinstance(event, Finished):
+                self._forget(event.trial_id, stop=False)
+        return events
+
+    def _forget(self, trial_id: int, *, stop: bool = True) -> None:
+        with self._lock:
+            task = self._tasks.pop(trial_id, None)
+        if self._channel is not None:
+            self._channel.drop(trial_id)
+        if stop and task is not None:
+            self._stop_task(task)
+
+    def respond(self, trial_id: int, answer: Answer) -> None:
+        self._channel_or_fail().respond(trial_id, answer)
+
+    def alive(self, trial_id: int) -> bool:
+        channel = self._channel
+        if channel is None:
+            return False
+        fresh = channel.connected_and_fresh(trial_id)
+        if fresh is not None:
+            return fresh
+        task = self._tasks.get(trial_id)  # not connected yet
+        return task is not None and self._task_pending(task)
+
+    def cancel(self, trial_id: int) -> None:
+        self._forget(trial_id)
+
+    def close(self) -> None:
+        for trial_id in list(self._tasks):
+            self._forget(trial_id)
+        if self._channel is not None:
+            self._channel.close()
+            self._channel = None

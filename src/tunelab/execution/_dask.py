@@ -6,13 +6,12 @@ import ipaddress
 import math
 import os
 import socket
-import threading
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from tunelab._imports import optional_import
-from tunelab.execution._base import Answer, Event, Executor, Finished, Lost, RunSpec
-from tunelab.execution._channel import Ticket, TrialChannel, run_remote_trial
+from tunelab.execution._base import RunSpec
+from tunelab.execution._channel import ChannelExecutor, Ticket, TrialChannel, run_remote_trial
 from tunelab.execution._remote import pickle_objective
 
 if TYPE_CHECKING:
@@ -62,7 +61,7 @@ def _reachable_host(scheduler_address: str) -> str:
         return str(probe.getsockname()[0])
 
 
-class DaskExecutor(Executor):
+class DaskExecutor(ChannelExecutor):
     """Runs each trial as a task on a Dask cluster.
 
     The sampler and pruner stay in this process; each task connects back to it
@@ -92,6 +91,7 @@ class DaskExecutor(Executor):
         resources: dict[str, float] | None = None,
         host: str | None = None,
     ) -> None:
+        super().__init__()
         self._distributed = optional_import("distributed", extra="dask", purpose="DaskExecutor")
         if not isinstance(client, self._distributed.Client):
             raise TypeError(f"client must be a distributed.Client, got {type(client).__name__}")
@@ -105,9 +105,6 @@ class DaskExecutor(Executor):
         self.client = client
         self.resources = dict(resources) if resources else None
         self._host = host
-        self._futures: dict[int, Any] = {}
-        self._lock = threading.Lock()
-        self._channel: TrialChannel | None = None
 
     def capacity(self) -> int:
         """How many trials the cluster's workers run at once (threads, within ``resources``)."""
@@ -132,15 +129,7 @@ class DaskExecutor(Executor):
         # data a dying worker may take along (Dask cancels its dependents). Workers
         # unpickle it once per optimize call.
         self._payload = pickle_objective(spec.func, by_value=True)
-        self._futures = {}
-
-    def _channel_or_fail(self) -> TrialChannel:
-        if self._channel is None:
-            raise RuntimeError("DaskExecutor.start() was not called")
-        return self._channel
-
-    def free_slots(self) -> int:
-        return self._capacity - len(self._futures)
+        self._tasks = {}
 
     def submit(self, trial: Trial) -> None:
         channel = self._channel_or_fail()
@@ -157,48 +146,14 @@ class DaskExecutor(Executor):
             resources=self.resources,
         )
         with self._lock:
-            self._futures[trial.trial_id] = future
+            self._tasks[trial.trial_id] = future
         future.add_done_callback(
             lambda f, trial_id=trial.trial_id: _task_ended(channel, trial_id, f)
         )
 
-    def poll(self, timeout: float | None) -> list[Event]:
-        events = self._channel_or_fail().poll(timeout)
-        for event in events:
-            if isinstance(event, Lost):
-                self._forget(event.trial_id)
-            elif isinstance(event, Finished):
-                self._forget(event.trial_id, cancel=False)
-        return events
+    def _task_pending(self, task: Any) -> bool:
+        return bool(task.status == "pending")
 
-    def _forget(self, trial_id: int, *, cancel: bool = True) -> None:
-        with self._lock:
-            future = self._futures.pop(trial_id, None)
-        if self._channel is not None:
-            self._channel.drop(trial_id)
-        if cancel and future is not None and not future.done():
-            future.cancel()  # Dask may have rescheduled it; it would be turned away anyway
-
-    def respond(self, trial_id: int, answer: Answer) -> None:
-        self._channel_or_fail().respond(trial_id, answer)
-
-    def alive(self, trial_id: int) -> bool:
-        channel = self._channel
-        if channel is None:
-            return False
-        fresh = channel.connected_and_fresh(trial_id)
-        if fresh is not None:
-            return fresh
-        # Not connected yet: alive while Dask still holds the task.
-        future = self._futures.get(trial_id)
-        return future is not None and future.status == "pending"
-
-    def cancel(self, trial_id: int) -> None:
-        self._forget(trial_id)
-
-    def close(self) -> None:
-        for trial_id in list(self._futures):
-            self._forget(trial_id)
-        if self._channel is not None:
-            self._channel.close()
-            self._channel = None
+    def _stop_task(self, task: Any) -> None:
+        if not task.done():
+            task.cancel()  # Dask may have rescheduled it; it would be turned away anyway

@@ -6,12 +6,11 @@ import contextlib
 import math
 import os
 import socket
-import threading
 from typing import TYPE_CHECKING, Any
 
 from tunelab._imports import optional_import
-from tunelab.execution._base import Event, Executor, Finished, Lost, RunSpec
-from tunelab.execution._channel import Ticket, TrialChannel, run_remote_trial
+from tunelab.execution._base import RunSpec
+from tunelab.execution._channel import ChannelExecutor, Ticket, TrialChannel, run_remote_trial
 from tunelab.execution._remote import pickle_objective
 
 if TYPE_CHECKING:
@@ -47,7 +46,7 @@ def _task_ended(channel: TrialChannel, trial_id: int, future: Future[Any]) -> No
     channel.lose(trial_id, reason + (f" (on {where})" if where else ""))
 
 
-class RayExecutor(Executor):
+class RayExecutor(ChannelExecutor):
     """Runs each trial as a Ray task.
 
     The sampler and pruner stay in this process; each task connects back to it
@@ -95,6 +94,7 @@ class RayExecutor(Executor):
         max_concurrent: int | None = None,
         host: str | None = None,
     ) -> None:
+        super().__init__()
         self._ray = optional_import("ray", extra="ray", purpose="RayExecutor")
         # As for any Ray task, a trial holds one CPU unless told otherwise.
         resources = {"num_cpus": 1, **(resources_per_trial or {})}
@@ -115,10 +115,6 @@ class RayExecutor(Executor):
         self.resources_per_trial = resources
         self.max_concurrent = max_concurrent
         self._host = host
-        self._refs: dict[int, Any] = {}
-        self._futures: dict[int, Future[Any]] = {}
-        self._lock = threading.Lock()
-        self._channel: TrialChannel | None = None
         self._payload: Any = None
 
     def _demand(self) -> dict[str, float]:
@@ -162,16 +158,7 @@ class RayExecutor(Executor):
         )
         # One copy in the object store; each task gets it from there.
         self._payload = ray.put(pickle_objective(spec.func, by_value=True))
-        self._refs = {}
-        self._futures = {}
-
-    def _channel_or_fail(self) -> TrialChannel:
-        if self._channel is None:
-            raise RuntimeError("RayExecutor.start() was not called")
-        return self._channel
-
-    def free_slots(self) -> int:
-        return self._capacity - len(self._refs)
+        self._tasks = {}
 
     def submit(self, trial: Trial) -> None:
         channel = self._channel_or_fail()
@@ -181,54 +168,19 @@ class RayExecutor(Executor):
         ref = self._remote.remote(ticket, self._payload)
         future = ref.future()
         with self._lock:
-            self._refs[trial.trial_id] = ref
-            self._futures[trial.trial_id] = future
+            self._tasks[trial.trial_id] = (ref, future)
         future.add_done_callback(
             lambda f, trial_id=trial.trial_id: _task_ended(channel, trial_id, f)
         )
 
-    def poll(self, timeout: float | None) -> list[Event]:
-        events = self._channel_or_fail().poll(timeout)
-        for event in events:
-            if isinstance(event, Lost):
-                self._forget(event.trial_id)
-            elif isinstance(event, Finished):
-                self._forget(event.trial_id, kill=False)
-        return events
+    def _task_pending(self, task: Any) -> bool:
+        return not task[1].done()  # queued or starting
 
-    def _forget(self, trial_id: int, *, kill: bool = True) -> None:
-        with self._lock:
-            ref = self._refs.pop(trial_id, None)
-            self._futures.pop(trial_id, None)
-        if self._channel is not None:
-            self._channel.drop(trial_id)
-        if kill and ref is not None:
-            # force=True ends the worker process: an objective cannot be interrupted otherwise.
-            # (The task may have ended already, or its worker with it.)
-            with contextlib.suppress(Exception):
-                self._ray.cancel(ref, force=True)
-
-    def respond(self, trial_id: int, answer: tuple[bool, Any]) -> None:
-        self._channel_or_fail().respond(trial_id, answer)
-
-    def alive(self, trial_id: int) -> bool:
-        channel = self._channel
-        if channel is None:
-            return False
-        fresh = channel.connected_and_fresh(trial_id)
-        if fresh is not None:
-            return fresh
-        # Not connected yet: alive while Ray still holds the task (queued or starting).
-        future = self._futures.get(trial_id)
-        return future is not None and not future.done()
-
-    def cancel(self, trial_id: int) -> None:
-        self._forget(trial_id)
+    def _stop_task(self, task: Any) -> None:
+        # force=True ends the worker process: an objective cannot be interrupted otherwise.
+        with contextlib.suppress(Exception):
+            self._ray.cancel(task[0], force=True)
 
     def close(self) -> None:
-        for trial_id in list(self._refs):
-            self._forget(trial_id)
-        if self._channel is not None:
-            self._channel.close()
-            self._channel = None
+        super().close()
         self._payload = None
