@@ -256,6 +256,11 @@ class TrialChannel:
             link.over = True
         self._events.put(Lost(trial_id, reason))
 
+    def lose_task(self, trial_id: int, reason: str) -> None:
+        """Report the trial of a failed cluster task lost, naming its worker when known."""
+        where = self.worker_of(trial_id)
+        self.lose(trial_id, reason + (f" (on {where})" if where else ""))
+
     def worker_of(self, trial_id: int) -> str | None:
         """Who connected for ``trial_id``, None before its task connected."""
         link = self._links.get(trial_id)

@@ -42,8 +42,7 @@ def _task_ended(channel: TrialChannel, trial_id: int, future: Any) -> None:
         reason = f"its Dask task failed: {type(error).__name__}: {error}"
     else:
         return  # it ended normally: its outcome or loss came through the channel
-    where = channel.worker_of(trial_id)
-    channel.lose(trial_id, reason + (f" (on {where})" if where else ""))
+    channel.lose_task(trial_id, reason)
 
 
 def _reachable_host(scheduler_address: str) -> str:

@@ -41,9 +41,9 @@ def _task_ended(channel: TrialChannel, trial_id: int, future: Future[Any]) -> No
     if future.cancelled() or future.exception() is None:
         return  # it returned: its outcome or loss came through the channel
     error = future.exception()
-    where = channel.worker_of(trial_id)
-    reason = f"its Ray task failed: {type(error).__name__}: {str(error).strip()[:500]}"
-    channel.lose(trial_id, reason + (f" (on {where})" if where else ""))
+    channel.lose_task(
+        trial_id, f"its Ray task failed: {type(error).__name__}: {str(error).strip()[:500]}"
+    )
 
 
 class RayExecutor(ChannelExecutor):
