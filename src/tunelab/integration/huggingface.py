@@ -10,6 +10,7 @@ from typing import Any
 
 from tunelab._imports import optional_import
 from tunelab.exceptions import TrialPruned
+from tunelab.integration._callbacks import check_callback_args
 from tunelab.trial import BaseTrial
 
 STEPS = ("global_step", "epoch")
@@ -63,14 +64,7 @@ class HuggingFacePruningCallback(_transformers.TrainerCallback):  # type: ignore
     """
 
     def __init__(self, trial: BaseTrial, metric_name: str, *, step: str = "global_step") -> None:
-        if not isinstance(trial, BaseTrial):
-            raise TypeError(f"trial must be a tunelab trial, got {type(trial).__name__}")
-        if not isinstance(metric_name, str):
-            raise TypeError(f"metric_name must be a metric name (str), got {metric_name!r}")
-        if not metric_name:
-            raise ValueError("metric_name must name an evaluation metric, got ''")
-        if step not in STEPS:
-            raise ValueError(f"step must be one of {', '.join(STEPS)}; got {step!r}")
+        check_callback_args(trial, "metric_name", metric_name, "an evaluation metric", step, STEPS)
         self.trial = trial
         self.metric_name = metric_name
         self.step = step

@@ -14,6 +14,7 @@ from typing import Any
 
 from tunelab._imports import optional_import
 from tunelab.exceptions import TrialPruned
+from tunelab.integration._callbacks import check_callback_args
 from tunelab.trial import BaseTrial
 
 STEPS = ("epoch", "global_step")
@@ -71,14 +72,7 @@ class LightningPruningCallback(_pl.Callback):  # type: ignore[name-defined]
 
     def __init__(self, trial: BaseTrial, monitor: str, *, step: str = "epoch") -> None:
         super().__init__()
-        if not isinstance(trial, BaseTrial):
-            raise TypeError(f"trial must be a tunelab trial, got {type(trial).__name__}")
-        if not isinstance(monitor, str):
-            raise TypeError(f"monitor must be a metric name (str), got {monitor!r}")
-        if not monitor:
-            raise ValueError("monitor must name a logged metric, got ''")
-        if step not in STEPS:
-            raise ValueError(f"step must be one of {', '.join(STEPS)}; got {step!r}")
+        check_callback_args(trial, "monitor", monitor, "a logged metric", step, STEPS)
         self.trial = trial
         self.monitor = monitor
         self.step = step
