@@ -227,6 +227,8 @@ def test_serve_with_two_workers_answers_and_pools_metrics(
     env["TUNELAB_API_KEY"] = "k3y"
     command = [str(ENTRY_POINT), "serve", "cancer@production", "--port", str(port)]
     command += ["--workers", "2", "--registry", registry.url, "--backend", "sklearn"]
+    # Far below the 10 s default, so a silent client shows the flag reached the workers.
+    command += ["--header-timeout", "0.5"]
     server = subprocess.Popen(
         command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
@@ -239,6 +241,7 @@ def test_serve_with_two_workers_answers_and_pools_metrics(
             headers = {"X-API-Key": "k3y"}
             answers = [http.post("/predict", json=body, headers=headers) for _ in range(12)]
             metrics = http.get("/metrics", headers=headers).text
+            silent = _silent_client_answer(port)
     finally:
         server.send_signal(signal.SIGINT)
         try:
@@ -251,6 +254,13 @@ def test_serve_with_two_workers_answers_and_pools_metrics(
     rows = [line for line in metrics.splitlines() if line.startswith("tunelab_rows_scored_total")]
     assert len(rows) == 1 and float(rows[0].split()[-1]) == 12 * len(X), metrics
     assert "Started parent process" in output or "worker" in output.lower(), output
+    assert silent.startswith(b"HTTP/1.1 408"), silent
+
+
+def _silent_client_answer(port: int) -> bytes:
+    """What the server sends a client that connects and never sends a request."""
+    with socket.create_connection(("127.0.0.1", port), timeout=8) as sock:
+        return sock.recv(4096)
 
 
 def _wait_until_ready(

@@ -229,6 +229,30 @@ def serve(
     max_batch_rows: Annotated[
         int, typer.Option("--max-batch-rows", min=1, help="Requests with more rows get 413.")
     ] = 10_000,
+    max_bytes_in_flight: Annotated[
+        int,
+        typer.Option(
+            "--max-bytes-in-flight",
+            min=1,
+            help="Request bytes held at once; past it a request waits, then gets 503.",
+        ),
+    ] = 64 * 1024 * 1024,
+    max_connections: Annotated[
+        int,
+        typer.Option("--max-connections", min=1, help="Open connections past this get 503."),
+    ] = 1000,
+    header_timeout: Annotated[
+        float,
+        typer.Option(
+            "--header-timeout", min=0.001, help="Seconds for a request's head to arrive (408)."
+        ),
+    ] = 10.0,
+    body_timeout: Annotated[
+        float,
+        typer.Option(
+            "--body-timeout", min=0.001, help="Seconds for a request's body to arrive (408)."
+        ),
+    ] = 30.0,
     backend: BackendOption = "auto",
     registry: RegistryOption = DEFAULT_REGISTRY,
     access_log: Annotated[
@@ -254,6 +278,10 @@ def serve(
         registry=Registry(registry),
         max_body_bytes=max_body_bytes,
         max_batch_rows=max_batch_rows,
+        max_bytes_in_flight=max_bytes_in_flight,
+        max_connections=max_connections,
+        header_timeout=header_timeout,
+        body_timeout=body_timeout,
         follow_alias=follow_alias,
         poll_seconds=poll_seconds,
         backend=backend,
