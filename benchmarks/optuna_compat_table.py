@@ -50,6 +50,7 @@ MODULES: dict[str, list[str] | None] = {
     ],
     "optuna.search_space": None,
     "optuna.storages": None,
+    "optuna.storages.journal": None,
     "optuna.exceptions": [
         "OptunaError",
         "TrialPruned",
@@ -207,14 +208,31 @@ NOTES: dict[str, tuple[str, str]] = {
         "`create_study` settings and raise here with that pointer",
     ),
     "optuna.storages.JournalStorage": (
-        "missing",
-        "no journal-file backend: SQLite (or PostgreSQL) serves several processes",
+        "differs",
+        "the journal's records are tunelab's own: an Optuna journal file cannot be opened "
+        "(nor a tunelab one by Optuna)",
     ),
-    "optuna.storages.JournalFileStorage": ("missing", "no journal-file backend"),
-    "optuna.storages.JournalRedisStorage": ("missing", "no Redis backend"),
-    "optuna.storages.JournalFileSymlinkLock": ("missing", "no journal-file backend"),
-    "optuna.storages.JournalFileOpenLock": ("missing", "no journal-file backend"),
-    "optuna.storages.BaseJournalLogStorage": ("missing", "no journal backend"),
+    "optuna.storages.journal.JournalStorage": (
+        "differs",
+        "the journal's records are tunelab's own: an Optuna journal file cannot be opened "
+        "(nor a tunelab one by Optuna)",
+    ),
+    "optuna.storages.JournalRedisStorage": (
+        "missing",
+        "no Redis backend: share a journal file or a database URL",
+    ),
+    "optuna.storages.journal.JournalRedisBackend": (
+        "missing",
+        "no Redis backend: share a journal file or a database URL",
+    ),
+    "optuna.storages.BaseJournalLogStorage": (
+        "differs",
+        "a backend also provides `lock()`, held from replaying the log to appending to it",
+    ),
+    "optuna.storages.journal.BaseJournalBackend": (
+        "differs",
+        "a backend also provides `lock()`, held from replaying the log to appending to it",
+    ),
     "optuna.storages.GrpcStorageProxy": ("missing", "no gRPC proxy; share a database URL"),
     "optuna.storages.run_grpc_proxy_server": ("missing", "no gRPC proxy; share a database URL"),
     "optuna.storages.RetryFailedTrialCallback": (
@@ -243,7 +261,6 @@ NOTES: dict[str, tuple[str, str]] = {
         "missing",
         "use `enqueue_trial` for fixed values, or a `FixedTrial`",
     ),
-    "optuna.samplers.NSGAIIISampler": ("missing", "NSGA-II covers multi-objective studies"),
     "optuna.samplers.BaseGASampler": ("missing", "no generic genetic-algorithm base class"),
     "optuna.samplers.nsgaii": (
         "missing",

@@ -9,9 +9,15 @@ import pytest
 import sqlalchemy as sa
 
 from tests.support.postgres import find_pg_bin, postgres_server
-from tunelab.storage import BaseStorage, InMemoryStorage, SQLStorage
+from tunelab.storage import (
+    BaseStorage,
+    InMemoryStorage,
+    JournalFileBackend,
+    JournalStorage,
+    SQLStorage,
+)
 
-STORAGE_KINDS = ["memory", "sqlite", "postgres"]
+STORAGE_KINDS = ["memory", "sqlite", "postgres", "journal"]
 
 
 @pytest.fixture(scope="session")
@@ -50,11 +56,13 @@ def storage_url_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Calla
 
 @pytest.fixture(params=STORAGE_KINDS)
 def storage(
-    request: pytest.FixtureRequest, storage_url_factory: Callable[[str], str]
+    request: pytest.FixtureRequest, storage_url_factory: Callable[[str], str], tmp_path: Path
 ) -> Iterator[BaseStorage]:
     """One storage of each kind, empty."""
     if request.param == "memory":
         backend: BaseStorage = InMemoryStorage()
+    elif request.param == "journal":
+        backend = JournalStorage(JournalFileBackend(tmp_path / f"journal{next(_db_counter)}.log"))
     else:
         backend = SQLStorage(storage_url_factory(request.param))
     yield backend

@@ -1,4 +1,4 @@
-"""Storages: where studies and trials live (in memory, SQLite, PostgreSQL)."""
+"""Storages: where studies and trials live (in memory, SQLite, PostgreSQL, a journal file)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,25 @@ from pathlib import Path
 from tunelab.exceptions import StorageError
 from tunelab.storage._base import BaseStorage, StudySummary, TrialLimitReached
 from tunelab.storage._in_memory import InMemoryStorage
+from tunelab.storage._journal import (
+    BaseJournalBackend,
+    BaseJournalFileLock,
+    JournalFileBackend,
+    JournalFileOpenLock,
+    JournalFileSymlinkLock,
+    JournalStorage,
+)
 from tunelab.storage._sql import SQLStorage
 
 __all__ = [
+    "BaseJournalBackend",
+    "BaseJournalFileLock",
     "BaseStorage",
     "InMemoryStorage",
+    "JournalFileBackend",
+    "JournalFileOpenLock",
+    "JournalFileSymlinkLock",
+    "JournalStorage",
     "SQLStorage",
     "StudySummary",
     "TrialLimitReached",

@@ -5,8 +5,8 @@ from __future__ import annotations
 import collections
 import copy
 import dataclasses
+import datetime as dt
 import threading
-import time
 from collections.abc import Container, Sequence
 from typing import Any
 
@@ -54,6 +54,10 @@ class InMemoryStorage(BaseStorage):
         self._trial_loc: dict[int, tuple[int, int]] = {}  # trial id -> (study id, number)
         self._heartbeats: dict[int, float] = {}
         self._next_study_id = 0
+
+    def _now(self) -> dt.datetime:
+        """The time stamped on a change (a journal's replica stamps the time it recorded)."""
+        return now()
 
     def _study(self, study_id: int) -> _Study:
         try:
@@ -145,14 +149,14 @@ class InMemoryStorage(BaseStorage):
                 state=state,
                 user_attrs=_stored_attrs(user_attrs),
                 system_attrs=_stored_attrs(system_attrs),
-                datetime_start=now() if state == TrialState.RUNNING else None,
+                datetime_start=self._now() if state == TrialState.RUNNING else None,
             )
             study.trials.append(trial)
             if state == TrialState.WAITING:
                 study.waiting.append(trial.number)
             self._trial_loc[trial_id] = (study_id, trial.number)
             if state == TrialState.RUNNING:
-                self._heartbeats[trial_id] = time.time()
+                self._heartbeats[trial_id] = self._now().timestamp()
             return trial
 
     def claim_waiting_trial(self, study_id: int) -> FrozenTrial | None:
@@ -204,11 +208,12 @@ class InMemoryStorage(BaseStorage):
             trial = self._get(trial_id)
             ensure_not_finished(trial)
             changes: dict[str, Any] = {"state": state, "values": freeze(checked)}
+            stamp = self._now()
             if state == TrialState.RUNNING:
-                changes["datetime_start"] = now()
-                self._heartbeats[trial_id] = time.time()
+                changes["datetime_start"] = stamp
+                self._heartbeats[trial_id] = stamp.timestamp()
             if state.is_finished():
-                changes["datetime_complete"] = now()
+                changes["datetime_complete"] = stamp
                 self._heartbeats.pop(trial_id, None)
             if fail_reason is not None:
                 changes["system_attrs"] = ReadOnlyDict(
@@ -254,14 +259,14 @@ class InMemoryStorage(BaseStorage):
             return [t for t in trials if t.state in states]
 
     def record_heartbeat(self, trial_ids: Sequence[int]) -> None:
-        stamp = time.time()
+        stamp = self._now().timestamp()
         with self._lock:
             for trial_id in trial_ids:
                 if trial_id in self._heartbeats:
                     self._heartbeats[trial_id] = stamp
 
     def fail_stale_trials(self, study_id: int, grace_seconds: float) -> list[FrozenTrial]:
-        deadline = time.time() - grace_seconds
+        deadline = self._now().timestamp() - grace_seconds
         failed = []
         with self._lock:
             for trial in self._study(study_id).trials:

@@ -5,17 +5,45 @@ database schema is tunelab's own: a database written by Optuna cannot be
 opened here (copy studies across with Optuna's ``copy_study`` into a
 tunelab-readable form, or re-run). Heartbeats and retries of failed trials
 are study settings in tunelab: ``create_study(heartbeat_interval=...,
-retry_failed=...)``.
+retry_failed=...)``. ``JournalStorage`` and its file backend and locks are
+here and in :mod:`tunelab.storages.journal`, under Optuna's names; the
+journal format is tunelab's own.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
-from tunelab.storage import BaseStorage, InMemoryStorage, SQLStorage, get_storage
+from tunelab.storage import (
+    BaseJournalBackend,
+    BaseStorage,
+    InMemoryStorage,
+    JournalFileBackend,
+    JournalFileOpenLock,
+    JournalFileSymlinkLock,
+    JournalStorage,
+    SQLStorage,
+    get_storage,
+)
+from tunelab.storages import journal
 
-__all__ = ["BaseStorage", "InMemoryStorage", "RDBStorage", "get_storage"]
+# Optuna's names from before its ``journal`` module (still accepted by Optuna 5).
+BaseJournalLogStorage = BaseJournalBackend
+JournalFileStorage = JournalFileBackend
+
+__all__ = [
+    "BaseJournalLogStorage",
+    "BaseStorage",
+    "InMemoryStorage",
+    "JournalFileOpenLock",
+    "JournalFileStorage",
+    "JournalFileSymlinkLock",
+    "JournalStorage",
+    "RDBStorage",
+    "get_storage",
+    "journal",
+]
 
 
 class RDBStorage(SQLStorage):
@@ -61,3 +89,9 @@ class RDBStorage(SQLStorage):
                     "create_study(heartbeat_interval=..., grace_period=..., retry_failed=...)"
                 )
         super().__init__(url, engine_kwargs=engine_kwargs)
+
+
+def __getattr__(name: str) -> NoReturn:
+    if name == "JournalRedisStorage":
+        journal.redis_unavailable(name)
+    raise AttributeError(f"module 'tunelab.storages' has no attribute {name!r}")
