@@ -261,6 +261,11 @@ NOTES: dict[str, tuple[str, str]] = {
         "missing",
         "use `enqueue_trial` for fixed values, or a `FixedTrial`",
     ),
+    "optuna.samplers.NSGAIIISampler": (
+        "differs",
+        "the strategy hooks (`elite_population_selection_strategy`, `child_generation_strategy`, "
+        "`after_trial_strategy`) must be None; `crossover` is a name, as in `NSGAIISampler`",
+    ),
     "optuna.samplers.BaseGASampler": ("missing", "no generic genetic-algorithm base class"),
     "optuna.samplers.nsgaii": (
         "missing",

@@ -19,6 +19,7 @@ _LAZY = {
     "AutoSampler": "tunelab.samplers._auto",
     "BOHBSampler": "tunelab.samplers._bohb",
     "GPSampler": "tunelab.samplers._gp",
+    "NSGAIIISampler": "tunelab.samplers._nsga3",
     "TPESampler": "tunelab.samplers._tpe",
 }
 
@@ -29,6 +30,7 @@ __all__ = [
     "CmaEsSampler",
     "GPSampler",
     "GridSampler",
+    "NSGAIIISampler",
     "NSGAIISampler",
     "QMCSampler",
     "RandomSampler",

@@ -243,12 +243,19 @@ class NSGAIISampler(BaseSampler):
         return elite if elite is not None and elite.trials else None
 
     def _select(self, study: StudyView, candidates: list[FrozenTrial], signs: np.ndarray) -> _Elite:
+        values, violation = self._objectives(study, candidates, signs)
+        order, ranks, distances = select_survivors(values, violation, self.population_size)
+        return _Elite([candidates[i] for i in order], ranks, distances)
+
+    def _objectives(
+        self, study: StudyView, candidates: list[FrozenTrial], signs: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """The candidates' values, every objective minimised, and constraint violations."""
         values = np.array([t.values for t in candidates], dtype=float).reshape(-1, len(signs))
         violation = None
         if self.constraints_func is not None:
             violation = np.array([self._violation(study, t) for t in candidates], dtype=float)
-        order, ranks, distances = select_survivors(values * signs, violation, self.population_size)
-        return _Elite([candidates[i] for i in order], ranks, distances)
+        return values * signs, violation
 
     def _violation(self, study: StudyView, trial: FrozenTrial) -> float:
         """Total constraint violation of a finished trial (0 when feasible).
