@@ -9,7 +9,9 @@ from __future__ import annotations
 import multiprocessing as mp
 import pickle
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -119,11 +121,43 @@ def test_a_corrupt_middle_line_names_the_file_and_line(tmp_path: Path) -> None:
         _journal(path)
 
 
-def test_arguments_are_checked() -> None:
+class _IntrudedBackend(JournalFileBackend):
+    """A file backend whose next append comes right after another process's write."""
+
+    intruder: Callable[[], object] | None = None
+
+    def append_logs(self, logs: list[dict[str, Any]]) -> None:
+        intruder, self.intruder = self.intruder, None
+        if intruder is not None:
+            intruder()
+        super().append_logs(logs)
+
+
+def test_a_write_made_while_the_lock_was_broken_is_refused_everywhere(tmp_path: Path) -> None:
+    path = tmp_path / "journal.log"
+    backend = _IntrudedBackend(path)
+    ours = JournalStorage(backend)
+    sid = ours.create_new_study([StudyDirection.MINIMIZE], "s")
+    # The other process took the lock as stale (its own lock file stands for that).
+    other = JournalStorage(JournalFileBackend(path, JournalFileOpenLock(tmp_path / "broken")))
+    backend.intruder = lambda: other.create_new_trial(sid, user_attrs={"by": "other"})
+    with pytest.raises(StorageError, match="another process wrote while this one held the lock"):
+        ours.create_new_trial(sid, user_attrs={"by": "us"})
+    for storage in (ours, other, _journal(path)):
+        assert [(t.number, t.user_attrs) for t in storage.get_all_trials(sid)] == [
+            (0, {"by": "other"})
+        ]
+    assert ours.create_new_trial(sid).number == 1  # the journal goes on
+    assert len(path.read_text().splitlines()) == 4  # the refused record stays, skipped
+
+
+def test_arguments_are_checked(tmp_path: Path) -> None:
     with pytest.raises(TypeError, match="log_storage must be a journal backend"):
         JournalStorage("./journal.log")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="grace_period must be a positive number or None, got 0"):
         JournalFileSymlinkLock("./journal.log", grace_period=0)
+    with pytest.raises(StorageError, match=f"cannot open journal file {tmp_path}: Is a directory"):
+        JournalFileBackend(tmp_path)
 
 
 def test_the_storage_pickles_and_the_copy_sees_later_writes(tmp_path: Path) -> None:

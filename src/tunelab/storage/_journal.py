@@ -206,6 +206,9 @@ class JournalFileBackend(BaseJournalBackend):
         file_path: The journal file; created empty if missing.
         lock_obj: The lock between processes; a :class:`JournalFileSymlinkLock`
             on the file by default.
+
+    Raises:
+        StorageError: The file cannot be created or opened for appending.
     """
 
     def __init__(
@@ -213,13 +216,18 @@ class JournalFileBackend(BaseJournalBackend):
     ) -> None:
         self._path = os.fspath(file_path)
         self._file_lock = lock_obj if lock_obj is not None else JournalFileSymlinkLock(self._path)
-        with open(self._path, "ab"):
-            pass
+        try:
+            with open(self._path, "ab"):
+                pass
+        except OSError as exc:
+            raise StorageError(f"cannot open journal file {self._path}: {exc.strerror}") from None
         self._thread_lock = threading.RLock()
         self._depth = 0
         # Records read so far and the byte offset where the next one starts.
         self._count = 0
         self._offset = 0
+        # Where the last batch read or appended starts, to read it again cheaply.
+        self._mark = (0, 0)
 
     def __repr__(self) -> str:
         return f"JournalFileBackend({self._path!r})"
@@ -245,13 +253,18 @@ class JournalFileBackend(BaseJournalBackend):
 
     def read_logs(self, log_number_from: int) -> Iterator[dict[str, Any]]:
         with self._thread_lock:
-            for number, line in self._new_lines(log_number_from):
-                yield self._parse(number, line)
+            lines = self._new_lines(log_number_from)
+        # Parsed outside the lock: a consumer that stops part-way does not keep it held.
+        for number, line in lines:
+            yield self._parse(number, line)
 
     def _new_lines(self, log_number_from: int) -> list[tuple[int, bytes]]:
         """Complete lines from ``log_number_from`` on, moving the read position past them."""
         if log_number_from < self._count:
-            self._count, self._offset = 0, 0  # an earlier record: read from the start
+            # An earlier record: read again from the last batch's start if it is not later.
+            mark = self._mark if self._mark[0] <= log_number_from else (0, 0)
+            self._count, self._offset = mark
+        self._mark = (self._count, self._offset)
         with open(self._path, "rb") as f:
             f.seek(self._offset)
             data = f.read()
@@ -295,6 +308,7 @@ class JournalFileBackend(BaseJournalBackend):
                 os.fsync(fd)
             finally:
                 os.close(fd)
+            self._mark = (self._count, self._offset)
             self._count += len(logs)
             self._offset += len(text)
 
@@ -384,13 +398,22 @@ class JournalStorage(BaseStorage):
     def _replay(self) -> None:
         """Apply the records appended since the last replay (this thread holds ``_lock``)."""
         for record in self._backend.read_logs(self._replayed):
-            try:
-                self._apply(record)
-            except Exception as exc:
-                raise StorageError(
-                    f"{self._backend!r}: record {self._replayed + 1} cannot be replayed "
-                    f"({type(exc).__name__}: {exc})"
-                ) from exc
+            if record.get("n") != self._replayed:
+                # Appended by a writer whose lock was broken under it, after a record it
+                # had not seen: every process skips it, and its writer was told so.
+                _logger.warning(
+                    "%r: record %d was written without the lock; skipped",
+                    self._backend,
+                    self._replayed + 1,
+                )
+            else:
+                try:
+                    self._apply(record)
+                except Exception as exc:
+                    raise StorageError(
+                        f"{self._backend!r}: record {self._replayed + 1} cannot be replayed "
+                        f"({type(exc).__name__}: {exc})"
+                    ) from exc
             self._replayed += 1
 
     def _apply(self, record: dict[str, Any]) -> Any:
@@ -411,17 +434,33 @@ class JournalStorage(BaseStorage):
         """Apply one operation to the replica, then append it (inside :meth:`_writing`).
 
         An operation the replica refuses raises before anything is appended.
+
+        Raises:
+            StorageError: Another process appended meanwhile: the lock was broken
+                while this one held it (it held it past the lock's grace period).
+                The operation is not applied anywhere.
         """
-        record = {"op": op, "time": now().isoformat(), "args": args}
+        record = {"op": op, "time": now().isoformat(), "n": self._replayed, "args": args}
         result = self._apply(record)
         try:
             self._backend.append_logs([record])
+            written = next(iter(self._backend.read_logs(self._replayed)), None)
         except BaseException:
-            # The replica is ahead of the journal: rebuild it from the journal next time.
-            self._replica, self._replayed = _Replica(), 0
+            self._rebuild()
             raise
+        if written != json.loads(dumps_json(record)):
+            self._rebuild()
+            raise StorageError(
+                f"{self._backend!r}: another process wrote while this one held the lock "
+                "(the lock was broken as stale: use a longer grace_period); "
+                f"{op} was not applied"
+            )
         self._replayed += 1
         return result
+
+    def _rebuild(self) -> None:
+        """Forget the replica, which may be ahead of the journal: replay it all next time."""
+        self._replica, self._replayed = _Replica(), 0
 
     def _write(self, op: str, **args: Any) -> Any:
         with self._writing():
