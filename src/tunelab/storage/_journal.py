@@ -268,14 +268,14 @@ class JournalFileBackend(BaseJournalBackend):
         with open(self._path, "rb") as f:
             f.seek(self._offset)
             data = f.read()
-        end = data.rfind(b"\n") + 1  # the rest is a record still being (or never) written
-        lines = data[:end].splitlines(keepends=True)
+        # After the last newline: a record still being (or never to be) written.
+        lines = data.split(b"\n")[:-1]
         out = []
         for line in lines:
             if self._count >= log_number_from:
                 out.append((self._count, line))
             self._count += 1
-            self._offset += len(line)
+            self._offset += len(line) + 1
         return out
 
     def _parse(self, number: int, line: bytes) -> dict[str, Any]:
@@ -284,7 +284,7 @@ class JournalFileBackend(BaseJournalBackend):
         except ValueError as exc:
             raise StorageError(
                 f"journal file {self._path} is corrupt at line {number + 1}: {exc}; "
-                "lines before it are intact (a copy cut there opens)"
+                "the lines before it are intact: repair or remove that line to open it"
             ) from None
         if not isinstance(record, dict):
             raise StorageError(
