@@ -238,10 +238,10 @@ NOTES: dict[str, tuple[str, str]] = {
         "samplers see a read-only study view (trials, get_trials, direction(s), best_*); "
         "its get_trials returns shared snapshots unless deepcopy=True",
     ),
-    "optuna.samplers.BruteForceSampler": ("missing", "use `GridSampler` over a finite grid"),
-    "optuna.samplers.PartialFixedSampler": (
-        "missing",
-        "use `enqueue_trial` for fixed values, or a `FixedTrial`",
+    "optuna.samplers.BruteForceSampler": (
+        "differs",
+        "seed and avoid_premature_stop are keyword-only; trials are matched by their values, "
+        "not their suggestion order, so any storage works",
     ),
     "optuna.samplers.NSGAIIISampler": ("missing", "NSGA-II covers multi-objective studies"),
     "optuna.samplers.BaseGASampler": ("missing", "no generic genetic-algorithm base class"),
