@@ -183,6 +183,11 @@ NOTES: dict[str, tuple[str, str]] = {
     ),
     "FrozenTrial.set_constraint": ("missing", "constraints go to samplers as `constraints_func`"),
     "FrozenTrial.set_system_attr": ("missing", "deprecated in Optuna"),
+    "FrozenTrial.set_user_attr": (
+        "differs",
+        "works on a deep copy (`study.trials`, `copy.deepcopy`); a study's shared snapshot "
+        "(`study.best_trial`) refuses with a TypeError, as it is read-only",
+    ),
     "optuna.trial.FrozenTrial": (
         "differs",
         "immutable: fields cannot be reassigned and shared snapshots' lists and dicts are "
