@@ -208,8 +208,9 @@ NOTES: dict[str, tuple[str, str]] = {
     ),
     "optuna.storages.RDBStorage": (
         "differs",
-        "tunelab's own schema (Optuna databases cannot be opened); heartbeat arguments are "
-        "`create_study` settings and raise here with that pointer",
+        "tunelab's own schema (Optuna databases cannot be opened); heartbeat arguments become "
+        "the settings of studies created on it (explicit `create_study` arguments win); the "
+        "stale-trial callback must be a `RetryHeartbeatStaleTrialCallback`",
     ),
     "optuna.storages.JournalStorage": (
         "missing",
@@ -223,12 +224,13 @@ NOTES: dict[str, tuple[str, str]] = {
     "optuna.storages.GrpcStorageProxy": ("missing", "no gRPC proxy; share a database URL"),
     "optuna.storages.run_grpc_proxy_server": ("missing", "no gRPC proxy; share a database URL"),
     "optuna.storages.RetryFailedTrialCallback": (
-        "missing",
-        "use `create_study(retry_failed=n)`: dead workers' trials are re-queued",
+        "differs",
+        "deprecated alias, as in Optuna; see `RetryHeartbeatStaleTrialCallback`",
     ),
     "optuna.storages.RetryHeartbeatStaleTrialCallback": (
-        "missing",
-        "use `create_study(retry_failed=n)`",
+        "differs",
+        "a setting for `RDBStorage` (the study queues the retry, as "
+        "`create_study(retry_failed=n)`); `inherit_intermediate_values=True` is refused",
     ),
     "optuna.storages.fail_stale_trials": (
         "missing",

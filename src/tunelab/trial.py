@@ -33,6 +33,7 @@ ChoiceT = TypeVar("ChoiceT", bound=CategoricalChoice)
 FIXED_PARAMS_KEY = "fixed_params"
 FAIL_REASON_KEY = "fail_reason"
 RETRY_OF_KEY = "retry_of"
+RETRY_HISTORY_KEY = "retry_history"
 # Constraint values of a finished trial (feasible when all are <= 0), Optuna's key.
 CONSTRAINTS_KEY = "constraints"
 
