@@ -111,14 +111,6 @@ NOTES: dict[str, tuple[str, str]] = {
         "XGBoost, Lightning...) are not provided",
     ),
     "optuna.version": ("missing", "use `tunelab.__version__`"),
-    "optuna.visualization.plot_terminator_improvement": (
-        "missing",
-        "not drawn yet; the values come from `tunelab.terminator`'s evaluators",
-    ),
-    "optuna.visualization.matplotlib.plot_terminator_improvement": (
-        "missing",
-        "not drawn yet; the values come from `tunelab.terminator`'s evaluators",
-    ),
     "optuna.get_all_study_summaries": (
         "differs",
         "`include_best_trial` is accepted; summaries carry `best_values`, not `best_trial`",
