@@ -51,6 +51,7 @@ MODULES: dict[str, list[str] | None] = {
     "optuna.search_space": None,
     "optuna.storages": None,
     "optuna.storages.journal": None,
+    "optuna.artifacts": None,
     "optuna.exceptions": [
         "OptunaError",
         "TrialPruned",
@@ -102,24 +103,12 @@ NOTES: dict[str, tuple[str, str]] = {
         "differs",
         "copied trials get the copy's start and end times (Optuna keeps the originals)",
     ),
-    "optuna.artifacts": (
-        "missing",
-        "Optuna's artifact store is not provided; `tunelab.deploy` saves and registers models",
-    ),
     "optuna.integration": (
         "differs",
         "`tunelab.integration.OptunaSearchCV` only; the framework callbacks (LightGBM, "
         "XGBoost, Lightning...) are not provided",
     ),
     "optuna.version": ("missing", "use `tunelab.__version__`"),
-    "optuna.visualization.plot_terminator_improvement": (
-        "missing",
-        "not drawn yet; the values come from `tunelab.terminator`'s evaluators",
-    ),
-    "optuna.visualization.matplotlib.plot_terminator_improvement": (
-        "missing",
-        "not drawn yet; the values come from `tunelab.terminator`'s evaluators",
-    ),
     "optuna.get_all_study_summaries": (
         "differs",
         "`include_best_trial` is accepted; summaries carry `best_values`, not `best_trial`",
@@ -184,6 +173,11 @@ NOTES: dict[str, tuple[str, str]] = {
     ),
     "FrozenTrial.set_constraint": ("missing", "constraints go to samplers as `constraints_func`"),
     "FrozenTrial.set_system_attr": ("missing", "deprecated in Optuna"),
+    "FrozenTrial.set_user_attr": (
+        "differs",
+        "works on a deep copy (`study.trials`, `copy.deepcopy`); a study's shared snapshot "
+        "(`study.best_trial`) refuses with a TypeError, as it is read-only",
+    ),
     "optuna.trial.FrozenTrial": (
         "differs",
         "immutable: fields cannot be reassigned and shared snapshots' lists and dicts are "
@@ -202,10 +196,16 @@ NOTES: dict[str, tuple[str, str]] = {
         "differs",
         "recomputed on each call (no incremental cache); single-valued distributions left out",
     ),
+    "optuna.artifacts.GCSArtifactStore": (
+        "missing",
+        "no Google Cloud Storage client here to test it against; use `Boto3ArtifactStore` "
+        "with GCS's S3-compatible endpoint",
+    ),
     "optuna.storages.RDBStorage": (
         "differs",
-        "tunelab's own schema (Optuna databases cannot be opened); heartbeat arguments are "
-        "`create_study` settings and raise here with that pointer",
+        "tunelab's own schema (Optuna databases cannot be opened); heartbeat arguments become "
+        "the settings of studies created on it (explicit `create_study` arguments win); the "
+        "stale-trial callback must be a `RetryHeartbeatStaleTrialCallback`",
     ),
     "optuna.storages.JournalStorage": (
         "differs",
@@ -236,12 +236,13 @@ NOTES: dict[str, tuple[str, str]] = {
     "optuna.storages.GrpcStorageProxy": ("missing", "no gRPC proxy; share a database URL"),
     "optuna.storages.run_grpc_proxy_server": ("missing", "no gRPC proxy; share a database URL"),
     "optuna.storages.RetryFailedTrialCallback": (
-        "missing",
-        "use `create_study(retry_failed=n)`: dead workers' trials are re-queued",
+        "differs",
+        "deprecated alias, as in Optuna; see `RetryHeartbeatStaleTrialCallback`",
     ),
     "optuna.storages.RetryHeartbeatStaleTrialCallback": (
-        "missing",
-        "use `create_study(retry_failed=n)`",
+        "differs",
+        "a setting for `RDBStorage` (the study queues the retry, as "
+        "`create_study(retry_failed=n)`); `inherit_intermediate_values=True` is refused",
     ),
     "optuna.storages.fail_stale_trials": (
         "missing",
@@ -256,10 +257,10 @@ NOTES: dict[str, tuple[str, str]] = {
         "samplers see a read-only study view (trials, get_trials, direction(s), best_*); "
         "its get_trials returns shared snapshots unless deepcopy=True",
     ),
-    "optuna.samplers.BruteForceSampler": ("missing", "use `GridSampler` over a finite grid"),
-    "optuna.samplers.PartialFixedSampler": (
-        "missing",
-        "use `enqueue_trial` for fixed values, or a `FixedTrial`",
+    "optuna.samplers.BruteForceSampler": (
+        "differs",
+        "seed and avoid_premature_stop are keyword-only; trials are matched by their values, "
+        "not their suggestion order, so any storage works",
     ),
     "optuna.samplers.NSGAIIISampler": (
         "differs",

@@ -82,6 +82,7 @@ _LAZY = {
     "terminator": ("tunelab.terminator", None),
     "importance": ("tunelab.importance", None),
     "visualization": ("tunelab.visualization", None),
+    "artifacts": ("tunelab.artifacts", None),
 }
 
 
@@ -152,4 +153,5 @@ __all__ = [  # noqa: RUF022 - public names first, then the lazily loaded ones
     "terminator",
     "importance",
     "visualization",
+    "artifacts",
 ]

@@ -20,6 +20,25 @@ class TrialPruned(TunelabError):
     """Raised inside an objective to stop a trial that a pruner judged hopeless."""
 
 
+def is_trial_pruned(exc: BaseException) -> bool:
+    """Whether ``exc`` prunes a trial: tunelab's :class:`TrialPruned`, or Optuna's.
+
+    Optuna's integration callbacks (``optuna_integration``: LightGBM, XGBoost, Keras...)
+    only report to and query the trial they are given, so they run on tunelab trials,
+    but they raise Optuna's own ``TrialPruned``; it is recognised by name and module,
+    without importing Optuna.
+    """
+    if isinstance(exc, TrialPruned):
+        return True
+    return any(
+        cls.__name__ == "TrialPruned" and cls.__module__.split(".")[0] in _OPTUNA_MODULES
+        for cls in type(exc).__mro__
+    )
+
+
+_OPTUNA_MODULES = frozenset({"optuna", "optuna_integration"})
+
+
 class CLIUsageError(TunelabError):
     """The command line was used wrongly."""
 

@@ -23,6 +23,7 @@ from tunelab.storage import BaseStorage, StudySummary, get_storage
 from tunelab.trial import (
     CONSTRAINTS_KEY,
     FIXED_PARAMS_KEY,
+    RETRY_HISTORY_KEY,
     RETRY_OF_KEY,
     FrozenTrial,
     StudyDirection,
@@ -660,6 +661,10 @@ class Study:
                 system_attrs={
                     FIXED_PARAMS_KEY: trial.params,
                     RETRY_OF_KEY: trial.number,
+                    RETRY_HISTORY_KEY: [
+                        *trial.system_attrs.get(RETRY_HISTORY_KEY, ()),
+                        trial.number,
+                    ],
                     "retry_attempt": attempt + 1,
                 },
                 user_attrs=trial.user_attrs,
@@ -983,11 +988,17 @@ def create_study(
                 f"not {_names(dirs)}"
             ) from None
         return study
-    settings = {
+    settings: dict[str, Any] = {
         "retry_failed": retry_failed,
         "heartbeat_interval": heartbeat_interval,
         "grace_period": grace_period,
     }
+    # Optuna code sets these on its RDBStorage; explicit arguments here still win.
+    defaults = {"retry_failed": 0, "heartbeat_interval": DEFAULT_HEARTBEAT_INTERVAL}
+    for key, value in backend.study_defaults.items():
+        if settings[key] == defaults.get(key):
+            settings[key] = value
+    _check_settings(**settings)
     backend.set_study_attr(study_id, _SETTINGS_KEY, settings, system=True)
     return Study(name, backend, sampler, pruner)
 

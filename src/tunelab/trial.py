@@ -33,6 +33,7 @@ ChoiceT = TypeVar("ChoiceT", bound=CategoricalChoice)
 FIXED_PARAMS_KEY = "fixed_params"
 FAIL_REASON_KEY = "fail_reason"
 RETRY_OF_KEY = "retry_of"
+RETRY_HISTORY_KEY = "retry_history"
 # Constraint values of a finished trial (feasible when all are <= 0), Optuna's key.
 CONSTRAINTS_KEY = "constraints"
 
@@ -152,8 +153,51 @@ def _frozen_attrs(attrs: Mapping[str, Any] | None) -> ReadOnlyDict:
     return freeze(dict(attrs)) if attrs else _EMPTY
 
 
+class _Suggestions:
+    """The ``suggest_*`` methods, over one ``_suggest(name, distribution)`` primitive."""
+
+    def _suggest(self, name: str, distribution: BaseDistribution) -> Any:
+        raise NotImplementedError
+
+    def suggest_float(
+        self, name: str, low: float, high: float, *, log: bool = False, step: float | None = None
+    ) -> float:
+        """Suggest a float in ``[low, high]``, on a log scale or a step grid if asked."""
+        return float(self._suggest(name, _named(name, FloatDistribution, low, high, log, step)))
+
+    def suggest_int(
+        self, name: str, low: int, high: int, *, log: bool = False, step: int = 1
+    ) -> int:
+        """Suggest an integer in ``[low, high]`` on a grid of ``step``, log-scaled if asked."""
+        return int(self._suggest(name, _named(name, IntDistribution, low, high, log, step)))
+
+    def suggest_categorical(self, name: str, choices: Sequence[ChoiceT]) -> ChoiceT:
+        """Suggest one of ``choices`` (None, bool, int, float or str values)."""
+        key = tuple(choices) if isinstance(choices, list | tuple) else choices
+        value: ChoiceT = self._suggest(name, _named(name, CategoricalDistribution, key))
+        return value
+
+    # Optuna 2's suggestion methods, deprecated in Optuna 3 but still common in old code.
+    def suggest_uniform(self, name: str, low: float, high: float) -> float:
+        """Deprecated: use ``suggest_float(name, low, high)``."""
+        _warn_deprecated_suggest("suggest_uniform", "suggest_float(name, low, high)")
+        return self.suggest_float(name, low, high)
+
+    def suggest_loguniform(self, name: str, low: float, high: float) -> float:
+        """Deprecated: use ``suggest_float(name, low, high, log=True)``."""
+        _warn_deprecated_suggest("suggest_loguniform", "suggest_float(name, low, high, log=True)")
+        return self.suggest_float(name, low, high, log=True)
+
+    def suggest_discrete_uniform(self, name: str, low: float, high: float, q: float) -> float:
+        """Deprecated: use ``suggest_float(name, low, high, step=q)``."""
+        _warn_deprecated_suggest(
+            "suggest_discrete_uniform", "suggest_float(name, low, high, step=q)"
+        )
+        return self.suggest_float(name, low, high, step=q)
+
+
 @dataclass(frozen=True, init=False)
-class FrozenTrial:
+class FrozenTrial(_Suggestions):
     """A snapshot of a trial as stored; immutable.
 
     Its fields cannot be reassigned and its lists and dicts are read-only
@@ -266,6 +310,46 @@ class FrozenTrial:
         """Why the trial failed, when it did."""
         return self.system_attrs.get(FAIL_REASON_KEY)
 
+    # An objective can be re-run on a finished trial, e.g. ``objective(study.best_trial)``:
+    # each suggestion returns the stored value, as Optuna's FrozenTrial does.
+    def _suggest(self, name: str, distribution: BaseDistribution) -> Any:
+        if name not in self.params:
+            raise ValueError(
+                f"parameter {name!r} has no value in trial {self.number}; "
+                f"it has {sorted(self.params)}"
+            )
+        value = self.params[name]
+        if not distribution.contains(distribution.to_internal(value)):
+            warnings.warn(
+                f"the stored value {value!r} of parameter {name!r} is outside {distribution!r}",
+                UserWarning,
+                stacklevel=3,
+            )
+        if name in self.distributions:
+            check_compatible(name, self.distributions[name], distribution)
+        return value
+
+    def report(self, value: float, step: int) -> None:
+        """Do nothing: a finished trial takes no more reports."""
+
+    def should_prune(self) -> bool:
+        """Never prune: a finished trial has no pruner to ask."""
+        return False
+
+    def set_user_attr(self, key: str, value: Any) -> None:
+        """Set an attribute on this copy (a deep copy's; a shared snapshot refuses).
+
+        Raises:
+            TypeError: The trial is a study's shared snapshot: deep-copy it first.
+        """
+        if isinstance(self.user_attrs, ReadOnlyDict):
+            raise TypeError(
+                "this FrozenTrial is a read-only snapshot of a stored trial; set attributes "
+                "on copy.deepcopy(trial), or re-run the objective on "
+                "tunelab.trial.FixedTrial(trial.params)"
+            )
+        self.user_attrs[key] = value
+
     def _with(self, **changes: Any) -> FrozenTrial:
         """A copy with ``changes`` applied (fields only, not validated).
 
@@ -307,7 +391,7 @@ def _named(name: str, factory: type[BaseDistribution], *args: Any) -> Any:
     return distribution
 
 
-class BaseTrial(ABC):
+class BaseTrial(_Suggestions, ABC):
     """What an objective function receives: suggestions, reports, attributes."""
 
     @property
@@ -335,42 +419,6 @@ class BaseTrial(ABC):
     @abstractmethod
     def set_user_attr(self, key: str, value: Any) -> None:
         """Attach a JSON-serialisable value to the trial."""
-
-    def suggest_float(
-        self, name: str, low: float, high: float, *, log: bool = False, step: float | None = None
-    ) -> float:
-        """Suggest a float in ``[low, high]``, on a log scale or a step grid if asked."""
-        return float(self._suggest(name, _named(name, FloatDistribution, low, high, log, step)))
-
-    def suggest_int(
-        self, name: str, low: int, high: int, *, log: bool = False, step: int = 1
-    ) -> int:
-        """Suggest an integer in ``[low, high]`` on a grid of ``step``, log-scaled if asked."""
-        return int(self._suggest(name, _named(name, IntDistribution, low, high, log, step)))
-
-    def suggest_categorical(self, name: str, choices: Sequence[ChoiceT]) -> ChoiceT:
-        """Suggest one of ``choices`` (None, bool, int, float or str values)."""
-        key = tuple(choices) if isinstance(choices, list | tuple) else choices
-        value: ChoiceT = self._suggest(name, _named(name, CategoricalDistribution, key))
-        return value
-
-    # Optuna 2's suggestion methods, deprecated in Optuna 3 but still common in old code.
-    def suggest_uniform(self, name: str, low: float, high: float) -> float:
-        """Deprecated: use ``suggest_float(name, low, high)``."""
-        _warn_deprecated_suggest("suggest_uniform", "suggest_float(name, low, high)")
-        return self.suggest_float(name, low, high)
-
-    def suggest_loguniform(self, name: str, low: float, high: float) -> float:
-        """Deprecated: use ``suggest_float(name, low, high, log=True)``."""
-        _warn_deprecated_suggest("suggest_loguniform", "suggest_float(name, low, high, log=True)")
-        return self.suggest_float(name, low, high, log=True)
-
-    def suggest_discrete_uniform(self, name: str, low: float, high: float, q: float) -> float:
-        """Deprecated: use ``suggest_float(name, low, high, step=q)``."""
-        _warn_deprecated_suggest(
-            "suggest_discrete_uniform", "suggest_float(name, low, high, step=q)"
-        )
-        return self.suggest_float(name, low, high, step=q)
 
 
 def _warn_deprecated_suggest(old: str, new: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 import types
 from pathlib import Path
 from typing import Any
@@ -240,9 +241,53 @@ def test_modules_expose_optunas_names(module: str, names: list[str]) -> None:
     assert missing == []
 
 
-def test_rdb_storage_refuses_heartbeat_settings_with_a_pointer(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="create_study\\(heartbeat_interval"):
-        tunelab.storages.RDBStorage(f"sqlite:///{tmp_path / 'h.db'}", heartbeat_interval=60)
+@pytest.mark.timeout(60)
+def test_rdb_storage_heartbeat_settings_fail_and_retry_a_dead_workers_trial(
+    tmp_path: Path,
+) -> None:
+    # Optuna's recipe: the settings ride on the storage, the callback re-queues the trial.
+    url = f"sqlite:///{tmp_path / 'h.db'}"
+    callback = tunelab.storages.RetryHeartbeatStaleTrialCallback(max_retry=1)
+    storage = tunelab.storages.RDBStorage(
+        url, heartbeat_interval=1, grace_period=2, heartbeat_stale_trial_callback=callback
+    )
+    study = tunelab.create_study(study_name="hb", storage=storage)
+    dead = study.ask()
+    x = dead.suggest_float("x", 0, 1)  # then its worker "dies": no heartbeat, no tell
+    time.sleep(2.5)
+    survivor = tunelab.load_study(study_name="hb", storage=url)
+    retry = survivor.ask()
+    assert retry.suggest_float("x", 0, 1) == x
+    survivor.tell(retry, x)
+    by_number = {t.number: t for t in survivor.get_trials()}
+    assert by_number[dead.number].state == tunelab.trial.TrialState.FAIL
+    assert "heartbeat" in (by_number[dead.number].fail_reason or "")
+    finished = by_number[retry.number]
+    retries = tunelab.storages.RetryHeartbeatStaleTrialCallback
+    assert retries.retried_trial_number(finished) == dead.number
+    assert retries.retry_history(finished) == [dead.number]
+
+
+def test_rdb_storage_settings_are_checked_and_yield_to_create_study(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'h.db'}"
+    with pytest.raises(ValueError, match="accepts a RetryHeartbeatStaleTrialCallback only"):
+        tunelab.storages.RDBStorage(url, heartbeat_stale_trial_callback=lambda s, t: None)
+    with pytest.raises(ValueError, match="max_retry must be None or an integer"):
+        tunelab.storages.RetryHeartbeatStaleTrialCallback(max_retry=-1)
+    with pytest.warns(FutureWarning, match="RetryFailedTrialCallback is deprecated"):
+        old = tunelab.storages.RetryFailedTrialCallback(max_retry=2)
+    assert tunelab.storages.RDBStorage(url, failed_trial_callback=old).study_defaults == {
+        "retry_failed": 2
+    }
+    with pytest.raises(ValueError, match="grace_period \\(1\\) must exceed"):
+        tunelab.create_study(
+            storage=tunelab.storages.RDBStorage(url, heartbeat_interval=5, grace_period=1)
+        )
+    storage = tunelab.storages.RDBStorage(url, heartbeat_interval=5)
+    explicit = tunelab.create_study(storage=storage, heartbeat_interval=7)
+    inherited = tunelab.create_study(storage=storage)
+    assert explicit._settings["heartbeat_interval"] == 7
+    assert inherited._settings["heartbeat_interval"] == 5
 
 
 @pytest.mark.parametrize("optuna", LIBRARIES)

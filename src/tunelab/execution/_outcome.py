@@ -11,7 +11,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tunelab.exceptions import TrialPruned, TunelabError, UpdateFinishedTrialError
+from tunelab.exceptions import (
+    TrialPruned,
+    TunelabError,
+    UpdateFinishedTrialError,
+    is_trial_pruned,
+)
 from tunelab.logging import get_logger
 from tunelab.trial import BaseTrial, FrozenTrial, Trial, TrialState, running
 
@@ -46,6 +51,8 @@ def call_objective(
     except TrialPruned:
         return Outcome(pruned=True)
     except Exception as exc:
+        if is_trial_pruned(exc):
+            return Outcome(pruned=True)
         return Outcome(
             error=exc,
             error_text=f"{type(exc).__name__}: {exc}",

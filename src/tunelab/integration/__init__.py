@@ -6,7 +6,9 @@ running on tunelab's studies. :class:`LightningPruningCallback` and
 :class:`HuggingFacePruningCallback` report a training run's validation metric
 to a trial and stop the run when it is pruned; they import Lightning and
 transformers on first access (extras ``tunelab[lightning]`` and
-``tunelab[transformers]``).
+``tunelab[transformers]``). Any other name Optuna's ``optuna.integration`` offers
+(``XGBoostPruningCallback``, ``LightGBMPruningCallback``...) comes, as in Optuna, from
+the ``optuna-integration`` package when it is installed.
 """
 
 from __future__ import annotations
@@ -31,6 +33,21 @@ _LAZY = {
 
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+    if module is not None:
+        return getattr(importlib.import_module(module), name)
+    # Optuna forwards the rest of optuna.integration (XGBoost, LightGBM, Keras... callbacks)
+    # to the optuna-integration package; those call only the trial's public methods, so
+    # they run on tunelab trials too, and the Optuna TrialPruned they raise prunes.
+    if not name.startswith("_"):
+        try:
+            extra = importlib.import_module("optuna_integration")
+        except ImportError:
+            extra = None
+        if extra is not None and hasattr(extra, name):
+            return getattr(extra, name)
+        if extra is None:
+            raise AttributeError(
+                f"module {__name__!r} has no attribute {name!r}; Optuna's other integrations "
+                "come from the optuna-integration package: pip install optuna-integration"
+            )
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -6,9 +6,11 @@ import importlib
 from typing import Any
 
 from tunelab.samplers._base import BaseSampler
+from tunelab.samplers._brute_force import BruteForceSampler
 from tunelab.samplers._cmaes import CmaEsSampler
 from tunelab.samplers._grid import GridSampler
 from tunelab.samplers._nsga2 import NSGAIISampler
+from tunelab.samplers._partial_fixed import PartialFixedSampler
 from tunelab.samplers._qmc import QMCSampler
 from tunelab.samplers._random import RandomSampler
 from tunelab.samplers._search_space import intersection_search_space
@@ -27,11 +29,13 @@ __all__ = [
     "AutoSampler",
     "BOHBSampler",
     "BaseSampler",
+    "BruteForceSampler",
     "CmaEsSampler",
     "GPSampler",
     "GridSampler",
     "NSGAIIISampler",
     "NSGAIISampler",
+    "PartialFixedSampler",
     "QMCSampler",
     "RandomSampler",
     "TPESampler",

@@ -198,7 +198,9 @@ class FloatDistribution(BaseDistribution):
 
     def single(self) -> bool:
         if self.step is not None:
-            return self.high - self.low < self.step
+            # Counted in decimal, as the range was checked: 1.49999 - 0.99999 is 0.4999...4
+            # in binary, yet the range holds a whole step of 0.5.
+            return _float_steps(self.low, self.high, self.step)[0] == 0
         return self.low == self.high
 
     def _params(self) -> dict[str, Any]:

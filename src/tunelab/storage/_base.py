@@ -13,6 +13,7 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -50,7 +51,15 @@ class BaseStorage(ABC):
 
     Implementations must be safe to call from several threads; SQL ones also
     from several processes and machines sharing one database.
+
+    Attributes:
+        study_defaults: Study settings (``heartbeat_interval``, ``grace_period``,
+            ``retry_failed``) that :func:`~tunelab.create_study` takes from the storage
+            where its own arguments are left at their defaults; Optuna code sets them
+            on its ``RDBStorage``.
     """
+
+    study_defaults: Mapping[str, Any] = MappingProxyType({})
 
     def limit_trials(self, study_id: int, limit: int | None) -> None:
         """Create new RUNNING trials of a study only while fewer than ``limit`` did not fail.

@@ -21,6 +21,7 @@ from tunelab.visualization._plotly import (
     plot_slice,
     plot_timeline,
 )
+from tunelab.visualization._terminator import plot_terminator_improvement
 
 __all__ = [
     "is_available",
@@ -35,5 +36,6 @@ __all__ = [
     "plot_pareto_front",
     "plot_rank",
     "plot_slice",
+    "plot_terminator_improvement",
     "plot_timeline",
 ]

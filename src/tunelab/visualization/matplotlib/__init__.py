@@ -20,6 +20,7 @@ from tunelab.visualization.matplotlib._plots import (
     plot_slice,
     plot_timeline,
 )
+from tunelab.visualization.matplotlib._terminator import plot_terminator_improvement
 
 __all__ = [
     "is_available",
@@ -33,5 +34,6 @@ __all__ = [
     "plot_pareto_front",
     "plot_rank",
     "plot_slice",
+    "plot_terminator_improvement",
     "plot_timeline",
 ]
