@@ -55,19 +55,6 @@ TORCH_GRID: dict[str, list[Any]] = {
     "lr": [1e-3, 1e-2],
     "batch_size": [64, 128],
 }
-# Long curves (81 = 3**4 epochs: rungs 1, 3, 9, 27, 81) on a small grid that adds a slow
-# learning rate: tuning large models means long training runs, where stopping bad runs
-# early has more to save than on 27 epochs. One hidden layer; 2 * 2 * 2 * 4 * 2 = 64
-# configurations.
-LONG_EPOCHS = 81
-LONG_GRID: dict[str, list[Any]] = {
-    "width": [32, 128],
-    "activation": ["relu", "tanh"],
-    "alpha": [1e-5, 1e-2],
-    "learning_rate_init": [1e-4, 3e-4, 1e-3, 1e-2],
-    "batch_size": [32, 128],
-}
-LONG_DATASETS = ("breast_cancer",)
 SKLEARN_DATASETS = ("digits", "breast_cancer", "wine")
 TORCH_DATASETS = ("digits",)
 # LCDB slice: the accuracy database, first outer/inner split, data sets with curves for
@@ -103,7 +90,7 @@ def _log_loss(proba: np.ndarray, y: np.ndarray) -> float:
 EpochRun = Callable[[dict[str, Any]], tuple[list[float], list[float], list[float]]]
 
 
-def _sklearn_runner(dataset: str, epochs: int = EPOCHS) -> EpochRun:
+def _sklearn_runner(dataset: str) -> EpochRun:
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPClassifier
 
@@ -112,7 +99,7 @@ def _sklearn_runner(dataset: str, epochs: int = EPOCHS) -> EpochRun:
 
     def run(config: dict[str, Any]) -> tuple[list[float], list[float], list[float]]:
         model = MLPClassifier(
-            hidden_layer_sizes=(config["width"],) * config.get("n_layers", 1),
+            hidden_layer_sizes=(config["width"],) * config["n_layers"],
             activation=config["activation"],
             alpha=config["alpha"],
             learning_rate_init=config["learning_rate_init"],
@@ -120,7 +107,7 @@ def _sklearn_runner(dataset: str, epochs: int = EPOCHS) -> EpochRun:
             random_state=0,
         )
         errors, losses, seconds = [], [], []
-        for _ in range(epochs):
+        for _ in range(EPOCHS):
             start = time.process_time()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
@@ -180,16 +167,10 @@ def _torch_runner(dataset: str) -> EpochRun:
     return run
 
 
-def generate_nn(
-    library: str,
-    dataset: str,
-    grid: dict[str, list[Any]],
-    runner: EpochRun,
-    epochs: int = EPOCHS,
-) -> Path:
-    """Train every grid configuration for ``epochs`` epochs and save the curves."""
+def generate_nn(library: str, dataset: str, grid: dict[str, list[Any]], runner: EpochRun) -> Path:
+    """Train every grid configuration for :data:`EPOCHS` epochs and save the curves."""
     configs = grid_configs(grid)
-    shape = (len(configs), epochs)
+    shape = (len(configs), EPOCHS)
     errors = np.zeros(shape, np.float32)
     losses = np.zeros(shape, np.float32)
     seconds = np.zeros(shape, np.float32)
@@ -257,10 +238,10 @@ def generate_lcdb() -> Path:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", choices=["lcdb", "sklearn", "torch", "long"], nargs="*")
+    parser.add_argument("--only", choices=["lcdb", "sklearn", "torch"], nargs="*")
     parser.add_argument("--datasets", nargs="*", help="scikit-learn data sets (default: all)")
     args = parser.parse_args(argv)
-    parts = args.only or ["lcdb", "sklearn", "torch", "long"]
+    parts = args.only or ["lcdb", "sklearn", "torch"]
     # Measured seconds are single-core CPU time: set OMP_NUM_THREADS=1 (and
     # OPENBLAS_NUM_THREADS=1) before starting, as BLAS threads would be summed.
     if "lcdb" in parts:
@@ -275,10 +256,6 @@ def main(argv: Sequence[str] | None = None) -> None:
         torch.set_num_threads(1)
         for dataset in args.datasets or TORCH_DATASETS:
             generate_nn("torch", dataset, TORCH_GRID, _torch_runner(dataset))
-    if "long" in parts:
-        for dataset in LONG_DATASETS:
-            runner = _sklearn_runner(dataset, LONG_EPOCHS)
-            generate_nn("sklearn-long", dataset, LONG_GRID, runner, LONG_EPOCHS)
 
 
 if __name__ == "__main__":

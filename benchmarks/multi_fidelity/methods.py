@@ -269,8 +269,6 @@ METHODS = [
     Method("tunelab:tpe+hyperband", "tunelab", "tpe", "hyperband"),
     Method("tunelab:tpe+curve", "tunelab", "tpe", "curve"),
     Method("tunelab:bohb", "tunelab", "bohb", "hyperband"),
-    Method("tunelab:auto+curve", "tunelab", "auto", "curve"),
-    Method("tunelab:bohb+curve", "tunelab", "bohb", "curve"),
     # The default multi-fidelity setup: AutoSampler under Hyperband (AutoSampler is meant to
     # switch to BOHB when the pruner ranks trials at budgets).
     Method("tunelab:default", "tunelab", "auto", "hyperband"),

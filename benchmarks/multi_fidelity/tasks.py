@@ -169,14 +169,7 @@ def _lcdb_task(openmlid: int) -> Task:
     )
 
 
-NN_TASKS = (
-    "sklearn/digits",
-    "sklearn/breast_cancer",
-    "sklearn/wine",
-    "torch/digits",
-    # 81 epochs on a small grid (generate.py's LONG_GRID): long curves.
-    "sklearn-long/breast_cancer",
-)
+NN_TASKS = ("sklearn/digits", "sklearn/breast_cancer", "sklearn/wine", "torch/digits")
 
 
 def available_tasks(lcdb_count: int = 3) -> list[str]:

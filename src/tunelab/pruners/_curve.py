@@ -108,30 +108,6 @@ class LearningCurvePruner(BasePruner):
         prediction = forecast(steps, values, max(horizon, float(steps[-1])))
         return prediction is not None and prediction.prob_below(target) < self.threshold
 
-    def predict_final(self, study: StudyView, trial: FrozenTrial) -> float | None:
-        """The value ``trial``'s curve, extrapolated, would reach at the full budget.
-
-        A budget-aware sampler uses it to learn from a pruned trial as if it had
-        finished: the centre of the forecast mixture (the weighted centres of
-        its families) at the step :meth:`prune` predicts for, in the study's
-        own direction. None when the curve cannot be judged: fewer than
-        ``min_points`` finite reports, no completed trial to take the full
-        budget from (with ``max_resource="auto"``), or no family could be fitted.
-        """
-        if trial.last_step is None:
-            return None
-        sign = 1.0 if study.direction == StudyDirection.MINIMIZE else -1.0
-        steps, values = _finite_reports(trial, sign)
-        if steps.size < self.min_points:
-            return None
-        horizon = self._horizon(study.get_trials(states=(TrialState.COMPLETE,)), trial)
-        if horizon is None:
-            return None
-        prediction = forecast(steps, values, max(horizon, float(steps[-1])))
-        if prediction is None:
-            return None
-        return sign * float(np.dot(prediction.weights, prediction.means))
-
     def _horizon(self, completed: list[FrozenTrial], trial: FrozenTrial) -> float | None:
         """The step to predict: ``max_resource``, or the longest completed run's last step."""
         if self.max_resource is not None:

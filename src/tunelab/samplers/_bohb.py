@@ -10,12 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tunelab._validation import check_int, is_int
-from tunelab.pruners import (
-    BasePruner,
-    HyperbandPruner,
-    LearningCurvePruner,
-    SuccessiveHalvingPruner,
-)
+from tunelab.pruners import BasePruner, HyperbandPruner, SuccessiveHalvingPruner
 from tunelab.pruners._successive_halving import rung_value
 from tunelab.samplers._base import BaseSampler
 from tunelab.samplers._tpe._draw import DrawSettings, draw, draw_uniform
@@ -70,14 +65,6 @@ class BOHBSampler(BaseSampler):
     view of one bracket: this sampler reads the whole study instead, since
     all brackets share one grid of rung steps and BOHB fits one model per
     budget on every bracket's data), or else every step reported.
-
-    Under a :class:`~tunelab.pruners.LearningCurvePruner`, a pruned trial
-    also counts at the final budget, with the value its curve was forecast
-    to reach there (:meth:`~tunelab.pruners.LearningCurvePruner.predict_final`):
-    the curve pruner stops a trial once its forecast is confident, so the
-    forecast is the best estimate of how good the configuration was, and the
-    model of final values learns from every trial, not only the few that
-    finished.
 
     Args:
         seed: Seed of the random stream; the same seed and history give the same samples.
@@ -138,9 +125,6 @@ class BOHBSampler(BaseSampler):
         # The model each running trial draws from (None: at random), so that its
         # jointly and independently sampled parameters come from the same one.
         self._models: dict[tuple[str, int], _Model | None] = {}
-        # Forecast final values of pruned trials (None: no forecast), computed once:
-        # a finished trial's reports never change.
-        self._forecasts: dict[tuple[str, int], float | None] = {}
 
     def reseed_rng(self, seed: int | None = None) -> None:
         self._rng = np.random.default_rng(seed)
@@ -192,40 +176,18 @@ class BOHBSampler(BaseSampler):
         objective values; None means no budget has enough observations.
         """
         whole = _whole(study)
-        trials = whole.get_trials(states=_OBSERVED)
-        return self._budget(whole, trials, dimension, self._forecasts_of(whole, trials))
+        return self._budget(whole, whole.get_trials(states=_OBSERVED), dimension)
 
     def _budget(
-        self,
-        whole: StudyView,
-        trials: Sequence[FrozenTrial],
-        dimension: int,
-        forecasts: Mapping[int, float],
+        self, whole: StudyView, trials: Sequence[FrozenTrial], dimension: int
     ) -> float | None:
         last_steps = [step for t in trials if (step := _last_step(t)) is not None]
         return choose_budget(
             last_steps,
-            sum(t.state == TrialState.COMPLETE for t in trials) + len(forecasts),
+            sum(t.state == TrialState.COMPLETE for t in trials),
             rung_steps(getattr(whole, "pruner", None), max(last_steps, default=0)),
             self._min_points(dimension),
         )
-
-    def _forecasts_of(self, whole: StudyView, trials: Sequence[FrozenTrial]) -> dict[int, float]:
-        """Trial number -> forecast final value, for the pruned trials under a learning-curve
-        pruner that it can forecast (none under any other pruner)."""
-        pruner = getattr(whole, "pruner", None)
-        if not isinstance(pruner, LearningCurvePruner):
-            return {}
-        forecasts = {}
-        for t in trials:
-            if t.state != TrialState.PRUNED:
-                continue
-            key = (whole.study_name, t.number)
-            if key not in self._forecasts:
-                self._forecasts[key] = pruner.predict_final(whole, t)
-            if (value := self._forecasts[key]) is not None and math.isfinite(value):
-                forecasts[t.number] = value
-        return forecasts
 
     def _value_at(self, trial: FrozenTrial, budget: float) -> float | None:
         """The value ``trial`` has at ``budget``, None if it has none yet."""
@@ -242,23 +204,15 @@ class BOHBSampler(BaseSampler):
         if self._rng.random() >= self.random_fraction:
             whole = _whole(study)
             trials = [t for t in whole.get_trials(states=_OBSERVED) if t.number != trial.number]
-            forecasts = self._forecasts_of(whole, trials)
-            budget = self._budget(whole, trials, dimension, forecasts)
+            budget = self._budget(whole, trials, dimension)
             if budget is not None:
                 # A trial that stopped before the budget (pruned at a lower rung) is
                 # known to be worse than those that reached it: a bad observation,
-                # ranked after every value at the budget, deeper ones first. At the
-                # final budget, a forecast pruned trial counts with its forecast.
+                # ranked after every value at the budget, deeper ones first.
                 observations = [
                     (t, v)
                     for t in trials
-                    if (
-                        v := forecasts.get(t.number)
-                        if budget == FINAL_BUDGET and t.number in forecasts
-                        else self._value_at(t, budget)
-                    )
-                    is not None
-                    or t.state.is_finished()
+                    if (v := self._value_at(t, budget)) is not None or t.state.is_finished()
                 ]
                 history = History(study.directions)
                 history.add_observations(observations)
@@ -329,8 +283,7 @@ def choose_budget(
     Args:
         last_steps: Each observed trial's last step with a report (it has a value
             at every budget up to it).
-        n_complete: Observations of :data:`FINAL_BUDGET` (completed trials, and
-            forecasts of pruned ones under a learning-curve pruner).
+        n_complete: Completed trials, the observations of :data:`FINAL_BUDGET`.
         rungs: The candidate steps, or None for every reported step.
         min_points: Observations a budget needs.
     """
