@@ -251,10 +251,34 @@ def _report(summary: dict[str, Any], markdown: bool) -> None:
     )
 
 
+def merge_tasks(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """The tasks of several result files: disjoint tasks side by side, and the method rows
+    of a task run in several files merged (a later file's row of a method replaces an
+    earlier one). Rows merge only where the budgets agree, i.e. the same seeds of the
+    full-budget reference ran on the same table."""
+    summary: dict[str, Any] = {}
+    for part in parts:
+        for name, entry in part["tasks"].items():
+            if name not in summary:
+                summary[name] = json.loads(json.dumps(entry))
+                continue
+            mine = summary[name]
+            if not np.isclose(mine["budget_s"], entry["budget_s"], rtol=1e-9) or not np.isclose(
+                mine["target_regret"], entry["target_regret"], rtol=1e-9, atol=1e-12
+            ):
+                raise ValueError(
+                    f"task {name}: budgets differ between result files "
+                    f"({mine['budget_s']} s and {entry['budget_s']} s): rerun them together"
+                )
+            mine["methods"].update(entry["methods"])
+            mine["versus"] = _versus(mine["methods"])
+    return summary
+
+
 def combine(files: list[Path], out: Path, markdown: bool) -> None:
-    """Merge runs of disjoint task sets (e.g. one task per process) into one result file."""
+    """Merge result files into one: other tasks, or other methods on the same tasks."""
     parts = [json.loads(file.read_text()) for file in files]
-    summary = {name: entry for part in parts for name, entry in part["tasks"].items()}
+    summary = merge_tasks(parts)
     _report(summary, markdown)
     payload = {
         "benchmark": "multi_fidelity",
@@ -267,11 +291,16 @@ def combine(files: list[Path], out: Path, markdown: bool) -> None:
             }
             for f, p in zip(files, parts, strict=True)
         ],
-        "settings": parts[0]["settings"] | {"tasks": list(summary)},
+        "settings": parts[0]["settings"]
+        | {
+            "tasks": list(summary),
+            "methods": list(dict.fromkeys(m for e in summary.values() for m in e["methods"])),
+        },
         "machine": parts[-1]["machine"],
         "wall_s": sum(p["wall_s"] for p in parts),
         "harness_cpu_s": {
-            m: sum(p["harness_cpu_s"].get(m, 0.0) for p in parts) for m in parts[0]["harness_cpu_s"]
+            m: sum(p["harness_cpu_s"].get(m, 0.0) for p in parts)
+            for m in dict.fromkeys(m for p in parts for m in p["harness_cpu_s"])
         },
         "bar": bar_status(summary),
         "tasks": summary,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -135,3 +136,33 @@ def test_a_small_run_writes_consistent_tables(tmp_path: Path) -> None:
     merged = json.loads(merged_path.read_text())
     assert list(merged["tasks"]) == ["lcdb/41161", "lcdb/copy"]
     assert merged["bar"]["tasks"] == 2
+
+
+def _part(budget: float, rows: dict[str, float]) -> dict[str, Any]:
+    """A result file's content with one task whose methods end at the given regrets."""
+    methods = {
+        name: {
+            "regret_at": {f"{f:g}": regret for f in run.REPORT_AT},
+            "compute_to_target": None,
+            "median_curve": [regret],
+        }
+        for name, regret in rows.items()
+    }
+    task = {"budget_s": budget, "target_regret": 0.01, "methods": methods, "versus": None}
+    return {"tasks": {"nn/toy": task}}
+
+
+def test_results_of_other_methods_on_the_same_task_merge() -> None:
+    first = _part(10.0, {"tunelab:tpe": 0.02, "optuna:tpe+sha": 0.01, "tunelab:default": 0.03})
+    second = _part(10.0, {"tunelab:tpe": 0.02, "tunelab:default": 0.005})
+    merged = run.merge_tasks([first, second])["nn/toy"]
+    assert list(merged["methods"]) == ["tunelab:tpe", "optuna:tpe+sha", "tunelab:default"]
+    # The later file's row replaces the earlier one, and the comparison is redone.
+    assert merged["methods"]["tunelab:default"]["regret_at"]["1"] == 0.005
+    assert merged["versus"]["at"]["1"] == "win"
+    assert first["tasks"]["nn/toy"]["methods"]["tunelab:default"]["regret_at"]["1"] == 0.03
+
+
+def test_results_with_other_budgets_do_not_merge() -> None:
+    with pytest.raises(ValueError, match="nn/toy: budgets differ"):
+        run.merge_tasks([_part(10.0, {"tunelab:tpe": 0.02}), _part(12.0, {"tunelab:tpe": 0.02})])
