@@ -128,6 +128,19 @@ def test_a_starved_branch_gets_the_next_trials_while_a_batch_is_asked() -> None:
     assert min(counts) >= 2, counts
 
 
+def test_only_categoricals_that_decide_other_parameters_are_branches() -> None:
+    def objective(trial: tl.Trial) -> float:
+        act = trial.suggest_categorical("act", ["relu", "tanh"])  # every trial has the same rest
+        if trial.suggest_categorical("kind", ["a", "b"]) == "a":
+            return trial.suggest_float("x", 0, 1) + (act == "relu")
+        return trial.suggest_int("n", 0, 3) + (act == "relu")
+
+    sampler = AutoSampler(seed=0, n_startup_trials=4)
+    _run(sampler, objective, 10)
+    assert sampler._finished is not None
+    assert sampler._finished.branching() == ["kind"]
+
+
 def test_several_objectives_use_tpe() -> None:
     sampler = _Recording(seed=0, n_startup_trials=3)
     study = tl.create_study(
