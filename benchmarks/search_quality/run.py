@@ -38,7 +38,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.search_quality.drivers import LIBRARIES  # noqa: E402
-from benchmarks.search_quality.problems import PROBLEMS, REAL, SYNTHETIC  # noqa: E402
+from benchmarks.search_quality.problems import HOLDOUT, PROBLEMS, REAL, SYNTHETIC  # noqa: E402
 
 DEFAULT_SAMPLERS = [
     "tunelab:random",
@@ -192,7 +192,9 @@ def markdown_tables(summary: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--problems", nargs="*", default=None, help="names, 'synthetic' or 'real'")
+    parser.add_argument(
+        "--problems", nargs="*", default=None, help="names, 'synthetic', 'real' or 'holdout'"
+    )
     parser.add_argument("--samplers", nargs="*", default=DEFAULT_SAMPLERS)
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=16)
@@ -222,6 +224,8 @@ def main(argv: list[str] | None = None) -> None:
         names = [p.name for p in SYNTHETIC]
     elif names == ["real"]:
         names = [p.name for p in REAL]
+    elif names == ["holdout"]:
+        names = [p.name for p in HOLDOUT]
     samplers = _available(args.samplers)
     if RANDOM not in samplers:
         samplers.append(RANDOM)

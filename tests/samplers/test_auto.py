@@ -72,6 +72,75 @@ def test_conditional_and_categorical_spaces_use_tpe() -> None:
     assert set(sampler.used[4:]) == {"tpe"}
 
 
+def _hidden_branch(trial: tl.Trial) -> float:
+    """The best branch ("slope", 0.1 at z = 0.8) is the worst one almost everywhere else."""
+    kind = trial.suggest_categorical("kind", ["flat", "bowl", "slope"])
+    if kind == "flat":
+        return 0.3 + 0.1 * trial.suggest_float("x", 0, 1)
+    if kind == "bowl":
+        return 0.2 + (trial.suggest_float("y", 0, 1) - 0.5) ** 2
+    return 1.1 - math.exp(-((trial.suggest_float("z", 0, 1) - 0.8) ** 2) / 0.05)
+
+
+@pytest.mark.slow
+def test_branches_are_kept_in_play_and_tuned_by_their_own_gp() -> None:
+    class BranchBlind(AutoSampler):
+        """Leaves the branch choice and the branch parameters to TPE."""
+
+        def _keep_branches_in_play(
+            self,
+            study: tl.StudyView,
+            trial: tl.FrozenTrial,
+            search_space: dict[str, object],
+            params: dict[str, object],
+        ) -> dict[str, object]:
+            return params
+
+        def _propose_in_branch(
+            self, study: tl.StudyView, trial: tl.FrozenTrial
+        ) -> dict[str, object]:
+            return {}
+
+    def tuned(factory: type[AutoSampler]) -> int:
+        """Seeds whose best trial is within 0.001 of the optimum (the tuned best branch)."""
+        best = [
+            _run(factory(seed=seed, n_startup_trials=4), _hidden_branch, 24).best_value
+            for seed in range(10)
+        ]
+        return sum(value < 0.101 for value in best)
+
+    assert tuned(AutoSampler) >= 5
+    assert tuned(BranchBlind) <= 3
+
+
+def test_a_starved_branch_gets_the_next_trials_while_a_batch_is_asked() -> None:
+    sampler = AutoSampler(seed=0, n_startup_trials=3)
+    study = tl.create_study(sampler=sampler, heartbeat_interval=None)
+    for _ in range(3):
+        trial = study.ask()
+        study.tell(trial, _hidden_branch(trial))
+    for _ in range(12):  # asked at once, as parallel workers would
+        _hidden_branch(study.ask())
+    kinds = [trial.params["kind"] for trial in study.trials]
+    counts = [kinds.count(kind) for kind in ("flat", "bowl", "slope")]
+    # Each branch keeps at least half an equal share of the first 14 trials when the
+    # 15th is asked (2.33); TPE alone gives "bowl" nearly all and starves "flat".
+    assert min(counts) >= 2, counts
+
+
+def test_only_categoricals_that_decide_other_parameters_are_branches() -> None:
+    def objective(trial: tl.Trial) -> float:
+        act = trial.suggest_categorical("act", ["relu", "tanh"])  # every trial has the same rest
+        if trial.suggest_categorical("kind", ["a", "b"]) == "a":
+            return trial.suggest_float("x", 0, 1) + (act == "relu")
+        return trial.suggest_int("n", 0, 3) + (act == "relu")
+
+    sampler = AutoSampler(seed=0, n_startup_trials=4)
+    _run(sampler, objective, 10)
+    assert sampler._finished is not None
+    assert sampler._finished.branching() == ["kind"]
+
+
 def test_several_objectives_use_tpe() -> None:
     sampler = _Recording(seed=0, n_startup_trials=3)
     study = tl.create_study(

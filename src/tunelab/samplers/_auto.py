@@ -9,6 +9,14 @@ The rules, and the benchmark evidence behind each, are in ``benchmarks/README.md
   values per trial;
 * conditional or categorical-heavy spaces, long histories (where a GP's cubic
   cost and stiffness stop paying) and several objectives go to multivariate TPE;
+* in a conditional space, a categorical parameter that decides which other
+  parameters exist (a choice of model, say) keeps every choice in play: each
+  branch gets an equal share of the trials until it has had 5 per parameter,
+  and never less than half an equal share later, so a branch that looks worst
+  at random but is best once tuned is not starved; and a branch's own
+  parameters are tuned by a GP fitted to that branch's trials alone (TPE still
+  picks the branch, and models whatever the GP does not), for the first
+  2000 trials;
 * past a few thousand trials, TPE fits g(x) to a window of the latest
   observations, and the history is read incrementally, so a trial's cost stops
   growing: 10^5 trials take minutes, not hours;
@@ -19,8 +27,8 @@ The rules, and the benchmark evidence behind each, are in ``benchmarks/README.md
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Container, Sequence
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -29,6 +37,7 @@ from tunelab.logging import get_logger
 from tunelab.pruners import HyperbandPruner, SuccessiveHalvingPruner
 from tunelab.samplers._base import BaseSampler
 from tunelab.samplers._qmc import QMCSampler
+from tunelab.samplers._search_space import intersection_search_space
 from tunelab.space import BaseDistribution, CategoricalDistribution
 from tunelab.trial import FrozenTrial, TrialState
 
@@ -53,6 +62,17 @@ _FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 # of 10 cells (better in one, p = 0.04). Whether to prune at all is the pruner's
 # question: where low budgets mislead, TPE without pruning beat every pruned search.
 BUDGET_PRUNERS = (SuccessiveHalvingPruner, HyperbandPruner)
+# In a conditional space, a branch (a choice of a categorical parameter that decides which
+# others exist) tried on fewer than this share of an equal split of the trials is chosen
+# next. TPE alone settles on the branch whose random samples look best; a branch that is
+# poor almost everywhere but best once tuned would get no trials to be tuned with.
+BRANCH_FLOOR = 0.5
+# Before that, each branch gets an equal share until it has had this many trials per
+# parameter it has (its choice included): enough for its GP to tune it a little.
+BRANCH_TRIALS_PER_PARAMETER = 5
+# Trials of a branch before its parameters are modelled by a GP of their own (TPE before).
+BRANCH_GP_STARTUP_TRIALS = 4
+_Branch = tuple[tuple[str, tuple[type, Any]], ...]
 
 
 class AutoSampler(BaseSampler):
@@ -91,6 +111,12 @@ class AutoSampler(BaseSampler):
         self._samplers: dict[str, BaseSampler] = {}
         self._choice: dict[int, str] = {}
         self._finished: _Finished | None = None
+        self._rng = np.random.default_rng(seed)
+        # Conditional spaces: each trial's branch (its branching parameters' choices), a GP
+        # per branch, and the GP's proposal for the trial's branch parameters.
+        self._branch_of: dict[int, _Branch] = {}
+        self._branch_gps: dict[_Branch, BaseSampler] = {}
+        self._branch_proposals: dict[int, dict[str, Any]] = {}
 
     def _get(self, name: str) -> BaseSampler:
         """The underlying sampler called ``name``, created on first use."""
@@ -146,7 +172,8 @@ class AutoSampler(BaseSampler):
         return self._get(self._choice.get(trial.number, "qmc"))
 
     def reseed_rng(self, seed: int | None = None) -> None:
-        for sampler in self._samplers.values():
+        self._rng = np.random.default_rng(seed)
+        for sampler in [*self._samplers.values(), *self._branch_gps.values()]:
             sampler.reseed_rng(seed)
 
     def before_trial(self, study: StudyView, trial: FrozenTrial) -> None:
@@ -164,12 +191,93 @@ class AutoSampler(BaseSampler):
     def sample_relative(
         self, study: StudyView, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
     ) -> dict[str, Any]:
-        return self._for(trial).sample_relative(study, trial, search_space)
+        params = self._for(trial).sample_relative(study, trial, search_space)
+        finished = self._finished
+        # Past the TPE window the branches have had their trials, and scanning the
+        # history for a branch would make a trial's cost grow with it.
+        if (
+            self._choice.get(trial.number) == "tpe"
+            and finished is not None
+            and finished.count <= TPE_HISTORY_WINDOW
+        ):
+            params = self._keep_branches_in_play(study, trial, search_space, params)
+            self._branch_of[trial.number] = tuple(
+                (n, _key(params[n])) for n in finished.branching() if n in params
+            )
+            proposal = self._propose_in_branch(study, trial)
+            self._branch_proposals[trial.number] = proposal
+            params = {**params, **proposal}
+        return params
+
+    def _keep_branches_in_play(
+        self,
+        study: StudyView,
+        trial: FrozenTrial,
+        search_space: dict[str, BaseDistribution],
+        params: dict[str, Any],
+    ) -> dict[str, Any]:
+        """Give a starved branch of each branching parameter the next trial (BRANCH_FLOOR)."""
+        assert self._finished is not None
+        branching = [n for n in self._finished.branching() if n in search_space]
+        if not branching:
+            return params
+        running = [
+            t for t in study.get_trials(states=(TrialState.RUNNING,)) if t.number != trial.number
+        ]
+        params = dict(params)
+        for name in branching:
+            dist = search_space[name]
+            assert isinstance(dist, CategoricalDistribution)
+            seen = self._finished.choice_counts[name]
+            counts = np.array([seen.get(_key(c), 0) for c in dist.choices], dtype=float)
+            keys = [_key(c) for c in dist.choices]
+            for other in running:
+                if name in other.params and _key(other.params[name]) in keys:
+                    counts[keys.index(_key(other.params[name]))] += 1
+            equal = counts.sum() / len(counts)
+            due = np.maximum(
+                BRANCH_FLOOR * equal,
+                np.minimum(equal, self._finished.branch_budgets(name, keys)),
+            )
+            starved = np.flatnonzero(counts < due)
+            if len(starved):
+                least = starved[counts[starved] == counts[starved].min()]
+                params[name] = dist.choices[int(self._rng.choice(least))]
+        return params
 
     def sample_independent(
         self, study: StudyView, trial: FrozenTrial, name: str, distribution: BaseDistribution
     ) -> Any:
+        proposal = self._branch_proposals.get(trial.number, {})
+        if name in proposal:
+            return proposal[name]
         return self._for(trial).sample_independent(study, trial, name, distribution)
+
+    def _propose_in_branch(self, study: StudyView, trial: FrozenTrial) -> dict[str, Any]:
+        """A GP's proposal for the parameters of the trial's branch ({} to leave them to TPE).
+
+        Only the trials of the same branch are modelled: in that subspace every
+        parameter exists, so the GP tunes a branch as it would a numeric space.
+        """
+        chosen = self._branch_of.get(trial.number)
+        if not chosen or len(study.directions) > 1:
+            return {}
+        view = _BranchView(study, chosen)
+        complete = view.get_trials(states=(TrialState.COMPLETE,))
+        if len(complete) > self.gp_max_trials:
+            return {}
+        space = {
+            n: d for n, d in intersection_search_space(complete).items() if n not in dict(chosen)
+        }
+        if not space or _categorical_share(space) > self.max_categorical_share:
+            return {}
+        if chosen not in self._branch_gps:
+            from tunelab.samplers._gp import GPSampler
+
+            self._branch_gps[chosen] = GPSampler(
+                seed=self.seed, n_startup_trials=BRANCH_GP_STARTUP_TRIALS
+            )
+        return self._branch_gps[chosen].sample_relative(cast("StudyView", view), trial, space)
 
     def after_trial(
         self,
@@ -179,7 +287,30 @@ class AutoSampler(BaseSampler):
         values: Sequence[float] | None,
     ) -> None:
         self._for(trial).after_trial(study, trial, state, values)
+        branch = self._branch_of.pop(trial.number, ())
+        if branch in self._branch_gps:
+            self._branch_gps[branch].after_trial(study, trial, state, values)
+        self._branch_proposals.pop(trial.number, None)
         self._choice.pop(trial.number, None)
+
+
+class _BranchView:
+    """A study seen through one branch: only the trials that took the same choices."""
+
+    def __init__(self, study: StudyView, branch: _Branch) -> None:
+        self._study = study
+        self._branch = branch
+        self.directions = study.directions
+
+    def get_trials(
+        self, deepcopy: bool = False, states: Container[TrialState] | None = None
+    ) -> list[FrozenTrial]:
+        """The study's trials (in ``states``) that took this branch."""
+        return [
+            t
+            for t in self._study.get_trials(deepcopy=deepcopy, states=states)
+            if all(n in t.params and _key(t.params[n]) == k for n, k in self._branch)
+        ]
 
 
 class _Finished:
@@ -195,6 +326,10 @@ class _Finished:
         # Distinct parameter sets (two already mean a conditional space).
         self.param_sets: set[frozenset[str]] = set()
         self.latest: FrozenTrial | None = None  # the finished trial of the largest number
+        # Per categorical parameter: finished trials per choice, and the names of the
+        # parameters seen beside each choice (they differ for a branching parameter).
+        self.choice_counts: dict[str, dict[tuple[type, Any], int]] = {}
+        self._names_beside: dict[str, dict[tuple[type, Any], frozenset[str]]] = {}
         self._seen = 0
         self._last_seen_number = -1
         self._open: list[int] = []  # positions of the trials seen unfinished
@@ -214,12 +349,44 @@ class _Finished:
                     self.param_sets.add(frozenset(trial.distributions))
                 if self.latest is None or trial.number > self.latest.number:
                     self.latest = trial
+                self._count_choices(trial)
             elif not trial.state.is_finished():
                 still_open.append(position)
         self._open = still_open
         if trials:
             self._seen, self._last_seen_number = len(trials), trials[-1].number
         return True
+
+    def _count_choices(self, trial: FrozenTrial) -> None:
+        names = frozenset(trial.params)
+        for name, dist in trial.distributions.items():
+            if not isinstance(dist, CategoricalDistribution):
+                continue
+            choice = _key(trial.params[name])
+            counts = self.choice_counts.setdefault(name, {})
+            counts[choice] = counts.get(choice, 0) + 1
+            beside = self._names_beside.setdefault(name, {})
+            known = beside.get(choice)
+            if known is None or not names <= known:
+                beside[choice] = names if known is None else known | names
+
+    def branch_budgets(self, name: str, keys: list[tuple[type, Any]]) -> np.ndarray:
+        """Trials each choice of ``name`` needs for its branch to be tuned (BRANCH_TRIALS)."""
+        beside = self._names_beside.get(name, {})
+        sizes = [len(beside.get(key, ())) for key in keys]
+        # The choice's own parameter counts as one: a branch with d more needs 5 (d + 1).
+        return BRANCH_TRIALS_PER_PARAMETER * np.array(sizes, dtype=float)
+
+    def branching(self) -> list[str]:
+        """Categorical parameters whose choices decide which other parameters exist."""
+        return [
+            name for name, beside in self._names_beside.items() if len(set(beside.values())) > 1
+        ]
+
+
+def _key(choice: Any) -> tuple[type, Any]:
+    """A dict key for a choice that keeps True and 1 (equal in Python) apart."""
+    return type(choice), choice
 
 
 def _categorical_share(distributions: dict[str, BaseDistribution]) -> float:
