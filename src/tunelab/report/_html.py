@@ -128,6 +128,11 @@ def note(message: str) -> str:
     return f'<p class="note">{esc(message)}</p>'
 
 
+def muted(message: str) -> str:
+    """A quiet remark under a plot or table (how to read it)."""
+    return f'<p class="muted">{esc(message)}</p>'
+
+
 def facts(pairs: Sequence[tuple[str, str]]) -> str:
     """A two-column list of labelled facts."""
     rows = "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in pairs)

@@ -23,6 +23,7 @@ class ParallelAxis:
         values: One value per row.
         categories: Labels of a category axis.
         bounds: Exact domain of a numeric axis instead of the data's range.
+        integer: Whether the axis holds whole numbers (ticked at whole numbers only).
     """
 
     name: str
@@ -30,6 +31,7 @@ class ParallelAxis:
     values: tuple[float, ...]
     categories: tuple[str, ...] = ()
     bounds: tuple[float, float] | None = None
+    integer: bool = False
 
 
 class ParallelCoordinates:
@@ -135,7 +137,9 @@ def _axis_scale(axis: ParallelAxis, box: svg.Box) -> Scale:
     fixed = axis.bounds
     if fixed is not None and fixed[1] <= fixed[0]:
         fixed = None
-    return make_scale(axis.kind, axis.values, box.bottom - 6, box.top + 6, fixed=fixed)
+    return make_scale(
+        axis.kind, axis.values, box.bottom - 6, box.top + 6, fixed=fixed, integer=axis.integer
+    )
 
 
 def _draw_axis(axis: ParallelAxis, x: float, scale: Scale, box: svg.Box, spacing: float) -> str:
