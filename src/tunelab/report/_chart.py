@@ -10,6 +10,10 @@ from tunelab.report import _svg as svg
 from tunelab.report._scale import SCALE_KINDS, LinearScale, Scale, finite, make_scale
 
 _INSET = 8.0  # keeps points on the domain's edge off the frame
+# Widths that tile the page's 1,144 px content column: one, two or three plots a row.
+FULL_WIDTH = 1140.0
+HALF_WIDTH = 560.0
+THIRD_WIDTH = 364.0
 
 
 @dataclass(frozen=True)

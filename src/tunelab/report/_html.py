@@ -23,7 +23,7 @@ nav a{color:#2a5d9f;text-decoration:none}
 figure{margin:0;max-width:100%;break-inside:avoid}
 svg.plot{display:block;max-width:100%;height:auto;background:#fff}
 svg.plot .plot-title{font-size:13px;font-weight:600;fill:#222}
-figcaption{font-size:.85em;color:#555;max-width:620px;margin-top:4px}
+figcaption{font-size:.85em;color:#555;max-width:900px;margin-top:4px}
 table{border-collapse:collapse;font-size:.9em;margin:.4em 0}
 th,td{padding:4px 10px;border-bottom:1px solid #e4e4e4;text-align:left;vertical-align:top}
 th{background:#f5f6f8}

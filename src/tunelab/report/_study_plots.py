@@ -11,7 +11,7 @@ import numpy as np
 
 from tunelab.importance._params import ParamSpec
 from tunelab.report import _svg as svg
-from tunelab.report._chart import Chart
+from tunelab.report._chart import FULL_WIDTH, HALF_WIDTH, THIRD_WIDTH, Chart
 from tunelab.report._metrics import Measure
 from tunelab.report._parallel import ParallelAxis, ParallelCoordinates
 from tunelab.trial import FrozenTrial, StudyDirection, TrialState
@@ -112,7 +112,7 @@ def history_chart(data: StudyData) -> Chart:
         x_label="trial number",
         y_label=data.objective_label(0),
         y_scale=_value_scale(values + [data.value(t) for t in pruned]),
-        width=760,
+        width=FULL_WIDTH,
     )
     tips = [trial_tooltip(data, t) for t in done]
     chart.points([t.number for t in done], values, label="complete", tooltips=tips)
@@ -221,8 +221,8 @@ def importance_chart(importances: dict[str, float], data: StudyData, index: int 
         x_label="share of explained variance",
         y_scale="category",
         y_categories=names,
-        height=max(160.0, 70 + 26 * len(names)),
-        width=560 if data.multi else 760,
+        height=max(200.0, 80 + 26 * len(names)),
+        width=HALF_WIDTH if data.multi else FULL_WIDTH,
     )
     chart.bars(shares, tooltips=[f"{n}: {s:.3f}" for n, s in zip(names, shares, strict=True)])
     return chart
@@ -238,7 +238,7 @@ def metric_chart(data: StudyData, stored: str, measure: Measure) -> Chart:
         x_label="trial number",
         y_label=measure.label(),
         y_scale=_value_scale(values),
-        width=560,
+        width=HALF_WIDTH,
         height=300,
     )
     tips = [
@@ -314,7 +314,7 @@ def slice_chart(data: StudyData, spec: ParamSpec, index: int) -> Chart:
         x_range=spec.bounds if spec.bounds and spec.bounds[1] > spec.bounds[0] else None,
         x_integer=spec.integer,
         y_scale=_value_scale([data.value(t) for t in done]),
-        width=400,
+        width=THIRD_WIDTH,
         height=300,
         colorbar=svg.Colorbar(min(numbers), max(numbers), "trial") if numbers else None,
     )
