@@ -5,12 +5,15 @@ from __future__ import annotations
 import itertools
 import math
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 import tunelab as tl
 from tests.report.test_report import Element, Page, Plot, _points
+from tunelab.config import load_study_config, run_study_config
 from tunelab.report import study_report
 from tunelab.report._plotly import fit_label
 from tunelab.report._scale import LogScale, make_scale
@@ -221,3 +224,26 @@ def test_parallel_labels_are_wrapped_to_the_room_between_axes() -> None:
     assert all(len(line) <= 100 / 7.2 for line in lines)
     assert "".join(lines).replace(" ", "") in "learning_rate_of_the_booster(log)"
     assert fit_label("x", 100) == "x"
+
+
+def test_a_config_regression_study_reports_rmse_positive(tmp_path: Path) -> None:
+    config = {
+        "data": "sklearn:diabetes",
+        "model": {"class": "sklearn.tree.DecisionTreeRegressor", "params": {"random_state": 0}},
+        "space": {"max_depth": {"int": [1, 4]}},
+        "cv": 3,
+        "metrics": [_RMSE, "r2"],
+        "direction": "maximize",
+        "sampler": "random",
+        "n_trials": 3,
+        "study_name": "diabetes",
+        "storage": f"sqlite:///{tmp_path / 'studies.db'}",
+    }
+    path = tmp_path / "study.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    study = run_study_config(load_study_config(path), show_progress_bar=False)
+    assert study.metric_names == [_RMSE]
+    page = Page(study_report(study))
+    assert "root_mean_squared_error (minimize)" in _svg_texts(page.plot("history"))
+    assert min(_ticks(page.plot("history"), "y-axis")) > 0  # RMSE of diabetes is ~60, not -60
+    assert len(page.plot("metric", "r2").find("circle", "point")) == 3
