@@ -155,6 +155,14 @@ def test_explanation_travels_in_the_card_to_the_registry_cli_and_server(tmp_path
     assert shown.exit_code == 0, shown.output
     assert "drop in r2 when shuffled (95% interval, 100 held-out rows)" in shown.stdout
     assert "signal=" in shown.stdout
+    csv = tmp_path / "held_out.csv"
+    X.iloc[100:].assign(y=y[100:]).to_csv(csv, index=False)
+    page = tmp_path / "evaluation.html"
+    evaluated = runner.invoke(
+        app, ["evaluate", str(path), "--data", str(csv), "--target", "y", "--report", str(page)]
+    )
+    assert evaluated.exit_code == 0, evaluated.output
+    assert "permutation-importance" in Page(page.read_text(encoding="utf-8")).plot_names()
     server_app = create_app({"linear": "linear:1"}, registry=registry, backend="sklearn")
     with ServerThread(server_app) as running:
         metadata = httpx.get(f"{running.url}/v2/models/linear", timeout=10).json()
