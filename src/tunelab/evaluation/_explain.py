@@ -249,8 +249,7 @@ def explain_model(
     )
     if not shap:
         return result
-    names = [f.feature for f in _in_column_order(result, _feature_names(X, feature_names))]
-    values, note = shap_importance(model, X, names, seed=seed)
+    values, note = _shap_values(model, X, _feature_names(X, feature_names), seed=seed)
     return Explanation(
         metric=result.metric,
         baseline=result.baseline,
@@ -263,7 +262,7 @@ def explain_model(
     )
 
 
-def shap_importance(
+def _shap_values(
     model: Any, X: Any, names: Sequence[str], *, seed: int = 0
 ) -> tuple[dict[str, float] | None, str | None]:
     """Mean absolute SHAP value per feature, or None and the reason it is missing."""
@@ -275,7 +274,17 @@ def shap_importance(
     n = _n_rows(X)
     rows = _take(X, rng.choice(n, min(n, _SHAP_ROWS), replace=False))
     background = _take(X, rng.choice(n, min(n, _SHAP_BACKGROUND), replace=False))
-    predict = model.predict_proba if hasattr(model, "predict_proba") else model.predict
+    method = model.predict_proba if hasattr(model, "predict_proba") else model.predict
+    columns = getattr(X, "columns", None)
+
+    def predict(rows: np.ndarray) -> Any:
+        # shap passes plain arrays; a model fitted on a DataFrame wants its columns back.
+        if columns is None:
+            return method(rows)
+        import pandas as pd
+
+        return method(pd.DataFrame(rows, columns=columns))
+
     try:
         # The kernel explainer needs nothing compiled (shap's exact and permutation
         # explainers spend half a minute in numba's compiler on first use).
@@ -290,11 +299,6 @@ def shap_importance(
         per_feature = values.mean(axis=1) if values.ndim > 1 else values
     ranked = sorted(zip(names, per_feature.tolist(), strict=True), key=lambda p: -p[1])
     return {name: float(v) for name, v in ranked}, None
-
-
-def _in_column_order(result: Explanation, columns: Sequence[str]) -> list[FeatureImportance]:
-    by_name = {f.feature: f for f in result.features}
-    return [by_name[c] for c in columns]
 
 
 def _default_metric(model: Any) -> str:
