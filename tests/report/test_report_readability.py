@@ -247,3 +247,15 @@ def test_a_config_regression_study_reports_rmse_positive(tmp_path: Path) -> None
     assert "root_mean_squared_error (minimize)" in _svg_texts(page.plot("history"))
     assert min(_ticks(page.plot("history"), "y-axis")) > 0  # RMSE of diabetes is ~60, not -60
     assert len(page.plot("metric", "r2").find("circle", "point")) == 3
+
+
+def test_category_boxes_never_overlap_on_a_crowded_axis() -> None:
+    study = tl.create_study(study_name="crowded", sampler=RandomSampler(seed=0))
+    choices = [f"choice_{i}" for i in range(30)]
+    study.optimize(lambda t: float(len(t.suggest_categorical("c", choices))), n_trials=10)
+    chips = _chips(Page(study_report(study)).plot("parallel"))
+    spans = sorted(
+        (float(c.attrs["y"]), float(c.attrs["y"]) + float(c.attrs["height"])) for c in chips
+    )
+    assert len(spans) == 30
+    assert all(top >= bottom for (_, bottom), (top, _) in itertools.pairwise(spans))

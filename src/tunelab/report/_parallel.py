@@ -174,7 +174,10 @@ def _draw_axis(
         f"{svg.tooltip(axis.name)}</text>",
     ]
     if half:
-        parts.extend(_chip(tick, x, half) for tick in scale.ticks())
+        # Many categories share the axis: boxes shrink to their band so none overlap.
+        band = (box.bottom - box.top) / max(len(axis.categories), 1)
+        height = min(_CHIP_HEIGHT, band - 2)
+        parts.extend(_chip(tick, x, half, height) for tick in scale.ticks())
         parts.append("</g>")
         return "".join(parts)
     max_chars = int(spacing * 0.6 / svg.CHAR_WIDTH)
@@ -193,13 +196,13 @@ def _draw_axis(
     return "".join(parts)
 
 
-def _chip(tick: Tick, x: float, half: float) -> str:
+def _chip(tick: Tick, x: float, half: float, height: float) -> str:
     """A category label in an opaque box centred on the axis."""
     label = svg.truncate(tick.label, int((2 * half - 6) / svg.CHAR_WIDTH))
-    top = tick.pixel - _CHIP_HEIGHT / 2
+    top = tick.pixel - height / 2
     return (
         f'<rect class="chip" x="{svg.px(x - half)}" y="{svg.px(top)}" '
-        f'width="{svg.px(2 * half)}" height="{svg.px(_CHIP_HEIGHT)}" rx="3" fill="#fff" '
+        f'width="{svg.px(2 * half)}" height="{svg.px(height)}" rx="3" fill="#fff" '
         'stroke="#444"/>'
         f'<text class="tick" data-value="{tick.value!r}" x="{svg.px(x)}" '
         f'y="{svg.px(tick.pixel + 4)}" text-anchor="middle" fill="#222">{svg.esc(label)}'
