@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import html
+import itertools
+import json
+import math
 import os
 import re
 import shutil
@@ -10,13 +14,24 @@ import subprocess
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 import tunelab as tl
-from tunelab.report import evaluation_report, study_report
+from tunelab.report import (
+    Section,
+    evaluation_report,
+    param_importances,
+    render_report,
+    study_report,
+)
+from tunelab.report import _study_plots as plots
+from tunelab.report._plotly import PlotlyRenderer
+from tunelab.report._study import _read as read_study
 from tunelab.samplers import RandomSampler
+from tunelab.trial import Trial
 
 pytestmark = pytest.mark.slow
 
@@ -37,6 +52,35 @@ _MEASURE = (
     "const r = s.getBoundingClientRect();"
     "s.setAttribute('data-rendered', r.width + 'x' + r.height);}</script>"
 )
+
+
+# Lays out a report (plotly ones after their scripts ran) and writes what was drawn into
+# the DOM as JSON: the content column's width, each SVG plot's box and the labels that
+# stick out of it, each plotly chart's box, bar heights and axis-title boxes.
+_MEASURE_LAYOUT = """<script>
+setTimeout(() => {
+  const box = e => { const r = e.getBoundingClientRect();
+    return {left: r.left, right: r.right, top: r.top, bottom: r.bottom, w: r.width, h: r.height}; };
+  const main = document.querySelector('main'), style = getComputedStyle(main);
+  const content = main.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+  const svgs = [...document.querySelectorAll('svg.plot')].map(s => {
+    const r = box(s);
+    const out = [...s.querySelectorAll('text')].filter(t => { const b = box(t);
+      return b.w > 0 && (b.left < r.left - 1 || b.right > r.right + 1 ||
+                         b.top < r.top - 1 || b.bottom > r.bottom + 1); });
+    return {name: s.dataset.plot, label: s.getAttribute('aria-label'), box: r,
+            outside: out.map(t => t.textContent)};
+  });
+  const plotly = [...document.querySelectorAll('.js-plotly-plot')].map(d => ({
+    box: box(d),
+    bars: [...d.querySelectorAll('.barlayer .point path')].map(p => box(p).h),
+    titles: [...d.querySelectorAll('.parcoords .axis-title')].map(box)}));
+  const pre = document.createElement('pre');
+  pre.id = 'layout';
+  pre.textContent = JSON.stringify({content, svgs, plotly});
+  document.body.appendChild(pre);
+}, 500);
+</script>"""
 
 
 def _find_chromium() -> str | None:
@@ -113,6 +157,92 @@ def test_browser_lays_out_every_plot(
     assert expected >= 4
     assert len(sizes) == expected, "every plot must be in the DOM and measured"
     assert all(float(w) > 100 and float(h) > 100 for w, h in sizes), sizes
+
+
+def _layout(chromium: str, page: Path, tmp_path: Path) -> dict[str, Any]:
+    """What chromium laid out for ``page`` in a 1400 px wide window."""
+    measured = tmp_path / "layout.html"
+    text = page.read_text(encoding="utf-8").replace("</body>", _MEASURE_LAYOUT + "</body>")
+    measured.write_text(text, encoding="utf-8")
+    dom = _run(
+        chromium,
+        tmp_path / "profile",
+        "--window-size=1400,3000",
+        "--virtual-time-budget=3000",
+        "--dump-dom",
+        measured.as_uri(),
+    ).stdout
+    found = re.search(r'<pre id="layout">(.*?)</pre>', dom, flags=re.S)
+    assert found, "the measuring script did not run"
+    return dict(json.loads(html.unescape(found.group(1))))
+
+
+def _regression_study() -> tl.Study:
+    """Long metric and parameter names, integer and log parameters, a negated RMSE."""
+    study = tl.create_study(
+        study_name="layout", direction="maximize", sampler=RandomSampler(seed=0)
+    )
+    study.set_user_attr("metric", "neg_root_mean_squared_error")
+
+    def objective(trial: Trial) -> float:
+        depth = trial.suggest_int("max_depth", 1, 4)
+        trees = trial.suggest_int("n_estimators", 10, 300, log=True)
+        trial.suggest_categorical("criterion", ["squared_error", "absolute_error"])
+        rate = trial.suggest_float("learning_rate_of_the_booster", 1e-3, 1.0, log=True)
+        weight = trial.suggest_float("min_child_weight_fraction", 0.0, 1.0)
+        sample = trial.suggest_float("colsample_bytree_fraction", 0.1, 1.0)
+        return -(40 + 10 * abs(depth - 3) + 5 * math.log(trees) + rate + weight + sample)
+
+    study.optimize(objective, n_trials=20)
+    return study
+
+
+def test_svg_report_spans_the_page_and_keeps_every_label_inside_its_plot(
+    chromium: str, tmp_path: Path
+) -> None:
+    page = tmp_path / "study.html"
+    study_report(_regression_study(), page)
+    layout = _layout(chromium, page, tmp_path)
+    content = layout["content"]
+    assert content > 1000
+    for plot in layout["svgs"]:
+        assert plot["outside"] == [], f"labels cut off in {plot['label']}: {plot['outside']}"
+    by_name = {p["name"]: p for p in layout["svgs"]}
+    for name in ("history", "importance", "parallel"):
+        assert by_name[name]["box"]["w"] >= 0.95 * content, (name, by_name[name]["box"])
+    slices = [p["box"] for p in layout["svgs"] if p["name"] == "slice"]
+    first_row = [b for b in slices if abs(b["top"] - slices[0]["top"]) < 1]
+    assert len(first_row) == 3, "slices are laid out three to a row"
+    assert max(b["right"] for b in first_row) - min(b["left"] for b in first_row) > 0.95 * content
+
+
+def test_interactive_charts_have_height_and_parallel_labels_do_not_overlap(
+    chromium: str, tmp_path: Path
+) -> None:
+    pytest.importorskip("plotly")
+    # The two plotly figures that went wrong, as --interactive draws them (a whole
+    # interactive report holds ten charts and takes chromium far longer to lay out).
+    data = read_study(_regression_study())
+    render = PlotlyRenderer()
+    importance = plots.importance_chart(param_importances(data.complete), data)
+    sections = [
+        Section("Parameter importance", render(importance)),
+        Section("Parallel coordinates", render(plots.parallel_plot(data))),
+    ]
+    page = tmp_path / "interactive.html"
+    page.write_text(render_report(sections, "Interactive"), encoding="utf-8")
+    charts = _layout(chromium, page, tmp_path)["plotly"]
+    assert len(charts) == 2
+    assert all(c["box"]["h"] > 150 for c in charts), [c["box"] for c in charts]
+    importance = next(c for c in charts if c["bars"])
+    bars = importance["bars"]
+    # One bar per parameter, together filling a good part of the chart's height.
+    assert len(bars) == 6
+    assert sum(bars) > 0.35 * importance["box"]["h"], f"importance bars collapsed: {bars}"
+    titles = next(c["titles"] for c in charts if c["titles"])
+    assert len(titles) == 7
+    for a, b in itertools.combinations(sorted(titles, key=lambda t: t["left"]), 2):
+        assert a["right"] <= b["left"] + 0.5, f"axis titles overlap: {a} and {b}"
 
 
 def test_screenshot_shows_plots(chromium: str, reports: dict[str, Path], tmp_path: Path) -> None:

@@ -95,6 +95,8 @@ class Page(HTMLParser):
     def handle_endtag(self, tag: str) -> None:
         assert self._stack and self._stack[-1][0] == tag, f"unexpected </{tag}>"
         self._stack.pop()
+        if tag == "svg":
+            self._current = None  # text after a plot is the page's, not its last element's
 
     def handle_data(self, data: str) -> None:
         if self._current is not None:
@@ -202,7 +204,8 @@ def test_parallel_coordinates_draw_one_line_per_complete_trial(known: Any) -> No
     parallel = page.plot("parallel")
     lines = parallel.find("polyline", "trial")
     assert len(lines) == 9
-    assert all(len(_points(line)) == 4 for line in lines)  # x, lr, kind, objective
+    # x, lr, objective, and kind twice: a line enters and leaves a category's label box.
+    assert all(len(_points(line)) == 5 for line in lines)
     category_ticks = [
         e.text for e in parallel.find("text", "tick") if e.under("data-kind", "category")
     ]

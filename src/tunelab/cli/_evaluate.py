@@ -78,6 +78,7 @@ def evaluate(
             folds=scored.folds,
             labels=scored.labels,
             path=report,
+            explanation=scored.explanation,
         )
         stdout().print(f"Wrote the evaluation report to {escape(str(report))}.")
 
@@ -91,6 +92,7 @@ class _Scored:
     task: str
     folds: list[dict[str, Any]]
     labels: list[Any] | None
+    explanation: dict[str, Any] | None = None  # an artifact card's, shown in the report
 
 
 def _parse_params(pairs: list[str]) -> dict[str, Any]:
@@ -195,7 +197,7 @@ def _score_artifact(path: Path, X: Any, y: Any, metrics: list[str] | None, seed:
     }
     title = f"Artifact {path} (no refit; {_N_RESAMPLES} bootstrap resamples)"
     labels = None if classes is None else list(classes)
-    return _Scored(title, rows, _task(loaded.model), [fold], labels)
+    return _Scored(title, rows, _task(loaded.model), [fold], labels, loaded.card.explanation)
 
 
 def _scores(loaded: Any, X: Any) -> dict[str, Any]:

@@ -125,6 +125,7 @@ def show_model(ref: RefArgument, registry: RegistryOption = DEFAULT_REGISTRY) ->
         ("params", ", ".join(f"{k}={format_number(v)}" for k, v in card.params.items()) or "-"),
         ("inputs", _fields_text(loaded)),
         ("onnx", str(card.onnx.get("status"))),
+        *_explanation_rows(card.explanation),
         ("path", str(loaded.path)),
     ]
     table = Table(box=box.SIMPLE, show_header=False)
@@ -133,6 +134,29 @@ def show_model(ref: RefArgument, registry: RegistryOption = DEFAULT_REGISTRY) ->
     for key, value in rows:
         table.add_row(key, escape(value))
     out.print(table)
+
+
+def _explanation_rows(explanation: Mapping[str, Any] | None) -> list[tuple[str, str]]:
+    """The card's explanation, if any: permutation importances (and SHAP values)."""
+    if not explanation:
+        return []
+    level = round(100 * float(explanation.get("level", 0.95)))
+    parts = [
+        f"{f['feature']}={format_number(f['mean'])} "
+        f"[{format_number(f['low'])}, {format_number(f['high'])}]"
+        for f in explanation.get("features", [])
+    ]
+    head = (
+        f"drop in {explanation.get('metric')} when shuffled ({level}% interval, "
+        f"{explanation.get('n_rows')} held-out rows): "
+    )
+    rows = [("importance", head + (", ".join(parts) or "-"))]
+    shap = explanation.get("shap")
+    if shap:
+        rows.append(("shap", ", ".join(f"{k}={format_number(v)}" for k, v in shap.items())))
+    elif explanation.get("shap_note"):
+        rows.append(("shap", str(explanation["shap_note"])))
+    return rows
 
 
 def _aliases_text(aliases: list[str]) -> str:

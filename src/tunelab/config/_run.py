@@ -131,7 +131,9 @@ def open_config_study(config: StudyConfig) -> Study:
     """Create the config's study, or load it to resume when it was started from the same objective.
 
     The study records "model", "data", "metric" and "config" user attributes, so
-    ``tunelab register STUDY`` can refit its best trial.
+    ``tunelab register STUDY`` can refit its best trial, and names its objective after
+    the first metric (:meth:`~tunelab.Study.set_metric_names`), so reports and
+    dashboards label it (a ``neg_*`` scorer name says the value is the negated metric).
 
     Raises:
         ConfigError: A study of that name exists but was started from another data
@@ -160,6 +162,8 @@ def open_config_study(config: StudyConfig) -> Study:
     for key, value in attrs.items():
         if stored.get(key) != value:
             study.set_user_attr(key, value)
+    if study.metric_names != [config.metrics[0]]:
+        study.set_metric_names([config.metrics[0]])
     return study
 
 

@@ -226,6 +226,7 @@ def save_model(
     onnx: bool | OnnxConversion = False,
     sample: Any = None,
     format: ModelFormat = "skops",
+    explanation: Any = None,
 ) -> Path:
     """Write ``model`` as an artifact directory at ``path``.
 
@@ -249,6 +250,8 @@ def save_model(
         format: ``skops`` (safe; default) or ``pickle`` for models skops cannot
             handle. Pickle artifacts load only with ``allow_pickle=True``. PyTorch
             models are always saved as ``safetensors``.
+        explanation: A :class:`tunelab.evaluation.Explanation` (or its ``to_dict()``
+            form) to keep in the card, so the registry and the server show it.
 
     Returns:
         The artifact directory.
@@ -281,9 +284,22 @@ def save_model(
         trial=_trial_number(trial),
         data=data_fingerprint(X, y) if X is not None else None,
         signature=signature,
+        explanation=_explanation(explanation),
     )
     conversion = _conversion(model, onnx, sample)
     return _write(target, model, format, card, conversion)
+
+
+def _explanation(explanation: Any) -> dict[str, Any] | None:
+    if explanation is None:
+        return None
+    raw = explanation.to_dict() if hasattr(explanation, "to_dict") else explanation
+    if not isinstance(raw, Mapping):
+        raise ValueError(
+            "explanation must be a tunelab.evaluation.Explanation or its to_dict() mapping, "
+            f"got {type(explanation).__name__}"
+        )
+    return dict(to_jsonable(dict(raw), "explanation"))
 
 
 def load_model(

@@ -46,6 +46,9 @@ class ModelCard:
         onnx: ONNX status: ``{"status": "absent" | "ok" | "failed", ...}`` with the
             file, parity, latency table and quantisation report, or the failure reason.
         format_version: Version of the artifact layout.
+        explanation: What the model relies on, measured on held-out data (the form of
+            :meth:`tunelab.evaluation.Explanation.to_dict`), if given. Cards without
+            one are written and read as before.
     """
 
     created: str
@@ -59,10 +62,11 @@ class ModelCard:
     libraries: dict[str, str] = field(default_factory=dict)
     onnx: dict[str, Any] = field(default_factory=lambda: {"status": "absent"})
     format_version: int = FORMAT_VERSION
+    explanation: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        return {
+        out = {
             "format": FORMAT_NAME,
             "format_version": self.format_version,
             "created": self.created,
@@ -76,6 +80,9 @@ class ModelCard:
             "libraries": self.libraries,
             "onnx": self.onnx,
         }
+        if self.explanation is not None:
+            out["explanation"] = self.explanation
+        return out
 
     def to_json(self) -> str:
         """Pretty, key-sorted JSON."""
@@ -109,6 +116,7 @@ class ModelCard:
             libraries=dict(data.get("libraries") or {}),
             onnx=dict(data.get("onnx") or {"status": "absent"}),
             format_version=version,
+            explanation=dict(data["explanation"]) if data.get("explanation") else None,
         )
 
 

@@ -1,4 +1,5 @@
-"""Evaluation: exact fast metrics, confidence intervals, cross-validation, model comparison."""
+"""Evaluation: exact fast metrics, confidence intervals, cross-validation, model comparison,
+model explanations."""
 
 from tunelab.evaluation import metrics
 from tunelab.evaluation._compare import (
@@ -9,6 +10,12 @@ from tunelab.evaluation._compare import (
 )
 from tunelab.evaluation._comparison import ModelComparison, compare
 from tunelab.evaluation._cv import Evaluation, FoldResult, evaluate
+from tunelab.evaluation._explain import (
+    Explanation,
+    FeatureImportance,
+    explain_model,
+    permutation_importance,
+)
 from tunelab.evaluation._intervals import (
     Interval,
     bootstrap_interval,
@@ -21,6 +28,8 @@ from tunelab.evaluation._intervals import (
 __all__ = [
     "Comparison",
     "Evaluation",
+    "Explanation",
+    "FeatureImportance",
     "FoldResult",
     "Interval",
     "ModelComparison",
@@ -29,9 +38,11 @@ __all__ = [
     "compare",
     "corrected_resampled_ttest",
     "evaluate",
+    "explain_model",
     "mcnemar_test",
     "metrics",
     "paired_ttest_5x2cv",
+    "permutation_importance",
     "score_bounds",
     "t_interval",
     "wilson_interval",

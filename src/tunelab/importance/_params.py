@@ -23,12 +23,14 @@ class ParamSpec:
         kind: 'linear', 'log' or 'category'.
         bounds: (low, high) of a numeric parameter over all its distributions.
         choices: Choices of a categorical parameter, in first-seen order.
+        integer: Whether every distribution of the parameter is an integer one.
     """
 
     name: str
     kind: str
     bounds: tuple[float, float] | None = None
     choices: tuple[Any, ...] = ()
+    integer: bool = False
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -78,6 +80,7 @@ def _merge(old: ParamSpec | None, name: str, dist: Any) -> ParamSpec:
         if old is not None and old.bounds is not None:
             low, high = min(low, old.bounds[0]), max(high, old.bounds[1])
         kind = "log" if dist.log and low > 0 else "linear"
-        return ParamSpec(name, kind, bounds=(low, high))
+        integer = isinstance(dist, IntDistribution) and (old is None or old.integer)
+        return ParamSpec(name, kind, bounds=(low, high), integer=integer)
     # An unknown distribution type is still plotted, by its values.
     return old or ParamSpec(name, "linear")

@@ -10,6 +10,10 @@ from tunelab.report import _svg as svg
 from tunelab.report._scale import SCALE_KINDS, LinearScale, Scale, finite, make_scale
 
 _INSET = 8.0  # keeps points on the domain's edge off the frame
+# Widths that tile the page's 1,144 px content column: one, two or three plots a row.
+FULL_WIDTH = 1140.0
+HALF_WIDTH = 560.0
+THIRD_WIDTH = 364.0
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,7 @@ class Chart:
         x_categories: Labels of a category x axis (values are their indices).
         y_categories: Labels of a category y axis.
         x_range: Exact x domain instead of one fitted to the data.
+        x_integer: Tick the x axis at whole numbers only (an integer parameter).
         y_range: Exact y domain.
         width: Width in pixels.
         height: Height in pixels.
@@ -65,6 +70,7 @@ class Chart:
         x_categories: Sequence[str] | None = None,
         y_categories: Sequence[str] | None = None,
         x_range: tuple[float, float] | None = None,
+        x_integer: bool = False,
         y_range: tuple[float, float] | None = None,
         width: float = 560,
         height: float = 340,
@@ -79,6 +85,7 @@ class Chart:
         self.x_categories = list(x_categories or [])
         self.y_categories = list(y_categories or [])
         self.x_range, self.y_range = x_range, y_range
+        self.x_integer = x_integer
         self.width, self.height = width, height
         self.colorbar = colorbar
         self.series: list[Series] = []
@@ -201,6 +208,7 @@ class Chart:
             box.right - _INSET,
             fixed=self.x_range,
             categories=self.x_categories,
+            integer=self.x_integer,
         )
         inset = 0.0 if self.y_scale == "category" else _INSET
         ys = make_scale(

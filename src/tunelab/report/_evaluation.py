@@ -12,8 +12,10 @@ from typing import Any
 
 import numpy as np
 
+from tunelab.evaluation import Explanation
 from tunelab.report import _html as h
 from tunelab.report._eval_plots import classification_sections, regression_sections
+from tunelab.report._explanation import as_explanation, explanation_section
 
 TASKS = ("classification", "regression")
 
@@ -35,6 +37,7 @@ def evaluation_report(
     folds: Sequence[Mapping[str, Any]],
     labels: Sequence[Any] | None = None,
     path: str | Path | None = None,
+    explanation: Explanation | Mapping[str, Any] | None = None,
 ) -> str:
     """An HTML report of a cross-validated evaluation, small enough to mail.
 
@@ -50,6 +53,9 @@ def evaluation_report(
         labels: Class labels in the column order of ``y_score``; by default the
             sorted labels found in ``y_true`` and ``y_pred``.
         path: Where to write the HTML file (UTF-8); nothing is written when None.
+        explanation: What the model relies on (from
+            :func:`tunelab.evaluation.explain_model`, or the mapping a model card
+            keeps): adds a "Model explanation" section.
 
     Returns:
         The HTML document.
@@ -60,6 +66,7 @@ def evaluation_report(
     """
     if task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+    explained = as_explanation(explanation) if explanation is not None else None
     checked = [_check_fold(i, fold) for i, fold in enumerate(folds)]
     if not checked:
         raise ValueError("folds must hold at least one fold")
@@ -71,6 +78,8 @@ def evaluation_report(
         )
     else:
         sections += regression_sections(checked)
+    if explained is not None:
+        sections.append(explanation_section(explained))
     return h.write_report(h.render_report(sections, title), path)
 
 

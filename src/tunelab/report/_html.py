@@ -23,7 +23,7 @@ nav a{color:#2a5d9f;text-decoration:none}
 figure{margin:0;max-width:100%;break-inside:avoid}
 svg.plot{display:block;max-width:100%;height:auto;background:#fff}
 svg.plot .plot-title{font-size:13px;font-weight:600;fill:#222}
-figcaption{font-size:.85em;color:#555;max-width:620px;margin-top:4px}
+figcaption{font-size:.85em;color:#555;max-width:900px;margin-top:4px}
 table{border-collapse:collapse;font-size:.9em;margin:.4em 0}
 th,td{padding:4px 10px;border-bottom:1px solid #e4e4e4;text-align:left;vertical-align:top}
 th{background:#f5f6f8}
@@ -126,6 +126,11 @@ def figures(items: Sequence[str]) -> str:
 def note(message: str) -> str:
     """A highlighted remark (why a plot is missing, what was left out)."""
     return f'<p class="note">{esc(message)}</p>'
+
+
+def muted(message: str) -> str:
+    """A quiet remark under a plot or table (how to read it)."""
+    return f'<p class="muted">{esc(message)}</p>'
 
 
 def facts(pairs: Sequence[tuple[str, str]]) -> str:

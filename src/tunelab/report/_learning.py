@@ -9,7 +9,7 @@ from typing import Any
 
 from tunelab.pruners import HyperbandPruner, SuccessiveHalvingPruner
 from tunelab.report import _svg as svg
-from tunelab.report._chart import Chart
+from tunelab.report._chart import FULL_WIDTH, Chart
 from tunelab.report._study_plots import StudyData, fmt
 from tunelab.trial import FrozenTrial, TrialState
 
@@ -67,7 +67,7 @@ def learning_curves_chart(trials: Sequence[FrozenTrial], rungs: list[int]) -> Ch
         x_label="step" + (" (log)" if _x_scale(all_steps) == "log" else ""),
         y_label="intermediate value",
         x_scale=_x_scale(all_steps),
-        width=760,
+        width=FULL_WIDTH,
         height=380,
     )
     low, high = min(all_values), max(all_values)

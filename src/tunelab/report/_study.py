@@ -14,6 +14,7 @@ from tunelab.report import _html as h
 from tunelab.report import _study_plots as plots
 from tunelab.report._importance import MIN_TRIALS, param_importances, shared_params
 from tunelab.report._learning import MAX_CURVES, curve_trials, learning_curves_chart, rung_steps
+from tunelab.report._metrics import objective_measures, recorded_metrics
 from tunelab.report._study_plots import StudyData, fmt, fmt_param
 from tunelab.study import pareto_front
 from tunelab.trial import TrialState
@@ -22,6 +23,8 @@ Renderer = Callable[[Any], str]
 _MAX_SLICES = 30
 _MAX_BEST_ROWS = 10
 _MAX_FRONT_ROWS = 20
+# Below this many complete trials a forest fitted to them gives unstable importances.
+RELIABLE_IMPORTANCE_TRIALS = 30
 
 
 def study_report(study: Any, path: str | Path | None = None, *, interactive: bool = False) -> str:
@@ -52,6 +55,7 @@ def study_report(study: Any, path: str | Path | None = None, *, interactive: boo
     sections = [
         h.Section("Overview", _overview(data)),
         _pareto_section(data, render) if data.multi else _history_section(data, render),
+        *_other_metrics_section(data, render),
         *_curves_section(data, getattr(study, "pruner", None), render),
         h.Section("Parameter importance", _importance_body(data, render)),
         h.Section("Parallel coordinates", _parallel_body(data, render)),
@@ -78,12 +82,15 @@ def _read(study: Any) -> StudyData:
         and t.values is not None
         and all(math.isfinite(v) for v in t.values)
     )
+    directions = tuple(study.directions)
     return StudyData(
         name=str(study.study_name),
-        directions=tuple(study.directions),
+        directions=directions,
         trials=trials,
         complete=complete,
         specs=tuple(param_specs(trials)),
+        measures=objective_measures(study, directions),
+        others=recorded_metrics(study, complete),
     )
 
 
@@ -92,7 +99,7 @@ def _overview(data: StudyData) -> str:
     by_state = ", ".join(f"{s.name.lower()} {counts[s]}" for s in TrialState if counts[s])
     pairs = [
         ("Study", data.name),
-        ("Directions", ", ".join(d.name.lower() for d in data.directions)),
+        ("Directions", ", ".join(_direction_text(data, i) for i in range(len(data.directions)))),
         ("Trials", f"{len(data.trials)}" + (f" ({by_state})" if by_state else "")),
     ]
     if data.complete and not data.multi:
@@ -108,6 +115,12 @@ def _overview(data: StudyData) -> str:
     elif len(data.complete) == 1:
         notes = h.note("Only one trial has completed: trends and importances need more.")
     return h.facts(pairs) + notes
+
+
+def _direction_text(data: StudyData, index: int) -> str:
+    measure = data.measures[index]
+    direction = measure.direction.name.lower()
+    return direction if measure.name is None else f"{direction} {measure.name}"
 
 
 def _params_text(params: dict[str, Any]) -> str:
@@ -127,6 +140,20 @@ def _history_section(data: StudyData, render: Renderer) -> h.Section:
     )
     body = h.figure(render(plots.history_chart(data)), caption)
     return h.Section("Optimisation history", body)
+
+
+def _other_metrics_section(data: StudyData, render: Renderer) -> list[h.Section]:
+    """The further metrics each trial recorded (config studies), by trial number."""
+    if not data.others or not data.complete:
+        return []
+    items = [
+        h.figure(render(plots.metric_chart(data, stored, measure)))
+        for stored, measure in data.others.items()
+    ]
+    caption = h.muted(
+        "Metrics recorded beside the optimised one, for each complete trial (not optimised)."
+    )
+    return [h.Section("Other metrics", h.figures(items) + caption)]
 
 
 def _curves_section(data: StudyData, pruner: Any, render: Renderer) -> list[h.Section]:
@@ -161,21 +188,36 @@ def _pareto_section(data: StudyData, render: Renderer) -> h.Section:
 
 
 def _importance_body(data: StudyData, render: Renderer) -> str:
-    if len(data.complete) < MIN_TRIALS:
-        return h.note(f"Importance needs at least {MIN_TRIALS} complete trials.")
-    try:
-        importances = param_importances(data.complete, seed=0)
-    except ValueError as exc:
-        return h.note(f"Importance not computed: {exc}.")
-    caption = (
-        "Share of the objective's variance each parameter explains on its own (fANOVA "
-        "main effects of a seeded random forest fitted to the complete trials)."
-    )
-    if data.multi:
-        caption += " Computed for objective 0."
-    body = h.figure(render(plots.importance_chart(importances)), caption)
-    skipped = [s.name for s in data.specs if s.name not in importances]
-    if skipped:
+    n = len(data.complete)
+    if n < MIN_TRIALS:
+        return h.note(f"Importance needs at least {MIN_TRIALS} complete trials; there are {n}.")
+    items, notes = [], []
+    for index in range(len(data.directions)):
+        try:
+            importances = param_importances(data.complete, objective=index, seed=0)
+        except ValueError as exc:
+            name = data.objective_name(index)
+            notes.append(h.note(f"Importance for {name} not computed: {exc}."))
+            continue
+        items.append(h.figure(render(plots.importance_chart(importances, data, index))))
+    body = ""
+    if items and n < RELIABLE_IMPORTANCE_TRIALS:
+        body += h.note(
+            f"Computed from only {n} complete trials: with fewer than "
+            f"{RELIABLE_IMPORTANCE_TRIALS} the importances are rough and may change "
+            "noticeably as trials are added."
+        )
+    body += h.figures(items) if len(items) > 1 else "".join(items)
+    body += "".join(notes)
+    if items:
+        what = "each objective's" if data.multi else "the objective's"
+        body += h.muted(
+            f"Share of {what} variance each parameter explains on its own (fANOVA main "
+            f"effects of a seeded random forest fitted to the {n} complete trials)."
+        )
+    shared = {p.name for p in shared_params(data.complete)}
+    skipped = [s.name for s in data.specs if s.name not in shared]
+    if items and skipped:
         body += h.note("Not in every complete trial, so left out: " + ", ".join(skipped) + ".")
     return body
 
@@ -183,13 +225,17 @@ def _importance_body(data: StudyData, render: Renderer) -> str:
 def _parallel_body(data: StudyData, render: Renderer) -> str:
     if not data.complete:
         return h.note("No complete trial to draw.")
+    body = "".join(
+        h.figure(render(plots.parallel_plot(data, i))) for i in range(len(data.directions))
+    )
     caption = (
         f"One line per complete trial ({len(data.complete)}), coloured by "
-        f"{'objective 0' if data.multi else 'the objective'}; best trials drawn on top."
+        f"{'each objective in turn' if data.multi else data.objective_name(0)}; "
+        "best trials drawn on top."
     )
     if shared_params(data.complete) != list(data.specs):
         caption += " A trial without some parameter skips that axis."
-    return h.figure(render(plots.parallel_plot(data)), caption)
+    return body + h.muted(caption)
 
 
 def _slices_body(data: StudyData, render: Renderer) -> str:
@@ -212,16 +258,16 @@ def _best_table(data: StudyData) -> str:
     if data.multi:
         rows = sorted(pareto_front(data.complete, data.directions), key=lambda t: t.values or [])
         rows, limit = rows[:_MAX_FRONT_ROWS], _MAX_FRONT_ROWS
-        value_headers = [f"objective {i}" for i in range(len(data.directions))]
+        value_headers = [data.objective_name(i) for i in range(len(data.directions))]
     else:
         rows, limit = _ranked(data)[:_MAX_BEST_ROWS], _MAX_BEST_ROWS
-        value_headers = ["value"]
+        value_headers = [data.measures[0].name or "value"]
     names = [s.name for s in data.specs]
     headers = ["trial", *value_headers, *names, "duration (s)"]
     cells = [
         [
             f"#{t.number}",
-            *(fmt(v) for v in t.values or []),
+            *(fmt(data.value(t, i)) for i in range(len(t.values or []))),
             *(fmt_param(t.params[n]) if n in t.params else "—" for n in names),
             f"{t.duration.total_seconds():.2f}" if t.duration is not None else "—",
         ]

@@ -11,7 +11,8 @@ import numpy as np
 
 from tunelab.importance._params import ParamSpec
 from tunelab.report import _svg as svg
-from tunelab.report._chart import Chart
+from tunelab.report._chart import FULL_WIDTH, HALF_WIDTH, THIRD_WIDTH, Chart
+from tunelab.report._metrics import Measure
 from tunelab.report._parallel import ParallelAxis, ParallelCoordinates
 from tunelab.trial import FrozenTrial, StudyDirection, TrialState
 
@@ -30,6 +31,8 @@ class StudyData:
         trials: All trials, by number.
         complete: COMPLETE trials whose every objective value is finite.
         specs: Every parameter seen, in first-seen order.
+        measures: What each objective measures (name, sign, natural direction).
+        others: Further metrics the trials recorded, by user attribute name.
     """
 
     name: str
@@ -37,6 +40,8 @@ class StudyData:
     trials: tuple[FrozenTrial, ...]
     complete: tuple[FrozenTrial, ...]
     specs: tuple[ParamSpec, ...]
+    measures: tuple[Measure, ...]
+    others: dict[str, Measure]
 
     @property
     def multi(self) -> bool:
@@ -44,18 +49,21 @@ class StudyData:
         return len(self.directions) > 1
 
     def objective_label(self, index: int) -> str:
-        """Axis title of objective ``index``, with its direction."""
-        name = "objective" if not self.multi else f"objective {index}"
-        return f"{name} ({self.directions[index].name.lower()})"
+        """Axis title of objective ``index``: its metric's name and direction."""
+        return self.measures[index].label(index if self.multi else None)
+
+    def objective_name(self, index: int) -> str:
+        """Short name of objective ``index`` (no direction)."""
+        return self.measures[index].short(index if self.multi else None)
 
     def value(self, trial: FrozenTrial, index: int = 0) -> float:
-        """Objective ``index`` of a trial that has values."""
+        """Objective ``index`` of a trial that has values, with the metric's natural sign."""
         assert trial.values is not None
-        return float(trial.values[index])
+        return self.measures[index].natural(float(trial.values[index]))
 
     def is_better(self, a: float, b: float, index: int = 0) -> bool:
-        """Whether ``a`` beats ``b`` on objective ``index``."""
-        if self.directions[index] == StudyDirection.MAXIMIZE:
+        """Whether natural value ``a`` beats ``b`` on objective ``index``."""
+        if self.measures[index].direction == StudyDirection.MAXIMIZE:
             return a > b
         return a < b
 
@@ -74,7 +82,10 @@ def trial_tooltip(data: StudyData, trial: FrozenTrial) -> str:
     """Hover text of a trial: number, values and parameters."""
     lines = [f"trial #{trial.number} ({trial.state.name.lower()})"]
     if trial.values is not None:
-        lines.append("value: " + ", ".join(fmt(v) for v in trial.values))
+        lines.extend(
+            f"{data.objective_name(i)}: {fmt(data.value(trial, i))}"
+            for i in range(len(trial.values))
+        )
     lines.extend(f"{k} = {fmt_param(v)}" for k, v in trial.params.items())
     return "\n".join(lines)
 
@@ -101,7 +112,7 @@ def history_chart(data: StudyData) -> Chart:
         x_label="trial number",
         y_label=data.objective_label(0),
         y_scale=_value_scale(values + [data.value(t) for t in pruned]),
-        width=760,
+        width=FULL_WIDTH,
     )
     tips = [trial_tooltip(data, t) for t in done]
     chart.points([t.number for t in done], values, label="complete", tooltips=tips)
@@ -197,25 +208,56 @@ def pareto_chart(data: StudyData, front: Sequence[FrozenTrial]) -> Chart:
     return chart
 
 
-def importance_chart(importances: dict[str, float]) -> Chart:
-    """Horizontal bars, most important parameter on top."""
+def importance_chart(importances: dict[str, float], data: StudyData, index: int = 0) -> Chart:
+    """Horizontal bars, most important parameter on top, for objective ``index``."""
     names = list(importances)[::-1]
     shares = [importances[n] for n in names]
+    title = "Parameter importance"
+    if data.multi:
+        title += f" for {data.objective_name(index)}"
     chart = Chart(
         name="importance",
-        title="Parameter importance",
+        title=title,
         x_label="share of explained variance",
         y_scale="category",
         y_categories=names,
-        height=max(160.0, 70 + 26 * len(names)),
-        width=620,
+        height=max(200.0, 80 + 26 * len(names)),
+        width=HALF_WIDTH if data.multi else FULL_WIDTH,
     )
     chart.bars(shares, tooltips=[f"{n}: {s:.3f}" for n, s in zip(names, shares, strict=True)])
     return chart
 
 
-def parallel_plot(data: StudyData) -> ParallelCoordinates:
-    """One axis per parameter plus the first objective; one polyline per complete trial."""
+def metric_chart(data: StudyData, stored: str, measure: Measure) -> Chart:
+    """A recorded (not optimised) metric of each complete trial, by trial number."""
+    done = [t for t in data.complete if _is_number(t.user_attrs.get(stored))]
+    values = [measure.natural(float(t.user_attrs[stored])) for t in done]
+    chart = Chart(
+        name="metric",
+        title=measure.short(),
+        x_label="trial number",
+        y_label=measure.label(),
+        y_scale=_value_scale(values),
+        width=HALF_WIDTH,
+        height=300,
+    )
+    tips = [
+        f"trial #{t.number}\n{measure.short()}: {fmt(v)}" for t, v in zip(done, values, strict=True)
+    ]
+    chart.points([t.number for t in done], values, color=svg.PALETTE[1], tooltips=tips)
+    return chart
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def parallel_plot(data: StudyData, index: int = 0) -> ParallelCoordinates:
+    """One axis per parameter and per objective; one polyline per complete trial.
+
+    Lines are coloured by objective ``index`` (one plot per objective in a
+    multi-objective report).
+    """
     done = data.complete
     axes = [
         ParallelAxis(
@@ -227,23 +269,27 @@ def parallel_plot(data: StudyData) -> ParallelCoordinates:
             ),
             categories=spec.labels,
             bounds=spec.bounds,
+            integer=spec.integer,
         )
         for spec in data.specs
     ]
-    values = tuple(data.value(t) for t in done)
-    name = "objective" if not data.multi else "objective 0"
+    for i in range(len(data.directions)):
+        objective = tuple(data.value(t, i) for t in done)
+        axes.append(ParallelAxis(data.objective_name(i), _value_scale(objective), objective))
+    values = tuple(data.value(t, index) for t in done)
+    name = data.objective_name(index)
     scale = _value_scale(values)
-    axes.append(ParallelAxis(name, scale, values))
     # Objectives spanning decades are coloured by their log, or nearly all lines look alike.
     colors = [math.log10(v) for v in values] if scale == "log" else list(values)
+    title = "Parallel coordinates" + (f", coloured by {name}" if data.multi else "")
     return ParallelCoordinates(
         name="parallel",
-        title="Parallel coordinates",
+        title=title,
         axes=axes,
         color_values=colors,
         color_label=f"log10 {name}" if scale == "log" else name,
         tooltips=[trial_tooltip(data, t) for t in done],
-        best_high=data.directions[0] == StudyDirection.MAXIMIZE,
+        best_high=data.measures[index].direction == StudyDirection.MAXIMIZE,
     )
 
 
@@ -266,8 +312,9 @@ def slice_chart(data: StudyData, spec: ParamSpec, index: int) -> Chart:
         x_scale=spec.kind,
         x_categories=spec.labels,
         x_range=spec.bounds if spec.bounds and spec.bounds[1] > spec.bounds[0] else None,
+        x_integer=spec.integer,
         y_scale=_value_scale([data.value(t) for t in done]),
-        width=400,
+        width=THIRD_WIDTH,
         height=300,
         colorbar=svg.Colorbar(min(numbers), max(numbers), "trial") if numbers else None,
     )

@@ -290,11 +290,19 @@ class Colorbar:
     label: str
 
 
-COLORBAR_WIDTH = 74.0
+COLORBAR_WIDTH = 92.0
+# The bar, the gap to its tick labels, and the room kept for the rotated title.
+_BAR_WIDTH = 12.0
+_TICK_GAP = 4.0
+_TITLE_ROOM = 16.0
 
 
 def colorbar(bar: Colorbar, x: float, box: Box, value_scale: Scale) -> str:
-    """Stepped colour bar right of ``box``, labelled with ``value_scale``'s ticks."""
+    """Stepped colour bar right of ``box``, labelled with ``value_scale``'s ticks.
+
+    The title reads bottom-to-top beside the tick labels, so a long metric name fits
+    the bar's height instead of running past the plot's right edge.
+    """
     parts = ['<g class="colorbar">']
     height = (box.bottom - box.top) / _COLORBAR_STEPS
     for i in range(_COLORBAR_STEPS):
@@ -304,10 +312,18 @@ def colorbar(bar: Colorbar, x: float, box: Box, value_scale: Scale) -> str:
             f'<rect x="{px(x)}" y="{px(y)}" width="12" height="{px(height + 0.5)}" '
             f'fill="{sequential_color(t)}"/>'
         )
-    for tick in value_scale.ticks():
+    ticks = value_scale.ticks()
+    room = COLORBAR_WIDTH - _BAR_WIDTH - _TICK_GAP - _TITLE_ROOM - 14
+    labels = [truncate(t.label, int(room / CHAR_WIDTH)) for t in ticks]
+    for tick, label in zip(ticks, labels, strict=True):
         parts.append(
-            f'<text x="{px(x + 16)}" y="{px(tick.pixel + 4)}" fill="#333">{esc(tick.label)}</text>'
+            f'<text x="{px(x + _BAR_WIDTH + _TICK_GAP)}" y="{px(tick.pixel + 4)}" '
+            f'fill="#333">{esc(label)}</text>'
         )
-    parts.append(text(x + 6, box.top - 8, truncate(bar.label, 16), anchor="middle"))
+    widest = max((text_width(label) for label in labels), default=0.0)
+    title_x = x + _BAR_WIDTH + _TICK_GAP + widest + _TITLE_ROOM / 2 + 6
+    title = truncate(bar.label, int((box.bottom - box.top) / CHAR_WIDTH))
+    mid = (box.top + box.bottom) / 2
+    parts.append(text(title_x, mid, title, anchor="middle", css="colorbar-title", rotate=True))
     parts.append("</g>")
     return "".join(parts)

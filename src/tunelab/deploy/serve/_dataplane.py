@@ -100,6 +100,8 @@ class DataPlane:
         if served.matrix_datatype is not None:
             shape = [-1, len(served.inputs)]
             parameters["matrix_input"] = {"datatype": served.matrix_datatype, "shape": shape}
+        if served.model.card.explanation is not None:
+            parameters["explanation"] = served.model.card.explanation
         metadata = ModelMetadata(
             name=served.name,
             versions=[served.version],
