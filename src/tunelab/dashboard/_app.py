@@ -101,6 +101,8 @@ class Dashboard:
         self.cache = StudyCache(storage)
         self.importances = _views.Importances()
         self._key = None if api_key is None else api_key.encode("utf-8")
+        # Set when the server stops, so that open long polls answer at once.
+        self.closing = False
 
     # -- plumbing --
     def study(self, request: Request) -> StudyData:
@@ -252,7 +254,7 @@ class Dashboard:
         wait = min(MAX_WAIT_SECONDS, max(0.0, _float(request, "wait", 0.0)))
         data = await run_in_threadpool(self.study, request)
         deadline = time.monotonic() + wait
-        while data.cursor <= cursor and time.monotonic() < deadline:
+        while data.cursor <= cursor and time.monotonic() < deadline and not self.closing:
             if await request.is_disconnected():
                 return Response(status_code=204)
             await asyncio.sleep(POLL_SECONDS)
@@ -470,7 +472,9 @@ def create_app(storage: BaseStorage, *, api_key: str | None = None) -> Starlette
         assert isinstance(exc, _views.ViewError)
         return JSONResponse({"error": str(exc)}, status_code=exc.status)
 
-    return Starlette(
+    app = Starlette(
         routes=routes,
         exception_handlers={HTTPError: on_http_error, _views.ViewError: on_view_error},
     )
+    app.state.dashboard = dash
+    return app

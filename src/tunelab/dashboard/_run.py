@@ -33,7 +33,15 @@ def run_dashboard(
         api_key: Key the write actions need; None keeps the dashboard read-only.
     """
     app = create_app(get_storage(storage), api_key=api_key)
-    _uvicorn().run(app, host=host, port=port, log_level="warning", access_log=False)
+    _uvicorn().run(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        # Browsers hold long polls open; stopping waits for them at most this long.
+        timeout_graceful_shutdown=1,
+    )
 
 
 class DashboardThread:
@@ -98,6 +106,7 @@ class DashboardThread:
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop serving; wait up to ``timeout`` seconds for the thread."""
+        self.app.state.dashboard.closing = True
         self._server.should_exit = True
         if self._thread.is_alive():
             self._thread.join(timeout)

@@ -25,6 +25,7 @@ CURVE_TRIALS = 40
 CURVE_STEPS = 200
 CONTOUR_BINS = 24
 IMPORTANCE_TRIALS = 5000
+IMPORTANCE_GROWTH = 0.01
 SORTABLE = ("number", "state", "duration", "start", "complete")
 
 
@@ -418,24 +419,27 @@ def curves(data: StudyData, limit: int = CURVE_TRIALS, steps: int = CURVE_STEPS)
 
 
 class Importances:
-    """Parameter importances of a study, computed once per number of complete trials."""
+    """Parameter importances of each study, cached by its number of complete trials.
+
+    A large study is not re-analysed for every new trial: the cached answer stands
+    until the complete trials have grown by :data:`IMPORTANCE_GROWTH` (or by one, below
+    100 trials).
+    """
 
     def __init__(self) -> None:
-        self._cache: dict[tuple[int, int], dict[str, Any]] = {}
+        self._cache: dict[int, dict[str, Any]] = {}
         self._lock = threading.Lock()
 
     def get(self, data: StudyData, limit: int = IMPORTANCE_TRIALS) -> dict[str, Any]:
         """Importances per objective, from at most ``limit`` sampled complete trials."""
         a = data.arrays()
         n_complete = int(np.count_nonzero(a["state"] == _COMPLETE))
-        key = (data.study_id, n_complete)
         with self._lock:
-            cached = self._cache.get(key)
-            if cached is not None:
+            cached = self._cache.get(data.study_id)
+            if cached is not None and n_complete <= cached["n_complete"] * (1 + IMPORTANCE_GROWTH):
                 return cached
             result = _importances(data, n_complete, limit)
-            self._cache = {k: v for k, v in self._cache.items() if k[0] != data.study_id}
-            self._cache[key] = result
+            self._cache[data.study_id] = result
             return result
 
 
