@@ -186,7 +186,9 @@ def select(
     if search:
         needle = search.lower()
         hits = [
-            data.number_of(i) for i, reason in data.fail_reason.items() if needle in reason.lower()
+            data.number_of(i)
+            for i, reason in list(data.fail_reason.items())
+            if needle in reason.lower()
         ]
         if needle.isdigit():
             hits.append(int(needle))
@@ -345,6 +347,15 @@ def _front(points: np.ndarray) -> np.ndarray:
     """Indices of the rows no other row dominates (every column minimised)."""
     order = np.lexsort(points.T[::-1])
     candidates = points[order]
+    if points.shape[1] == 2:
+        # Sorted by the first objective (ties by the second), a row is on the front when
+        # its second objective beats every row before it.
+        second = candidates[:, 1]
+        on = second < np.r_[np.inf, np.minimum.accumulate(second)[:-1]]
+        # A copy of a front row dominates nothing and is not dominated: it is on the front too.
+        for i in np.flatnonzero(np.all(candidates[1:] == candidates[:-1], axis=1)) + 1:
+            on[i] = on[i - 1]
+        return np.asarray(order[on], dtype=int)
     keep: list[int] = []
     for i in range(len(candidates)):
         p = candidates[i]
@@ -450,6 +461,7 @@ def _importances(data: StudyData, n_complete: int, limit: int) -> dict[str, Any]
     data.ensure_params()
     a = data.arrays()
     per_objective: list[dict[str, float]] = []
+    problems: list[str] = []
     used = 0
     for k in range(len(data.directions)):
         numbers = _sample(data, k, limit)
@@ -469,7 +481,12 @@ def _importances(data: StudyData, n_complete: int, limit: int) -> dict[str, Any]
                 tl.create_trial(value=float(a[f"value{k}"][n]), params=params, distributions=dists)
             )
         study.add_trials(trials)
-        found = get_param_importances(study)
+        try:
+            found = get_param_importances(study)
+        except ValueError as exc:
+            # Too few distinct values or trials: said on the chart, not as an error.
+            problems.append(str(exc))
+            found = {}
         per_objective.append({name: float(v) for name, v in found.items()})
     return {
         "objectives": per_objective,
