@@ -353,8 +353,8 @@ def _front(points: np.ndarray) -> np.ndarray:
         second = candidates[:, 1]
         on = second < np.r_[np.inf, np.minimum.accumulate(second)[:-1]]
         # A copy of a front row dominates nothing and is not dominated: it is on the front too.
-        for i in np.flatnonzero(np.all(candidates[1:] == candidates[:-1], axis=1)) + 1:
-            on[i] = on[i - 1]
+        for copy in np.flatnonzero(np.all(candidates[1:] == candidates[:-1], axis=1)) + 1:
+            on[copy] = on[copy - 1]
         return np.asarray(order[on], dtype=int)
     keep: list[int] = []
     for i in range(len(candidates)):
