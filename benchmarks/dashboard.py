@@ -166,10 +166,12 @@ def measure_tunelab(db: Path, p: int, updates: int, visits: int) -> dict[str, An
 
     port = _free_port()
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent / "src")}
+    # Requests still in flight when the server is stopped print tracebacks; not ours to see.
     server = subprocess.Popen(
         [sys.executable, "-m", "tunelab.cli", "dashboard", f"sqlite:///{db}", "--port", str(port)],
         env=env,
         stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}/studies/{STUDY}"
     mark = "performance.getEntriesByName('first-meaningful-paint').length > 0"
@@ -219,7 +221,8 @@ def measure_tunelab(db: Path, p: int, updates: int, visits: int) -> dict[str, An
     }
 
 
-def measure_optuna_dashboard(db: Path, visits: int) -> dict[str, Any]:
+def measure_optuna_dashboard(db: Path, visits: int, timeout_s: float) -> dict[str, Any]:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
 
     command = shutil.which("optuna-dashboard", path=str(Path(sys.executable).parent))
@@ -232,7 +235,8 @@ def measure_optuna_dashboard(db: Path, visits: int) -> dict[str, Any]:
         stderr=subprocess.DEVNULL,
     )
     drawn = "document.querySelector('.js-plotly-plot .scatterlayer .point') !== null"
-    times = []
+    times: list[float] = []
+    outcome: dict[str, Any] = {}
     try:
         _wait_http(f"http://127.0.0.1:{port}/dashboard", 60)
         with sync_playwright() as pw:
@@ -240,16 +244,21 @@ def measure_optuna_dashboard(db: Path, visits: int) -> dict[str, Any]:
             page = browser.new_page(viewport={"width": 1400, "height": 900})
             for _ in range(1 + visits):
                 page.goto(f"http://127.0.0.1:{port}/dashboard/studies/1")
-                page.wait_for_function(drawn, timeout=300_000, polling=50)
+                try:
+                    page.wait_for_function(drawn, timeout=timeout_s * 1000, polling=50)
+                except PlaywrightTimeout:
+                    outcome["not_drawn"] = f"no history point drawn within {timeout_s} s"
+                    break
                 times.append(float(page.evaluate("performance.now()")))
             browser.close()
     finally:
         server.terminate()
         server.wait(30)
     return {
-        "history_drawn_cold_ms": times[0],
+        **outcome,
+        "history_drawn_cold_ms": times[0] if times else None,
         "history_drawn_warm_ms": times[1:],
-        "history_drawn_warm_median_ms": statistics.median(times[1:]) if visits else None,
+        "history_drawn_warm_median_ms": statistics.median(times[1:]) if len(times) > 1 else None,
     }
 
 
@@ -260,6 +269,8 @@ def main() -> None:
     parser.add_argument("--updates", type=int, default=10)
     parser.add_argument("--visits", type=int, default=3)
     parser.add_argument("--skip-optuna", action="store_true")
+    parser.add_argument("--optuna-visits", type=int, default=1)
+    parser.add_argument("--optuna-timeout", type=float, default=240.0, help="seconds per visit")
     args = parser.parse_args()
     RESULTS_DIR.mkdir(exist_ok=True)
     tag = f"{args.trials}x{args.params}"
@@ -280,7 +291,10 @@ def main() -> None:
     if not args.skip_optuna:
         if not theirs.exists():
             built["optuna_db_s"] = build_optuna(theirs, args.trials, args.params, seed=0)
-        result["optuna_dashboard"] = measure_optuna_dashboard(theirs, args.visits)
+        write_json("dashboard.json", {**result, "optuna_dashboard": "not measured yet"})
+        result["optuna_dashboard"] = measure_optuna_dashboard(
+            theirs, args.optuna_visits, args.optuna_timeout
+        )
     work.unlink()
     t, o = result["tunelab"], result.get("optuna_dashboard", {})
     print_table(

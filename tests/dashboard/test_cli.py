@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from tunelab.cli._app import app
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
 _SRC = str(Path(__file__).resolve().parents[2] / "src")
 
