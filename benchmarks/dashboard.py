@@ -288,6 +288,12 @@ def main() -> None:
     result: dict[str, Any] = {
         "tunelab": measure_tunelab(work, args.params, args.updates, args.visits)
     }
+    previous = RESULTS_DIR / "dashboard.json"
+    if args.skip_optuna and previous.exists():
+        # Keep the peer's figures of the last full run beside the new ones.
+        kept = json.loads(previous.read_text()).get("optuna_dashboard")
+        if isinstance(kept, dict):
+            result["optuna_dashboard"] = {**kept, "from_an_earlier_run": True}
     if not args.skip_optuna:
         if not theirs.exists():
             built["optuna_db_s"] = build_optuna(theirs, args.trials, args.params, seed=0)

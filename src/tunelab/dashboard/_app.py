@@ -14,6 +14,7 @@ import hmac
 import io
 import json
 import math
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from importlib import resources
@@ -104,6 +105,22 @@ class Dashboard:
         # Set when the server stops, so that open long polls answer at once.
         self.closing = False
 
+    def warm_up(self) -> threading.Thread:
+        """Read every study's columns in a background thread, before the first page asks."""
+
+        def work() -> None:
+            for name in study_names(self.storage):
+                if self.closing:
+                    return
+                try:
+                    self.cache.get(name)
+                except StudyNotFoundError:
+                    continue  # deleted meanwhile
+
+        thread = threading.Thread(target=work, name="tunelab-dashboard-warm-up", daemon=True)
+        thread.start()
+        return thread
+
     # -- plumbing --
     def study(self, request: Request) -> StudyData:
         name = request.path_params["name"]
@@ -143,9 +160,18 @@ class Dashboard:
         return HTMLResponse(_pages.page("Studies", "studies", {}))
 
     async def page_study(self, request: Request) -> Response:
-        data = await run_in_threadpool(self.study, request)
-        info = {"study": data.name, "writable": self._key is not None}
-        return HTMLResponse(_pages.page(f"Study {data.name}", "study", info))
+        name = request.path_params["name"]
+
+        def exists() -> None:
+            # Only the name: the shell is sent before the study's trials are read.
+            try:
+                self.storage.get_study_id_from_name(name)
+            except StudyNotFoundError:
+                raise HTTPError(404, f"no study named {name!r} in this storage") from None
+
+        await run_in_threadpool(exists)
+        info = {"study": name, "writable": self._key is not None}
+        return HTMLResponse(_pages.page(f"Study {name}", "study", info))
 
     async def page_trial(self, request: Request) -> Response:
         data = await run_in_threadpool(self.study, request)
@@ -428,12 +454,16 @@ def _csv(data: StudyData, table: list[dict[str, Any]]) -> str:
     return out.getvalue()
 
 
-def create_app(storage: BaseStorage, *, api_key: str | None = None) -> Starlette:
+def create_app(
+    storage: BaseStorage, *, api_key: str | None = None, warm_up: bool = False
+) -> Starlette:
     """The dashboard's ASGI app over ``storage``.
 
     Args:
         storage: Where the studies live (any :class:`~tunelab.storage.BaseStorage`).
         api_key: Key the write actions need; None (the default) makes it read-only.
+        warm_up: Start reading every study's trials now, in a background thread, so that
+            the first page of a large study does not wait for it.
 
     Returns:
         A Starlette app; serve it with uvicorn or :func:`tunelab.dashboard.run_dashboard`.
@@ -477,4 +507,6 @@ def create_app(storage: BaseStorage, *, api_key: str | None = None) -> Starlette
         exception_handlers={HTTPError: on_http_error, _views.ViewError: on_view_error},
     )
     app.state.dashboard = dash
+    if warm_up:
+        dash.warm_up()
     return app

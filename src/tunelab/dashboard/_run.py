@@ -32,7 +32,7 @@ def run_dashboard(
         port: Port to listen on.
         api_key: Key the write actions need; None keeps the dashboard read-only.
     """
-    app = create_app(get_storage(storage), api_key=api_key)
+    app = create_app(get_storage(storage), api_key=api_key, warm_up=True)
     _uvicorn().run(
         app,
         host=host,
@@ -65,7 +65,7 @@ class DashboardThread:
         api_key: str | None = None,
     ) -> None:
         uvicorn = _uvicorn()
-        self.app = create_app(get_storage(storage), api_key=api_key)
+        self.app = create_app(get_storage(storage), api_key=api_key, warm_up=True)
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind((host, port))
