@@ -165,8 +165,8 @@ class SQLSource(Source):
         # one per row, and rows built from columns skip Python-level work per row.
         ids, numbers, states, texts, starts, completes = zip(*rows, strict=True)
         values = json.loads("[" + ",".join("null" if t is None else t for t in texts) + "]")
-        columns = zip(ids, numbers, states, values, starts, completes, strict=True)
-        return list(map(TrialRow._make, columns))
+        by_row = zip(ids, numbers, states, values, starts, completes, strict=True)
+        return list(map(TrialRow._make, by_row))
 
     def _dist(self, text: str) -> BaseDistribution:
         dist = self._dists.get(text)
