@@ -161,7 +161,7 @@ def _write_trial(
     return trial.number, time.time() * 1000
 
 
-def measure_tunelab(db: Path, p: int, updates: int, visits: int) -> dict[str, Any]:
+def measure_tunelab(db: Path, p: int, updates: int, visits: int, settle_s: float) -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
     port = _free_port()
@@ -191,7 +191,9 @@ def measure_tunelab(db: Path, p: int, updates: int, visits: int) -> dict[str, An
                 page.reload()
                 page.wait_for_function(mark, timeout=120_000)
                 warm.append(float(page.evaluate(paint)))
-            page.wait_for_timeout(3000)  # let the parameter charts load before timing updates
+            # The first visits start the parameter read and the importances (seconds of
+            # server work at this size); updates are timed once they are done.
+            page.wait_for_timeout(settle_s * 1000)
             storage = SQLStorage(f"sqlite:///{db}")
             study_id = storage.get_study_id_from_name(STUDY)
             rng = np.random.default_rng(1)
@@ -217,6 +219,7 @@ def measure_tunelab(db: Path, p: int, updates: int, visits: int) -> dict[str, An
         "update_ms": latencies,
         "update_median_ms": statistics.median(latencies),
         "update_max_ms": max(latencies),
+        "settle_s": settle_s,
         "page_errors": errors,
     }
 
@@ -268,6 +271,7 @@ def main() -> None:
     parser.add_argument("--params", type=int, default=20)
     parser.add_argument("--updates", type=int, default=10)
     parser.add_argument("--visits", type=int, default=3)
+    parser.add_argument("--settle", type=float, default=20.0, help="seconds before updates")
     parser.add_argument("--skip-optuna", action="store_true")
     parser.add_argument("--optuna-visits", type=int, default=1)
     parser.add_argument("--optuna-timeout", type=float, default=240.0, help="seconds per visit")
@@ -286,7 +290,7 @@ def main() -> None:
         Path(f"{work}{suffix}").unlink(missing_ok=True)
     load = os.getloadavg()
     result: dict[str, Any] = {
-        "tunelab": measure_tunelab(work, args.params, args.updates, args.visits)
+        "tunelab": measure_tunelab(work, args.params, args.updates, args.visits, args.settle)
     }
     previous = RESULTS_DIR / "dashboard.json"
     if args.skip_optuna and previous.exists():

@@ -254,3 +254,16 @@ def test_write_actions_change_the_storage(sqlite_url: str) -> None:
     assert trial.number == number and trial.suggest_float("x", -4, 4) == 0.5
     study.tell(trial, 1.0)
     storage.close()
+
+
+def test_infinite_values_are_sent_as_null() -> None:
+    storage = InMemoryStorage()
+    study = tl.create_study(storage=storage, study_name="inf")
+    dist = FloatDistribution(0, 1)
+    for value in (float("inf"), 1.0):
+        study.add_trial(tl.create_trial(value=value, params={"x": 0.5}, distributions={"x": dist}))
+    with DashboardThread(storage) as server, httpx.Client(base_url=server.url) as client:
+        assert client.get("/api/studies/inf/trials/0").json()["values"] == [None]
+        assert client.get("/api/studies/inf/history").json()["points"] == [[0, None], [1, 1.0]]
+        rows = client.get("/api/studies/inf/table").json()["rows"]
+        assert [r["values"] for r in rows] == [[None], [1.0]]

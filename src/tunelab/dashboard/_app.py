@@ -256,7 +256,7 @@ class Dashboard:
             "number": trial.number,
             "trial_id": trial.trial_id,
             "state": trial.state.name,
-            "values": trial.values,
+            "values": None if trial.values is None else [_num(v) for v in trial.values],
             "params": {k: _jsonable(v) for k, v in trial.params.items()},
             "distributions": {k: repr(d) for k, d in trial.distributions.items()},
             "intermediate_values": [[s, _num(v)] for s, v in trial.intermediate_values.items()],
