@@ -9,7 +9,7 @@ from typer.core import TyperGroup
 
 from tunelab import __version__
 from tunelab import logging as tl_logging
-from tunelab.cli import _evaluate, _report, _tune, _worker
+from tunelab.cli import _dashboard, _evaluate, _report, _tune, _worker
 from tunelab.cli._common import CommandError, report_error, stdout
 from tunelab.cli._demo import demo
 from tunelab.cli._models import models_app, predict, register, serve
@@ -51,6 +51,7 @@ _tune.register(app)
 _evaluate.register(app)
 _report.register(app)
 _worker.register(app)
+_dashboard.register(app)
 
 
 def _print_version(value: bool) -> None:

@@ -1,0 +1,269 @@
+"""The dashboard's JSON API over real storages, through a real HTTP server."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import httpx
+import numpy as np
+import pytest
+
+import tunelab as tl
+from tunelab.dashboard import DashboardThread
+from tunelab.distributions import FloatDistribution
+from tunelab.storage import BaseStorage, InMemoryStorage, SQLStorage
+from tunelab.trial import TrialState
+
+from .conftest import API_KEY, fill, multi
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
+def served(
+    request: pytest.FixtureRequest, storage_url_factory: Callable[[str], str]
+) -> Iterator[tuple[BaseStorage, httpx.Client]]:
+    """The 'demo' and 'pair' studies in a storage of each kind, and a client of their dashboard."""
+    if request.param == "memory":
+        storage: BaseStorage = InMemoryStorage()
+    else:
+        storage = SQLStorage(storage_url_factory(request.param))
+    fill(storage)
+    multi(storage)
+    with (
+        DashboardThread(storage, api_key=API_KEY) as server,
+        httpx.Client(base_url=server.url, timeout=60) as client,
+    ):
+        yield storage, client
+    storage.close()
+
+
+def _trials(storage: BaseStorage, name: str) -> list[tl.FrozenTrial]:
+    return storage.get_all_trials(storage.get_study_id_from_name(name))
+
+
+def test_every_view_agrees_with_the_storage(served: tuple[BaseStorage, httpx.Client]) -> None:
+    storage, client = served
+    trials = _trials(storage, "demo")
+    studies = {s["name"]: s for s in client.get("/api/studies").json()["studies"]}
+    assert set(studies) == {"demo", "pair"}
+    demo = studies["demo"]
+    for state in TrialState:
+        assert demo["counts"][state.name] == sum(t.state == state for t in trials)
+    assert demo["running"] == 1
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    best = min(complete, key=lambda t: t.values[0])
+    assert demo["best"] == [{"number": best.number, "value": best.values[0]}]
+
+    history = client.get("/api/studies/demo/history").json()
+    assert [p[0] for p in history["points"]] == [t.number for t in complete]
+    running_best, steps = float("inf"), []
+    for t in complete:
+        if t.values[0] < running_best:
+            running_best = t.values[0]
+            steps.append([t.number, running_best])
+    assert history["best"] == steps
+
+    failed = client.get("/api/studies/demo/table", params={"state": "FAIL"}).json()
+    assert failed["total"] == sum(t.state == TrialState.FAIL for t in trials) > 0
+    assert all(r["fail_reason"].startswith("RuntimeError: diverged") for r in failed["rows"])
+    by_value = client.get(
+        "/api/studies/demo/table", params={"sort": "value0", "desc": 1, "size": 5}
+    ).json()
+    # Pruned trials keep their last intermediate value, and sort with the rest.
+    expected = sorted((t for t in trials if t.values), key=lambda t: -t.values[0])[:5]
+    assert [r["number"] for r in by_value["rows"]] == [t.number for t in expected]
+    assert by_value["rows"][0]["params"] == expected[0].params
+    by_param = client.get("/api/studies/demo/table", params={"sort": "param:depth"}).json()
+    depths = [r["params"]["depth"] for r in by_param["rows"] if "depth" in r["params"]]
+    assert depths == sorted(depths) and len(depths) > 10
+
+    trial = client.get(f"/api/studies/demo/trials/{best.number}").json()
+    assert trial["params"] == best.params and trial["values"] == best.values
+    assert [s for s, _ in trial["intermediate_values"]] == [0, 1, 2, 3, 4]
+
+    params = client.get("/api/studies/demo/parameters").json()
+    assert [a["name"] for a in params["axes"]] == ["depth", "kind", "lr", "x"]
+    assert all(len(p) == len(params["values"]) == len(complete) for p in params["positions"])
+    assert all(p is None or 0 <= p <= 1 for column in params["positions"] for p in column)
+    contour = client.get("/api/studies/demo/contour", params={"x": "x", "y": "lr"}).json()
+    assert contour["n_trials"] == len(complete) and len(contour["grid"]) == contour["bins"] ** 2
+    curves = client.get("/api/studies/demo/curves").json()["curves"]
+    assert curves and all(c["steps"] == [0, 1, 2, 3, 4] for c in curves)
+    importances = client.get("/api/studies/demo/importances").json()
+    assert set(importances["objectives"][0]) <= {"x", "lr", "kind", "depth"}
+    assert importances["n_complete"] == len(complete)
+
+    pair = [t for t in _trials(storage, "pair") if t.state == TrialState.COMPLETE]
+    front = client.get("/api/studies/pair/pareto").json()["front"]
+    for number, a, b in front:
+        assert not any(
+            t.values[0] <= a and t.values[1] >= b and (t.values[0] < a or t.values[1] > b)
+            for t in pair
+        ), f"trial {number} is dominated"
+    dominated = {t.number for t in pair} - {row[0] for row in front}
+    assert all(
+        any(
+            t.values[0] <= u.values[0] and t.values[1] >= u.values[1] and t.number != u.number
+            for t in pair
+        )
+        for u in pair
+        if u.number in dominated
+    )
+
+    csv = client.get("/api/studies/demo/download.csv").text.splitlines()
+    assert csv[0].startswith("number,state,value0") and len(csv) == len(trials) + 1
+    dump = client.get("/api/studies/demo/download.json", params={"state": "COMPLETE"}).json()
+    assert len(dump["trials"]) == len(complete)
+
+
+def test_changes_since_a_cursor_hold_only_new_and_changed_trials(
+    served: tuple[BaseStorage, httpx.Client],
+) -> None:
+    storage, client = served
+    start = client.get("/api/studies/demo/changes", params={"cursor": 0}).json()
+    cursor = start["cursor"]
+    study = tl.load_study(study_name="demo", storage=storage)
+    running = next(t for t in _trials(storage, "demo") if t.state == TrialState.RUNNING)
+
+    def write() -> None:
+        time.sleep(0.3)
+        study.add_trial(
+            tl.create_trial(
+                value=-1.0, params={"x": 1.0}, distributions={"x": FloatDistribution(-4, 4)}
+            )
+        )
+        storage.set_trial_state_values(running.trial_id, TrialState.COMPLETE, [9.0])
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    seen: dict[int, str] = {}
+    deadline = time.monotonic() + 30
+    while len(seen) < 2 and time.monotonic() < deadline:
+        answer = client.get(
+            "/api/studies/demo/changes", params={"cursor": cursor, "wait": 10}
+        ).json()
+        cursor = answer["cursor"]
+        seen.update({r["number"]: r["state"] for r in answer["rows"]})
+    writer.join()
+    new = len(_trials(storage, "demo")) - 1
+    assert seen == {running.number: "COMPLETE", new: "COMPLETE"}
+    assert answer["summary"]["best"][0] == {"number": new, "value": -1.0}
+    assert answer["summary"]["running"] == 0
+
+
+def test_history_of_a_large_study_is_downsampled_but_keeps_the_extremes() -> None:
+    storage = InMemoryStorage()
+    study = tl.create_study(storage=storage, study_name="big")
+    rng = np.random.default_rng(0)
+    values = rng.normal(size=6000)
+    dist = FloatDistribution(0, 1)
+    study.add_trials(
+        tl.create_trial(value=float(v), params={"x": 0.5}, distributions={"x": dist})
+        for v in values
+    )
+    with DashboardThread(storage) as server:
+        history = httpx.get(f"{server.url}/api/studies/big/history", timeout=60).json()
+    numbers = [p[0] for p in history["points"]]
+    assert len(numbers) <= 2000 + len(history["best"]) and history["n_complete"] == 6000
+    assert int(np.argmin(values)) in numbers and int(np.argmax(values)) in numbers
+    best = np.minimum.accumulate(values)
+    improved = [0, *[i for i in range(1, 6000) if best[i] < best[i - 1]]]
+    assert history["best"] == [[i, float(best[i])] for i in improved]
+    assert set(improved) <= set(numbers)
+    # Every stretch of 6 trials (2000 / 2 buckets) keeps its own lowest and highest value.
+    for start in range(0, 6000, 6):
+        stretch = values[start : start + 6]
+        assert start + int(np.argmin(stretch)) in numbers
+
+
+def test_refusals_are_clear(server: DashboardThread) -> None:
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        missing = client.get("/api/studies/nope/history")
+        assert missing.status_code == 404
+        assert missing.json() == {"error": "no study named 'nope' in this storage"}
+        assert client.get("/studies/nope").status_code == 404
+        assert client.get("/api/studies/demo/trials/999").status_code == 404
+        bad_sort = client.get("/api/studies/demo/table", params={"sort": "bogus"})
+        assert bad_sort.status_code == 422 and "sort must be one of" in bad_sort.json()["error"]
+        bad_page = client.get("/api/studies/demo/table", params={"page": "two"})
+        assert bad_page.status_code == 422 and "'page'" in bad_page.json()["error"]
+        bad_state = client.get("/api/studies/demo/table", params={"state": "DONE"})
+        assert "state must be one of" in bad_state.json()["error"]
+        bad_axis = client.get("/api/studies/demo/contour", params={"x": "x", "y": "nope"})
+        assert bad_axis.status_code == 422 and "'nope'" in bad_axis.json()["error"]
+
+        no_key = client.post("/api/studies/demo/trials", json={"params": {"x": 0.0}})
+        assert no_key.status_code == 401 and "API key" in no_key.json()["error"]
+        wrong = client.post(
+            "/api/studies/demo/notes", json={"text": "hi"}, headers={"X-API-Key": "wrong"}
+        )
+        assert wrong.status_code == 401
+        key = {"Authorization": f"Bearer {API_KEY}"}
+        outside = client.post("/api/studies/demo/trials", json={"params": {"x": 99.0}}, headers=key)
+        assert outside.status_code == 422 and outside.json()["error"].startswith("params.x:")
+        unknown = client.post("/api/studies/demo/trials", json={"params": {"y": 1}}, headers=key)
+        assert unknown.status_code == 422
+        assert "params.y: the study has no parameter 'y'" in unknown.json()["error"]
+        wrong_choice = client.post(
+            "/api/studies/demo/trials", json={"params": {"kind": "z"}}, headers=key
+        )
+        assert wrong_choice.status_code == 422 and "params.kind" in wrong_choice.json()["error"]
+        finished = client.post("/api/studies/demo/trials/0/fail", json={}, headers=key)
+        assert finished.status_code == 409
+        assert "only a RUNNING trial can be failed" in finished.json()["error"]
+
+
+def test_write_actions_change_the_storage(sqlite_url: str) -> None:
+    storage = SQLStorage(sqlite_url)
+    study_id = storage.get_study_id_from_name("demo")
+    running = [t for t in storage.get_all_trials(study_id) if t.state == TrialState.RUNNING]
+    with DashboardThread(storage) as read_only:
+        refused = httpx.post(
+            f"{read_only.url}/api/studies/demo/trials/{running[0].number}/fail", json={}
+        )
+        assert refused.status_code == 403 and "--api-key" in refused.json()["error"]
+    key = {"X-API-Key": API_KEY}
+    with DashboardThread(storage, api_key=API_KEY) as server:
+        base = f"{server.url}/api/studies/demo"
+        queued = httpx.post(
+            f"{base}/trials", json={"params": {"x": 0.5, "kind": "b", "depth": 3}}, headers=key
+        )
+        assert queued.status_code == 201
+        number = queued.json()["number"]
+        failed = httpx.post(
+            f"{base}/trials/{running[0].number}/fail", json={"reason": "stuck"}, headers=key
+        )
+        assert failed.status_code == 200
+        note = httpx.post(
+            f"{base}/notes", json={"text": "looks good", "trial": number}, headers=key
+        )
+        assert note.status_code == 201
+        trial_view = httpx.get(f"{base}/trials/{number}").json()
+    trials = storage.get_all_trials(study_id)
+    assert trials[number].state == TrialState.WAITING
+    assert trials[number].system_attrs["fixed_params"] == {"x": 0.5, "kind": "b", "depth": 3}
+    assert trials[running[0].number].state == TrialState.FAIL
+    assert trials[running[0].number].system_attrs["fail_reason"] == "stuck"
+    assert [n["text"] for n in trial_view["notes"]] == ["looks good"]
+    # The queued trial runs with the given parameters.
+    study = tl.load_study(study_name="demo", storage=storage)
+    trial = study.ask()
+    assert trial.number == number and trial.suggest_float("x", -4, 4) == 0.5
+    study.tell(trial, 1.0)
+    storage.close()
+
+
+def test_infinite_values_are_sent_as_null() -> None:
+    storage = InMemoryStorage()
+    study = tl.create_study(storage=storage, study_name="inf")
+    dist = FloatDistribution(0, 1)
+    for value in (float("inf"), 1.0):
+        study.add_trial(tl.create_trial(value=value, params={"x": 0.5}, distributions={"x": dist}))
+    with DashboardThread(storage) as server, httpx.Client(base_url=server.url) as client:
+        assert client.get("/api/studies/inf/trials/0").json()["values"] == [None]
+        assert client.get("/api/studies/inf/history").json()["points"] == [[0, None], [1, 1.0]]
+        rows = client.get("/api/studies/inf/table").json()["rows"]
+        assert [r["values"] for r in rows] == [[None], [1.0]]
