@@ -146,6 +146,8 @@ class AutoSampler(BaseSampler):
         return self._get(self._choice.get(trial.number, "qmc"))
 
     def reseed_rng(self, seed: int | None = None) -> None:
+        # Samplers are made on first use from self.seed: the new stream must reach them too.
+        self.seed = seed
         for sampler in self._samplers.values():
             sampler.reseed_rng(seed)
 
