@@ -30,10 +30,10 @@ from tunelab.space import (
     from_unit,
 )
 from tunelab.storage import BaseStorage, StudySummary, get_storage
+from tunelab.storage._base import retry_attrs
 from tunelab.trial import (
     CONSTRAINTS_KEY,
     FIXED_PARAMS_KEY,
-    RETRY_OF_KEY,
     FrozenTrial,
     StudyDirection,
     Trial,
@@ -349,6 +349,10 @@ class Study:
         """Start a trial and return it.
 
         Queued trials (from :meth:`enqueue_trial` or retries) are run first.
+        The configuration the sampler chooses jointly for the trial is not one
+        another unfinished trial holds, whichever process or handle asked for
+        it, unless the space has no other left (see ``claimed_configuration``
+        in the trial's system attributes).
 
         Args:
             fixed_distributions: Parameters to sample now, all at once; the
@@ -670,24 +674,18 @@ class Study:
         if grace is None or time.monotonic() < self._next_stale_check:
             return
         self._next_stale_check = time.monotonic() + float(self._settings["heartbeat_interval"])
-        for trial in self._storage.fail_stale_trials(self._study_id, grace):
+        # The storage queues each retry in the transaction that fails the trial.
+        retries = int(self._settings.get("retry_failed", 0))
+        for trial in self._storage.fail_stale_trials(self._study_id, grace, retries=retries):
             self.sampler.after_trial(self._view, trial, TrialState.FAIL, None)
             _logger.warning("Trial %d failed: %s", trial.number, trial.fail_reason)
-            self._retry_if_asked(trial)
 
     def _retry_if_asked(self, trial: FrozenTrial) -> None:
         """Queue a new trial with ``trial``'s parameters if the study retries failed trials."""
-        attempt = int(trial.system_attrs.get("retry_attempt", 0))
-        if attempt < int(self._settings.get("retry_failed", 0)):
+        retry = retry_attrs(trial, int(self._settings.get("retry_failed", 0)))
+        if retry is not None:
             self._storage.create_new_trial(
-                self._study_id,
-                state=TrialState.WAITING,
-                system_attrs={
-                    FIXED_PARAMS_KEY: trial.params,
-                    RETRY_OF_KEY: trial.number,
-                    "retry_attempt": attempt + 1,
-                },
-                user_attrs=trial.user_attrs,
+                self._study_id, state=TrialState.WAITING, system_attrs=retry[0], user_attrs=retry[1]
             )
 
     # -- used by Trial --
