@@ -371,7 +371,8 @@ class Study:
                     frozen, lambda held: self.sampler.claim(self._view, held)
                 )
                 trial._sample_relative()
-                self._settle_claims(frozen, _ConfigurationClaim(self, trial))
+                if trial._relative_params:
+                    self._settle_claims(frozen, _ConfigurationClaim(self, trial))
                 # A slow sampler aged the trial's first heartbeat: renew it before the
                 # next ask could take the new trial for a dead one.
                 if self._grace_period and time.monotonic() - started > self._grace_period / 3:
