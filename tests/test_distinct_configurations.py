@@ -9,14 +9,16 @@ all but one elsewhere.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
 import tunelab as tl
-from tunelab.samplers import AutoSampler
+from tunelab.samplers import AutoSampler, BaseSampler
+from tunelab.space import BaseDistribution, FloatDistribution
 from tunelab.storage import InMemoryStorage
 from tunelab.study import CONFIGURATION_KEY
-from tunelab.trial import TrialState
+from tunelab.trial import FrozenTrial, TrialState
 
 N_HANDLES = 3
 
@@ -76,3 +78,55 @@ def test_reseeded_auto_sampler_leaves_the_shared_seed() -> None:
     again = AutoSampler(seed=0)
     again.reseed_rng(7)
     assert _first_x(again) == _first_x(AutoSampler(seed=7))
+
+
+class _OnePoint(BaseSampler):
+    """Proposes x = 0.5 jointly every time, after running ``meanwhile`` once."""
+
+    def __init__(self, meanwhile: Callable[[], None] | None = None) -> None:
+        self.meanwhile = meanwhile
+
+    def infer_relative_search_space(
+        self, study: Any, trial: FrozenTrial
+    ) -> dict[str, BaseDistribution]:
+        return {"x": FloatDistribution(0.0, 1.0)}
+
+    def sample_relative(
+        self, study: Any, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
+    ) -> dict[str, Any]:
+        if self.meanwhile is not None:
+            self.meanwhile()
+            self.meanwhile = None
+        return {"x": 0.5}
+
+    def sample_independent(
+        self, study: Any, trial: FrozenTrial, name: str, distribution: BaseDistribution
+    ) -> Any:
+        return 0.5
+
+
+def _run(study: tl.Study, trial: tl.Trial) -> float:
+    x = trial.suggest_float("x", 0.0, 1.0)
+    study.tell(trial, x)
+    return x
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+@pytest.mark.parametrize("rival", ["earlier", "later"])
+def test_a_trial_that_ran_while_the_sampler_worked_is_a_rival(
+    kind: str, rival: str, storage_url_factory: Callable[[str], str]
+) -> None:
+    """A fast objective can finish a rival trial before this one's slow sampler returns."""
+    url = InMemoryStorage() if kind == "memory" else storage_url_factory(kind)
+    tl.create_study(study_name="s", storage=url)
+    other = tl.load_study(study_name="s", storage=url, sampler=_OnePoint())
+    rival_x: list[float] = []
+    if rival == "earlier":  # asked before, finished while this trial's sampler worked
+        first = other.ask()
+        meanwhile = lambda: rival_x.append(_run(other, first))  # noqa: E731
+    else:  # asked and finished while this trial's sampler worked
+        meanwhile = lambda: rival_x.append(_run(other, other.ask()))  # noqa: E731
+    study = tl.load_study(study_name="s", storage=url, sampler=_OnePoint(meanwhile))
+    trial = study.ask()
+    assert rival_x == [0.5]
+    assert trial.suggest_float("x", 0.0, 1.0) != 0.5

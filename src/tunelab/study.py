@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import copy
 import hashlib
 import math
@@ -191,6 +192,7 @@ class Study:
         )
         self._next_stale_check = 0.0
         self._optimizing = 0
+        self._unfinished_at_sampling: list[int] = []
         # Whoever opens the study sees the trials of dead workers as FAIL, not RUNNING.
         self._fail_stale_trials()
 
@@ -370,9 +372,11 @@ class Study:
                 frozen = self._settle_claims(
                     frozen, lambda held: self.sampler.claim(self._view, held)
                 )
+                self._unfinished_at_sampling = []
                 trial._sample_relative()
                 if trial._relative_params:
-                    self._settle_claims(frozen, _ConfigurationClaim(self, trial))
+                    claim = _ConfigurationClaim(self, trial, self._unfinished_at_sampling)
+                    self._settle_claims(frozen, claim)
                 # A slow sampler aged the trial's first heartbeat: renew it before the
                 # next ask could take the new trial for a dead one.
                 if self._grace_period and time.monotonic() - started > self._grace_period / 3:
@@ -698,6 +702,11 @@ class Study:
             space = self.sampler.infer_relative_search_space(view, trial)
             if not space:
                 return {}, {}
+            # The trials whose results the sampler may not see: the configuration claim
+            # checks against them even if they finish while the sampler works.
+            self._unfinished_at_sampling = [
+                t.number for t in self._storage.get_all_trials(self._study_id, states=_UNFINISHED)
+            ]
             return space, self.sampler.sample_relative(view, trial, space)
 
     def _sample_independent(self, trial: FrozenTrial, name: str, dist: BaseDistribution) -> Any:
@@ -881,8 +890,11 @@ class _ConfigurationClaim:
     ask at the same moment see the same history, and a model-based sampler
     gives each the same point: a GP's acquisition optimum on a bound is exact.
     So the trial publishes a fingerprint of its joint configuration, and a trial
-    that then sees another unfinished trial holding the same one moves, whatever
-    their numbers: the trial that checked first may have seen nothing yet.
+    that then sees another trial holding the same one moves, whatever their
+    numbers: the trial that checked first may have seen nothing yet. The others
+    are every trial that ran beside this one since its sampler read the history:
+    those unfinished then (a fast objective may finish one while the sampler
+    works) and every later-numbered trial.
 
     A move is a uniform draw over the joint space from a stream keyed by the
     trial number and the attempt, not a new proposal of the sampler, which
@@ -898,9 +910,10 @@ class _ConfigurationClaim:
     write to every suggestion for nothing.
     """
 
-    def __init__(self, study: Study, trial: Trial) -> None:
+    def __init__(self, study: Study, trial: Trial, unfinished: Sequence[int]) -> None:
         self._study = study
         self._trial = trial
+        self._unfinished = [n for n in unfinished if n < trial.number]
         self._moves = 0
 
     def __call__(self, held: FrozenTrial) -> dict[str, Any] | None:
@@ -936,13 +949,14 @@ class _ConfigurationClaim:
         return configuration, free
 
     def _rivals(self, configuration: dict[str, tuple[BaseDistribution, Any]]) -> set[str]:
-        """Fingerprints of what the other unfinished trials hold over the same parameters."""
+        """Fingerprints of what the trials beside this one hold over the same parameters."""
         study = self._study
         names = configuration.keys()
         keys = set()
-        for other in study._storage.get_all_trials(study._study_id, states=_UNFINISHED):
-            if other.number == self._trial.number:
-                continue
+        trials = study._storage.get_all_trials(study._study_id)
+        later = bisect.bisect_right(trials, self._trial.number, key=_number)
+        earlier = [trials[bisect.bisect_left(trials, n, key=_number)] for n in self._unfinished]
+        for other in [*earlier, *trials[later:]]:
             claimed = other.system_attrs.get(CONFIGURATION_KEY)
             if claimed is not None:
                 keys.add(str(claimed))
@@ -962,6 +976,10 @@ class _ConfigurationClaim:
             name: from_unit(trial._relative_space[name], float(rng.random())) for name in free
         }
         trial._relative_params = {**trial._relative_params, **redrawn}
+
+
+def _number(trial: FrozenTrial) -> int:
+    return trial.number
 
 
 def _fingerprint(configuration: Mapping[str, tuple[BaseDistribution, Any]]) -> str:
