@@ -352,8 +352,8 @@ class Study:
 
         Queued trials (from :meth:`enqueue_trial` or retries) are run first.
         The configuration the sampler chooses jointly for the trial is not one
-        another unfinished trial holds, whichever process or handle asked for
-        it, unless the space has no other left (see ``claimed_configuration``
+        that a trial running beside it holds, whichever process or handle asked
+        for it, unless the space has no other left (see ``claimed_configuration``
         in the trial's system attributes).
 
         Args:

@@ -36,8 +36,8 @@ class BaseSampler(ABC):
     seed share a stream: give each worker process its own seed, or reseed it
     with :meth:`reseed_rng` as ``tunelab worker`` does. Whatever the streams,
     the study keeps running trials apart: the configuration a trial is given
-    jointly at ask is published and checked against the other unfinished
-    trials, and moved when another holds it (see :meth:`claim` and
+    jointly at ask is published and checked against the trials running
+    beside it, and moved when another holds it (see :meth:`claim` and
     ``Study.ask``).
     """
 
