@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import bisect
 import copy
+import hashlib
 import math
 import threading
 import time
@@ -11,6 +13,8 @@ import warnings
 from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from tunelab._imports import optional_import
 from tunelab._validation import check_int
 from tunelab.exceptions import DuplicatedStudyError
@@ -18,13 +22,19 @@ from tunelab.logging import get_logger
 from tunelab.pruners import BasePruner, MedianPruner
 from tunelab.samplers import BaseSampler
 from tunelab.samplers._base import evaluate_constraints
-from tunelab.space import BaseDistribution, current_distribution
+from tunelab.space import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+    current_distribution,
+    from_unit,
+)
 from tunelab.storage import BaseStorage, StudySummary, get_storage
+from tunelab.storage._base import retry_attrs
 from tunelab.trial import (
     CONSTRAINTS_KEY,
     FIXED_PARAMS_KEY,
-    RETRY_HISTORY_KEY,
-    RETRY_OF_KEY,
     FrozenTrial,
     StudyDirection,
     Trial,
@@ -47,6 +57,10 @@ _SETTINGS_KEY = "settings"
 # Each round moves a trial off a configuration another trial claimed first; a sampler
 # still contested after this many rounds keeps its last choice rather than loop on.
 _MAX_CLAIM_ROUNDS = 64
+# System attribute in which a trial publishes a fingerprint of the configuration it was
+# given jointly at ask (relative sampling), so that trials of other processes can see it.
+CONFIGURATION_KEY = "claimed_configuration"
+_UNFINISHED = (TrialState.RUNNING, TrialState.WAITING)
 _METRIC_NAMES_KEY = "metric_names"
 _DATAFRAME_ATTRS = (
     "number",
@@ -178,6 +192,7 @@ class Study:
         )
         self._next_stale_check = 0.0
         self._optimizing = 0
+        self._unfinished_at_sampling: list[int] = []
         # Whoever opens the study sees the trials of dead workers as FAIL, not RUNNING.
         self._fail_stale_trials()
 
@@ -336,6 +351,10 @@ class Study:
         """Start a trial and return it.
 
         Queued trials (from :meth:`enqueue_trial` or retries) are run first.
+        The configuration the sampler chooses jointly for the trial is not one
+        that a trial running beside it holds, whichever process or handle asked
+        for it, unless the space has no other left (see ``claimed_configuration``
+        in the trial's system attributes).
 
         Args:
             fixed_distributions: Parameters to sample now, all at once; the
@@ -350,8 +369,14 @@ class Study:
             started = time.monotonic()
             try:
                 self.sampler.before_trial(self._view, frozen)
-                self._settle_claims(frozen)
+                frozen = self._settle_claims(
+                    frozen, lambda held: self.sampler.claim(self._view, held)
+                )
+                self._unfinished_at_sampling = []
                 trial._sample_relative()
+                if trial._relative_params:
+                    claim = _ConfigurationClaim(self, trial, self._unfinished_at_sampling)
+                    self._settle_claims(frozen, claim)
                 # A slow sampler aged the trial's first heartbeat: renew it before the
                 # next ask could take the new trial for a dead one.
                 if self._grace_period and time.monotonic() - started > self._grace_period / 3:
@@ -368,19 +393,27 @@ class Study:
             trial._suggest(name, dist)
         return trial
 
-    def _settle_claims(self, frozen: FrozenTrial) -> None:
-        """Store the sampler's claims for ``frozen`` until it holds what it claims.
+    def _settle_claims(
+        self, frozen: FrozenTrial, claim: Callable[[FrozenTrial], dict[str, Any] | None]
+    ) -> FrozenTrial:
+        """Store the claims ``claim`` makes for ``frozen`` until it holds what it claims.
 
-        Each round is a write followed by a fresh read, so two processes that
-        claimed the same configuration cannot both see themselves alone.
+        ``claim`` gets the stored trial and returns the system attributes to
+        store, or None once the trial holds its claim alone. Each round is a
+        write followed by a fresh read, so two processes that claimed the same
+        configuration cannot both see themselves alone.
+
+        Returns:
+            The trial as last read.
         """
         for _ in range(_MAX_CLAIM_ROUNDS):
-            attrs = self.sampler.claim(self._view, frozen)
+            attrs = claim(frozen)
             if not attrs:
-                return
+                break
             for key, value in attrs.items():
                 self._storage.set_trial_attr(frozen.trial_id, key, value, system=True)
             frozen = self._storage.get_trial(frozen.trial_id)
+        return frozen
 
     def tell(
         self,
@@ -646,28 +679,18 @@ class Study:
         if grace is None or time.monotonic() < self._next_stale_check:
             return
         self._next_stale_check = time.monotonic() + float(self._settings["heartbeat_interval"])
-        for trial in self._storage.fail_stale_trials(self._study_id, grace):
+        # The storage queues each retry in the transaction that fails the trial.
+        retries = int(self._settings.get("retry_failed", 0))
+        for trial in self._storage.fail_stale_trials(self._study_id, grace, retries=retries):
             self.sampler.after_trial(self._view, trial, TrialState.FAIL, None)
             _logger.warning("Trial %d failed: %s", trial.number, trial.fail_reason)
-            self._retry_if_asked(trial)
 
     def _retry_if_asked(self, trial: FrozenTrial) -> None:
         """Queue a new trial with ``trial``'s parameters if the study retries failed trials."""
-        attempt = int(trial.system_attrs.get("retry_attempt", 0))
-        if attempt < int(self._settings.get("retry_failed", 0)):
+        retry = retry_attrs(trial, int(self._settings.get("retry_failed", 0)))
+        if retry is not None:
             self._storage.create_new_trial(
-                self._study_id,
-                state=TrialState.WAITING,
-                system_attrs={
-                    FIXED_PARAMS_KEY: trial.params,
-                    RETRY_OF_KEY: trial.number,
-                    RETRY_HISTORY_KEY: [
-                        *trial.system_attrs.get(RETRY_HISTORY_KEY, ()),
-                        trial.number,
-                    ],
-                    "retry_attempt": attempt + 1,
-                },
-                user_attrs=trial.user_attrs,
+                self._study_id, state=TrialState.WAITING, system_attrs=retry[0], user_attrs=retry[1]
             )
 
     # -- used by Trial --
@@ -679,6 +702,11 @@ class Study:
             space = self.sampler.infer_relative_search_space(view, trial)
             if not space:
                 return {}, {}
+            # The trials whose results the sampler may not see: the configuration claim
+            # checks against them even if they finish while the sampler works.
+            self._unfinished_at_sampling = [
+                t.number for t in self._storage.get_all_trials(self._study_id, states=_UNFINISHED)
+            ]
             return space, self.sampler.sample_relative(view, trial, space)
 
     def _sample_independent(self, trial: FrozenTrial, name: str, dist: BaseDistribution) -> Any:
@@ -853,6 +881,133 @@ def _dataframe_cells(
     if attr == "value":
         return [((column, "" if names is None else names[0]), value)]
     return [((column, ""), value)]
+
+
+class _ConfigurationClaim:
+    """The claim of the configuration a trial was given jointly at ask.
+
+    Handles on one study in several processes (or several handles in one) that
+    ask at the same moment see the same history, and a model-based sampler
+    gives each the same point: a GP's acquisition optimum on a bound is exact.
+    So the trial publishes a fingerprint of its joint configuration, and a trial
+    that then sees another trial holding the same one moves, whatever their
+    numbers: the trial that checked first may have seen nothing yet. The others
+    are every trial that ran beside this one since its sampler read the history:
+    those unfinished then (a fast objective may finish one while the sampler
+    works) and every later-numbered trial.
+
+    A move is a uniform draw over the joint space from a stream keyed by the
+    trial number and the attempt, not a new proposal of the sampler, which
+    would return the same point for the same history; trials of different
+    numbers draw apart. Keyed by number, the draw is reproducible for a given
+    history and leaves the sampler's own stream where it was.
+
+    Values sampled one at a time as the objective asks for them (outside the
+    joint space) are unknown at ask and not claimed: every sampler draws them
+    from a stream of its own (fresh entropy unless seeded; see
+    :class:`~tunelab.samplers.BaseSampler` for seeds and workers), so two
+    continuous values coincide with probability zero, and a claim would add a
+    write to every suggestion for nothing.
+    """
+
+    def __init__(self, study: Study, trial: Trial, unfinished: Sequence[int]) -> None:
+        self._study = study
+        self._trial = trial
+        self._unfinished = [n for n in unfinished if n < trial.number]
+        self._moves = 0
+
+    def __call__(self, held: FrozenTrial) -> dict[str, Any] | None:
+        configuration, free = self._configuration()
+        if not free:
+            return None  # nothing sampled jointly, or every value was enqueued
+        key = _fingerprint(configuration)
+        if held.system_attrs.get(CONFIGURATION_KEY) != key:
+            return {CONFIGURATION_KEY: key}
+        rivals = self._rivals(configuration)
+        if key not in rivals:
+            return None
+        size = _n_configurations([configuration[name][0] for name in free])
+        if size is not None and size <= len(rivals):
+            return None  # every configuration may be held: keep this one rather than loop
+        self._move(free)
+        return {CONFIGURATION_KEY: _fingerprint(self._configuration()[0])}
+
+    def _configuration(self) -> tuple[dict[str, tuple[BaseDistribution, Any]], list[str]]:
+        """The joint configuration, enqueued values first, and the names sampled for it."""
+        trial = self._trial
+        configuration = {}
+        free = []
+        for name, value in trial._relative_params.items():
+            dist = trial._relative_space.get(name)
+            if dist is None:
+                continue
+            if name in trial._fixed:
+                configuration[name] = (dist, trial._fixed[name])
+            else:
+                configuration[name] = (dist, value)
+                free.append(name)
+        return configuration, free
+
+    def _rivals(self, configuration: dict[str, tuple[BaseDistribution, Any]]) -> set[str]:
+        """Fingerprints of what the trials beside this one hold over the same parameters."""
+        study = self._study
+        names = configuration.keys()
+        keys = set()
+        trials = study._storage.get_all_trials(study._study_id)
+        later = bisect.bisect_right(trials, self._trial.number, key=_number)
+        earlier = [trials[bisect.bisect_left(trials, n, key=_number)] for n in self._unfinished]
+        for other in [*earlier, *trials[later:]]:
+            claimed = other.system_attrs.get(CONFIGURATION_KEY)
+            if claimed is not None:
+                keys.add(str(claimed))
+                continue
+            # A trial that claimed nothing (queued, or sampled one value at a time).
+            values = {**other.params, **other.system_attrs.get(FIXED_PARAMS_KEY, {})}
+            if names <= values.keys():
+                keys.add(_fingerprint({n: (configuration[n][0], values[n]) for n in names}))
+        return keys
+
+    def _move(self, free: list[str]) -> None:
+        """Redraw the sampled values uniformly, from this trial's own stream."""
+        trial = self._trial
+        rng = np.random.default_rng([trial.number, self._moves])
+        self._moves += 1
+        redrawn = {
+            name: from_unit(trial._relative_space[name], float(rng.random())) for name in free
+        }
+        trial._relative_params = {**trial._relative_params, **redrawn}
+
+
+def _number(trial: FrozenTrial) -> int:
+    return trial.number
+
+
+def _fingerprint(configuration: Mapping[str, tuple[BaseDistribution, Any]]) -> str:
+    """A short digest of parameter values, equal for equal values whatever their order."""
+    items = sorted((name, _internal(dist, value)) for name, (dist, value) in configuration.items())
+    return hashlib.blake2b(repr(items).encode(), digest_size=8).hexdigest()
+
+
+def _internal(dist: BaseDistribution, value: Any) -> float | str:
+    try:
+        return dist.to_internal(value)
+    except ValueError:  # an enqueued value outside the distribution: ask reports it later
+        return repr(value)
+
+
+def _n_configurations(dists: Sequence[BaseDistribution]) -> int | None:
+    """How many configurations the distributions hold together; None for a continuous one."""
+    total = 1
+    for dist in dists:
+        if isinstance(dist, CategoricalDistribution):
+            total *= len(dist.choices)
+        elif isinstance(dist, IntDistribution):
+            total *= (dist.high - dist.low) // dist.step + 1
+        elif isinstance(dist, FloatDistribution) and dist.step is not None:
+            total *= round((dist.high - dist.low) / dist.step) + 1
+        elif not dist.single():
+            return None
+    return total
 
 
 def _default_sampler() -> BaseSampler:

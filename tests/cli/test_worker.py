@@ -59,12 +59,9 @@ def test_two_workers_reach_n_trials_exactly(
 ) -> None:
     url = storage_url_factory(kind)
     tl.create_study(study_name="shared", storage=url)
-    # Random sampling: two model-based samplers in separate processes that ask at the same
-    # moment can still propose one point (an open defect, noted on issue #12).
-    workers = [
-        start_worker(url, "shared", "quick", "--n-trials", "30", "--sampler", "random")
-        for _ in range(2)
-    ]
+    # The default sampler: model-based proposals of workers asking at the same moment
+    # are told apart by the configuration each trial claims (issue #12).
+    workers = [start_worker(url, "shared", "quick", "--n-trials", "30") for _ in range(2)]
     outputs = [w.communicate(timeout=100)[0] for w in workers]
     assert [w.returncode for w in workers] == [0, 0], outputs
     trials = tl.load_study(study_name="shared", storage=url).get_trials()

@@ -173,6 +173,8 @@ class AutoSampler(BaseSampler):
 
     def reseed_rng(self, seed: int | None = None) -> None:
         self._rng = np.random.default_rng(seed)
+        # Samplers are made on first use from self.seed: the new stream must reach them too.
+        self.seed = seed
         for sampler in [*self._samplers.values(), *self._branch_gps.values()]:
             sampler.reseed_rng(seed)
 

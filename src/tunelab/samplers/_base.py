@@ -28,6 +28,17 @@ class BaseSampler(ABC):
     COMPLETE or PRUNED trial as the trial finishes and store the values in the
     trial's ``system_attrs["constraints"]`` (feasible when all are ``<= 0``),
     where the sampler, and ``Study.best_trial``, read them.
+
+    Seeds and parallel workers: without a seed, every sampler object draws its
+    stream from fresh entropy, so processes and study handles opened
+    independently never share one. A seed asks for reproducibility (the same
+    seed and history give the same parameters), so sampler objects given one
+    seed share a stream: give each worker process its own seed, or reseed it
+    with :meth:`reseed_rng` as ``tunelab worker`` does. Whatever the streams,
+    the study keeps running trials apart: the configuration a trial is given
+    jointly at ask is published and checked against the trials running
+    beside it, and moved when another holds it (see :meth:`claim` and
+    ``Study.ask``).
     """
 
     constraints_func: ConstraintsFunc | None = None

@@ -23,10 +23,15 @@ from tunelab.space import BaseDistribution
 from tunelab.trial import (
     FAIL_REASON_KEY,
     FIXED_PARAMS_KEY,
+    RETRY_HISTORY_KEY,
+    RETRY_OF_KEY,
     FrozenTrial,
     StudyDirection,
     TrialState,
 )
+
+# How many times the trial's configuration failed before it: 0 for a first try.
+RETRY_ATTEMPT_KEY = "retry_attempt"
 
 
 @dataclass(frozen=True)
@@ -210,8 +215,15 @@ class BaseStorage(ABC):
         """Note that the workers of these running trials are alive now."""
 
     @abstractmethod
-    def fail_stale_trials(self, study_id: int, grace_seconds: float) -> list[FrozenTrial]:
+    def fail_stale_trials(
+        self, study_id: int, grace_seconds: float, *, retries: int = 0
+    ) -> list[FrozenTrial]:
         """Mark FAIL every RUNNING trial whose last heartbeat is older than the grace period.
+
+        A failed trial retried fewer than ``retries`` times before is queued
+        again (:func:`retry_attrs`) in the transaction that fails it: no crash
+        between the two loses the retry, and no :meth:`limit_trials` check
+        sees the place the failure frees before the retry takes it.
 
         Returns the trials this call failed (another worker's call never returns the same).
         """
@@ -286,6 +298,24 @@ def check_new_trial_attrs(system_attrs: dict[str, Any] | None) -> dict[str, Any]
             )
         checked[name] = value
     return {**system_attrs, FIXED_PARAMS_KEY: checked}
+
+
+def retry_attrs(trial: FrozenTrial, retries: int) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """System and user attributes of the queued retry of failed ``trial``.
+
+    None when the trial has already been retried ``retries`` times. The retry
+    gets the trial's parameters fixed and its user attributes.
+    """
+    attempt = int(trial.system_attrs.get(RETRY_ATTEMPT_KEY, 0))
+    if attempt >= retries:
+        return None
+    system = {
+        FIXED_PARAMS_KEY: dict(trial.params),
+        RETRY_OF_KEY: trial.number,
+        RETRY_HISTORY_KEY: [*trial.system_attrs.get(RETRY_HISTORY_KEY, ()), trial.number],
+        RETRY_ATTEMPT_KEY: attempt + 1,
+    }
+    return system, dict(trial.user_attrs)
 
 
 def ensure_not_finished(trial: FrozenTrial) -> None:

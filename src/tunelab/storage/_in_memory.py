@@ -24,9 +24,12 @@ from tunelab.storage._base import (
     json_roundtrip,
     limit_reason,
     now,
+    retry_attrs,
     stale_reason,
 )
 from tunelab.trial import FrozenTrial, ReadOnlyDict, StudyDirection, TrialState, freeze
+
+_FINISHED = tuple(state for state in TrialState if state.is_finished())
 
 
 @dataclasses.dataclass
@@ -38,6 +41,8 @@ class _Study:
     trials: list[FrozenTrial] = dataclasses.field(default_factory=list)
     # Numbers of queued trials, oldest first, so asking never scans the history.
     waiting: collections.deque[int] = dataclasses.field(default_factory=collections.deque)
+    # Numbers of the unfinished trials, so reading them never scans the history either.
+    open: set[int] = dataclasses.field(default_factory=set)
 
 
 class InMemoryStorage(BaseStorage):
@@ -152,6 +157,8 @@ class InMemoryStorage(BaseStorage):
                 datetime_start=self._now() if state == TrialState.RUNNING else None,
             )
             study.trials.append(trial)
+            if not state.is_finished():
+                study.open.add(trial.number)
             if state == TrialState.WAITING:
                 study.waiting.append(trial.number)
             self._trial_loc[trial_id] = (study_id, trial.number)
@@ -215,6 +222,7 @@ class InMemoryStorage(BaseStorage):
             if state.is_finished():
                 changes["datetime_complete"] = stamp
                 self._heartbeats.pop(trial_id, None)
+                self._studies[self._trial_loc[trial_id][0]].open.discard(trial.number)
             if fail_reason is not None:
                 changes["system_attrs"] = ReadOnlyDict(
                     {**trial.system_attrs, **fail_reason_attrs(fail_reason)}
@@ -253,9 +261,12 @@ class InMemoryStorage(BaseStorage):
         self, study_id: int, *, states: Container[TrialState] | None = None
     ) -> list[FrozenTrial]:
         with self._lock:
-            trials = self._study(study_id).trials
+            study = self._study(study_id)
+            trials = study.trials
             if states is None:
                 return list(trials)
+            if not any(state in states for state in _FINISHED):
+                return [trials[n] for n in sorted(study.open) if trials[n].state in states]
             return [t for t in trials if t.state in states]
 
     def record_heartbeat(self, trial_ids: Sequence[int]) -> None:
@@ -265,17 +276,27 @@ class InMemoryStorage(BaseStorage):
                 if trial_id in self._heartbeats:
                     self._heartbeats[trial_id] = stamp
 
-    def fail_stale_trials(self, study_id: int, grace_seconds: float) -> list[FrozenTrial]:
+    def fail_stale_trials(
+        self, study_id: int, grace_seconds: float, *, retries: int = 0
+    ) -> list[FrozenTrial]:
         deadline = self._now().timestamp() - grace_seconds
         failed = []
         with self._lock:
-            for trial in self._study(study_id).trials:
+            for trial in list(self._study(study_id).trials):
                 beat = self._heartbeats.get(trial.trial_id)
                 if trial.state == TrialState.RUNNING and beat is not None and beat < deadline:
                     self.set_trial_state_values(
                         trial.trial_id, TrialState.FAIL, fail_reason=stale_reason(grace_seconds)
                     )
                     failed.append(self._get(trial.trial_id))
+                    retry = retry_attrs(failed[-1], retries)
+                    if retry is not None:
+                        self.create_new_trial(
+                            study_id,
+                            state=TrialState.WAITING,
+                            system_attrs=retry[0],
+                            user_attrs=retry[1],
+                        )
         return failed
 
 

@@ -593,12 +593,18 @@ class JournalStorage(BaseStorage):
     def record_heartbeat(self, trial_ids: Sequence[int]) -> None:
         self._write("record_heartbeat", trial_ids=[int(t) for t in trial_ids])
 
-    def fail_stale_trials(self, study_id: int, grace_seconds: float) -> list[FrozenTrial]:
+    def fail_stale_trials(
+        self, study_id: int, grace_seconds: float, *, retries: int = 0
+    ) -> list[FrozenTrial]:
         with self._writing():
             # Every check would otherwise add a record: write only when one will fail.
             if not self._replica.has_stale_trials(study_id, grace_seconds):
                 return []
+            # One record fails the trials and queues their retries, as one transaction does.
             failed: list[FrozenTrial] = self._commit(
-                "fail_stale_trials", study_id=study_id, grace_seconds=float(grace_seconds)
+                "fail_stale_trials",
+                study_id=study_id,
+                grace_seconds=float(grace_seconds),
+                retries=int(retries),
             )
             return failed

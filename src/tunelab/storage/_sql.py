@@ -52,6 +52,7 @@ from tunelab.storage._base import (
     dumps_json,
     fail_reason_attrs,
     limit_reason,
+    retry_attrs,
     stale_reason,
 )
 from tunelab.storage._sql_database import ConstraintError, Database
@@ -61,6 +62,9 @@ from tunelab.trial import FrozenTrial, StudyDirection, TrialState
 
 def _utc(stamp: float | None) -> dt.datetime | None:
     return None if stamp is None else dt.datetime.fromtimestamp(stamp, dt.UTC)
+
+
+_FINISHED = tuple(state for state in TrialState if state.is_finished())
 
 
 @dataclass
@@ -221,36 +225,17 @@ class SQLStorage(BaseStorage):
     ) -> FrozenTrial:
         sql = self._sql
         system_attrs = check_new_trial_attrs(system_attrs)
-        attrs = [(True, k, dumps_json(v)) for k, v in (system_attrs or {}).items()]
-        attrs += [(False, k, dumps_json(v)) for k, v in (user_attrs or {}).items()]
         running = state == TrialState.RUNNING
         limit = self._trial_limit(study_id, state)
 
         def work(conn: Any) -> tuple[int, int, float]:
-            stamp = time.time()
-            start = stamp if running else None
             self._check_study(conn, study_id, lock=True)
             if limit is not None:
                 # Under the study's lock: no other worker's insert can slip in between.
                 held = int(conn.execute(sql.count_not_failed, (study_id,)).fetchone()[0])
                 if held >= limit:
                     raise TrialLimitReached(limit_reason(held, limit))
-            if sql.returning:
-                inserted = conn.execute(
-                    sql.insert_next_trial, (study_id, int(state), start, start, study_id)
-                )
-                trial_id, number = inserted.fetchone()
-            else:
-                number = conn.execute(sql.next_number, (study_id,)).fetchone()[0]
-                inserted = conn.execute(
-                    sql.insert_trial, (study_id, number, int(state), start, start)
-                )
-                trial_id = inserted.lastrowid
-            if attrs:
-                conn.cursor().executemany(
-                    sql.insert_trial_attr, [(trial_id, b, k, v) for b, k, v in attrs]
-                )
-            return int(trial_id), int(number), stamp
+            return self._insert_trial(conn, study_id, state, system_attrs, user_attrs)
 
         trial_id, number, stamp = self._db.write(work)
         return FrozenTrial(
@@ -261,6 +246,39 @@ class SQLStorage(BaseStorage):
             system_attrs=dict(system_attrs or {}),
             datetime_start=_utc(stamp) if running else None,
         )
+
+    def _insert_trial(
+        self,
+        conn: Any,
+        study_id: int,
+        state: TrialState,
+        system_attrs: dict[str, Any] | None,
+        user_attrs: dict[str, Any] | None,
+    ) -> tuple[int, int, float]:
+        """Insert a trial with the next number; the caller holds the study's lock.
+
+        Returns:
+            The trial's id, its number and the time it was stamped with.
+        """
+        sql = self._sql
+        attrs = [(True, k, dumps_json(v)) for k, v in (system_attrs or {}).items()]
+        attrs += [(False, k, dumps_json(v)) for k, v in (user_attrs or {}).items()]
+        stamp = time.time()
+        start = stamp if state == TrialState.RUNNING else None
+        if sql.returning:
+            inserted = conn.execute(
+                sql.insert_next_trial, (study_id, int(state), start, start, study_id)
+            )
+            trial_id, number = inserted.fetchone()
+        else:
+            number = conn.execute(sql.next_number, (study_id,)).fetchone()[0]
+            inserted = conn.execute(sql.insert_trial, (study_id, number, int(state), start, start))
+            trial_id = inserted.lastrowid
+        if attrs:
+            conn.cursor().executemany(
+                sql.insert_trial_attr, [(trial_id, b, k, v) for b, k, v in attrs]
+            )
+        return int(trial_id), int(number), stamp
 
     def claim_waiting_trial(self, study_id: int) -> FrozenTrial | None:
         sql = self._sql
@@ -353,6 +371,10 @@ class SQLStorage(BaseStorage):
         with self._cache_lock:
             cache = self._cache.setdefault(study_id, _TrialCache())
             self._refresh(study_id, cache)
+            if states is not None and not any(state in states for state in _FINISHED):
+                # Only unfinished trials asked for (ids run in the order of numbers).
+                opened = [cache.ordered[cache.index[i]] for i in sorted(cache.open_ids)]
+                return [t for t in opened if t.state in states]
             trials = list(cache.ordered)
         if states is None:
             return trials
@@ -390,7 +412,9 @@ class SQLStorage(BaseStorage):
         params = (time.time(), *trial_ids)
         self._db.write(lambda conn: conn.execute(statement, params), idempotent=True)
 
-    def fail_stale_trials(self, study_id: int, grace_seconds: float) -> list[FrozenTrial]:
+    def fail_stale_trials(
+        self, study_id: int, grace_seconds: float, *, retries: int = 0
+    ) -> list[FrozenTrial]:
         sql = self._sql
         deadline = time.time() - grace_seconds
         stale = self._db.read(
@@ -403,12 +427,19 @@ class SQLStorage(BaseStorage):
         for (trial_id,) in stale:
 
             def work(conn: Any, trial_id: int = trial_id) -> FrozenTrial | None:
+                if retries:
+                    # The study's lock first, as for any insert: a retry takes the next number.
+                    self._check_study(conn, study_id, lock=True)
                 # The heartbeat test again: the worker may have come back since the read.
                 if conn.execute(sql.fail_stale, (time.time(), trial_id, deadline)).rowcount != 1:
                     return None
                 for key, value in attrs:
                     conn.execute(sql.upsert_attr, (trial_id, True, key, value))
-                return _load(conn, sql.load_one, (trial_id,))[0]
+                failed = _load(conn, sql.load_one, (trial_id,))[0]
+                retry = retry_attrs(failed, retries)
+                if retry is not None:
+                    self._insert_trial(conn, study_id, TrialState.WAITING, *retry)
+                return failed
 
             trial = self._db.write(work)
             if trial is not None:
