@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from urllib.parse import quote
 
 import httpx
 import numpy as np
@@ -267,3 +268,19 @@ def test_infinite_values_are_sent_as_null() -> None:
         assert client.get("/api/studies/inf/history").json()["points"] == [[0, None], [1, 1.0]]
         rows = client.get("/api/studies/inf/table").json()["rows"]
         assert [r["values"] for r in rows] == [[None], [1.0]]
+
+
+def test_a_study_name_with_slashes_opens() -> None:
+    storage = InMemoryStorage()
+    name = "team/run 1%"
+    study = tl.create_study(storage=storage, study_name=name)
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=3)
+    tl.create_study(storage=storage, study_name="team")  # a prefix of it must not answer
+    quoted = quote(name, safe="")
+    with DashboardThread(storage) as server, httpx.Client(base_url=server.url) as client:
+        assert client.get(f"/api/studies/{quoted}").json()["name"] == name
+        assert len(client.get(f"/api/studies/{quoted}/table").json()["rows"]) == 3
+        assert client.get(f"/api/studies/{quoted}/trials/2").status_code == 200
+        assert name in client.get(f"/studies/{quoted}").text
+        missing = client.get("/api/studies/team%2Fnone")
+        assert missing.status_code == 404 and "'team/none'" in missing.json()["error"]

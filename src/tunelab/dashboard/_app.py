@@ -19,10 +19,12 @@ import time
 from collections.abc import Awaitable, Callable
 from importlib import resources
 from typing import Any
+from urllib.parse import unquote
 
 try:
     from starlette.applications import Starlette
     from starlette.concurrency import run_in_threadpool
+    from starlette.middleware import Middleware
     from starlette.requests import Request
     from starlette.responses import HTMLResponse, JSONResponse, Response
     from starlette.routing import Route
@@ -123,7 +125,7 @@ class Dashboard:
 
     # -- plumbing --
     def study(self, request: Request) -> StudyData:
-        name = request.path_params["name"]
+        name = study_name(request)
         try:
             return self.cache.get(name)
         except StudyNotFoundError:
@@ -160,7 +162,7 @@ class Dashboard:
         return HTMLResponse(_pages.page("Studies", "studies", {}))
 
     async def page_study(self, request: Request) -> Response:
-        name = request.path_params["name"]
+        name = study_name(request)
 
         def exists() -> None:
             # Only the name: the shell is sent before the study's trials are read.
@@ -454,6 +456,31 @@ def _csv(data: StudyData, table: list[dict[str, Any]]) -> str:
     return out.getvalue()
 
 
+# Stands for a '/' inside a path segment (%2F): study names are printable text, so a NUL
+# can never be part of one, and routes still split the path on real slashes only.
+_SLASH = "\x00"
+
+
+def study_name(request: Request) -> str:
+    """The study named in the path, '/' included (sent as %2F)."""
+    return str(request.path_params["name"]).replace(_SLASH, "/")
+
+
+class EncodedSlashes:
+    """Route on the path with each %2F kept inside its segment: names like 'team/run-1'."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        raw = scope.get("raw_path") or b""
+        if scope["type"] == "http" and b"%2f" in raw.lower():
+            path = raw.split(b"?", 1)[0].decode("latin-1")
+            path = path.replace("%2F", _SLASH).replace("%2f", _SLASH)
+            scope = {**scope, "path": unquote(path)}
+        await self.app(scope, receive, send)
+
+
 def create_app(
     storage: BaseStorage, *, api_key: str | None = None, warm_up: bool = False
 ) -> Starlette:
@@ -504,6 +531,7 @@ def create_app(
 
     app = Starlette(
         routes=routes,
+        middleware=[Middleware(EncodedSlashes)],
         exception_handlers={HTTPError: on_http_error, _views.ViewError: on_view_error},
     )
     app.state.dashboard = dash
