@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from urllib.parse import quote
 
 import httpx
@@ -284,3 +286,21 @@ def test_a_study_name_with_slashes_opens() -> None:
         assert name in client.get(f"/studies/{quoted}").text
         missing = client.get("/api/studies/team%2Fnone")
         assert missing.status_code == 404 and "'team/none'" in missing.json()["error"]
+
+
+def test_notes_added_at_the_same_moment_are_all_kept(tmp_path: Path) -> None:
+    storage = SQLStorage(f"sqlite:///{tmp_path / 'notes.db'}")
+    tl.create_study(storage=storage, study_name="notes")
+    key = {"X-API-Key": API_KEY}
+    with DashboardThread(storage, api_key=API_KEY) as server:
+        url = f"{server.url}/api/studies/notes/notes"
+
+        def add(i: int) -> int:
+            return httpx.post(url, json={"text": f"note {i}"}, headers=key).status_code
+
+        with ThreadPoolExecutor(16) as pool:
+            assert set(pool.map(add, range(32))) == {201}
+        notes = httpx.get(url).json()["notes"]
+    assert sorted(n["text"] for n in notes) == sorted(f"note {i}" for i in range(32))
+    assert [n["time"] for n in notes] == sorted(n["time"] for n in notes)
+    storage.close()

@@ -16,6 +16,7 @@ import json
 import math
 import threading
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from importlib import resources
 from typing import Any
@@ -41,7 +42,9 @@ from tunelab.exceptions import StudyNotFoundError, UpdateFinishedTrialError
 from tunelab.storage import BaseStorage
 from tunelab.trial import FIXED_PARAMS_KEY, TrialState
 
-NOTES_KEY = "dashboard_notes"
+# Each note is its own study attribute, so notes added at the same moment never overwrite
+# one another (a single list would be read, changed and written back by each).
+NOTE_PREFIX = "dashboard_note:"
 MAX_WAIT_SECONDS = 30.0
 POLL_SECONDS = 0.05
 MAX_CHANGED_ROWS = 2000
@@ -274,8 +277,9 @@ class Dashboard:
         return {"notes": self._notes(data)}
 
     def _notes(self, data: StudyData) -> list[dict[str, Any]]:
-        notes = self.storage.get_study_attrs(data.study_id, system=True).get(NOTES_KEY, [])
-        return list(notes) if isinstance(notes, list) else []
+        attrs = self.storage.get_study_attrs(data.study_id, system=True)
+        keys = sorted(k for k in attrs if k.startswith(NOTE_PREFIX))  # keys start with the time
+        return [dict(attrs[k]) for k in keys if isinstance(attrs[k], dict)]
 
     async def api_changes(self, request: Request) -> Response:
         cursor = _int(request, "cursor", 0)
@@ -382,8 +386,8 @@ class Dashboard:
             if trial is not None and (not isinstance(trial, int) or not 0 <= trial < data.n):
                 raise HTTPError(422, f"trial: study {data.name!r} has no trial number {trial!r}")
             note = {"trial": trial, "text": text.strip(), "time": time.time()}
-            notes = [*self._notes(data), note]
-            self.storage.set_study_attr(data.study_id, NOTES_KEY, notes, system=True)
+            key = f"{NOTE_PREFIX}{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"
+            self.storage.set_study_attr(data.study_id, key, note, system=True)
             return note
 
         return _json(await run_in_threadpool(work), status=201)
