@@ -80,6 +80,23 @@ def _result(engine: str, wall: float, n_trials: int, sleep: float, workers: int)
     }
 
 
+def _timed_optimize(
+    study: tl.Study, n_trials: int, executor: Any
+) -> tuple[float, dict[str, float]]:
+    """Wall seconds of ``study.optimize``, and the coordinator's CPU per trial.
+
+    The CPU time is this whole process's (the coordinator loop, its reader
+    threads and the cluster client's own threads): less sensitive to other
+    programs' load than the wall time.
+    """
+    cpu = time.process_time()
+    start = time.perf_counter()
+    study.optimize(sleepy, n_trials=n_trials, executor=executor)
+    wall = time.perf_counter() - start
+    per_trial = 1000.0 * (time.process_time() - cpu) / n_trials
+    return wall, {"coordinator_cpu_ms_per_trial": round(per_trial, 2)}
+
+
 def _tunelab_study() -> tl.Study:
     from tunelab.samplers import RandomSampler
 
@@ -105,10 +122,9 @@ def run_dask(n_trials: int, sleep: float, workers: int, pg_url: str) -> dict[str
     ):
         client.run(os.environ.__setitem__, "SCALE_OUT_SLEEP", str(sleep))
         study = _tunelab_study()
-        start = time.perf_counter()
-        study.optimize(sleepy, n_trials=n_trials, executor=DaskExecutor(client))
-        wall = time.perf_counter() - start
-    return {**_result("tunelab+dask", wall, n_trials, sleep, workers), "complete": _complete(study)}
+        wall, cpu = _timed_optimize(study, n_trials, DaskExecutor(client))
+    row = _result("tunelab+dask", wall, n_trials, sleep, workers)
+    return {**row, **cpu, "complete": _complete(study)}
 
 
 def run_ray(n_trials: int, sleep: float, workers: int, pg_url: str) -> dict[str, Any]:
@@ -124,14 +140,12 @@ def run_ray(n_trials: int, sleep: float, workers: int, pg_url: str) -> dict[str,
     )
     try:
         study = _tunelab_study()
-        start = time.perf_counter()
-        study.optimize(
-            sleepy, n_trials=n_trials, executor=RayExecutor(resources_per_trial={"num_cpus": 1})
-        )
-        wall = time.perf_counter() - start
+        executor = RayExecutor(resources_per_trial={"num_cpus": 1})
+        wall, cpu = _timed_optimize(study, n_trials, executor)
     finally:
         ray.shutdown()
-    return {**_result("tunelab+ray", wall, n_trials, sleep, workers), "complete": _complete(study)}
+    row = _result("tunelab+ray", wall, n_trials, sleep, workers)
+    return {**row, **cpu, "complete": _complete(study)}
 
 
 def _start_workers(
@@ -505,14 +519,24 @@ def _merged(new: dict[str, Any]) -> dict[str, Any]:
 
 def _report(payload: dict[str, Any]) -> None:
     rows = [
-        [e["engine"], e["trials"], e.get("complete"), e["wall_s"], e["ideal_s"], e["overhead_pct"]]
+        [
+            e["engine"],
+            e["trials"],
+            e.get("complete"),
+            e["wall_s"],
+            e["ideal_s"],
+            e["overhead_pct"],
+            e.get("coordinator_cpu_ms_per_trial"),
+        ]
         for e in payload["engines"]
     ]
-    rows += [[name, None, None, None, None, why[:60]] for name, why in payload["skipped"].items()]
+    rows += [
+        [name, None, None, None, None, why[:60], None] for name, why in payload["skipped"].items()
+    ]
     print_table(
         f"{payload['settings']['trials']} trials x {payload['settings']['sleep_s']} s, "
         f"{payload['settings']['workers']} workers (bar: overhead <= 15%)",
-        ["engine", "trials", "complete", "wall s", "ideal s", "overhead %"],
+        ["engine", "trials", "complete", "wall s", "ideal s", "overhead %", "coord. CPU ms/trial"],
         rows,
         markdown=True,
     )

@@ -107,9 +107,11 @@ def _hang_up(conn: Connection) -> None:
     Closing the descriptor alone leaves the socket open while the reader
     thread waits in ``recv`` on it: neither end would hear of it.
     """
-    with contextlib.suppress(OSError):
-        with socket.fromfd(conn.fileno(), socket.AF_INET, socket.SOCK_STREAM) as sock:
-            sock.shutdown(socket.SHUT_RDWR)
+    with (
+        contextlib.suppress(OSError),
+        socket.fromfd(conn.fileno(), socket.AF_INET, socket.SOCK_STREAM) as sock,
+    ):
+        sock.shutdown(socket.SHUT_RDWR)
     conn.close()
 
 
