@@ -35,6 +35,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, answer_challenge, deliver_challenge
+from typing import Any
 
 from tunelab.exceptions import TunelabError
 from tunelab.execution._base import Answer, Event, Finished, Lost, Request
@@ -101,31 +102,59 @@ def serve_trials(ticket: PoolTicket, slot: int, payload: bytes, worker: str) -> 
         conn.close()
 
 
-def _hang_up(conn: Connection) -> None:
-    """Close ``conn`` so that both ends notice now.
-
-    Closing the descriptor alone leaves the socket open while the reader
-    thread waits in ``recv`` on it: neither end would hear of it.
-    """
-    with (
-        contextlib.suppress(OSError),
-        socket.fromfd(conn.fileno(), socket.AF_INET, socket.SOCK_STREAM) as sock,
-    ):
-        sock.shutdown(socket.SHUT_RDWR)
-    conn.close()
-
-
 @dataclass(eq=False)
 class _Worker:
-    """A connected worker, and the trial it runs (None: free)."""
+    """A connected worker, and the trial it runs (None: free).
+
+    Only its reader thread closes the connection; other threads hang up
+    (:meth:`hang_up`), which wakes that thread. ``lock`` serialises sends,
+    the hang-up and the close, so no thread ever uses a closed descriptor
+    whose number the system may have handed out again.
+    """
 
     slot: int
     conn: Connection
+    waker: socket.socket  # a duplicate of the connection's socket, to shut it down
     name: str
     last_seen: float
     trial_id: int | None = None
-    gone: bool = False  # dead, or given up with a trial the coordinator dropped
-    send_lock: threading.Lock = field(default_factory=threading.Lock)
+    closed: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def send(self, message: Any) -> None:
+        """Send ``message``.
+
+        Raises:
+            OSError, ValueError: The connection is closed or broken.
+        """
+        with self.lock:
+            if self.closed:
+                raise OSError("the connection to the worker is closed")
+            self.conn.send(message)
+
+    def respond(self, answer: Answer) -> None:
+        """Send ``answer`` to the running trial; a broken connection shows up as its loss."""
+        with self.lock, contextlib.suppress(OSError, ValueError, EOFError):
+            if not self.closed:
+                send_answer(self.conn, answer)
+
+    def hang_up(self) -> None:
+        """End the connection for both sides now (its reader thread then closes it).
+
+        Closing the descriptor alone would leave the socket open while the
+        reader thread waits in ``recv`` on it: neither end would notice.
+        """
+        with self.lock:
+            if not self.closed:
+                with contextlib.suppress(OSError):
+                    self.waker.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        """Close the connection (its reader thread only)."""
+        with self.lock:
+            self.closed = True
+            self.waker.close()
+            self.conn.close()
 
 
 class TrialPool:
@@ -182,12 +211,10 @@ class TrialPool:
             worker.trial_id = trial.trial_id
             self._placed[trial.trial_id] = worker
             try:
-                with worker.send_lock:
-                    worker.conn.send(("trial", trial.number, trial.params))
+                worker.send(("trial", trial.number, trial.params))
             except (OSError, ValueError):
                 # It never got the trial: the next free worker runs it instead.
                 worker.trial_id = None
-                worker.gone = True
                 del self._workers[worker.slot]
                 self._placed[trial.trial_id] = None
                 self._waiting.appendleft(trial)
@@ -204,6 +231,7 @@ class TrialPool:
             threading.Thread(target=self._read, args=(sock,), daemon=True).start()
 
     def _read(self, sock: socket.socket) -> None:
+        waker = sock.dup()
         conn = _nodelay(sock)
         try:
             # Only a peer holding this call's key gets further (nothing is unpickled before).
@@ -211,17 +239,20 @@ class TrialPool:
             answer_challenge(conn, self._authkey)
             _, slot, name = conn.recv()
         except Exception:
+            waker.close()
             conn.close()
             return
-        worker = _Worker(slot, conn, name, time.monotonic())
-        with self._lock:
-            if self._closed.is_set() or slot in self._connected:
-                conn.close()
-                return
-            self._connected.add(slot)
-            self._workers[slot] = worker
-            self._dispatch()
-        self._serve(worker)
+        worker = _Worker(slot, conn, waker, name, time.monotonic())
+        try:
+            with self._lock:
+                if self._closed.is_set() or slot in self._connected:
+                    return
+                self._connected.add(slot)
+                self._workers[slot] = worker
+                self._dispatch()
+            self._serve(worker)
+        finally:
+            worker.close()
 
     def _serve(self, worker: _Worker) -> None:
         conn = worker.conn
@@ -263,11 +294,10 @@ class TrialPool:
         with self._lock:
             if self._workers.get(worker.slot) is worker:
                 del self._workers[worker.slot]
-            worker.gone = True
             trial_id, worker.trial_id = worker.trial_id, None
             if trial_id is not None:
                 self._placed.pop(trial_id, None)
-        _hang_up(worker.conn)
+        worker.hang_up()
         if trial_id is not None:
             self._events.put(Lost(trial_id, reason))
 
@@ -311,10 +341,8 @@ class TrialPool:
     def respond(self, trial_id: int, answer: Answer) -> None:
         """Send ``answer`` to the trial's worker; a broken connection shows up as its loss."""
         worker = self._placed.get(trial_id)
-        if worker is None:
-            return
-        with worker.send_lock, contextlib.suppress(OSError, ValueError, EOFError):
-            send_answer(worker.conn, answer)
+        if worker is not None:
+            worker.respond(answer)
 
     def alive(self, trial_id: int) -> bool:
         """Whether ``trial_id`` waits for a worker or its worker was heard from lately."""
@@ -338,10 +366,9 @@ class TrialPool:
                 self._waiting = deque(t for t in self._waiting if t.trial_id != trial_id)
                 return None
             worker.trial_id = None
-            worker.gone = True
             if self._workers.get(worker.slot) is worker:
                 del self._workers[worker.slot]
-        _hang_up(worker.conn)
+        worker.hang_up()
         return worker.slot
 
     def close(self) -> set[int]:
@@ -360,5 +387,5 @@ class TrialPool:
         self._acceptor.join(timeout=5)
         self._server.close()
         for worker in workers:
-            _hang_up(worker.conn)
+            worker.hang_up()
         return free
