@@ -99,7 +99,8 @@ def serve_trials(ticket: PoolTicket, slot: int, payload: bytes, worker: str) -> 
         return  # the coordinator closed the pool or is gone: nobody waits for a result
     finally:
         stop.set()
-        conn.close()
+        with lock:  # not while the pinging thread sends
+            conn.close()
 
 
 @dataclass(eq=False)
