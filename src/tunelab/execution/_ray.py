@@ -56,7 +56,7 @@ class RayExecutor(Executor):
     costs no Ray call, object-store access or new connection. In the
     scale-out benchmark (2,000 trials of 0.5 s on 16 slots, a loaded 2-core
     machine, Ray's worker processes already started) a Ray task per trial
-    cost the coordinator 3.7-3.9 ms of CPU per trial and 23.8 % over the
+    cost the coordinator 3.7-4.1 ms of CPU per trial and 19-24 % over the
     ideal wall time; slots cost 0.8 ms and 12-13 %.
 
     Slots start as trials need them, up to the cluster's capacity (or
