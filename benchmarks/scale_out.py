@@ -12,7 +12,8 @@ cluster is started before and stopped after the clock):
 * ``tunelab+dask``: ``study.optimize(executor=DaskExecutor(client))`` on a
   LocalCluster of W single-threaded worker processes.
 * ``tunelab+ray``: ``study.optimize(executor=RayExecutor(...))`` on a local Ray
-  with W CPUs.
+  with W CPUs, its W worker processes started before the clock (as the
+  LocalCluster's are; the seconds that took are in the results).
 * ``tunelab worker``: W ``tunelab worker`` processes against a PostgreSQL study,
   no coordinator (the clock includes starting the processes).
 * ``optuna+dask``: Optuna's ``DaskStorage`` (from optuna-integration) with one
@@ -80,6 +81,23 @@ def _result(engine: str, wall: float, n_trials: int, sleep: float, workers: int)
     }
 
 
+def _timed_optimize(
+    study: tl.Study, n_trials: int, executor: Any
+) -> tuple[float, dict[str, float]]:
+    """Wall seconds of ``study.optimize``, and the coordinator's CPU per trial.
+
+    The CPU time is this whole process's (the coordinator loop, its reader
+    threads and the cluster client's own threads): less sensitive to other
+    programs' load than the wall time.
+    """
+    cpu = time.process_time()
+    start = time.perf_counter()
+    study.optimize(sleepy, n_trials=n_trials, executor=executor)
+    wall = time.perf_counter() - start
+    per_trial = 1000.0 * (time.process_time() - cpu) / n_trials
+    return wall, {"coordinator_cpu_ms_per_trial": round(per_trial, 2)}
+
+
 def _tunelab_study() -> tl.Study:
     from tunelab.samplers import RandomSampler
 
@@ -105,10 +123,37 @@ def run_dask(n_trials: int, sleep: float, workers: int, pg_url: str) -> dict[str
     ):
         client.run(os.environ.__setitem__, "SCALE_OUT_SLEEP", str(sleep))
         study = _tunelab_study()
-        start = time.perf_counter()
-        study.optimize(sleepy, n_trials=n_trials, executor=DaskExecutor(client))
-        wall = time.perf_counter() - start
-    return {**_result("tunelab+dask", wall, n_trials, sleep, workers), "complete": _complete(study)}
+        wall, cpu = _timed_optimize(study, n_trials, DaskExecutor(client))
+    row = _result("tunelab+dask", wall, n_trials, sleep, workers)
+    return {**row, **cpu, "complete": _complete(study)}
+
+
+def _ray_worker_up(folder: str, count: int) -> int:
+    """A Ray task that returns once ``count`` of them run at once, each in its own process."""
+    from pathlib import Path
+
+    Path(folder, str(os.getpid())).touch()
+    deadline = time.monotonic() + 300
+    while len(os.listdir(folder)) < count and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return os.getpid()
+
+
+def _start_ray_workers(workers: int) -> float:
+    """Start Ray's W worker processes, as a LocalCluster starts its W workers; seconds taken.
+
+    ``ray.init`` returns before any worker process exists; Ray starts them when
+    tasks come, two at a time on this machine, a second or more each.
+    """
+    import ray
+
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as folder:
+        up = ray.remote(_ray_worker_up)
+        pids = ray.get([up.remote(folder, workers) for _ in range(workers)])
+    if len(set(pids)) != workers:
+        raise RuntimeError(f"{workers} Ray worker processes were asked for, {len(set(pids))} ran")
+    return time.perf_counter() - start
 
 
 def run_ray(n_trials: int, sleep: float, workers: int, pg_url: str) -> dict[str, Any]:
@@ -123,15 +168,14 @@ def run_ray(n_trials: int, sleep: float, workers: int, pg_url: str) -> dict[str,
         log_to_driver=False,
     )
     try:
+        warm_up = _start_ray_workers(workers)
         study = _tunelab_study()
-        start = time.perf_counter()
-        study.optimize(
-            sleepy, n_trials=n_trials, executor=RayExecutor(resources_per_trial={"num_cpus": 1})
-        )
-        wall = time.perf_counter() - start
+        executor = RayExecutor(resources_per_trial={"num_cpus": 1})
+        wall, cpu = _timed_optimize(study, n_trials, executor)
     finally:
         ray.shutdown()
-    return {**_result("tunelab+ray", wall, n_trials, sleep, workers), "complete": _complete(study)}
+    row = _result("tunelab+ray", wall, n_trials, sleep, workers)
+    return {**row, **cpu, "worker_start_s": round(warm_up, 2), "complete": _complete(study)}
 
 
 def _start_workers(
@@ -505,14 +549,24 @@ def _merged(new: dict[str, Any]) -> dict[str, Any]:
 
 def _report(payload: dict[str, Any]) -> None:
     rows = [
-        [e["engine"], e["trials"], e.get("complete"), e["wall_s"], e["ideal_s"], e["overhead_pct"]]
+        [
+            e["engine"],
+            e["trials"],
+            e.get("complete"),
+            e["wall_s"],
+            e["ideal_s"],
+            e["overhead_pct"],
+            e.get("coordinator_cpu_ms_per_trial"),
+        ]
         for e in payload["engines"]
     ]
-    rows += [[name, None, None, None, None, why[:60]] for name, why in payload["skipped"].items()]
+    rows += [
+        [name, None, None, None, None, why[:60], None] for name, why in payload["skipped"].items()
+    ]
     print_table(
         f"{payload['settings']['trials']} trials x {payload['settings']['sleep_s']} s, "
         f"{payload['settings']['workers']} workers (bar: overhead <= 15%)",
-        ["engine", "trials", "complete", "wall s", "ideal s", "overhead %"],
+        ["engine", "trials", "complete", "wall s", "ideal s", "overhead %", "coord. CPU ms/trial"],
         rows,
         markdown=True,
     )

@@ -121,6 +121,71 @@ def test_a_killed_worker_fails_its_trial_and_the_retry_completes(
     assert [t.state for t in trials] == [TrialState.FAIL] + [TrialState.COMPLETE] * 2
 
 
+def test_a_killed_slot_fails_only_its_trial_and_a_fresh_worker_takes_its_place(
+    ray_cluster: None, tmp_path: Path
+) -> None:
+    pid_file = tmp_path / "pid"
+    later = tmp_path / "later"
+    later.mkdir()
+
+    def objective(trial: BaseTrial) -> float:
+        x = trial.suggest_float("x", -1.0, 1.0)
+        trial.set_user_attr("pid", os.getpid())
+        if trial.number == 2:
+            pid_file.write_text(str(os.getpid()))
+            time.sleep(120)  # killed long before this ends
+        if trial.number > 2:
+            # Later trials wait until two processes run them: the other slot's and the
+            # one started in place of the killed slot.
+            (later / str(os.getpid())).touch()
+            deadline = time.monotonic() + 60
+            while len(list(later.iterdir())) < 2 and time.monotonic() < deadline:
+                time.sleep(0.02)
+        return x
+
+    def kill_when_running() -> None:
+        deadline = time.monotonic() + 120
+        while not pid_file.exists() or not pid_file.read_text():
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.05)
+        os.kill(int(pid_file.read_text()), signal.SIGKILL)
+
+    killer = threading.Thread(target=kill_when_running, daemon=True)
+    killer.start()
+    study = create_study(retry_failed=1)
+    study.optimize(objective, n_trials=10, executor=RayExecutor(max_concurrent=2))
+    killer.join(timeout=5)
+
+    pid = int(pid_file.read_text())
+    trials = study.trials
+    killed = trials[2]
+    assert killed.state == TrialState.FAIL and f"Ray worker pid {pid}" in str(killed.fail_reason)
+    others = [t for t in trials if t.number != 2]
+    assert [t.state for t in others] == [TrialState.COMPLETE] * len(others)
+    retries = [t for t in trials if t.system_attrs.get("retry_of") == 2]
+    assert len(retries) == 1 and retries[0].params == killed.params
+    # Each slot runs trial after trial in one worker process: two slots, then a third
+    # process in place of the killed one, which no later trial ran on.
+    assert len({t.user_attrs["pid"] for t in trials}) == 3
+    assert len({t.user_attrs["pid"] for t in trials if t.number > 2} - {pid}) == 2
+    # Every configuration ran once, but for the retry of the killed trial.
+    assert len({t.params["x"] for t in trials}) == len(trials) - 1
+
+
+def test_slots_give_their_resources_back_when_optimize_returns(ray_cluster: None) -> None:
+    executor = RayExecutor({"num_cpus": 1})
+    for _ in range(2):  # the second call gets the same slots' resources again
+        study = create_study()
+        study.optimize(_square, n_trials=8, executor=executor)
+        assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 8
+    # Free slots end their long-lived tasks; a bound on a hang, not a speed check.
+    deadline = time.monotonic() + 30
+    while ray.available_resources().get("CPU") != ray.cluster_resources()["CPU"]:
+        assert time.monotonic() < deadline, f"slots still hold CPUs: {ray.available_resources()}"
+        time.sleep(0.1)
+
+
 def test_a_frozen_worker_loses_its_lease_and_the_retry_completes(
     ray_cluster: None, tmp_path: Path
 ) -> None:

@@ -1,4 +1,4 @@
-"""A TCP channel remote trials use to talk to the coordinator (Dask, Ray, other machines).
+"""A TCP channel remote trials use to talk to the coordinator, one connection per trial (Dask).
 
 The coordinator listens on one port (authenticated with a random key per
 ``optimize`` call). A remote task connects with its :class:`Ticket`, says
@@ -75,7 +75,7 @@ def _load(payload: bytes) -> Any:
 
 
 def run_remote_trial(ticket: Ticket, payload: bytes, worker: str) -> None:
-    """Run one trial in a remote task (the function a Dask or Ray task calls).
+    """Run one trial in a remote task (the function a Dask task calls).
 
     Args:
         ticket: The trial and the way back to the coordinator.
@@ -328,7 +328,8 @@ class TrialChannel:
 class ChannelExecutor(Executor):
     """An executor running one cluster task per trial, each talking back over a channel.
 
-    The shared half of the Dask and Ray executors: tasks connect to a
+    The cluster half of the Dask executor (Ray's runs long-lived slots from
+    :mod:`tunelab.execution._pool` instead): tasks connect to a
     :class:`TrialChannel` the subclass opens in ``start`` (with ``_capacity``
     set), the channel carries requests, outcomes and pings, and a trial is
     alive while its connection is fresh or, before it connects, while the
