@@ -160,3 +160,19 @@ def test_predict_outputs_match_the_single_calls(
         loaded.predict_outputs(FRAME.drop(columns=["f2"]), ["predict"])
     with pytest.raises(ValueError, match="unknown outputs"):
         loaded.predict_outputs(FRAME, ["transform"])
+
+
+@pytest.mark.parametrize(
+    "model",
+    [LogisticRegression(), RandomForestClassifier(n_estimators=5, random_state=0)],
+    ids=["linear", "forest"],
+)
+def test_quantising_a_graph_of_ml_operators_keeps_it_float(model: object) -> None:
+    # skl2onnx imports the standard domain twice in these graphs; the quantiser refused them.
+    fitted = model.fit(X, Y)  # type: ignore[attr-defined]
+    report = to_onnx(fitted, X, quantize=True, y=Y, latency_repeats=0).quantization
+    assert report is not None
+    assert (report.quantized_nodes, report.delta) == (0, 0.0)
+    session = ort.InferenceSession(report.model_bytes, providers=["CPUExecutionProvider"])
+    labels = session.run(None, {"X": X.astype(np.float32)})[0]
+    np.testing.assert_array_equal(labels, fitted.predict(X))  # type: ignore[attr-defined]

@@ -12,6 +12,7 @@ from tunelab.deploy._errors import (
     SignatureError,
 )
 from tunelab.deploy._fingerprint import data_fingerprint
+from tunelab.deploy._measure import DeploymentMeasurement, measure
 from tunelab.deploy._onnx import OnnxConversion, QuantizationReport, to_onnx
 from tunelab.deploy._registry import AliasMove, Registry
 from tunelab.deploy._signature import FieldSpec, Signature, infer_signature
@@ -20,6 +21,7 @@ __all__ = [
     "AliasMove",
     "ArtifactError",
     "ConversionError",
+    "DeploymentMeasurement",
     "FieldSpec",
     "LoadedModel",
     "ModelCard",
@@ -34,6 +36,7 @@ __all__ = [
     "data_fingerprint",
     "infer_signature",
     "load_model",
+    "measure",
     "predict_file",
     "save_model",
     "to_onnx",

@@ -402,21 +402,8 @@ class _DropQuantizationHint(logging.Filter):
 def quantize_graph(
     model: Any, model_bytes: bytes, sample: Any, y: Any, task: str, input_mode: str
 ) -> QuantizationReport:
-    quantization = _import("onnxruntime.quantization")
     onnx = _import("onnx")
-    hint_filter = _DropQuantizationHint()
-    root = logging.getLogger()
-    root.addFilter(hint_filter)
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            source, target = Path(tmp, "model.onnx"), Path(tmp, "model.int8.onnx")
-            source.write_bytes(model_bytes)
-            quantization.quantize_dynamic(source, target, weight_type=quantization.QuantType.QInt8)
-            quantized = target.read_bytes()
-    except Exception as exc:
-        raise ConversionError(f"int8 quantisation failed: {first_line(exc)}") from exc
-    finally:
-        root.removeFilter(hint_filter)
+    quantized = _quantize_dynamic(_one_import_per_domain(onnx, model_bytes))
     graph = onnx.load_from_string(quantized).graph
     integer_nodes = sum(
         node.op_type.endswith("Integer") or node.op_type.startswith("QLinear")
@@ -436,6 +423,43 @@ def quantize_graph(
         delta=after - before,
         max_abs_diff=max_diff,
     )
+
+
+def _one_import_per_domain(onnx: Any, model_bytes: bytes) -> bytes:
+    """The model with each operator-set domain imported once, at its highest version.
+
+    skl2onnx can list the standard domain twice (linear models, tree ensembles); ONNX
+    Runtime runs such a graph, but its quantiser refuses it ("Failed to find proper
+    ai.onnx domain").
+    """
+    proto = onnx.load_from_string(model_bytes)
+    versions: dict[str, int] = {}
+    for opset in proto.opset_import:
+        domain = "" if opset.domain == "ai.onnx" else opset.domain
+        versions[domain] = max(versions.get(domain, 0), int(opset.version))
+    if len(versions) == len(proto.opset_import):
+        return model_bytes
+    del proto.opset_import[:]
+    for domain, version in versions.items():
+        proto.opset_import.append(onnx.helper.make_opsetid(domain, version))
+    return bytes(proto.SerializeToString())
+
+
+def _quantize_dynamic(model_bytes: bytes) -> bytes:
+    quantization = _import("onnxruntime.quantization")
+    hint_filter = _DropQuantizationHint()
+    root = logging.getLogger()
+    root.addFilter(hint_filter)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            source, target = Path(tmp, "model.onnx"), Path(tmp, "model.int8.onnx")
+            source.write_bytes(model_bytes)
+            quantization.quantize_dynamic(source, target, weight_type=quantization.QuantType.QInt8)
+            return target.read_bytes()
+    except Exception as exc:
+        raise ConversionError(f"int8 quantisation failed: {first_line(exc)}") from exc
+    finally:
+        root.removeFilter(hint_filter)
 
 
 def _compare_quantized(

@@ -1,0 +1,122 @@
+"""What a model costs where it runs: ONNX Runtime latency, size on disk, int8 quality."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from tunelab._validation import check_int
+from tunelab.deploy._onnx import OnnxRunner, _n_rows, _take_rows, to_onnx
+
+_MB = 1e6
+
+
+@dataclass(frozen=True)
+class DeploymentMeasurement:
+    """Latency and size of a model served by ONNX Runtime on one thread.
+
+    Attributes:
+        latency_p50_ms: Median milliseconds of a one-row call.
+        latency_p95_ms: 95th percentile of a one-row call.
+        batch_p50_ms: Median milliseconds of a call on ``batch_rows`` rows.
+        batch_p95_ms: 95th percentile of that call.
+        batch_rows: Rows per batch call.
+        size_mb: The float32 ONNX model, in megabytes (10^6 bytes).
+        size_int8_mb: The dynamically int8-quantised model, or None if not built.
+        int8_metric: The quality measure of the int8 comparison (``accuracy`` or
+            ``mean_absolute_error``), or None.
+        int8_delta: That measure for the int8 model minus the original model's.
+        calls: Timed one-row calls (each percentile comes from this many).
+    """
+
+    latency_p50_ms: float
+    latency_p95_ms: float
+    batch_p50_ms: float
+    batch_p95_ms: float
+    batch_rows: int
+    size_mb: float
+    size_int8_mb: float | None
+    int8_metric: str | None
+    int8_delta: float | None
+    calls: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (for a model card or a trial's user attributes)."""
+        return asdict(self)
+
+
+def measure(
+    model: Any,
+    sample: Any,
+    *,
+    y: Any = None,
+    quantize: bool = True,
+    calls: int = 200,
+    batch_rows: int = 256,
+    warmup: int = 20,
+) -> DeploymentMeasurement:
+    """Convert ``model`` to ONNX and measure what serving it costs.
+
+    Each call is timed alone after ``warmup`` untimed ones, on one thread (as
+    ``tunelab serve`` runs a model), cycling through the rows of ``sample`` so caches
+    do not see one row only. Use it inside an objective to tune for latency and
+    size as well as quality; the values depend on the machine, so compare trials
+    measured on the same one.
+
+    Args:
+        model: A fitted scikit-learn estimator or pipeline, or a tunelab.torch model.
+        sample: Representative input rows (also used for the conversion's parity check).
+        y: True targets of ``sample``, so the int8 quality change is measured against
+            them rather than against the original model's predictions.
+        quantize: Also build and measure the int8 model.
+        calls: Timed one-row calls (batch calls: a quarter of it, at least 20).
+        batch_rows: Rows per batch call.
+        warmup: Untimed calls before timing.
+
+    Returns:
+        The measurement.
+
+    Raises:
+        ValueError: ``calls``, ``batch_rows`` or ``warmup`` is out of range.
+        ConversionError: The model cannot be converted, or the ONNX model disagrees
+            with it beyond tolerance.
+    """
+    check_int("calls", calls, 1)
+    check_int("batch_rows", batch_rows, 1)
+    check_int("warmup", warmup, 0)
+    conversion = to_onnx(model, sample, quantize=quantize, y=y, latency_repeats=0)
+    runner = OnnxRunner(
+        conversion.model_bytes, task=conversion.task, input_mode=conversion.input_mode
+    )
+    rows = [_take_rows(sample, 1 + i % _n_rows(sample))[-1:] for i in range(min(calls, 64))]
+    single = _timed(runner.run, rows, calls, warmup)
+    batch = _timed(runner.run, [_take_rows(sample, batch_rows)], max(20, calls // 4), warmup)
+    report = conversion.quantization
+    return DeploymentMeasurement(
+        latency_p50_ms=float(np.percentile(single, 50)),
+        latency_p95_ms=float(np.percentile(single, 95)),
+        batch_p50_ms=float(np.percentile(batch, 50)),
+        batch_p95_ms=float(np.percentile(batch, 95)),
+        batch_rows=batch_rows,
+        size_mb=len(conversion.model_bytes) / _MB,
+        size_int8_mb=None if report is None else report.size_after / _MB,
+        int8_metric=None if report is None else report.metric,
+        int8_delta=None if report is None else report.delta,
+        calls=calls,
+    )
+
+
+def _timed(run: Any, inputs: list[Any], calls: int, warmup: int) -> np.ndarray:
+    """Milliseconds of each of ``calls`` calls, cycling through ``inputs``."""
+    for i in range(warmup):
+        run(inputs[i % len(inputs)])
+    times = np.empty(calls)
+    for i in range(calls):
+        batch = inputs[i % len(inputs)]
+        start = time.perf_counter()
+        run(batch)
+        times[i] = (time.perf_counter() - start) * 1e3
+    return times

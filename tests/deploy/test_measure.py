@@ -1,0 +1,64 @@
+"""tunelab.deploy.measure: what serving a model costs, measured on ONNX Runtime."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import load_digits
+from sklearn.linear_model import LogisticRegression
+from sklearn.neural_network import MLPClassifier
+
+import tunelab as tl
+from tunelab.deploy import DeploymentMeasurement, measure, to_onnx
+
+pytest.importorskip("skl2onnx")
+pytest.importorskip("onnxruntime")
+
+X, Y = load_digits(return_X_y=True)
+
+
+@pytest.fixture(scope="module")
+def mlp() -> MLPClassifier:
+    with np.errstate(all="ignore"):
+        return MLPClassifier((64,), max_iter=80, random_state=0).fit(X, Y)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_latency_size_and_int8_change_are_measured(mlp: MLPClassifier) -> None:
+    result = measure(mlp, X[:200], y=Y[:200], calls=60, batch_rows=64)
+    assert isinstance(result, DeploymentMeasurement)
+    values = [result.latency_p50_ms, result.latency_p95_ms, result.batch_p50_ms]
+    assert all(math.isfinite(v) and v > 0 for v in values)
+    assert result.latency_p50_ms <= result.latency_p95_ms
+    assert result.batch_p50_ms <= result.batch_p95_ms
+    float_bytes = len(to_onnx(mlp, X[:200], latency_repeats=0).model_bytes)
+    assert result.size_mb == pytest.approx(float_bytes / 1e6)
+    assert result.size_int8_mb is not None and result.size_int8_mb < result.size_mb
+    assert result.int8_metric == "accuracy"
+    assert result.int8_delta is not None and -1.0 <= result.int8_delta <= 1.0
+    assert set(result.to_dict()) >= {"latency_p95_ms", "size_mb", "size_int8_mb"}
+
+
+def test_a_bigger_network_is_measured_bigger_and_float_only_on_request() -> None:
+    small = LogisticRegression(max_iter=50).fit(X[:300], Y[:300])
+    with np.errstate(all="ignore"):
+        big = MLPClassifier((256, 256), max_iter=5, random_state=0).fit(X[:300], Y[:300])
+    frame = pd.DataFrame(X[:100], columns=[f"p{i}" for i in range(64)])
+    sizes = [measure(m, frame, quantize=False, calls=5).size_mb for m in (small, big)]
+    assert sizes[0] * 10 < sizes[1]
+    only_float = measure(small, frame, quantize=False, calls=5)
+    assert (only_float.size_int8_mb, only_float.int8_delta) == (None, None)
+
+
+@pytest.mark.parametrize("name,value", [("calls", 0), ("batch_rows", 0), ("warmup", -1)])
+def test_bad_arguments_are_named(name: str, value: int) -> None:
+    model = LogisticRegression(max_iter=50).fit(X[:100], Y[:100])
+    with pytest.raises(ValueError, match=f"{name} must be an integer"):
+        measure(model, X[:20], **{name: value})
+
+
+def test_measure_is_reachable_from_the_package() -> None:
+    assert tl.deploy.measure is measure
