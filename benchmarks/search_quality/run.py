@@ -7,6 +7,12 @@ Usage::
     python -m benchmarks.search_quality.run --problems branin mixed --seeds 10 \\
         --samplers tunelab:tpe optuna:tpe hyperopt:tpe tunelab:random
     python -m benchmarks.search_quality.run --reuse old.json --rerun tunelab:auto  # resume
+    python -m benchmarks.search_quality.run --problems synthetic --samplers hebo:default smac:hpo
+
+The peers HEBO (``hebo:default``) and SMAC3 (``smac:hpo``) run in their own virtual
+environments (``HEBO_VENV``, ``SMAC_VENV``; ``bash benchmarks/search_quality/peers_setup.sh``
+creates them) through ``peer_driver.py``; a peer whose environment is missing is
+skipped with a message saying how to create it.
 
 Runs are written to ``--out`` as they finish, so an interrupted run can be resumed
 with ``--reuse`` on its own output: a (problem, sampler, seed) run found in a reused
@@ -37,7 +43,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.search_quality.drivers import LIBRARIES  # noqa: E402
+from benchmarks.search_quality.drivers import LIBRARIES, PEER_VENVS, peer_missing  # noqa: E402
 from benchmarks.search_quality.problems import PROBLEMS, REAL, SYNTHETIC  # noqa: E402
 
 DEFAULT_SAMPLERS = [
@@ -69,7 +75,7 @@ def _one(job: tuple[str, str, int, int, int]) -> dict[str, Any]:
 
 
 def _available(samplers: list[str]) -> list[str]:
-    """Drop tunelab samplers that this checkout does not have yet."""
+    """Drop tunelab samplers this checkout lacks and peers whose environment is missing."""
     import tunelab.samplers as ts
 
     names = {"tpe": "TPESampler", "gp": "GPSampler", "cmaes": "CmaEsSampler", "auto": "AutoSampler"}
@@ -78,6 +84,9 @@ def _available(samplers: list[str]) -> list[str]:
         library, name = sampler.split(":")
         if library == "tunelab" and name in names and not hasattr(ts, names[name]):
             print(f"skipping {sampler}: not implemented in this checkout", file=sys.stderr)
+            continue
+        if library in PEER_VENVS and (reason := peer_missing(library)):
+            print(f"skipping {sampler}: {reason}", file=sys.stderr)
             continue
         keep.append(sampler)
     return keep

@@ -1,0 +1,88 @@
+"""The HEBO and SMAC3 peers of the search-quality benchmark, driven from their own venvs."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from benchmarks.search_quality import drivers
+from benchmarks.search_quality.problems import PROBLEMS
+
+SPACE = {
+    "x": {"float": [-2.0, 3.0]},
+    "lr": {"float": [1e-4, 1e-1], "log": True},
+    "n": {"int": [0, 20]},
+    "k": {"int": [1, 1000], "log": True},
+    "c": {"categorical": ["a", "b", "c"]},
+    "only_b": {"float": [0.0, 1.0], "when": {"c": "b"}},
+}
+
+
+def _client(library: str) -> drivers.PeerClient:
+    reason = drivers.peer_missing(library)
+    if reason:
+        pytest.skip(reason)
+    # The benchmark's own per-process driver, so the second test reuses its process.
+    return drivers._client(library)
+
+
+def _check(params: dict[str, Any]) -> None:
+    assert -2.0 <= params["x"] <= 3.0
+    assert 1e-4 <= params["lr"] <= 1e-1
+    assert params["n"] == int(params["n"]) and 0 <= params["n"] <= 20
+    assert params["k"] == int(params["k"]) and 1 <= params["k"] <= 1000
+    assert params["c"] in ("a", "b", "c")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("library", ["hebo", "smac"])
+def test_peer_driver_suggests_in_the_space_and_learns_from_tells(library: str) -> None:
+    client = _client(library)
+    client.start(SPACE, seed=0, trials=8)
+    for _ in range(2):  # the second round is the model's
+        batch = client.ask(4)
+        assert len(batch) == 4
+        for params in batch:
+            _check(params)
+        kept = [drivers._only_active(SPACE, p) for p in batch]
+        assert all(("only_b" in p) == (p["c"] == "b") for p in kept)
+        client.tell([(p["x"] - 1) ** 2 + math.log10(p["lr"]) for p in kept])
+    with pytest.raises(RuntimeError, match=f"{library} driver"):
+        client.tell([1.0])  # one value for a batch of four
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(("library", "name"), [("hebo", "default"), ("smac", "hpo")])
+def test_run_peer_evaluates_only_active_parameters_here(library: str, name: str) -> None:
+    _client(library)
+    seen: list[dict[str, Any]] = []
+    base = PROBLEMS["conditional"]
+
+    def objective(params: dict[str, Any]) -> float:
+        seen.append(params)
+        return base(params)
+
+    problem = type(base)(base.name, base.space, objective, base.optimum)
+    result = drivers.LIBRARIES[library](name, problem, 2, 4, 3)
+    assert len(result.values) == 8 == len(seen)
+    assert all(math.isfinite(v) for v in result.values)
+    wanted = {"quad": {"a", "b"}, "wave": {"w", "q"}, "abs": {"z"}}
+    assert all(set(p) == {"branch"} | wanted[p["branch"]] for p in seen)
+    assert all(isinstance(p["q"], int) for p in seen if "q" in p)
+    assert result.overhead_s > 0
+
+
+def test_a_missing_peer_environment_says_how_to_create_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("HEBO_VENV", f"{tmp_path}/absent")
+    reason = drivers.peer_missing("hebo")
+    assert reason is not None
+    assert f"{tmp_path}/absent" in reason and "peers_setup.sh" in reason and "HEBO_VENV" in reason
+    with pytest.raises(ValueError, match="'default'"):
+        drivers.LIBRARIES["hebo"]("mace", PROBLEMS["branin"], 1, 1, 0)
