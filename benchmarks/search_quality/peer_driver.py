@@ -165,6 +165,7 @@ def main() -> None:
     cls, package = LIBRARIES[library]
     _send({"ready": {"library": library, "version": metadata.version(package)}})
     search: Any = None
+    asked: list[dict[str, Any]] = []
     for line in sys.stdin:
         try:
             message = json.loads(line)
@@ -175,9 +176,14 @@ def main() -> None:
                 search = cls(start["space"], start["seed"], start["trials"])
                 _send({"started": True})
             elif "ask" in message:
-                _send({"suggestions": search.ask(int(message["ask"]))})
+                asked = search.ask(int(message["ask"]))
+                _send({"suggestions": asked})
             else:
-                search.tell(message["tell"])
+                values = message["tell"]
+                if len(values) != len(asked):
+                    raise ValueError(f"tell has {len(values)} values for {len(asked)} suggestions")
+                search.tell(values)
+                asked = []
                 _send({"told": True})
         except Exception as exc:
             _send({"error": f"{type(exc).__name__}: {exc}"})

@@ -256,6 +256,11 @@ def main(argv: list[str] | None = None) -> None:
     with ProcessPoolExecutor(args.workers) as pool:
         for i, run in enumerate(pool.map(_one, jobs, chunksize=1), start=1):
             runs.append(run)
+            done_at = f"{time.time() - start:.0f} s"
+            print(
+                f"{i}/{len(jobs)} {run['problem']} {run['sampler']} seed {run['seed']} {done_at}",
+                file=sys.stderr,
+            )
             if i % 10 == 0:
                 _write(out, settings, start, None, runs)
     summary = summarise(runs, args.batch)
