@@ -27,10 +27,15 @@ from benchmarks.search_quality.problems import Params, Problem
 
 @dataclass(frozen=True)
 class RunResult:
-    """Objective values in evaluation order and the sampler's own time per trial."""
+    """Objective values in evaluation order and the sampler's own time per trial.
+
+    ``cpu_s`` is the sampler's CPU time per trial where it is measured apart from the
+    benchmark process (the peers, in their driver processes).
+    """
 
     values: list[float]
     overhead_s: float
+    cpu_s: float | None = None
 
 
 def _active(spec: dict[str, Any], params: Params) -> bool:
@@ -251,14 +256,14 @@ class PeerClient:
         """Begin a new search over ``space`` (the previous one is dropped)."""
         self._call({"start": {"space": space, "seed": seed, "trials": trials}})
 
-    def ask(self, n: int) -> list[Params]:
-        """``n`` suggestions, all asked before any is told."""
-        suggestions: list[Params] = self._call({"ask": n})["suggestions"]
-        return suggestions
+    def ask(self, n: int) -> tuple[list[Params], float]:
+        """``n`` suggestions, all asked before any is told, and the driver's CPU seconds."""
+        answer = self._call({"ask": n})
+        return answer["suggestions"], float(answer["cpu_s"])
 
-    def tell(self, values: list[float]) -> None:
-        """The objective values of the last ``ask``, in its order."""
-        self._call({"tell": values})
+    def tell(self, values: list[float]) -> float:
+        """Report the values of the last ``ask``, in its order; the driver's CPU seconds."""
+        return float(self._call({"tell": values})["cpu_s"])
 
     def close(self) -> None:
         """End the driver process."""
@@ -296,17 +301,19 @@ def run_peer(library: str, problem: Problem, rounds: int, batch: int, seed: int)
     client = _client(library)
     client.start(problem.space, seed, rounds * batch)
     values: list[float] = []
-    spent = 0.0
+    spent = cpu = 0.0
     for _ in range(rounds):
         start = time.perf_counter()
-        suggestions = client.ask(batch)
+        suggestions, ask_cpu = client.ask(batch)
         spent += time.perf_counter() - start
         results = [problem(_only_active(problem.space, params)) for params in suggestions]
         start = time.perf_counter()
-        client.tell(results)
+        tell_cpu = client.tell(results)
         spent += time.perf_counter() - start
+        cpu += ask_cpu + tell_cpu
         values.extend(results)
-    return RunResult(values, spent / max(1, len(values)))
+    n = max(1, len(values))
+    return RunResult(values, spent / n, cpu / n)
 
 
 def _peer(library: str) -> Callable[[str, Problem, int, int, int], RunResult]:

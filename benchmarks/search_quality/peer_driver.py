@@ -10,10 +10,13 @@ batches. Protocol, one JSON object per line:
 * client -> ``{"start": {"space": space, "seed": int, "trials": int}}``, ``space``
   in the benchmark's dict form (``float``/``int`` with ``log``, ``categorical``,
   ``when`` for conditional parameters); driver -> ``{"started": true}``;
-* client -> ``{"ask": n}``; driver -> ``{"suggestions": [params, ...]}``, n of them,
-  asked before any of them is told;
+* client -> ``{"ask": n}``; driver -> ``{"suggestions": [params, ...], "cpu_s": s}``,
+  n of them, asked before any of them is told;
 * client -> ``{"tell": [value, ...]}``, one value per suggestion of the last ask, in
-  order; driver -> ``{"told": true}``;
+  order; driver -> ``{"told": true, "cpu_s": s}``;
+
+``cpu_s`` is the driver's CPU time for the call (all its threads): on a loaded
+machine it says more about a peer's cost than the wall clock does.
 * any failure -> ``{"error": "Type: message"}``; end of input -> the driver exits.
 
 A new ``start`` drops the previous search, so one process serves many runs.
@@ -24,6 +27,7 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
+import time
 from importlib import metadata
 from typing import Any
 
@@ -176,15 +180,17 @@ def main() -> None:
                 search = cls(start["space"], start["seed"], start["trials"])
                 _send({"started": True})
             elif "ask" in message:
+                cpu = time.process_time()
                 asked = search.ask(int(message["ask"]))
-                _send({"suggestions": asked})
+                _send({"suggestions": asked, "cpu_s": time.process_time() - cpu})
             else:
                 values = message["tell"]
                 if len(values) != len(asked):
                     raise ValueError(f"tell has {len(values)} values for {len(asked)} suggestions")
+                cpu = time.process_time()
                 search.tell(values)
                 asked = []
-                _send({"told": True})
+                _send({"told": True, "cpu_s": time.process_time() - cpu})
         except Exception as exc:
             _send({"error": f"{type(exc).__name__}: {exc}"})
     if hasattr(search, "close"):

@@ -71,7 +71,7 @@ def _one(job: tuple[str, str, int, int, int]) -> dict[str, Any]:
         "seed": seed,
         "values": result.values,
         "overhead_ms": 1000 * result.overhead_s,
-    }
+    } | ({} if result.cpu_s is None else {"cpu_ms": 1000 * result.cpu_s})
 
 
 def _available(samplers: list[str]) -> list[str]:
@@ -119,8 +119,16 @@ def summarise(runs: list[dict[str, Any]], batch: int) -> dict[str, Any]:
             score = None
             if baseline is not None and baseline > best_known:
                 score = 100 * (baseline - final) / (baseline - best_known)
-            overhead = float(np.median([r["overhead_ms"] for r in mine if r["sampler"] == sampler]))
-            table[problem][sampler] = {**at, "score": score, "overhead_ms": overhead}
+            own = [r for r in mine if r["sampler"] == sampler]
+            overhead = float(np.median([r["overhead_ms"] for r in own]))
+            cpu = [r["cpu_ms"] for r in own if "cpu_ms" in r]
+            table[problem][sampler] = {
+                **at,
+                "score": score,
+                "overhead_ms": overhead,
+                "cpu_ms": float(np.median(cpu)) if cpu else None,
+                "seeds": len(own),
+            }
     ranks: dict[str, list[float]] = {s: [] for s in samplers}
     for row in table.values():
         finals = sorted(row.items(), key=lambda kv: kv[1]["regret@100%"])
@@ -179,7 +187,7 @@ def print_tables(summary: dict[str, Any]) -> None:
 
 
 def markdown_tables(summary: dict[str, Any]) -> str:
-    """The overall ranking, per-problem scores and sampler ms per trial as Markdown."""
+    """The overall ranking and per-problem scores, regrets and sampler costs as Markdown."""
     overall = summary["overall"]
     order = sorted(overall, key=lambda s: overall[s]["mean_rank"] or 1e9)
     problems = sorted(summary["problems"])
@@ -188,8 +196,19 @@ def markdown_tables(summary: dict[str, Any]) -> str:
         score = overall[s]["mean_score"]
         shown = "-" if score is None else f"{score:.1f}"
         lines.append(f"| {s} | {overall[s]['mean_rank']:.2f} | {shown} |")
-    for key, fmt in (("score", "{:.1f}"), ("overhead_ms", "{:.1f}")):
-        lines += ["", f"| sampler | {' | '.join(problems)} |", "| --- " * (len(problems) + 1) + "|"]
+    tables = (
+        ("score", "{:.1f}", "Normalised score per problem:"),
+        ("regret@100%", "{:.4g}", "Median final regret (best found minus best known):"),
+        ("overhead_ms", "{:.1f}", "Median sampler time per trial (ms, wall clock):"),
+        ("cpu_ms", "{:.1f}", "Median peer driver CPU time per trial (ms):"),
+    )
+    for key, fmt, caption in tables:
+        if not any(
+            e.get(key) is not None for row in summary["problems"].values() for e in row.values()
+        ):
+            continue
+        lines += ["", caption, "", f"| sampler | {' | '.join(problems)} |"]
+        lines.append("| --- " * (len(problems) + 1) + "|")
         for s in order:
             cells = []
             for problem in problems:
@@ -261,8 +280,7 @@ def main(argv: list[str] | None = None) -> None:
                 f"{i}/{len(jobs)} {run['problem']} {run['sampler']} seed {run['seed']} {done_at}",
                 file=sys.stderr,
             )
-            if i % 10 == 0:
-                _write(out, settings, start, None, runs)
+            _write(out, settings, start, None, runs)
     summary = summarise(runs, args.batch)
     print_tables(summary)
     if args.markdown:

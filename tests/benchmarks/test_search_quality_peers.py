@@ -45,7 +45,8 @@ def test_peer_driver_suggests_in_the_space_and_learns_from_tells(library: str) -
     client.start(SPACE, seed=0, trials=11)
     # HEBO samples 1 + (number of parameters) points before its model takes over.
     for size in (len(SPACE) + 2, 3):
-        batch = client.ask(size)
+        batch, cpu_s = client.ask(size)
+        assert cpu_s >= 0
         assert len(batch) == size
         for params in batch:
             _check(params)
@@ -75,7 +76,7 @@ def test_run_peer_evaluates_only_active_parameters_here(library: str, name: str)
     wanted = {"quad": {"a", "b"}, "wave": {"w", "q"}, "abs": {"z"}}
     assert all(set(p) == {"branch"} | wanted[p["branch"]] for p in seen)
     assert all(isinstance(p["q"], int) for p in seen if "q" in p)
-    assert result.overhead_s > 0
+    assert result.overhead_s > 0 and result.cpu_s is not None and result.cpu_s > 0
 
 
 def test_a_missing_peer_environment_says_how_to_create_it(
