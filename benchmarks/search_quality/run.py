@@ -237,7 +237,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.summarise:
         data = [json.loads(Path(file).read_text()) for file in args.summarise]
-        runs = [run for d in data for run in d["runs"]]
+        # Later files win, and a run found in several files (a reused one) counts once.
+        unique = {(r["problem"], r["sampler"], r["seed"]): r for d in data for r in d["runs"]}
+        runs = list(unique.values())
         summary = summarise(runs, data[0]["settings"]["batch"])
         print_tables(summary)
         print(markdown_tables(summary))
