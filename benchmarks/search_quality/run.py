@@ -234,12 +234,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--summarise", nargs="+", metavar="FILE", help="only print the tables of FILEs, merged"
     )
+    parser.add_argument(
+        "--common",
+        action="store_true",
+        help="with --summarise: only the problems and seeds that every sampler ran",
+    )
     args = parser.parse_args(argv)
     if args.summarise:
         data = [json.loads(Path(file).read_text()) for file in args.summarise]
         # Later files win, and a run found in several files (a reused one) counts once.
         unique = {(r["problem"], r["sampler"], r["seed"]): r for d in data for r in d["runs"]}
         runs = list(unique.values())
+        if args.common:
+            runs = _common(runs)
         summary = summarise(runs, data[0]["settings"]["batch"])
         print_tables(summary)
         print(markdown_tables(summary))
@@ -289,6 +296,15 @@ def main(argv: list[str] | None = None) -> None:
         print(markdown_tables(summary))
     _write(out, settings, start, summary, runs)
     print(f"wrote {out} in {time.time() - start:.0f} s")
+
+
+def _common(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The runs of the (problem, seed) pairs that every sampler ran: a like-for-like subset."""
+    samplers = {r["sampler"] for r in runs}
+    ran: dict[tuple[str, int], set[str]] = {}
+    for r in runs:
+        ran.setdefault((r["problem"], r["seed"]), set()).add(r["sampler"])
+    return [r for r in runs if ran[(r["problem"], r["seed"])] == samplers]
 
 
 def _reusable(files: list[str], rounds: int, batch: int, rerun: set[str]) -> list[dict[str, Any]]:

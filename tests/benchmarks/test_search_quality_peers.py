@@ -88,3 +88,20 @@ def test_a_missing_peer_environment_says_how_to_create_it(
     assert f"{tmp_path}/absent" in reason and "peers_setup.sh" in reason and "HEBO_VENV" in reason
     with pytest.raises(ValueError, match="'default'"):
         drivers.LIBRARIES["hebo"]("mace", PROBLEMS["branin"], 1, 1, 0)
+
+
+def test_summarise_common_keeps_the_problem_seeds_every_sampler_ran() -> None:
+    from benchmarks.search_quality import run
+
+    def runs(sampler: str, seeds: range, problems: tuple[str, ...]) -> list[dict[str, Any]]:
+        return [
+            {"problem": p, "sampler": sampler, "seed": s, "values": [1.0 + s], "overhead_ms": 1.0}
+            for p in problems
+            for s in seeds
+        ]
+
+    everyone = runs("tunelab:random", range(4), ("branin", "mixed"))
+    partial = runs("hebo:default", range(2), ("branin",))
+    common = run._common(everyone + partial)
+    assert {(r["problem"], r["seed"]) for r in common} == {("branin", 0), ("branin", 1)}
+    assert len(common) == 4
