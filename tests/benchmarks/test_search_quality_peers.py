@@ -38,7 +38,7 @@ def _check(params: dict[str, Any]) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(180)
+@pytest.mark.timeout(300)
 @pytest.mark.parametrize("library", ["hebo", "smac"])
 def test_peer_driver_suggests_in_the_space_and_learns_from_tells(library: str) -> None:
     client = _client(library)
@@ -58,7 +58,7 @@ def test_peer_driver_suggests_in_the_space_and_learns_from_tells(library: str) -
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(180)
+@pytest.mark.timeout(300)
 @pytest.mark.parametrize(("library", "name"), [("hebo", "default"), ("smac", "hpo")])
 def test_run_peer_evaluates_only_active_parameters_here(library: str, name: str) -> None:
     _client(library)
