@@ -145,20 +145,43 @@ class Smac:
         self._smac = HyperparameterOptimizationFacade(
             scenario, lambda config, seed=0: 0.0, overwrite=True, logging_level=40
         )
+        self._space = cs
+        self._exhausted = False
+        self._fallbacks = 0
         self._asked: list[Any] = []
 
     def ask(self, n: int) -> list[dict[str, Any]]:
-        self._asked = [self._smac.ask() for _ in range(n)]
-        return [{k: _plain(v) for k, v in dict(info.config).items()} for info in self._asked]
+        from smac.main.exceptions import ConfigurationSpaceExhaustedException
+
+        self._asked = []
+        for _ in range(n):
+            if not self._exhausted:
+                try:
+                    self._asked.append(self._smac.ask())
+                    continue
+                except ConfigurationSpaceExhaustedException:
+                    # On small discrete spaces SMAC3 gives up once it stops finding unseen
+                    # configurations; its generator is then spent, so the run goes on at random.
+                    self._exhausted = True
+            self._fallbacks += 1
+            print(f"smac: space exhausted, random configuration {self._fallbacks}", file=sys.stderr)
+            self._asked.append(self._space.sample_configuration())
+        return [{k: _plain(v) for k, v in dict(_config(a)).items()} for a in self._asked]
 
     def tell(self, values: list[float]) -> None:
-        from smac.runhistory.dataclasses import TrialValue
+        from smac.runhistory.dataclasses import TrialInfo, TrialValue
 
         for info, value in zip(self._asked, values, strict=True):
-            self._smac.tell(info, TrialValue(cost=value))
+            if isinstance(info, TrialInfo):
+                self._smac.tell(info, TrialValue(cost=value))
 
     def close(self) -> None:
         self._workdir.cleanup()
+
+
+def _config(asked: Any) -> Any:
+    """The configuration of a SMAC3 trial, or the configuration itself (a fallback)."""
+    return getattr(asked, "config", asked)
 
 
 LIBRARIES = {"hebo": (Hebo, "hebo"), "smac": (Smac, "smac")}
