@@ -105,3 +105,15 @@ def test_summarise_common_keeps_the_problem_seeds_every_sampler_ran() -> None:
     common = run._common(everyone + partial)
     assert {(r["problem"], r["seed"]) for r in common} == {("branin", 0), ("branin", 1)}
     assert len(common) == 4
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_smac_goes_on_at_random_once_it_reports_the_space_exhausted() -> None:
+    client = _client("smac")
+    client.start({"n": {"int": [1, 3]}}, seed=0, trials=12)
+    # Three points: by the third round SMAC3 finds nothing unseen and raises.
+    for _ in range(4):
+        batch, _ = client.ask(2)
+        assert len(batch) == 2 and all(p["n"] in (1, 2, 3) for p in batch)
+        client.tell([float(p["n"]) for p in batch])
