@@ -8,11 +8,16 @@ only help it).
 
 from __future__ import annotations
 
+import atexit
+import json
 import math
+import os
+import subprocess
 import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,10 +27,15 @@ from benchmarks.search_quality.problems import Params, Problem
 
 @dataclass(frozen=True)
 class RunResult:
-    """Objective values in evaluation order and the sampler's own time per trial."""
+    """Objective values in evaluation order and the sampler's own time per trial.
+
+    ``cpu_s`` is the sampler's CPU time per trial where it is measured apart from the
+    benchmark process (the peers, in their driver processes).
+    """
 
     values: list[float]
     overhead_s: float
+    cpu_s: float | None = None
 
 
 def _active(spec: dict[str, Any], params: Params) -> bool:
@@ -182,8 +192,143 @@ def run_hyperopt(name: str, problem: Problem, rounds: int, batch: int, seed: int
     return RunResult(values, (total - objective_time) / max(1, len(values)))
 
 
+PEER_VENVS = {
+    "hebo": ("HEBO_VENV", "/work/venvs/hebo"),
+    "smac": ("SMAC_VENV", "/work/venvs/smac"),
+}
+"""Each peer's virtual environment: the environment variable naming it, and its default."""
+PEER_SAMPLERS = {"hebo": "default", "smac": "hpo"}
+"""The one configuration run of each peer: HEBO's defaults, SMAC3's HPO facade."""
+PEER_DRIVER = Path(__file__).resolve().parent / "peer_driver.py"
+SETUP = "benchmarks/search_quality/peers_setup.sh"
+
+
+def peer_python(library: str) -> Path:
+    """The Python of ``library``'s own virtual environment (``HEBO_VENV``/``SMAC_VENV``)."""
+    variable, default = PEER_VENVS[library]
+    return Path(os.environ.get(variable, default)) / "bin" / "python"
+
+
+def peer_missing(library: str) -> str | None:
+    """Why ``library`` cannot run here (with how to set it up), or None when it can."""
+    python = peer_python(library)
+    if python.exists():
+        return None
+    variable, _ = PEER_VENVS[library]
+    return (
+        f"no {library} environment at {python.parent.parent}: create it with "
+        f"`bash {SETUP}` (or point {variable} at one)"
+    )
+
+
+class PeerClient:
+    """A ``peer_driver.py`` process in a peer's own environment, reused across runs."""
+
+    def __init__(self, library: str, python: Path | None = None) -> None:
+        self.library = library
+        self._process = subprocess.Popen(
+            [str(python or peer_python(library)), str(PEER_DRIVER), library],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+        )
+        self.version = str(self._receive()["ready"]["version"])
+
+    def _call(self, message: dict[str, Any]) -> dict[str, Any]:
+        assert self._process.stdin is not None
+        self._process.stdin.write(json.dumps(message) + "\n")
+        self._process.stdin.flush()
+        return self._receive()
+
+    def _receive(self) -> dict[str, Any]:
+        assert self._process.stdout is not None
+        line = self._process.stdout.readline()
+        if not line:
+            code = self._process.wait()
+            raise RuntimeError(f"{self.library} driver exited with code {code}")
+        answer: dict[str, Any] = json.loads(line)
+        if "error" in answer:
+            raise RuntimeError(f"{self.library} driver: {answer['error']}")
+        return answer
+
+    def start(self, space: dict[str, dict[str, Any]], seed: int, trials: int) -> None:
+        """Begin a new search over ``space`` (the previous one is dropped)."""
+        self._call({"start": {"space": space, "seed": seed, "trials": trials}})
+
+    def ask(self, n: int) -> tuple[list[Params], float]:
+        """``n`` suggestions, all asked before any is told, and the driver's CPU seconds."""
+        answer = self._call({"ask": n})
+        return answer["suggestions"], float(answer["cpu_s"])
+
+    def tell(self, values: list[float]) -> float:
+        """Report the values of the last ``ask``, in its order; the driver's CPU seconds."""
+        return float(self._call({"tell": values})["cpu_s"])
+
+    def close(self) -> None:
+        """End the driver process."""
+        if self._process.poll() is None:
+            assert self._process.stdin is not None
+            self._process.stdin.close()
+            self._process.wait(timeout=30)
+
+
+_CLIENTS: dict[str, PeerClient] = {}
+
+
+def _client(library: str) -> PeerClient:
+    # One driver per library per worker process: HEBO takes seconds to import torch.
+    if library not in _CLIENTS:
+        reason = peer_missing(library)
+        if reason:
+            raise RuntimeError(reason)
+        _CLIENTS[library] = PeerClient(library)
+        atexit.register(_CLIENTS[library].close)
+    return _CLIENTS[library]
+
+
+def _only_active(space: dict[str, dict[str, Any]], params: Params) -> Params:
+    """The parameters the objective sees: inactive ones dropped, ints as ints."""
+    kept: Params = {}
+    for name, spec in space.items():
+        if name in params and _active(spec, kept):
+            kept[name] = int(params[name]) if "int" in spec else params[name]
+    return kept
+
+
+def run_peer(library: str, problem: Problem, rounds: int, batch: int, seed: int) -> RunResult:
+    """One search by a peer library driven over JSON lines; the objective runs here."""
+    client = _client(library)
+    client.start(problem.space, seed, rounds * batch)
+    values: list[float] = []
+    spent = cpu = 0.0
+    for _ in range(rounds):
+        start = time.perf_counter()
+        suggestions, ask_cpu = client.ask(batch)
+        spent += time.perf_counter() - start
+        results = [problem(_only_active(problem.space, params)) for params in suggestions]
+        start = time.perf_counter()
+        tell_cpu = client.tell(results)
+        spent += time.perf_counter() - start
+        cpu += ask_cpu + tell_cpu
+        values.extend(results)
+    n = max(1, len(values))
+    return RunResult(values, spent / n, cpu / n)
+
+
+def _peer(library: str) -> Callable[[str, Problem, int, int, int], RunResult]:
+    def run(name: str, problem: Problem, rounds: int, batch: int, seed: int) -> RunResult:
+        if name != PEER_SAMPLERS[library]:
+            raise ValueError(f"{library} sampler must be {PEER_SAMPLERS[library]!r}, not {name!r}")
+        return run_peer(library, problem, rounds, batch, seed)
+
+    return run
+
+
 LIBRARIES: dict[str, Callable[[str, Problem, int, int, int], RunResult]] = {
     "tunelab": run_tunelab,
     "optuna": run_optuna,
     "hyperopt": run_hyperopt,
+    "hebo": _peer("hebo"),
+    "smac": _peer("smac"),
 }

@@ -7,6 +7,12 @@ Usage::
     python -m benchmarks.search_quality.run --problems branin mixed --seeds 10 \\
         --samplers tunelab:tpe optuna:tpe hyperopt:tpe tunelab:random
     python -m benchmarks.search_quality.run --reuse old.json --rerun tunelab:auto  # resume
+    python -m benchmarks.search_quality.run --problems synthetic --samplers hebo:default smac:hpo
+
+The peers HEBO (``hebo:default``) and SMAC3 (``smac:hpo``) run in their own virtual
+environments (``HEBO_VENV``, ``SMAC_VENV``; ``bash benchmarks/search_quality/peers_setup.sh``
+creates them) through ``peer_driver.py``; a peer whose environment is missing is
+skipped with a message saying how to create it.
 
 Runs are written to ``--out`` as they finish, so an interrupted run can be resumed
 with ``--reuse`` on its own output: a (problem, sampler, seed) run found in a reused
@@ -37,7 +43,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.search_quality.drivers import LIBRARIES  # noqa: E402
+from benchmarks.search_quality.drivers import LIBRARIES, PEER_VENVS, peer_missing  # noqa: E402
 from benchmarks.search_quality.problems import HOLDOUT, PROBLEMS, REAL, SYNTHETIC  # noqa: E402
 
 DEFAULT_SAMPLERS = [
@@ -65,11 +71,11 @@ def _one(job: tuple[str, str, int, int, int]) -> dict[str, Any]:
         "seed": seed,
         "values": result.values,
         "overhead_ms": 1000 * result.overhead_s,
-    }
+    } | ({} if result.cpu_s is None else {"cpu_ms": 1000 * result.cpu_s})
 
 
 def _available(samplers: list[str]) -> list[str]:
-    """Drop tunelab samplers that this checkout does not have yet."""
+    """Drop tunelab samplers this checkout lacks and peers whose environment is missing."""
     import tunelab.samplers as ts
 
     names = {"tpe": "TPESampler", "gp": "GPSampler", "cmaes": "CmaEsSampler", "auto": "AutoSampler"}
@@ -78,6 +84,9 @@ def _available(samplers: list[str]) -> list[str]:
         library, name = sampler.split(":")
         if library == "tunelab" and name in names and not hasattr(ts, names[name]):
             print(f"skipping {sampler}: not implemented in this checkout", file=sys.stderr)
+            continue
+        if library in PEER_VENVS and (reason := peer_missing(library)):
+            print(f"skipping {sampler}: {reason}", file=sys.stderr)
             continue
         keep.append(sampler)
     return keep
@@ -110,8 +119,16 @@ def summarise(runs: list[dict[str, Any]], batch: int) -> dict[str, Any]:
             score = None
             if baseline is not None and baseline > best_known:
                 score = 100 * (baseline - final) / (baseline - best_known)
-            overhead = float(np.median([r["overhead_ms"] for r in mine if r["sampler"] == sampler]))
-            table[problem][sampler] = {**at, "score": score, "overhead_ms": overhead}
+            own = [r for r in mine if r["sampler"] == sampler]
+            overhead = float(np.median([r["overhead_ms"] for r in own]))
+            cpu = [r["cpu_ms"] for r in own if "cpu_ms" in r]
+            table[problem][sampler] = {
+                **at,
+                "score": score,
+                "overhead_ms": overhead,
+                "cpu_ms": float(np.median(cpu)) if cpu else None,
+                "seeds": len(own),
+            }
     ranks: dict[str, list[float]] = {s: [] for s in samplers}
     for row in table.values():
         finals = sorted(row.items(), key=lambda kv: kv[1]["regret@100%"])
@@ -170,7 +187,7 @@ def print_tables(summary: dict[str, Any]) -> None:
 
 
 def markdown_tables(summary: dict[str, Any]) -> str:
-    """The overall ranking, per-problem scores and sampler ms per trial as Markdown."""
+    """The overall ranking and per-problem scores, regrets and sampler costs as Markdown."""
     overall = summary["overall"]
     order = sorted(overall, key=lambda s: overall[s]["mean_rank"] or 1e9)
     problems = sorted(summary["problems"])
@@ -179,8 +196,19 @@ def markdown_tables(summary: dict[str, Any]) -> str:
         score = overall[s]["mean_score"]
         shown = "-" if score is None else f"{score:.1f}"
         lines.append(f"| {s} | {overall[s]['mean_rank']:.2f} | {shown} |")
-    for key, fmt in (("score", "{:.1f}"), ("overhead_ms", "{:.1f}")):
-        lines += ["", f"| sampler | {' | '.join(problems)} |", "| --- " * (len(problems) + 1) + "|"]
+    tables = (
+        ("score", "{:.1f}", "Normalised score per problem:"),
+        ("regret@100%", "{:.4g}", "Median final regret (best found minus best known):"),
+        ("overhead_ms", "{:.1f}", "Median sampler time per trial (ms, wall clock):"),
+        ("cpu_ms", "{:.1f}", "Median peer driver CPU time per trial (ms):"),
+    )
+    for key, fmt, caption in tables:
+        if not any(
+            e.get(key) is not None for row in summary["problems"].values() for e in row.values()
+        ):
+            continue
+        lines += ["", caption, "", f"| sampler | {' | '.join(problems)} |"]
+        lines.append("| --- " * (len(problems) + 1) + "|")
         for s in order:
             cells = []
             for problem in problems:
@@ -208,10 +236,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--summarise", nargs="+", metavar="FILE", help="only print the tables of FILEs, merged"
     )
+    parser.add_argument(
+        "--common",
+        action="store_true",
+        help="with --summarise: only the problems and seeds that every sampler ran",
+    )
     args = parser.parse_args(argv)
     if args.summarise:
         data = [json.loads(Path(file).read_text()) for file in args.summarise]
-        runs = [run for d in data for run in d["runs"]]
+        # Later files win, and a run found in several files (a reused one) counts once.
+        unique = {(r["problem"], r["sampler"], r["seed"]): r for d in data for r in d["runs"]}
+        runs = list(unique.values())
+        if args.common:
+            runs = _common(runs)
         summary = summarise(runs, data[0]["settings"]["batch"])
         print_tables(summary)
         print(markdown_tables(summary))
@@ -251,14 +288,27 @@ def main(argv: list[str] | None = None) -> None:
     with ProcessPoolExecutor(args.workers) as pool:
         for i, run in enumerate(pool.map(_one, jobs, chunksize=1), start=1):
             runs.append(run)
-            if i % 10 == 0:
-                _write(out, settings, start, None, runs)
+            done_at = f"{time.time() - start:.0f} s"
+            print(
+                f"{i}/{len(jobs)} {run['problem']} {run['sampler']} seed {run['seed']} {done_at}",
+                file=sys.stderr,
+            )
+            _write(out, settings, start, None, runs)
     summary = summarise(runs, args.batch)
     print_tables(summary)
     if args.markdown:
         print(markdown_tables(summary))
     _write(out, settings, start, summary, runs)
     print(f"wrote {out} in {time.time() - start:.0f} s")
+
+
+def _common(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The runs of the (problem, seed) pairs that every sampler ran: a like-for-like subset."""
+    samplers = {r["sampler"] for r in runs}
+    ran: dict[tuple[str, int], set[str]] = {}
+    for r in runs:
+        ran.setdefault((r["problem"], r["seed"]), set()).add(r["sampler"])
+    return [r for r in runs if ran[(r["problem"], r["seed"])] == samplers]
 
 
 def _reusable(files: list[str], rounds: int, batch: int, rerun: set[str]) -> list[dict[str, Any]]:
