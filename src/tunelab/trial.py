@@ -313,21 +313,9 @@ class FrozenTrial(_Suggestions):
     # An objective can be re-run on a finished trial, e.g. ``objective(study.best_trial)``:
     # each suggestion returns the stored value, as Optuna's FrozenTrial does.
     def _suggest(self, name: str, distribution: BaseDistribution) -> Any:
-        if name not in self.params:
-            raise ValueError(
-                f"parameter {name!r} has no value in trial {self.number}; "
-                f"it has {sorted(self.params)}"
-            )
-        value = self.params[name]
-        if not distribution.contains(distribution.to_internal(value)):
-            warnings.warn(
-                f"the stored value {value!r} of parameter {name!r} is outside {distribution!r}",
-                UserWarning,
-                stacklevel=3,
-            )
-        if name in self.distributions:
-            check_compatible(name, self.distributions[name], distribution)
-        return value
+        return given_value(
+            name, distribution, self.params, self.distributions, f"trial {self.number}"
+        )
 
     def report(self, value: float, step: int) -> None:
         """Do nothing: a finished trial takes no more reports."""
@@ -419,6 +407,35 @@ class BaseTrial(_Suggestions, ABC):
     @abstractmethod
     def set_user_attr(self, key: str, value: Any) -> None:
         """Attach a JSON-serialisable value to the trial."""
+
+
+def given_value(
+    name: str,
+    distribution: BaseDistribution,
+    values: Mapping[str, Any],
+    distributions: Mapping[str, BaseDistribution],
+    owner: str,
+) -> Any:
+    """The value ``owner`` already holds for ``name``, checked against ``distribution``.
+
+    A value outside the distribution is returned with a warning (the user chose it);
+    a distribution of another kind than the recorded one is refused.
+
+    Raises:
+        ValueError: ``owner`` has no value for ``name``, or the distributions conflict.
+    """
+    if name not in values:
+        raise ValueError(f"parameter {name!r} has no value in {owner}; it has {sorted(values)}")
+    value = values[name]
+    if not distribution.contains(distribution.to_internal(value)):
+        warnings.warn(
+            f"the value {value!r} of parameter {name!r} in {owner} is outside {distribution!r}",
+            UserWarning,
+            stacklevel=4,
+        )
+    if name in distributions:
+        check_compatible(name, distributions[name], distribution)
+    return value
 
 
 def _warn_deprecated_suggest(old: str, new: str) -> None:
@@ -649,20 +666,9 @@ class FixedTrial(BaseTrial):
         return self._datetime_start
 
     def _suggest(self, name: str, distribution: BaseDistribution) -> Any:
-        if name not in self._fixed_params:
-            raise ValueError(
-                f"parameter {name!r} has no value in this FixedTrial; "
-                f"given: {sorted(self._fixed_params)}"
-            )
-        value = self._fixed_params[name]
-        if not distribution.contains(distribution.to_internal(value)):
-            warnings.warn(
-                f"the fixed value {value!r} of parameter {name!r} is outside {distribution!r}",
-                UserWarning,
-                stacklevel=3,
-            )
-        if name in self._distributions:
-            check_compatible(name, self._distributions[name], distribution)
+        value = given_value(
+            name, distribution, self._fixed_params, self._distributions, "this FixedTrial"
+        )
         self._suggested[name] = value
         self._distributions[name] = distribution
         return value
