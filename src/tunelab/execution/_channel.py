@@ -25,6 +25,7 @@ import socket
 import threading
 import time
 from abc import abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, answer_challenge, deliver_challenge
 from typing import Any
@@ -120,6 +121,50 @@ def _nodelay(sock: socket.socket) -> Connection:
     return Connection(sock.detach())
 
 
+def accept_connections(
+    server: socket.socket, closed: threading.Event, read: Callable[[socket.socket], None]
+) -> None:
+    """Hand each connection to ``read`` on a thread of its own until ``closed`` is set.
+
+    ``server`` has a short timeout so that this loop notices ``closed``.
+    """
+    while not closed.is_set():
+        try:
+            sock, _ = server.accept()
+        except TimeoutError:
+            continue
+        except OSError:
+            return
+        sock.settimeout(None)
+        threading.Thread(target=read, args=(sock,), daemon=True).start()
+
+
+def drain_events(events: queue.SimpleQueue[Any], timeout: float | None) -> list[Event]:
+    """Events queued so far, waiting up to ``timeout`` seconds for the first.
+
+    None entries only wake the waiter and are dropped.
+
+    Raises:
+        TunelabError: One was queued (a worker could not load the objective).
+    """
+    try:
+        items = [events.get(timeout=timeout)]
+    except queue.Empty:
+        return []
+    while True:
+        try:
+            items.append(events.get_nowait())
+        except queue.Empty:
+            break
+    out: list[Event] = []
+    for item in items:
+        if isinstance(item, TunelabError):
+            raise item
+        if item is not None:
+            out.append(item)
+    return out
+
+
 def _connect(address: tuple[str, int], authkey: bytes) -> Connection:
     sock = socket.create_connection(address, timeout=30)
     sock.settimeout(None)  # the connection's file descriptor must block again
@@ -185,15 +230,7 @@ class TrialChannel:
         )
 
     def _accept(self) -> None:
-        while not self._closed.is_set():
-            try:
-                sock, _ = self._server.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            sock.settimeout(None)
-            threading.Thread(target=self._read, args=(sock,), daemon=True).start()
+        accept_connections(self._server, self._closed, self._read)
 
     def _read(self, sock: socket.socket) -> None:
         conn = _nodelay(sock)
@@ -272,21 +309,7 @@ class TrialChannel:
         Raises:
             TunelabError: A worker could not load the objective.
         """
-        try:
-            items = [self._events.get(timeout=timeout)]
-        except queue.Empty:
-            return []
-        while True:
-            try:
-                items.append(self._events.get_nowait())
-            except queue.Empty:
-                break
-        events: list[Event] = []
-        for item in items:
-            if isinstance(item, TunelabError):
-                raise item
-            events.append(item)
-        return events
+        return drain_events(self._events, timeout)
 
     def respond(self, trial_id: int, answer: Answer) -> None:
         """Send ``answer`` to the trial's task; a broken connection shows up as its loss."""

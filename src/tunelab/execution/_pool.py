@@ -39,7 +39,13 @@ from typing import Any
 
 from tunelab.exceptions import TunelabError
 from tunelab.execution._base import Answer, Event, Finished, Lost, Request
-from tunelab.execution._channel import _connect, _nodelay, _ping
+from tunelab.execution._channel import (
+    _connect,
+    _nodelay,
+    _ping,
+    accept_connections,
+    drain_events,
+)
 from tunelab.execution._outcome import call_objective
 from tunelab.execution._remote import RemoteTrial, from_wire, send_answer, to_wire
 from tunelab.trial import Trial
@@ -221,15 +227,7 @@ class TrialPool:
                 self._waiting.appendleft(trial)
 
     def _accept(self) -> None:
-        while not self._closed.is_set():
-            try:
-                sock, _ = self._server.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            sock.settimeout(None)
-            threading.Thread(target=self._read, args=(sock,), daemon=True).start()
+        accept_connections(self._server, self._closed, self._read)
 
     def _read(self, sock: socket.socket) -> None:
         waker = sock.dup()
@@ -322,22 +320,7 @@ class TrialPool:
         Raises:
             TunelabError: A worker could not load the objective.
         """
-        try:
-            items = [self._events.get(timeout=timeout)]
-        except queue.Empty:
-            return []
-        while True:
-            try:
-                items.append(self._events.get_nowait())
-            except queue.Empty:
-                break
-        events: list[Event] = []
-        for item in items:
-            if isinstance(item, TunelabError):
-                raise item
-            if item is not None:
-                events.append(item)
-        return events
+        return drain_events(self._events, timeout)
 
     def respond(self, trial_id: int, answer: Answer) -> None:
         """Send ``answer`` to the trial's worker; a broken connection shows up as its loss."""
