@@ -164,10 +164,17 @@ class ServerThread:
         host: Interface to listen on.
         port: Port to listen on; 0 picks a free one.
         startup_timeout: Seconds to wait for the server to start.
+        **options: More ``uvicorn.Config`` settings, overriding this class's.
     """
 
     def __init__(
-        self, app: Any, *, host: str = "127.0.0.1", port: int = 0, startup_timeout: float = 30.0
+        self,
+        app: Any,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        startup_timeout: float = 30.0,
+        **options: Any,
     ) -> None:
         uvicorn = _uvicorn()
         # Created as TCP explicitly: asyncio turns Nagle's algorithm off only then.
@@ -176,9 +183,8 @@ class ServerThread:
         self._socket.bind((host, port))
         self.host = host
         self.port = int(self._socket.getsockname()[1])
-        config = uvicorn.Config(
-            app, log_level="warning", access_log=False, lifespan="on", http=HTTP_PROTOCOL
-        )
+        settings = {"log_level": "warning", "access_log": False, "lifespan": "on"}
+        config = uvicorn.Config(app, **{**settings, "http": HTTP_PROTOCOL, **options})
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True
