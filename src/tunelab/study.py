@@ -60,6 +60,9 @@ _MAX_CLAIM_ROUNDS = 64
 # System attribute in which a trial publishes a fingerprint of the configuration it was
 # given jointly at ask (relative sampling), so that trials of other processes can see it.
 CONFIGURATION_KEY = "claimed_configuration"
+# Coordination records that mean nothing to a reader of trials_dataframe (Optuna shows no
+# such column): left out of it, still in each trial's system_attrs.
+_BOOKKEEPING_ATTRS = frozenset({CONFIGURATION_KEY})
 _UNFINISHED = (TrialState.RUNNING, TrialState.WAITING)
 _METRIC_NAMES_KEY = "metric_names"
 _DATAFRAME_ATTRS = (
@@ -871,7 +874,8 @@ def _dataframe_cells(
     if isinstance(value, TrialState):
         return [((column, ""), value.name)]
     if isinstance(value, dict):
-        return [((column, key), item) for key, item in value.items()]
+        hidden = _BOOKKEEPING_ATTRS if attr == "system_attrs" else ()
+        return [((column, key), item) for key, item in value.items() if key not in hidden]
     if attr == "values":
         row = [None] * n_objectives if value is None else list(value)
         keys: Sequence[Any] = names if names is not None else range(n_objectives)
