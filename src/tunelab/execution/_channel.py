@@ -24,8 +24,7 @@ import secrets
 import socket
 import threading
 import time
-from abc import abstractmethod
-from collections.abc import Callable
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, answer_challenge, deliver_challenge
 from typing import Any
@@ -121,50 +120,6 @@ def _nodelay(sock: socket.socket) -> Connection:
     return Connection(sock.detach())
 
 
-def accept_connections(
-    server: socket.socket, closed: threading.Event, read: Callable[[socket.socket], None]
-) -> None:
-    """Hand each connection to ``read`` on a thread of its own until ``closed`` is set.
-
-    ``server`` has a short timeout so that this loop notices ``closed``.
-    """
-    while not closed.is_set():
-        try:
-            sock, _ = server.accept()
-        except TimeoutError:
-            continue
-        except OSError:
-            return
-        sock.settimeout(None)
-        threading.Thread(target=read, args=(sock,), daemon=True).start()
-
-
-def drain_events(events: queue.SimpleQueue[Any], timeout: float | None) -> list[Event]:
-    """Events queued so far, waiting up to ``timeout`` seconds for the first.
-
-    None entries only wake the waiter and are dropped.
-
-    Raises:
-        TunelabError: One was queued (a worker could not load the objective).
-    """
-    try:
-        items = [events.get(timeout=timeout)]
-    except queue.Empty:
-        return []
-    while True:
-        try:
-            items.append(events.get_nowait())
-        except queue.Empty:
-            break
-    out: list[Event] = []
-    for item in items:
-        if isinstance(item, TunelabError):
-            raise item
-        if item is not None:
-            out.append(item)
-    return out
-
-
 def _connect(address: tuple[str, int], authkey: bytes) -> Connection:
     sock = socket.create_connection(address, timeout=30)
     sock.settimeout(None)  # the connection's file descriptor must block again
@@ -183,6 +138,92 @@ def _ping(conn: Connection, lock: threading.Lock, stop: threading.Event, every: 
             return
 
 
+class Listener(ABC):
+    """The coordinator's listening end: a port guarded by a random key, a thread that
+    hands each connection to :meth:`_read`, and the events :meth:`poll` returns.
+
+    A subclass sets up its own state before calling ``super().__init__``, which
+    starts accepting.
+
+    Args:
+        host: The address of this machine that workers can reach.
+        lease_interval: The study's lease interval (None: no leases).
+        name: Name of the accepting thread.
+    """
+
+    def __init__(self, host: str, lease_interval: float | None, name: str) -> None:
+        self._authkey = secrets.token_bytes(32)
+        self._server = socket.create_server((host, 0))
+        self._server.settimeout(0.2)  # so the accepting thread notices close()
+        self.address: tuple[str, int] = self._server.getsockname()[:2]
+        self._lease_interval = lease_interval
+        # None only wakes a waiting poll().
+        self._events: queue.SimpleQueue[Event | TunelabError | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._closed = threading.Event()
+        self._acceptor = threading.Thread(target=self._accept, name=name, daemon=True)
+        self._acceptor.start()
+
+    @property
+    def _ping_interval(self) -> float | None:
+        """How often a worker pings: three times per lease."""
+        return None if self._lease_interval is None else self._lease_interval / 3
+
+    def _accept(self) -> None:
+        while not self._closed.is_set():
+            try:
+                sock, _ = self._server.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            sock.settimeout(None)
+            threading.Thread(target=self._read, args=(sock,), daemon=True).start()
+
+    @abstractmethod
+    def _read(self, sock: socket.socket) -> None:
+        """Serve one accepted connection (on a thread of its own)."""
+
+    def _greet(self, conn: Connection) -> Any:
+        """The peer's first message once it proved it holds the key; None (closed) if not."""
+        try:
+            # Only a peer holding this call's key gets further (nothing is unpickled before).
+            deliver_challenge(conn, self._authkey)
+            answer_challenge(conn, self._authkey)
+            return conn.recv()
+        except Exception:
+            conn.close()
+            return None
+
+    def poll(self, timeout: float | None) -> list[Event]:
+        """Events so far, waiting up to ``timeout`` seconds for the first.
+
+        Raises:
+            TunelabError: A worker could not load the objective.
+        """
+        try:
+            items = [self._events.get(timeout=timeout)]
+        except queue.Empty:
+            return []
+        while True:
+            try:
+                items.append(self._events.get_nowait())
+            except queue.Empty:
+                break
+        events: list[Event] = []
+        for item in items:
+            if isinstance(item, TunelabError):
+                raise item
+            if item is not None:
+                events.append(item)
+        return events
+
+    def _stop_listening(self) -> None:
+        self._closed.set()
+        self._acceptor.join(timeout=5)
+        self._server.close()
+
+
 @dataclass
 class _Link:
     """One trial the coordinator expects to hear from, and its connection once made."""
@@ -193,7 +234,7 @@ class _Link:
     over: bool = False  # its outcome or loss has been reported
 
 
-class TrialChannel:
+class TrialChannel(Listener):
     """The coordinator's end: a listener, one reader thread per connected trial.
 
     Args:
@@ -202,17 +243,8 @@ class TrialChannel:
     """
 
     def __init__(self, host: str, lease_interval: float | None) -> None:
-        self._authkey = secrets.token_bytes(32)
-        self._server = socket.create_server((host, 0))
-        self._server.settimeout(0.2)  # so the accepting thread notices close()
-        self.address: tuple[str, int] = self._server.getsockname()[:2]
-        self._lease_interval = lease_interval
-        self._events: queue.SimpleQueue[Event | TunelabError] = queue.SimpleQueue()
         self._links: dict[int, _Link] = {}
-        self._lock = threading.Lock()
-        self._closed = threading.Event()
-        self._acceptor = threading.Thread(target=self._accept, name="tunelab-channel", daemon=True)
-        self._acceptor.start()
+        super().__init__(host, lease_interval, "tunelab-channel")
 
     def ticket(self, trial: Trial, *, n_objectives: int, gc_after_trial: bool) -> Ticket:
         """Expect ``trial`` and return the ticket its remote task needs."""
@@ -226,22 +258,15 @@ class TrialChannel:
             params=trial.params,
             n_objectives=n_objectives,
             gc_after_trial=gc_after_trial,
-            ping_interval=None if self._lease_interval is None else self._lease_interval / 3,
+            ping_interval=self._ping_interval,
         )
-
-    def _accept(self) -> None:
-        accept_connections(self._server, self._closed, self._read)
 
     def _read(self, sock: socket.socket) -> None:
         conn = _nodelay(sock)
-        try:
-            # Only a peer holding this call's key gets further (nothing is unpickled before).
-            deliver_challenge(conn, self._authkey)
-            answer_challenge(conn, self._authkey)
-            _, trial_id, worker = conn.recv()
-        except Exception:
-            conn.close()
+        hello = self._greet(conn)
+        if hello is None:
             return
+        _, trial_id, worker = hello
         with self._lock:
             link = self._links.get(trial_id)
             go = link is not None and link.conn is None and not link.over
@@ -303,14 +328,6 @@ class TrialChannel:
         link = self._links.get(trial_id)
         return None if link is None or link.conn is None else link.worker
 
-    def poll(self, timeout: float | None) -> list[Event]:
-        """Events so far, waiting up to ``timeout`` seconds for the first.
-
-        Raises:
-            TunelabError: A worker could not load the objective.
-        """
-        return drain_events(self._events, timeout)
-
     def respond(self, trial_id: int, answer: Answer) -> None:
         """Send ``answer`` to the trial's task; a broken connection shows up as its loss."""
         link = self._links.get(trial_id)
@@ -341,9 +358,7 @@ class TrialChannel:
 
     def close(self) -> None:
         """Stop listening and close every connection."""
-        self._closed.set()
-        self._acceptor.join(timeout=5)
-        self._server.close()
+        self._stop_listening()
         for trial_id in list(self._links):
             self.drop(trial_id)
 

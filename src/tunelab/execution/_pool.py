@@ -27,25 +27,17 @@ from __future__ import annotations
 import contextlib
 import gc
 import pickle
-import queue
-import secrets
 import socket
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection, answer_challenge, deliver_challenge
+from multiprocessing.connection import Connection
 from typing import Any
 
 from tunelab.exceptions import TunelabError
-from tunelab.execution._base import Answer, Event, Finished, Lost, Request
-from tunelab.execution._channel import (
-    _connect,
-    _nodelay,
-    _ping,
-    accept_connections,
-    drain_events,
-)
+from tunelab.execution._base import Answer, Finished, Lost, Request
+from tunelab.execution._channel import Listener, _connect, _nodelay, _ping
 from tunelab.execution._outcome import call_objective
 from tunelab.execution._remote import RemoteTrial, from_wire, send_answer, to_wire
 from tunelab.trial import Trial
@@ -164,7 +156,7 @@ class _Worker:
             self.conn.close()
 
 
-class TrialPool:
+class TrialPool(Listener):
     """The coordinator's end: a listener, one reader thread per connected worker.
 
     Trials submitted while every worker is busy (or before any connected)
@@ -176,20 +168,11 @@ class TrialPool:
     """
 
     def __init__(self, host: str, lease_interval: float | None) -> None:
-        self._authkey = secrets.token_bytes(32)
-        self._server = socket.create_server((host, 0))
-        self._server.settimeout(0.2)  # so the accepting thread notices close()
-        self.address: tuple[str, int] = self._server.getsockname()[:2]
-        self._lease_interval = lease_interval
-        self._events: queue.SimpleQueue[Event | TunelabError | None] = queue.SimpleQueue()
-        self._lock = threading.Lock()
         self._workers: dict[int, _Worker] = {}  # connected and not gone, by slot
         self._connected: set[int] = set()  # every slot that ever connected
         self._waiting: deque[Trial] = deque()
         self._placed: dict[int, _Worker | None] = {}  # trial id -> its worker (None: waiting)
-        self._closed = threading.Event()
-        self._acceptor = threading.Thread(target=self._accept, name="tunelab-pool", daemon=True)
-        self._acceptor.start()
+        super().__init__(host, lease_interval, "tunelab-pool")
 
     def ticket(self, *, n_objectives: int, gc_after_trial: bool) -> PoolTicket:
         """The ticket every worker of this pool starts with."""
@@ -198,7 +181,7 @@ class TrialPool:
             authkey=self._authkey,
             n_objectives=n_objectives,
             gc_after_trial=gc_after_trial,
-            ping_interval=None if self._lease_interval is None else self._lease_interval / 3,
+            ping_interval=self._ping_interval,
         )
 
     def submit(self, trial: Trial) -> None:
@@ -226,21 +209,14 @@ class TrialPool:
                 self._placed[trial.trial_id] = None
                 self._waiting.appendleft(trial)
 
-    def _accept(self) -> None:
-        accept_connections(self._server, self._closed, self._read)
-
     def _read(self, sock: socket.socket) -> None:
         waker = sock.dup()
         conn = _nodelay(sock)
-        try:
-            # Only a peer holding this call's key gets further (nothing is unpickled before).
-            deliver_challenge(conn, self._authkey)
-            answer_challenge(conn, self._authkey)
-            _, slot, name = conn.recv()
-        except Exception:
+        hello = self._greet(conn)
+        if hello is None:
             waker.close()
-            conn.close()
             return
+        _, slot, name = hello
         worker = _Worker(slot, conn, waker, name, time.monotonic())
         try:
             with self._lock:
@@ -314,14 +290,6 @@ class TrialPool:
         """Make a waiting :meth:`poll` return (something outside the pool changed)."""
         self._events.put(None)
 
-    def poll(self, timeout: float | None) -> list[Event]:
-        """Events so far, waiting up to ``timeout`` seconds for the first.
-
-        Raises:
-            TunelabError: A worker could not load the objective.
-        """
-        return drain_events(self._events, timeout)
-
     def respond(self, trial_id: int, answer: Answer) -> None:
         """Send ``answer`` to the trial's worker; a broken connection shows up as its loss."""
         worker = self._placed.get(trial_id)
@@ -368,8 +336,7 @@ class TrialPool:
             self._workers.clear()
             self._waiting.clear()
             self._placed.clear()
-        self._acceptor.join(timeout=5)
-        self._server.close()
+        self._stop_listening()
         for worker in workers:
             worker.hang_up()
         return free
