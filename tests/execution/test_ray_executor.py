@@ -47,6 +47,22 @@ def _square(trial: BaseTrial) -> float:
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def _kill_when_written(pid_file: Path) -> threading.Thread:
+    """A started thread that SIGKILLs the process whose pid appears in ``pid_file``."""
+
+    def kill() -> None:
+        deadline = time.monotonic() + 120
+        while not pid_file.exists() or not pid_file.read_text():
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.05)
+        os.kill(int(pid_file.read_text()), signal.SIGKILL)
+
+    killer = threading.Thread(target=kill, daemon=True)
+    killer.start()
+    return killer
+
+
 def test_trials_run_in_ray_worker_processes(
     ray_cluster: None, storage_url_factory: Callable[[str], str], kind: str, tmp_path: Path
 ) -> None:
@@ -92,16 +108,7 @@ def test_a_killed_worker_fails_its_trial_and_the_retry_completes(
             time.sleep(120)  # killed long before this ends
         return x
 
-    def kill_when_running() -> None:
-        deadline = time.monotonic() + 120
-        while not pid_file.exists() or not pid_file.read_text():
-            if time.monotonic() > deadline:
-                return
-            time.sleep(0.05)
-        os.kill(int(pid_file.read_text()), signal.SIGKILL)
-
-    killer = threading.Thread(target=kill_when_running, daemon=True)
-    killer.start()
+    killer = _kill_when_written(pid_file)
     study = create_study(
         storage=f"sqlite:///{tmp_path / 'db.sqlite'}", retry_failed=1, heartbeat_interval=1.0
     )
@@ -143,16 +150,7 @@ def test_a_killed_slot_fails_only_its_trial_and_a_fresh_worker_takes_its_place(
                 time.sleep(0.02)
         return x
 
-    def kill_when_running() -> None:
-        deadline = time.monotonic() + 120
-        while not pid_file.exists() or not pid_file.read_text():
-            if time.monotonic() > deadline:
-                return
-            time.sleep(0.05)
-        os.kill(int(pid_file.read_text()), signal.SIGKILL)
-
-    killer = threading.Thread(target=kill_when_running, daemon=True)
-    killer.start()
+    killer = _kill_when_written(pid_file)
     study = create_study(retry_failed=1)
     study.optimize(objective, n_trials=10, executor=RayExecutor(max_concurrent=2))
     killer.join(timeout=5)
