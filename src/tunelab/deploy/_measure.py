@@ -10,6 +10,7 @@ import numpy as np
 
 from tunelab._validation import check_int
 from tunelab.deploy._onnx import OnnxRunner, _n_rows, _take_rows, to_onnx
+from tunelab.deploy._signature import is_dataframe
 
 _MB = 1e6
 
@@ -91,7 +92,7 @@ def measure(
     runner = OnnxRunner(
         conversion.model_bytes, task=conversion.task, input_mode=conversion.input_mode
     )
-    rows = [_take_rows(sample, 1 + i % _n_rows(sample))[-1:] for i in range(min(calls, 64))]
+    rows = [_row(sample, i % _n_rows(sample)) for i in range(min(calls, 64))]
     single = _timed(runner.run, rows, calls, warmup)
     batch = _timed(runner.run, [_take_rows(sample, batch_rows)], max(20, calls // 4), warmup)
     report = conversion.quantization
@@ -107,6 +108,13 @@ def measure(
         int8_delta=None if report is None else report.delta,
         calls=calls,
     )
+
+
+def _row(sample: Any, position: int) -> Any:
+    """Row ``position`` of ``sample`` as a one-row batch of the same kind."""
+    if is_dataframe(sample):
+        return sample.iloc[position : position + 1]
+    return np.asarray(sample)[position : position + 1]
 
 
 def _timed(run: Any, inputs: list[Any], calls: int, warmup: int) -> np.ndarray:

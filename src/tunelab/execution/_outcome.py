@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tunelab.exceptions import (
-    TrialPruned,
     TunelabError,
     UpdateFinishedTrialError,
     is_trial_pruned,
@@ -48,8 +47,6 @@ def call_objective(
     try:
         with running(trial):
             returned = func(trial)
-    except TrialPruned:
-        return Outcome(pruned=True)
     except Exception as exc:
         if is_trial_pruned(exc):
             return Outcome(pruned=True)
