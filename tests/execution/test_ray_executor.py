@@ -46,7 +46,6 @@ def _square(trial: BaseTrial) -> float:
     return x * x
 
 
-@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
 def _kill_when_written(pid_file: Path) -> threading.Thread:
     """A started thread that SIGKILLs the process whose pid appears in ``pid_file``."""
 
@@ -63,6 +62,7 @@ def _kill_when_written(pid_file: Path) -> threading.Thread:
     return killer
 
 
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
 def test_trials_run_in_ray_worker_processes(
     ray_cluster: None, storage_url_factory: Callable[[str], str], kind: str, tmp_path: Path
 ) -> None:
