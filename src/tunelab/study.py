@@ -65,6 +65,8 @@ CONFIGURATION_KEY = "claimed_configuration"
 _BOOKKEEPING_ATTRS = frozenset({CONFIGURATION_KEY})
 _UNFINISHED = (TrialState.RUNNING, TrialState.WAITING)
 _METRIC_NAMES_KEY = "metric_names"
+# Study system attr: the pruner's class and settings (see BasePruner._config).
+PRUNER_KEY = "pruner"
 _DATAFRAME_ATTRS = (
     "number",
     "value",
@@ -190,9 +192,12 @@ class Study:
         self._view = StudyView(self)
         self._lock = threading.RLock()
         self._stop_flag = threading.Event()
-        self._settings = dict(
-            self._storage.get_study_attrs(self._study_id, system=True).get(_SETTINGS_KEY, {})
-        )
+        attrs = self._storage.get_study_attrs(self._study_id, system=True)
+        self._settings = dict(attrs.get(_SETTINGS_KEY, {}))
+        # Stored once per opening (not per trial) so reports and the dashboard can
+        # draw the pruner's rungs; a reader that passes no pruner leaves it alone.
+        if isinstance(pruner, BasePruner) and attrs.get(PRUNER_KEY) != (config := pruner._config()):
+            self._storage.set_study_attr(self._study_id, PRUNER_KEY, config, system=True)
         self._next_stale_check = 0.0
         self._optimizing = 0
         self._unfinished_at_sampling: list[int] = []
@@ -1159,7 +1164,8 @@ def create_study(
             settings[key] = value
     _check_settings(**settings)
     backend.set_study_attr(study_id, _SETTINGS_KEY, settings, system=True)
-    return Study(name, backend, sampler, pruner)
+    # A new study records its default pruner too: it is the one that will prune.
+    return Study(name, backend, sampler, pruner if pruner is not None else MedianPruner())
 
 
 MAX_STUDY_NAME = 512

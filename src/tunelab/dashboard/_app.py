@@ -40,7 +40,9 @@ from tunelab.dashboard._source import study_names
 from tunelab.deploy.serve._app import AUTH_MESSAGE
 from tunelab.exceptions import StudyNotFoundError, UpdateFinishedTrialError
 from tunelab.storage import BaseStorage
+from tunelab.study import PRUNER_KEY
 from tunelab.trial import FIXED_PARAMS_KEY, TrialState
+from tunelab.visualization._front import PICKED_TRIAL_KEY
 
 # Each note is its own study attribute, so notes added at the same moment never overwrite
 # one another (a single list would be read, changed and written back by each).
@@ -106,6 +108,7 @@ class Dashboard:
         self.storage = storage
         self.cache = StudyCache(storage)
         self.importances = _views.Importances()
+        self.fronts = _views.Fronts()
         self._key = None if api_key is None else api_key.encode("utf-8")
         # Set when the server stops, so that open long polls answer at once.
         self.closing = False
@@ -244,10 +247,12 @@ class Dashboard:
         return _views.contour(data, x, y, _int(request, "objective", 0))
 
     def api_pareto(self, request: Request, data: StudyData) -> Any:
-        return _views.pareto(data)
+        picked = self.storage.get_study_attrs(data.study_id).get(PICKED_TRIAL_KEY)
+        return self.fronts.get(data, picked)
 
     def api_curves(self, request: Request, data: StudyData) -> Any:
-        return _views.curves(data)
+        pruner = self.storage.get_study_attrs(data.study_id, system=True).get(PRUNER_KEY)
+        return _views.curves(data, pruner)
 
     def api_importances(self, request: Request, data: StudyData) -> Any:
         return self.importances.get(data)

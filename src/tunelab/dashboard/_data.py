@@ -67,6 +67,7 @@ class StudyData:
         self.params_loaded = False
         self.dists: dict[str, BaseDistribution] = {}
         self._params_lock = threading.Lock()
+        self.violations_loaded = False
         self._last_refresh = 0.0
 
     # -- reading --
@@ -132,6 +133,8 @@ class StudyData:
             self.fail_reason.update(self._source.fail_reasons(failed))
         if self.params_loaded:
             self._read_params([r.trial_id for r in batch])
+        if self.violations_loaded:
+            self._read_violations([r.trial_id for r in batch if r.state not in _OPEN])
 
     def changes_since(self, cursor: int) -> list[int]:
         """Numbers of the trials that changed after ``cursor``, oldest change first."""
@@ -174,6 +177,32 @@ class StudyData:
                 self._columns.add(key, math.nan)
                 self.dists[name] = dist
             cols[key][self._by_id[trial_id]] = value
+
+    # -- constraints --
+    def ensure_violations(self) -> None:
+        """Read every trial's constraint violation once (later refreshes add new ones).
+
+        The ``violation`` column holds each trial's total violation (0: feasible) and
+        NaN where no constraints were stored.
+        """
+        with self.lock:
+            if self.violations_loaded:
+                return
+            self._columns.add("violation", math.nan)
+            found = self._source.violations(None)
+            column = self._columns.cols["violation"]
+            for trial_id, violation in found.items():
+                number = self._by_id.get(trial_id)
+                if number is not None:
+                    column[number] = violation
+            self.violations_loaded = True
+
+    def _read_violations(self, trial_ids: list[int]) -> None:
+        if not trial_ids:
+            return
+        column = self._columns.cols["violation"]
+        for trial_id, violation in self._source.violations(trial_ids).items():
+            column[self._by_id[trial_id]] = violation
 
     def params_of(self, numbers: list[int]) -> dict[int, dict[str, Any]]:
         """External parameter values of a few trials, read from the storage if not cached."""

@@ -19,7 +19,7 @@ import numpy as np
 
 from tunelab.space import BaseDistribution, distribution_from_json
 from tunelab.storage import BaseStorage, SQLStorage
-from tunelab.trial import FAIL_REASON_KEY, FrozenTrial
+from tunelab.trial import CONSTRAINTS_KEY, FAIL_REASON_KEY, FrozenTrial
 
 _CHUNK = 500
 
@@ -68,6 +68,11 @@ class Source(ABC):
     @abstractmethod
     def steps(self, trial_ids: Sequence[int]) -> dict[int, list[tuple[int, float]]]:
         """Intermediate values of these trials, by step."""
+
+    @abstractmethod
+    def violations(self, trial_ids: Sequence[int] | None) -> dict[int, float]:
+        """Total constraint violation (0: feasible) of these trials (None: all) that stored
+        constraints."""
 
 
 def _chunks(items: Sequence[int]) -> Iterable[Sequence[int]]:
@@ -129,6 +134,13 @@ class ApiSource(Source):
             t.trial_id: sorted(t.intermediate_values.items())
             for t in self._trials(trial_ids)
             if t.intermediate_values
+        }
+
+    def violations(self, trial_ids: Sequence[int] | None) -> dict[int, float]:
+        return {
+            t.trial_id: violation
+            for t in self._trials(trial_ids)
+            if (violation := t.constraint_violation) is not None
         }
 
 
@@ -249,6 +261,24 @@ class SQLSource(Source):
                     (int(step), math.nan if value is None else float(value))
                 )
         return out
+
+    def violations(self, trial_ids: Sequence[int] | None) -> dict[int, float]:
+        select = "SELECT a.trial_id, a.value FROM tunelab_trial_attrs a "
+        if trial_ids is None:
+            rows = self._read(
+                select + "JOIN tunelab_trials t ON t.trial_id = a.trial_id "
+                "WHERE t.study_id = ? AND a.system = ? AND a.key = ?",
+                (self._study_id, True, CONSTRAINTS_KEY),
+            )
+        else:
+            rows = []
+            for chunk in _chunks(list(trial_ids)):
+                marks = ", ".join("?" * len(chunk))
+                rows += self._read(
+                    select + f"WHERE a.system = ? AND a.key = ? AND a.trial_id IN ({marks})",
+                    (True, CONSTRAINTS_KEY, *chunk),
+                )
+        return {int(i): float(sum(max(float(c), 0.0) for c in json.loads(v))) for i, v in rows}
 
 
 def make_source(storage: BaseStorage, study_id: int) -> Source:

@@ -17,6 +17,8 @@ import numpy as np
 from tunelab.dashboard._data import StudyData, external
 from tunelab.space import BaseDistribution, CategoricalDistribution
 from tunelab.trial import StudyDirection, TrialState
+from tunelab.visualization._front import MARGIN, hypervolume_history, thin_steps
+from tunelab.visualization._rungs import CurveInput, pruner_marks
 
 _COMPLETE = int(TrialState.COMPLETE)
 HISTORY_POINTS = 2000
@@ -26,6 +28,7 @@ CURVE_STEPS = 200
 CONTOUR_BINS = 24
 IMPORTANCE_TRIALS = 5000
 IMPORTANCE_GROWTH = 0.01
+HYPERVOLUME_CHECKPOINTS = 100
 SORTABLE = ("number", "state", "duration", "start", "complete")
 
 
@@ -367,38 +370,129 @@ def _front(points: np.ndarray) -> np.ndarray:
     return np.asarray(order[keep], dtype=int)
 
 
-def pareto(data: StudyData, limit: int = SAMPLE_POINTS) -> dict[str, Any]:
-    """The trials on the Pareto front and a sample of the others."""
+class Fronts:
+    """The Pareto view of each study, cached until a trial changes or another is picked.
+
+    The hypervolume curve reads every feasible complete trial, so it is computed once
+    per change of the study, not once per request.
+    """
+
+    def __init__(self) -> None:
+        self._cache: dict[int, tuple[Any, dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, data: StudyData, picked: Any) -> dict[str, Any]:
+        """The front, a sample of the rest, the hypervolume curve and the picked trial."""
+        with self._lock:
+            key = (data.cursor, repr(picked))
+            cached = self._cache.get(data.study_id)
+            if cached is not None and cached[0] == key:
+                return cached[1]
+            result = pareto(data, picked)
+            self._cache[data.study_id] = (key, result)
+            return result
+
+
+def pareto(data: StudyData, picked: Any = None, limit: int = SAMPLE_POINTS) -> dict[str, Any]:
+    """The feasible trials on the Pareto front, samples of the others, and the front's
+    hypervolume after each trial.
+
+    Args:
+        data: The study.
+        picked: The study's ``picked_trial`` user attribute (the trial registered
+            from the front), if any.
+        limit: At most this many dominated (and this many infeasible) trials are sent.
+    """
     if len(data.directions) < 2:
         raise ViewError("the Pareto front needs a study with two or more objectives")
+    data.ensure_violations()
     a = data.arrays()
+    n_obj = len(data.directions)
     done = np.flatnonzero(a["state"] == _COMPLETE)
-    values = np.column_stack([a[f"value{k}"][done] for k in range(len(data.directions))])
+    values = np.column_stack([a[f"value{k}"][done] for k in range(n_obj)])
     signs = np.array([_sign(d) for d in data.directions])
     finite = np.all(np.isfinite(values), axis=1)
     done, values = done[finite], values[finite]
+    # Trials that stored no constraints (NaN) count as feasible.
+    feasible = ~(a["violation"][done] > 0)
+    infeasible = done[~feasible]
+    done, values = done[feasible], values[feasible]
     front = done[_front(values * signs)] if done.size else done
     rest = np.setdiff1d(done, front)
+    rng = np.random.default_rng(data.n)
     if rest.size > limit:
-        rest = np.sort(np.random.default_rng(data.n).choice(rest, limit, replace=False))
+        rest = np.sort(rng.choice(rest, limit, replace=False))
+    if infeasible.size > limit:
+        infeasible = np.sort(rng.choice(infeasible, limit, replace=False))
 
     def pack(numbers: np.ndarray) -> list[list[Any]]:
-        return [
-            [int(n)] + [_num(float(a[f"value{k}"][n])) for k in range(len(data.directions))]
-            for n in numbers
-        ]
+        return [[int(n)] + [_num(float(a[f"value{k}"][n])) for k in range(n_obj)] for n in numbers]
 
     return {
         "directions": [d.name.lower() for d in data.directions],
         "front": pack(np.sort(front)),
         "others": pack(rest),
+        "infeasible": pack(infeasible),
         "n_complete": int(done.size),
+        "hypervolume": _hypervolume(done, values, data.directions),
+        "picked": _picked(data, picked, a),
         "cursor": data.cursor,
     }
 
 
-def curves(data: StudyData, limit: int = CURVE_TRIALS, steps: int = CURVE_STEPS) -> dict[str, Any]:
-    """Learning curves of the most recent trials and the best complete ones."""
+def _hypervolume(
+    numbers: np.ndarray, values: np.ndarray, directions: list[StudyDirection]
+) -> dict[str, Any] | None:
+    # Exact hypervolume in three or more objectives costs far more per front change:
+    # with many trials it is evaluated at evenly spread trials only.
+    checkpoints = None
+    if len(directions) > 2 and numbers.size > HYPERVOLUME_CHECKPOINTS:
+        checkpoints = np.unique(
+            np.linspace(0, numbers.size - 1, HYPERVOLUME_CHECKPOINTS).astype(int)
+        )
+    found = hypervolume_history(numbers, values, directions, checkpoints)
+    if found is None:
+        return None
+    return {
+        "points": [
+            [n, _num(v)] for n, v in thin_steps(found.numbers, found.volumes, HISTORY_POINTS)
+        ],
+        "reference": [_num(float(v)) for v in found.reference],
+        "margin": MARGIN,
+    }
+
+
+def _picked(data: StudyData, picked: Any, a: dict[str, np.ndarray]) -> dict[str, Any] | None:
+    """The picked trial's record and its values, when it names a trial of this study."""
+    if not isinstance(picked, dict):
+        return None
+    number = picked.get("number")
+    if isinstance(number, bool) or not isinstance(number, int) or not 0 <= number < data.n:
+        return None
+    values = [_num(float(a[f"value{k}"][number])) for k in range(len(data.directions))]
+    return {**{k: _jsonable(v) for k, v in picked.items()}, "values": values}
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return _num(value)
+    return str(value)
+
+
+def curves(
+    data: StudyData, pruner: Any = None, limit: int = CURVE_TRIALS, steps: int = CURVE_STEPS
+) -> dict[str, Any]:
+    """Learning curves of the most recent trials and the best complete ones, with the
+    stored pruner's rungs and each drawn trial's fate at them.
+
+    Args:
+        data: The study.
+        pruner: The pruner config stored with the study, if any.
+        limit: At most this many curves.
+        steps: At most this many points per curve.
+    """
     a = data.arrays()
     recent = list(range(max(0, data.n - limit // 2), data.n))
     best: list[int] = []
@@ -410,23 +504,50 @@ def curves(data: StudyData, limit: int = CURVE_TRIALS, steps: int = CURVE_STEPS)
             best = [int(n) for n in done[np.argsort(signed, kind="stable")[:take]]]
     numbers = sorted(set(recent) | set(best))
     found = data.steps(numbers)
-    out = []
+    out, inputs = [], []
     for number in numbers:
         curve = found.get(number)
         if not curve:
             continue
+        state = TrialState(int(a["state"][number]))
+        inputs.append(CurveInput(number, state, [s for s, _ in curve], [v for _, v in curve]))
         if len(curve) > steps:
             picks = np.unique(np.linspace(0, len(curve) - 1, steps).astype(int))
             curve = [curve[i] for i in picks]
         out.append(
             {
                 "number": number,
-                "state": TrialState(int(a["state"][number])).name,
+                "state": state.name,
                 "steps": [s for s, _ in curve],
                 "values": [_num(v) for _, v in curve],
             }
         )
-    return {"curves": out, "cursor": data.cursor}
+    marks = pruner_marks(pruner, data.name, inputs, _first_run_last_step(data, a, done))
+    return {
+        "curves": out,
+        "rungs": {
+            "pruner": marks.pruner,
+            "lines": [[line.step, line.label] for line in marks.lines],
+            "marks": [[m.number, m.step, _num(m.value), m.promoted] for m in marks.marks],
+            "note": marks.note,
+        },
+        "cursor": data.cursor,
+    }
+
+
+def _first_run_last_step(
+    data: StudyData, a: dict[str, np.ndarray], done: np.ndarray, tries: int = 20
+) -> int | None:
+    """The last step of the first trial to complete with reports (resolves "auto" rungs)."""
+    if not done.size:
+        return None
+    order = done[np.lexsort((done, a["complete"][done]))][:tries]
+    found = data.steps([int(n) for n in order])
+    for number in order:
+        curve = found.get(int(number))
+        if curve:
+            return int(curve[-1][0])
+    return None
 
 
 class Importances:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -85,6 +85,12 @@ class LearningCurvePruner(BasePruner):
         self.n_startup_trials = n_startup_trials
         self.threshold = float(threshold)
         self.percentile = float(percentile)
+
+    def _config(self) -> dict[str, Any]:
+        config = super()._config()
+        if self.max_resource is None:
+            config["settings"]["max_resource"] = "auto"
+        return config
 
     def prune(self, study: StudyView, trial: FrozenTrial) -> bool:
         if trial.last_step is None:

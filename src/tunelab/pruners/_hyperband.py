@@ -76,6 +76,20 @@ class HyperbandPruner(BasePruner):
         self._brackets: list[SuccessiveHalvingPruner] = []
         self._budgets: list[int] = []
 
+    def _config(self) -> dict[str, Any]:
+        config = super()._config()
+        if self._auto:
+            config["settings"]["max_resource"] = "auto"
+        return config
+
+    @property
+    def brackets(self) -> list[SuccessiveHalvingPruner]:
+        """Each bracket's successive halving, most aggressive first ([] until
+        ``max_resource`` is known)."""
+        if not self._brackets and self.max_resource is not None:
+            self._make_brackets(self.max_resource)
+        return list(self._brackets)
+
     @property
     def n_brackets(self) -> int | None:
         """How many brackets there are (None until ``max_resource`` is known)."""
@@ -125,9 +139,12 @@ class HyperbandPruner(BasePruner):
             run = first_completed_run(study.get_trials(states=(TrialState.COMPLETE,)))
             if run is None or run.last_step is None:
                 return
-            self.max_resource = run.last_step + 1
+            self.max_resource = auto_max_resource(run.last_step)
+        self._make_brackets(self.max_resource)
+
+    def _make_brackets(self, max_resource: int) -> None:
         n_brackets = (
-            math.floor(math.log(self.max_resource / self.min_resource, self.reduction_factor)) + 1
+            math.floor(math.log(max_resource / self.min_resource, self.reduction_factor)) + 1
         )
         # A max_resource below min_resource still gets one bracket rather than none.
         n_brackets = max(n_brackets, 1)
@@ -142,6 +159,11 @@ class HyperbandPruner(BasePruner):
                     bootstrap_count=self.bootstrap_count,
                 )
             )
+
+
+def auto_max_resource(last_step: int) -> int:
+    """``max_resource="auto"`` resolved from the first completed run's last step."""
+    return last_step + 1
 
 
 class _BracketView:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tunelab._validation import check_int
 from tunelab.pruners._base import BasePruner
@@ -104,6 +104,12 @@ class SuccessiveHalvingPruner(BasePruner):
         self.min_early_stopping_rate = min_early_stopping_rate
         self.bootstrap_count = bootstrap_count
 
+    def _config(self) -> dict[str, Any]:
+        config = super()._config()
+        if self._auto:
+            config["settings"]["min_resource"] = "auto"
+        return config
+
     def rung_step(self, rung: int) -> int:
         """The step that completes ``rung`` (``min_resource`` must be known)."""
         assert self.min_resource is not None
@@ -202,7 +208,12 @@ def _estimate_min_resource(trials: list[FrozenTrial]) -> int | None:
     run = first_completed_run(trials)
     if run is None or run.last_step is None:
         return None
-    return max(run.last_step // 100, 1)
+    return auto_min_resource(run.last_step)
+
+
+def auto_min_resource(last_step: int) -> int:
+    """``min_resource="auto"`` resolved from the first completed run's last step."""
+    return max(last_step // 100, 1)
 
 
 def _promotable(

@@ -7,11 +7,12 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from tunelab.pruners import HyperbandPruner, SuccessiveHalvingPruner
+from tunelab.pruners._successive_halving import first_completed_run
 from tunelab.report import _svg as svg
 from tunelab.report._chart import FULL_WIDTH, Chart
 from tunelab.report._study_plots import StudyData, fmt
 from tunelab.trial import FrozenTrial, TrialState
+from tunelab.visualization._rungs import CurveInput, PrunerMarks, pruner_marks
 
 # Steps spanning this many times the smallest (all >= 1) get a log axis.
 _LOG_SPAN = 100
@@ -24,24 +25,17 @@ def curve_trials(data: StudyData) -> list[FrozenTrial]:
     return [t for t in data.trials if any(math.isfinite(v) for v in t.intermediate_values.values())]
 
 
-def rung_steps(pruner: Any, last_step: int) -> list[int]:
-    """The steps at which ``pruner`` compares trials, up to ``last_step``; [] if it has none.
-
-    Successive halving judges at ``min_resource * reduction_factor ** (s + k)``;
-    Hyperband's brackets together judge at every ``min_resource * reduction_factor ** k``.
-    """
-    if isinstance(pruner, SuccessiveHalvingPruner) and pruner.min_resource is not None:
-        first = pruner.rung_step(0)
-    elif isinstance(pruner, HyperbandPruner) and isinstance(pruner.min_resource, int):
-        first = pruner.min_resource
-    else:
-        return []
-    steps = []
-    step = first
-    while step <= last_step:
-        steps.append(step)
-        step *= pruner.reduction_factor
-    return steps
+def marks_for(
+    config: Any, study_name: str, trials: Sequence[FrozenTrial], shown: Sequence[FrozenTrial]
+) -> PrunerMarks:
+    """The stored pruner's rungs (or warm-up step) and the fate of ``shown`` at each rung."""
+    run = first_completed_run(list(trials))
+    curves = []
+    for t in shown:
+        steps = sorted(t.intermediate_values)
+        values = [t.intermediate_values[s] for s in steps]
+        curves.append(CurveInput(t.number, t.state, steps, values))
+    return pruner_marks(config, study_name, curves, None if run is None else run.last_step)
 
 
 def _points(trial: FrozenTrial) -> tuple[list[int], list[float]]:
@@ -55,9 +49,10 @@ def _x_scale(steps: Sequence[int]) -> str:
     return "linear"
 
 
-def learning_curves_chart(trials: Sequence[FrozenTrial], rungs: list[int]) -> Chart:
+def learning_curves_chart(trials: Sequence[FrozenTrial], marks: PrunerMarks) -> Chart:
     """One line per trial (pruned ones muted), a cross where each pruned trial stopped,
-    and a dashed vertical line at each rung."""
+    a dashed vertical line at each rung (dotted at the end of a warm-up) and a dot where
+    each trial entered a rung: green when it was promoted, red when pruned there."""
     curves = [(t, *_points(t)) for t in trials]
     all_steps = [s for _, steps, _ in curves for s in steps]
     all_values = [v for _, _, values in curves for v in values]
@@ -71,15 +66,16 @@ def learning_curves_chart(trials: Sequence[FrozenTrial], rungs: list[int]) -> Ch
         height=380,
     )
     low, high = min(all_values), max(all_values)
-    for i, rung in enumerate(rungs):
+    for i, line in enumerate(marks.lines):
+        warmup = line.label == "warm-up ends"
         chart.line(
-            [rung, rung],
+            [line.step, line.step],
             [low, high],
             color=svg.MUTED,
-            label="rung" if i == 0 else None,
-            css="rung",
+            label=line.label if warmup else ("rung" if i == 0 else None),
+            css="warmup" if warmup else "rung",
             width=1.0,
-            dash="3 3",
+            dash="1 3" if warmup else "3 3",
         )
     labelled: set[TrialState] = set()
     for trial, steps, values in curves:
@@ -99,6 +95,23 @@ def learning_curves_chart(trials: Sequence[FrozenTrial], rungs: list[int]) -> Ch
     dots = [(s[0], v[0]) for t, s, v in curves if len(s) == 1 and t.state != TrialState.PRUNED]
     if dots:
         chart.points([s for s, _ in dots], [v for _, v in dots], css="curve-dot", radius=2.5)
+    for promoted in (True, False):
+        chosen = [m for m in marks.marks if m.promoted == promoted and math.isfinite(m.value)]
+        if not chosen:
+            continue
+        verb = "promoted past" if promoted else "pruned at"
+        chart.points(
+            [m.step for m in chosen],
+            [m.value for m in chosen],
+            color=svg.PALETTE[2] if promoted else svg.FAIL_RED,
+            label="promoted at a rung" if promoted else "pruned at a rung",
+            tooltips=[
+                f"trial #{m.number} {verb} the rung at step {m.rung_step} ({fmt(m.value)})"
+                for m in chosen
+            ],
+            css="promoted" if promoted else "demoted",
+            radius=3.0,
+        )
     ends = [(t, s[-1], v[-1]) for t, s, v in curves if t.state == TrialState.PRUNED]
     if ends:
         chart.points(

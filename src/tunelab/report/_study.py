@@ -9,15 +9,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from tunelab.importance._params import param_specs
 from tunelab.report import _html as h
 from tunelab.report import _study_plots as plots
 from tunelab.report._importance import MIN_TRIALS, param_importances, shared_params
-from tunelab.report._learning import MAX_CURVES, curve_trials, learning_curves_chart, rung_steps
+from tunelab.report._learning import MAX_CURVES, curve_trials, learning_curves_chart, marks_for
 from tunelab.report._metrics import objective_measures, recorded_metrics
 from tunelab.report._study_plots import StudyData, fmt, fmt_param
-from tunelab.study import pareto_front
+from tunelab.study import PRUNER_KEY, pareto_front
 from tunelab.trial import TrialState
+from tunelab.visualization._front import MARGIN, PICKED_TRIAL_KEY, hypervolume_history
 
 Renderer = Callable[[Any], str]
 _MAX_SLICES = 30
@@ -56,7 +59,7 @@ def study_report(study: Any, path: str | Path | None = None, *, interactive: boo
         h.Section("Overview", _overview(data)),
         _pareto_section(data, render) if data.multi else _history_section(data, render),
         *_other_metrics_section(data, render),
-        *_curves_section(data, getattr(study, "pruner", None), render),
+        *_curves_section(data, _system_attrs(study).get(PRUNER_KEY), render),
         h.Section("Parameter importance", _importance_body(data, render)),
         h.Section("Parallel coordinates", _parallel_body(data, render)),
         h.Section("Slice plots", _slices_body(data, render)),
@@ -91,7 +94,14 @@ def _read(study: Any) -> StudyData:
         specs=tuple(param_specs(trials)),
         measures=objective_measures(study, directions),
         others=recorded_metrics(study, complete),
+        picked=_picked(study),
     )
+
+
+def _picked(study: Any) -> dict[str, Any] | None:
+    attrs = getattr(study, "user_attrs", None)
+    picked = attrs.get(PICKED_TRIAL_KEY) if isinstance(attrs, dict) else None
+    return picked if isinstance(picked, dict) else None
 
 
 def _overview(data: StudyData) -> str:
@@ -107,8 +117,10 @@ def _overview(data: StudyData) -> str:
         pairs.append(("Best value", f"{fmt(data.value(best))} (trial #{best.number})"))
         pairs.append(("Best parameters", _params_text(best.params)))
     elif data.complete:
-        front = pareto_front(data.complete, data.directions)
+        front = pareto_front(data.feasible, data.directions)
         pairs.append(("Pareto-optimal trials", str(len(front))))
+        if data.picked_number is not None:
+            pairs.append(("Picked trial", _picked_text(data)))
     notes = ""
     if not data.complete:
         notes = h.note("No trial has completed yet: plots of objective values are empty.")
@@ -156,35 +168,84 @@ def _other_metrics_section(data: StudyData, render: Renderer) -> list[h.Section]
     return [h.Section("Other metrics", h.figures(items) + caption)]
 
 
-def _curves_section(data: StudyData, pruner: Any, render: Renderer) -> list[h.Section]:
+def _system_attrs(study: Any) -> dict[str, Any]:
+    attrs = getattr(study, "system_attrs", None)
+    return attrs if isinstance(attrs, dict) else {}
+
+
+def _curves_section(data: StudyData, pruner_config: Any, render: Renderer) -> list[h.Section]:
     """The learning-curves section, or none when no trial reported an intermediate value."""
     trials = curve_trials(data)
     if data.multi or not trials:
         return []
     shown = trials[-MAX_CURVES:]
-    last_step = max(max(t.intermediate_values) for t in shown)
-    rungs = rung_steps(pruner, last_step)
+    marks = marks_for(pruner_config, data.name, data.trials, shown)
     pruned = sum(t.state == TrialState.PRUNED for t in shown)
     caption = (
         f"Intermediate values of {len(shown)} trials by step; {pruned} pruned trials "
         "in grey, a red cross where each stopped."
     )
-    if rungs:
-        caption += f" Dashed lines: the pruner's rungs (steps {', '.join(map(str, rungs))})."
+    if any(line.label != "warm-up ends" for line in marks.lines):
+        caption += (
+            " Dashed lines: the pruner's rungs; at each, a green dot where a trial was "
+            "promoted past it and a red dot where one was pruned."
+        )
+    elif marks.lines:
+        caption += " Dotted line: the end of the pruner's warm-up."
+    caption += " " + marks.note
     if len(trials) > len(shown):
         caption += f" Only the latest {MAX_CURVES} of {len(trials)} trials are drawn."
-    chart = learning_curves_chart(shown, rungs)
+    chart = learning_curves_chart(shown, marks)
     return [h.Section("Learning curves", h.figure(render(chart), caption))]
+
+
+def _picked_text(data: StudyData) -> str:
+    picked = data.picked or {}
+    text = f"#{data.picked_number}"
+    if picked.get("model"):
+        text += f", registered as {picked['model']} v{picked.get('version', '?')}"
+    if picked.get("rule"):
+        text += f" (rule: {picked['rule']}"
+        text += f"; best by {picked['by']})" if picked.get("by") else ")"
+    return text
 
 
 def _pareto_section(data: StudyData, render: Renderer) -> h.Section:
     if not data.complete:
         return h.Section("Pareto front", h.note("No trial has completed yet."))
-    front = pareto_front(data.complete, data.directions)
-    caption = f"{len(front)} Pareto-optimal of {len(data.complete)} complete trials."
+    feasible = data.feasible
+    if not feasible:
+        return h.Section("Pareto front", h.note("No complete trial met its constraints yet."))
+    front = pareto_front(feasible, data.directions)
+    caption = f"{len(front)} Pareto-optimal of {len(feasible)} feasible complete trials."
+    if len(feasible) < len(data.complete):
+        caption += f" Crosses: {len(data.complete) - len(feasible)} trials that broke a constraint."
     if len(data.directions) > 2:
         caption += " The front is computed over all objectives; only the first two are drawn."
-    return h.Section("Pareto front", h.figure(render(plots.pareto_chart(data, front)), caption))
+    if data.picked_number is not None:
+        caption += f" Large dot: the picked trial {_picked_text(data)}."
+        if data.picked_number not in {t.number for t in data.complete}:
+            caption += " It is not a complete trial of this study, so it is not drawn."
+    body = h.figure(render(plots.pareto_chart(data, front)), caption)
+    history = hypervolume_history(
+        [t.number for t in feasible],
+        np.array([t.values for t in feasible], dtype=float),
+        data.directions,
+    )
+    if history is not None:
+        reference = ", ".join(
+            f"{data.objective_name(i)} = {fmt(data.measures[i].natural(float(v)))}"
+            for i, v in enumerate(history.reference)
+        )
+        hv_caption = (
+            "Dominated hypervolume of the Pareto front of the feasible complete trials "
+            f"after each trial. Reference point: {reference} (each objective's worst value "
+            f"on the final front, {MARGIN:.0%} of the front's range beyond it)."
+        )
+        body = h.figures(
+            [body, h.figure(render(plots.hypervolume_chart(data, history)), hv_caption)]
+        )
+    return h.Section("Pareto front", body)
 
 
 def _importance_body(data: StudyData, render: Renderer) -> str:
@@ -244,8 +305,14 @@ def _slices_body(data: StudyData, render: Renderer) -> str:
     if not data.complete:
         return h.note("No complete trial to draw.")
     specs = data.specs[:_MAX_SLICES]
-    items = [h.figure(render(plots.slice_chart(data, s, i))) for i, s in enumerate(specs)]
-    body = h.figures(items)
+    body = ""
+    for objective in range(len(data.directions)):
+        items = [
+            h.figure(render(plots.slice_chart(data, s, i, objective))) for i, s in enumerate(specs)
+        ]
+        if data.multi:
+            body += f"<h3>{h.esc(data.objective_label(objective))}</h3>"
+        body += h.figures(items)
     body += '<p class="muted">Point colour: trial number (dark = early, light = late).</p>'
     if len(data.specs) > _MAX_SLICES:
         body += h.note(f"Only the first {_MAX_SLICES} of {len(data.specs)} parameters are shown.")
@@ -256,7 +323,7 @@ def _best_table(data: StudyData) -> str:
     if not data.complete:
         return h.note("No complete trial yet.")
     if data.multi:
-        rows = sorted(pareto_front(data.complete, data.directions), key=lambda t: t.values or [])
+        rows = sorted(pareto_front(data.feasible, data.directions), key=lambda t: t.values or [])
         rows, limit = rows[:_MAX_FRONT_ROWS], _MAX_FRONT_ROWS
         value_headers = [data.objective_name(i) for i in range(len(data.directions))]
     else:

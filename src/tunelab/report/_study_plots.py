@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -15,6 +16,7 @@ from tunelab.report._chart import FULL_WIDTH, HALF_WIDTH, THIRD_WIDTH, Chart
 from tunelab.report._metrics import Measure
 from tunelab.report._parallel import ParallelAxis, ParallelCoordinates
 from tunelab.trial import FrozenTrial, StudyDirection, TrialState
+from tunelab.visualization._front import HypervolumeHistory
 
 # A positive objective spanning this many times its smallest value gets a log axis.
 _LOG_SPAN = 1e3
@@ -33,6 +35,8 @@ class StudyData:
         specs: Every parameter seen, in first-seen order.
         measures: What each objective measures (name, sign, natural direction).
         others: Further metrics the trials recorded, by user attribute name.
+        picked: The study's ``picked_trial`` attribute: the trial registered from
+            the Pareto front (``{"number": n, "model": ..., ...}``), if any.
     """
 
     name: str
@@ -42,11 +46,23 @@ class StudyData:
     specs: tuple[ParamSpec, ...]
     measures: tuple[Measure, ...]
     others: dict[str, Measure]
+    picked: dict[str, Any] | None = None
 
     @property
     def multi(self) -> bool:
         """Whether the study has several objectives."""
         return len(self.directions) > 1
+
+    @property
+    def feasible(self) -> tuple[FrozenTrial, ...]:
+        """The complete trials that met their stored constraints (all, if none stored)."""
+        return tuple(t for t in self.complete if not (t.constraint_violation or 0.0) > 0.0)
+
+    @property
+    def picked_number(self) -> int | None:
+        """The number of the picked trial, when one is recorded."""
+        number = (self.picked or {}).get("number")
+        return number if isinstance(number, int) and not isinstance(number, bool) else None
 
     def objective_label(self, index: int) -> str:
         """Axis title of objective ``index``: its metric's name and direction."""
@@ -168,9 +184,12 @@ def _rugs(chart: Chart, data: StudyData, pruned_with_value: Sequence[FrozenTrial
 
 
 def pareto_chart(data: StudyData, front: Sequence[FrozenTrial]) -> Chart:
-    """The first two objectives of every complete trial, the Pareto front highlighted."""
+    """The first two objectives of every complete trial: the Pareto front of the feasible
+    ones highlighted, infeasible ones apart, and the picked trial ringed."""
     on_front = {t.number for t in front}
-    rest = [t for t in data.complete if t.number not in on_front]
+    rest = [t for t in data.feasible if t.number not in on_front]
+    feasible = {t.number for t in data.feasible}
+    infeasible = [t for t in data.complete if t.number not in feasible]
     chart = Chart(
         name="pareto",
         title="Pareto front",
@@ -187,6 +206,16 @@ def pareto_chart(data: StudyData, front: Sequence[FrozenTrial]) -> Chart:
         tooltips=[trial_tooltip(data, t) for t in rest],
         css="dominated",
     )
+    if infeasible:
+        chart.points(
+            [data.value(t, 0) for t in infeasible],
+            [data.value(t, 1) for t in infeasible],
+            color=svg.FAIL_RED,
+            label="infeasible",
+            tooltips=[trial_tooltip(data, t) for t in infeasible],
+            css="infeasible",
+            marker="cross",
+        )
     ordered = sorted(front, key=lambda t: (data.value(t, 0), data.value(t, 1)))
     if len(data.directions) == 2 and len(ordered) > 1:
         chart.line(
@@ -196,6 +225,19 @@ def pareto_chart(data: StudyData, front: Sequence[FrozenTrial]) -> Chart:
             css="front-line",
             dash="4 3",
         )
+    picked = [t for t in data.complete if t.number == data.picked_number]
+    if picked:
+        what = data.picked or {}
+        name = f" ({what['model']} v{what.get('version', '?')})" if what.get("model") else ""
+        chart.points(
+            [data.value(picked[0], 0)],
+            [data.value(picked[0], 1)],
+            color=svg.PALETTE[1],
+            label=f"picked: trial #{picked[0].number}{name}",
+            tooltips=["picked and registered\n" + trial_tooltip(data, picked[0])],
+            css="picked",
+            radius=8.0,
+        )
     chart.points(
         [data.value(t, 0) for t in ordered],
         [data.value(t, 1) for t in ordered],
@@ -204,6 +246,32 @@ def pareto_chart(data: StudyData, front: Sequence[FrozenTrial]) -> Chart:
         tooltips=[trial_tooltip(data, t) for t in ordered],
         css="front",
         radius=4.5,
+    )
+    return chart
+
+
+def hypervolume_chart(data: StudyData, history: HypervolumeHistory) -> Chart:
+    """The dominated hypervolume of the feasible front after each complete trial."""
+    chart = Chart(
+        name="hypervolume",
+        title="Hypervolume over time",
+        x_label="trial number",
+        y_label="dominated hypervolume",
+        width=480,
+        height=420,
+    )
+    numbers = [float(n) for n in history.numbers]
+    volumes = [float(v) for v in history.volumes]
+    chart.line(numbers, volumes, color=svg.PALETTE[2], css="hypervolume", width=2, step=True)
+    chart.points(
+        numbers,
+        volumes,
+        color=svg.PALETTE[2],
+        tooltips=[
+            f"after trial #{int(n)}: {fmt(v)}" for n, v in zip(numbers, volumes, strict=True)
+        ],
+        css="hypervolume-point",
+        radius=2.0,
     )
     return chart
 
@@ -293,8 +361,8 @@ def parallel_plot(data: StudyData, index: int = 0) -> ParallelCoordinates:
     )
 
 
-def slice_chart(data: StudyData, spec: ParamSpec, index: int) -> Chart:
-    """Objective against one parameter, points coloured by trial number."""
+def slice_chart(data: StudyData, spec: ParamSpec, index: int, objective: int = 0) -> Chart:
+    """Objective ``objective`` against one parameter, points coloured by trial number."""
     done = [t for t in data.complete if spec.name in t.params]
     xs = [spec.position(t.params[spec.name]) for t in done]
     if spec.kind == "category":
@@ -304,23 +372,27 @@ def slice_chart(data: StudyData, spec: ParamSpec, index: int) -> Chart:
             x + float(j) for x, j in zip(xs, rng.uniform(-_JITTER, _JITTER, len(xs)), strict=True)
         ]
     numbers = [float(t.number) for t in done]
+    values = [data.value(t, objective) for t in done]
+    title = f"Slice: {spec.name}"
+    if data.multi:
+        title += f" ({data.objective_name(objective)})"
     chart = Chart(
         name="slice",
-        title=f"Slice: {spec.name}",
+        title=title,
         x_label=spec.name + (" (log)" if spec.kind == "log" else ""),
-        y_label=data.objective_label(0),
+        y_label=data.objective_label(objective),
         x_scale=spec.kind,
         x_categories=spec.labels,
         x_range=spec.bounds if spec.bounds and spec.bounds[1] > spec.bounds[0] else None,
         x_integer=spec.integer,
-        y_scale=_value_scale([data.value(t) for t in done]),
+        y_scale=_value_scale(values),
         width=THIRD_WIDTH,
         height=300,
         colorbar=svg.Colorbar(min(numbers), max(numbers), "trial") if numbers else None,
     )
     chart.points(
         xs,
-        [data.value(t) for t in done],
+        values,
         colors=[svg.sequential_color(s) for s in svg.normalise(numbers)],
         tooltips=[trial_tooltip(data, t) for t in done],
     )

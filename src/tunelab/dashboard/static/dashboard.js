@@ -121,13 +121,24 @@ function frame(ctx, width, height, xr, yr, xlabel, ylabel, xfmt, yfmt) {
   return { X, Y, box, w, h };
 }
 
-// series: [{points: [[x, y]], mode: "markers" | "line" | "steps", color, label}]
-function plotXY(canvas, series, xlabel, ylabel, xfmt) {
+// series: [{points: [[x, y]], mode: "markers" | "dots" | "ring" | "line" | "steps", color, label}]
+// vlines: [{x, label, dash}]: vertical lines across the plot (a pruner's rungs).
+function plotXY(canvas, series, xlabel, ylabel, xfmt, vlines) {
   const { ctx, width, height } = prepare(canvas);
   const xs = [], ys = [];
   for (const s of series) for (const p of s.points) { xs.push(p[0]); ys.push(p[1]); }
   if (!xs.length) { ctx.fillStyle = "#889"; ctx.fillText("no data yet", 20, 20); return; }
   const f = frame(ctx, width, height, extent(xs), extent(ys), xlabel, ylabel, xfmt);
+  ctx.save(); ctx.strokeStyle = "#778"; ctx.fillStyle = "#556"; ctx.lineWidth = 1;
+  ctx.textAlign = "left"; ctx.textBaseline = "bottom";
+  for (const v of vlines || []) {
+    const x = f.X(v.x);
+    if (!(x >= f.box.l && x <= f.box.l + f.w)) continue;
+    ctx.setLineDash(v.dash || [4, 3]);
+    ctx.beginPath(); ctx.moveTo(x, f.box.t); ctx.lineTo(x, f.box.t + f.h); ctx.stroke();
+    ctx.fillText(v.label, x + 2, f.box.t + f.h - 2);
+  }
+  ctx.restore();
   series.forEach((s, i) => {
     const color = s.color || COLORS[i % COLORS.length];
     ctx.strokeStyle = color; ctx.fillStyle = color;
@@ -135,6 +146,13 @@ function plotXY(canvas, series, xlabel, ylabel, xfmt) {
       ctx.globalAlpha = 0.55;
       for (const [x, y] of s.points) if (y !== null) ctx.fillRect(f.X(x) - 1.5, f.Y(y) - 1.5, 3, 3);
       ctx.globalAlpha = 1;
+    } else if (s.mode === "dots" || s.mode === "ring") {
+      ctx.lineWidth = 2;
+      for (const [x, y] of s.points) {
+        if (y === null) continue;
+        ctx.beginPath(); ctx.arc(f.X(x), f.Y(y), s.mode === "ring" ? 7 : 3.5, 0, 2 * Math.PI);
+        if (s.mode === "ring") ctx.stroke(); else ctx.fill();
+      }
     } else {
       ctx.lineWidth = 2; ctx.beginPath();
       let first = true, lastY = null;
@@ -292,7 +310,7 @@ async function studyPage() {
   const slice = canvasPanel("Slice", charts);
   const contour = canvasPanel("Contour (mean objective)", charts);
   const curves = canvasPanel("Intermediate values", charts);
-  let pareto = null;
+  let pareto = null, hypervolume = null;
   const state = { cursor: 0, history: null, params: null, summary: null, lastHeavy: 0, lastImportance: 0 };
   const sliceSelect = el("select"); slice.controls.append(el("label", {}, "parameter ", sliceSelect));
   const xSelect = el("select"), ySelect = el("select");
@@ -307,7 +325,10 @@ async function studyPage() {
       el("div", { class: "card" }, "best", el("b", {}, best)),
       el("div", { class: "card" }, "by state", el("b", { style: "font-size:13px" }, stateCounts(s.counts) || "none")),
       el("div", { class: "card" }, "directions", el("b", {}, s.directions.join(", "))));
-    if (s.directions.length > 1 && !pareto) pareto = canvasPanel("Pareto front", charts);
+    if (s.directions.length > 1 && !pareto) {
+      pareto = canvasPanel("Pareto front", charts);
+      hypervolume = canvasPanel("Hypervolume over time", charts);
+    }
   }
 
   function drawHistory() {
@@ -436,17 +457,31 @@ async function studyPage() {
     fillSelect(ySelect, names, names[1] || names[0]);
     drawSlice();
     const jobs = [loadContour(), api(`${base}/curves`).then((c) => {
-      curves.draw = () => plotXY(curves.canvas, c.curves.map((k) => ({ points: k.steps.map((s, j) => [s, k.values[j]]), mode: "line", color: COLORS[k.number % COLORS.length] })), "step", "intermediate value");
+      const r = c.rungs, series = c.curves.map((k) => ({ points: k.steps.map((s, j) => [s, k.values[j]]), mode: "line", color: COLORS[k.number % COLORS.length] }));
+      const promoted = r.marks.filter((m) => m[3]).map((m) => [m[1], m[2]]);
+      const stopped = r.marks.filter((m) => !m[3]).map((m) => [m[1], m[2]]);
+      if (promoted.length) series.push({ points: promoted, mode: "dots", label: "promoted at a rung", color: "#2ca02c" });
+      if (stopped.length) series.push({ points: stopped, mode: "dots", label: "pruned at a rung", color: "#d62728" });
+      const vlines = r.lines.map(([step, label]) => ({ x: step, label: label === "warm-up ends" ? label : `rung ${step}`, dash: label === "warm-up ends" ? [1, 3] : [4, 3] }));
+      curves.draw = () => plotXY(curves.canvas, series, "step", "intermediate value", undefined, vlines);
       curves.draw();
-      curves.note.textContent = c.curves.length ? `${c.curves.length} trials: the latest and the best` : "no trial reported intermediate values";
+      curves.note.textContent = (c.curves.length ? `${c.curves.length} trials: the latest and the best. ` : "no trial reported intermediate values. ") + r.note;
     })];
     if (pareto) jobs.push(api(`${base}/pareto`).then((f) => {
-      pareto.draw = () => plotXY(pareto.canvas, [
+      const front = [
         { points: f.others.map((r) => [r[1], r[2]]), mode: "markers", label: "dominated", color: "#9aa" },
-        { points: f.front.map((r) => [r[1], r[2]]), mode: "markers", label: "Pareto front", color: COLORS[1] }],
-        `objective 0 (${f.directions[0]})`, `objective 1 (${f.directions[1]})`);
+        { points: f.front.map((r) => [r[1], r[2]]), mode: "markers", label: "Pareto front", color: COLORS[1] }];
+      if (f.infeasible.length) front.push({ points: f.infeasible.map((r) => [r[1], r[2]]), mode: "markers", label: "infeasible", color: "#e8a" });
+      if (f.picked && f.picked.values[0] !== null && f.picked.values[1] !== null) front.push({ points: [[f.picked.values[0], f.picked.values[1]]], mode: "ring", label: `picked #${f.picked.number}`, color: "#111" });
+      pareto.draw = () => plotXY(pareto.canvas, front, `objective 0 (${f.directions[0]})`, `objective 1 (${f.directions[1]})`);
       pareto.draw();
-      pareto.note.textContent = `${f.front.length} trials on the front, of ${f.n_complete} complete`;
+      const picked = f.picked ? `; ring: trial ${f.picked.number}, picked${f.picked.model ? ` and registered as ${f.picked.model}${f.picked.version !== undefined ? " v" + f.picked.version : ""}` : ""}` : "";
+      pareto.note.textContent = `${f.front.length} feasible trials on the front, of ${f.n_complete} feasible complete${picked}`;
+      const hv = f.hypervolume;
+      if (!hv) { hypervolume.note.textContent = "no feasible complete trial yet"; return; }
+      hypervolume.draw = () => plotXY(hypervolume.canvas, [{ points: hv.points, mode: "steps", label: "hypervolume", color: COLORS[2] }], "trial", "dominated hypervolume");
+      hypervolume.draw();
+      hypervolume.note.textContent = `of the front of feasible complete trials after each trial; reference point (${hv.reference.map(fmt).join(", ")}): each objective's worst value on the front, ${Math.round(hv.margin * 100)} % of the front's range beyond it`;
     }));
     await Promise.all(jobs);
   }
@@ -495,7 +530,7 @@ async function studyPage() {
   loadImportance().catch((e) => status(e.message));
 
   window.addEventListener("resize", () => {
-    for (const c of [history, importance, parallel, slice, contour, curves, pareto]) if (c && c.draw) c.draw();
+    for (const c of [history, importance, parallel, slice, contour, curves, pareto, hypervolume]) if (c && c.draw) c.draw();
   });
 
   async function live() {
