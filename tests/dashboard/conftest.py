@@ -17,7 +17,13 @@ API_KEY = "s3cret-key"
 
 def fill(storage: BaseStorage, name: str = "demo", n_trials: int = 40) -> tl.Study:
     """A study of complete, pruned and failed trials with learning curves, one left running."""
-    study = tl.create_study(study_name=name, storage=storage, sampler=RandomSampler(seed=1))
+    # The objective never asks the pruner: only its stored rungs show (at steps 1, 2, 4).
+    study = tl.create_study(
+        study_name=name,
+        storage=storage,
+        sampler=RandomSampler(seed=1),
+        pruner=tl.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=2),
+    )
 
     def objective(trial: tl.Trial) -> float:
         x = trial.suggest_float("x", -4, 4)
@@ -53,6 +59,7 @@ def multi(storage: BaseStorage, name: str = "pair") -> tl.Study:
         return x + y, x - y**2
 
     study.optimize(objective, n_trials=30)
+    study.set_user_attr("picked_trial", {"number": study.best_trials[0].number, "model": "m"})
     return study
 
 

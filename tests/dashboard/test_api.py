@@ -304,3 +304,90 @@ def test_notes_added_at_the_same_moment_are_all_kept(tmp_path: Path) -> None:
     assert sorted(n["text"] for n in notes) == sorted(f"note {i}" for i in range(32))
     assert [n["time"] for n in notes] == sorted(n["time"] for n in notes)
     storage.close()
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_curves_carry_the_stored_pruners_rungs_and_promotions(kind: str, tmp_path: Path) -> None:
+    storage: BaseStorage = (
+        InMemoryStorage() if kind == "memory" else SQLStorage(f"sqlite:///{tmp_path / 'r.db'}")
+    )
+    study = tl.create_study(
+        study_name="asha",
+        storage=storage,
+        sampler=tl.samplers.RandomSampler(seed=0),
+        pruner=tl.pruners.SuccessiveHalvingPruner(reduction_factor=3),  # min_resource "auto"
+    )
+
+    def objective(trial: tl.Trial) -> float:
+        rate = trial.suggest_float("rate", 0.01, 1.0, log=True)
+        for step in range(300):
+            trial.report(1.0 / (1.0 + rate * step), step)
+            if trial.number > 0 and step % 3 == 0 and trial.should_prune():
+                raise tl.TrialPruned()
+        return 1.0 / (1.0 + rate * 299)
+
+    study.optimize(objective, n_trials=8)
+    with (
+        DashboardThread(storage) as server,
+        httpx.Client(base_url=server.url, timeout=60) as client,
+    ):
+        answer = client.get("/api/studies/asha/curves").json()
+    rungs = answer["rungs"]
+    # "auto": a hundredth of the first completed run's last step (299), so 2, 6, 18, 54, 162.
+    assert rungs["pruner"] == "SuccessiveHalvingPruner"
+    assert [line[0] for line in rungs["lines"]] == [2, 6, 18, 54, 162]
+    expected = []
+    for t in study.trials:
+        last = max(t.intermediate_values)
+        for rung in (2, 6, 18, 54, 162):
+            entry = min((s for s in t.intermediate_values if s >= rung), default=None)
+            if entry is not None:
+                stopped = t.state == TrialState.PRUNED and entry == last
+                expected.append([t.number, entry, t.intermediate_values[entry], not stopped])
+    assert rungs["marks"] == expected
+    assert any(not m[3] for m in expected) and any(m[3] for m in expected)
+    storage.close()
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_pareto_hypervolume_leaves_out_infeasible_trials_and_shows_the_pick(
+    kind: str, tmp_path: Path
+) -> None:
+    storage: BaseStorage = (
+        InMemoryStorage() if kind == "memory" else SQLStorage(f"sqlite:///{tmp_path / 'p.db'}")
+    )
+    study = tl.create_study(study_name="hv", storage=storage, directions=["minimize", "maximize"])
+    dist = {"x": FloatDistribution(0, 10)}
+    # As losses (the second objective negated): the front (1, 3), (2, 2), (3, 1),
+    # a dominated (2.5, 2.5), and (0.5, 0.5), which broke its constraint.
+    rows = [(1, 3, -1.0), (2, 2, 0.0), (3, 1, -2.0), (2.5, 2.5, 0.0), (0.5, 0.5, 0.5)]
+    for i, (a, b, c) in enumerate(rows):
+        study.add_trial(
+            tl.create_trial(
+                values=[a, -b],
+                params={"x": float(i)},
+                distributions=dist,
+                system_attrs={"constraints": [c]},
+            )
+        )
+    study.set_user_attr("picked_trial", {"number": 2, "model": "clf", "version": 1})
+    with (
+        DashboardThread(storage) as server,
+        httpx.Client(base_url=server.url, timeout=60) as client,
+    ):
+        front = client.get("/api/studies/hv/pareto").json()
+        # A trial added later reaches the cached answer.
+        study.add_trial(tl.create_trial(values=[0.5, 0.0], params={"x": 5.0}, distributions=dist))
+        time.sleep(0.1)
+        later = client.get("/api/studies/hv/pareto").json()
+    assert [row[0] for row in front["front"]] == [0, 1, 2]
+    assert [row[0] for row in front["infeasible"]] == [4]
+    assert front["picked"] == {"number": 2, "model": "clf", "version": 1, "values": [3.0, -1.0]}
+    # Reference: the front's worst losses (3, 3) plus a tenth of its range, in the
+    # study's own values; the areas as computed by hand in the report's test.
+    assert front["hypervolume"]["reference"] == pytest.approx([3.2, -3.2])
+    points = front["hypervolume"]["points"]
+    assert [p[0] for p in points] == [0, 1, 2, 3]
+    assert [p[1] for p in points] == pytest.approx([0.44, 1.64, 1.84, 1.84])
+    assert [row[0] for row in later["front"]] == [5]
+    storage.close()

@@ -100,6 +100,8 @@ def test_study_page_draws_every_chart_and_fits_the_screen(
     )
     sizes = _canvas_sizes(tab.page)
     assert len(sizes) == 6
+    notes = tab.page.locator(".panel .note").all_inner_texts()
+    assert any("judges at rungs: steps 1, 2, 4" in n for n in notes), notes
     assert all(w > 200 and h > 200 and inked for w, h, inked in sizes), sizes
     rows = tab.page.locator("#trials tr").count()
     assert rows == 1 + 41  # the header and every trial of 'demo', newest first
@@ -120,9 +122,13 @@ def test_other_pages_render(browser: Any, server: DashboardThread) -> None:
     tab.open(f"{server.url}/studies/pair", "first-meaningful-paint")
     tab.page.wait_for_function(
         "[...document.querySelectorAll('.panel h2')].some((h) => h.textContent === 'Pareto front')"
-        " && document.querySelectorAll('canvas').length === 7",
+        " && document.querySelectorAll('canvas').length === 8"
+        " && [...document.querySelectorAll('.panel .note')].some("
+        "(n) => n.textContent.startsWith('of the front of feasible'))",
         timeout=60_000,
     )
+    assert all(w > 200 and h > 200 and inked for w, h, inked in _canvas_sizes(tab.page))
+    assert "ring: trial" in tab.page.locator(".panel .note").all_inner_texts()[-2]
     tab.open(f"{server.url}/studies/demo/trials/3", "trial-drawn")
     assert "x" in tab.page.locator("table").first.inner_text()
     assert all(w > 200 and h > 200 for w, h, _ in _canvas_sizes(tab.page))

@@ -331,11 +331,17 @@ def test_multi_objective_study_shows_pareto_front_instead_of_history() -> None:
     )
     text = study_report(study)
     page = Page(text)
-    assert page.plot_names()[:2] == ["pareto", "importance"]
+    assert page.plot_names()[:3] == ["pareto", "hypervolume", "importance"]
     pareto = page.plot("pareto")
     assert len(pareto.find("circle", "front")) == len(study.best_trials)
     assert len(pareto.find("circle", "dominated")) == 30 - len(study.best_trials)
     assert f"Pareto-optimal trials</dt><dd>{len(study.best_trials)}" in text
+    # One slice per parameter and objective, each on its objective's axis.
+    labels = [p.attrs["aria-label"] for p in page.plots if p.name == "slice"]
+    assert labels == [f"Slice: {n} (objective {i})" for i in (0, 1) for n in ("x", "y")]
+    for i in (0, 1):
+        axis = [e.text for e in page.plot("slice", f"Slice: x (objective {i})").find("text")]
+        assert f"objective {i} ({study.directions[i].name.lower()})" in axis
 
 
 def test_study_report_writes_file_and_stays_small(tmp_path: Path) -> None:
@@ -629,3 +635,92 @@ def test_single_report_trials_are_dots_on_the_curves() -> None:
     curves = Page(study_report(study)).plot("learning-curves")
     assert not curves.find("polyline", "curve")
     assert len(curves.find("circle", "curve-dot")) == 2
+
+
+def _tips(plot: Plot, css: str) -> list[str]:
+    return [e.text for e in plot.find("title") if e.under("class", css)]
+
+
+def test_rungs_and_promotions_come_from_the_pruner_stored_with_the_study(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    study = tl.create_study(
+        study_name="asha",
+        storage=url,
+        sampler=RandomSampler(seed=0),
+        pruner=tl.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3),
+    )
+
+    def objective(trial: tl.Trial) -> float:
+        rate = trial.suggest_float("rate", 0.01, 1.0, log=True)
+        for step in range(1, 31):
+            trial.report(1.0 / (1.0 + rate * step), step)
+            if trial.should_prune():
+                raise tl.TrialPruned()
+        return 1.0 / (1.0 + rate * 30)
+
+    study.optimize(objective, n_trials=12)
+    # Opened the way `tunelab report` opens it: no pruner given.
+    text = study_report(tl.load_study(study_name="asha", storage=url))
+    curves = Page(text).plot("learning-curves")
+    assert len(curves.find("polyline", "rung")) == 4  # steps 1, 3, 9, 27
+    promoted = _tips(curves, "promoted")
+    demoted = _tips(curves, "demoted")
+    expected_promoted, expected_demoted = [], []
+    for t in study.trials:
+        for rung in (1, 3, 9, 27):
+            if t.last_step is not None and t.last_step >= rung:
+                stopped = t.state == TrialState.PRUNED and t.last_step == rung
+                (expected_demoted if stopped else expected_promoted).append(
+                    f"trial #{t.number} {'pruned at' if stopped else 'promoted past'} "
+                    f"the rung at step {rung}"
+                )
+    assert expected_promoted and expected_demoted
+    assert [p.split(" (")[0] for p in promoted] == expected_promoted
+    assert [d.split(" (")[0] for d in demoted] == expected_demoted
+    assert "SuccessiveHalvingPruner (reduction factor 3) judges at rungs: steps 1, 3, 9, 27" in text
+
+
+def test_a_warm_up_pruner_draws_its_warm_up_step_and_no_rungs() -> None:
+    study = _curved_study(tl.pruners.MedianPruner(n_warmup_steps=4), list(range(10)))
+    text = study_report(study)
+    curves = Page(text).plot("learning-curves")
+    assert not curves.find("polyline", "rung") and not curves.find("circle", "promoted")
+    assert len(curves.find("polyline", "warmup")) == 1
+    assert "MedianPruner prunes no trial before step 4" in text
+
+
+def test_hypervolume_over_time_infeasible_trials_and_the_picked_trial() -> None:
+    study = tl.create_study(directions=["minimize", "minimize"], study_name="hv")
+    dist = {"x": FloatDistribution(0, 10)}
+    # The front (1, 3), (2, 2), (3, 1); (2.5, 2.5) is dominated; (0.5, 0.5) broke a
+    # constraint and must count neither on the front nor in the hypervolume.
+    for i, (a, b, c) in enumerate(
+        [(1, 3, -1), (2, 2, 0), (3, 1, -2), (2.5, 2.5, 0), (0.5, 0.5, 1)]
+    ):
+        study.add_trial(
+            tl.create_trial(
+                values=[a, b],
+                params={"x": float(i)},
+                distributions=dist,
+                system_attrs={"constraints": [c]},
+            )
+        )
+    study.set_user_attr(
+        "picked_trial", {"number": 1, "model": "clf", "version": 2, "rule": "a<3", "by": "b"}
+    )
+    text = study_report(study)
+    page = Page(text)
+    pareto = page.plot("pareto")
+    assert len(pareto.find("circle", "front")) == 3
+    assert len(pareto.find("path", "infeasible")) == 1
+    assert len(pareto.find("circle", "picked")) == 1
+    assert "picked: trial #1 (clf v2)" in [e.text for e in pareto.find("text")]
+    # Reference: the front's worst (3, 3) plus a tenth of its range (2, 2): (3.2, 3.2).
+    # After trial 0: 2.2 * 0.2 = 0.44; trial 1 adds 1.2 * 1.2 less 1.2 * 0.2 of overlap;
+    # trial 2 adds 0.2 * 2.2 less 0.2 * 1.2; the dominated trial 3 adds nothing.
+    tips = _tips(page.plot("hypervolume"), "hypervolume-point")
+    assert [t.split(": ")[0] for t in tips] == [f"after trial #{n}" for n in range(4)]
+    got = [float(t.split(": ")[1]) for t in tips]
+    assert got == pytest.approx([0.44, 1.64, 1.84, 1.84])
+    assert "Reference point: objective 0 = 3.2, objective 1 = 3.2" in text
+    assert "registered as clf v2 (rule: a&lt;3; best by b)" in text

@@ -465,7 +465,7 @@ async function studyPage() {
       const vlines = r.lines.map(([step, label]) => ({ x: step, label: label === "warm-up ends" ? label : `rung ${step}`, dash: label === "warm-up ends" ? [1, 3] : [4, 3] }));
       curves.draw = () => plotXY(curves.canvas, series, "step", "intermediate value", undefined, vlines);
       curves.draw();
-      curves.note.textContent = (c.curves.length ? `${c.curves.length} trials: the latest and the best. ` : "no trial reported intermediate values. ") + r.note;
+      curves.note.textContent = c.curves.length ? `${c.curves.length} trials: the latest and the best. ${r.note}` : "no trial reported intermediate values";
     })];
     if (pareto) jobs.push(api(`${base}/pareto`).then((f) => {
       const front = [
