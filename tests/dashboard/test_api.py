@@ -377,7 +377,14 @@ def test_pareto_hypervolume_leaves_out_infeasible_trials_and_shows_the_pick(
     ):
         front = client.get("/api/studies/hv/pareto").json()
         # A trial added later reaches the cached answer.
-        study.add_trial(tl.create_trial(values=[0.5, 0.0], params={"x": 5.0}, distributions=dist))
+        study.add_trial(
+            tl.create_trial(
+                values=[0.5, 0.0],
+                params={"x": 5.0},
+                distributions=dist,
+                system_attrs={"constraints": [0.0]},
+            )
+        )
         time.sleep(0.1)
         later = client.get("/api/studies/hv/pareto").json()
     assert [row[0] for row in front["front"]] == [0, 1, 2]

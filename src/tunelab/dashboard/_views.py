@@ -413,8 +413,10 @@ def pareto(data: StudyData, picked: Any = None, limit: int = SAMPLE_POINTS) -> d
     signs = np.array([_sign(d) for d in data.directions])
     finite = np.all(np.isfinite(values), axis=1)
     done, values = done[finite], values[finite]
-    # Trials that stored no constraints (NaN) count as feasible.
-    feasible = ~(a["violation"][done] > 0)
+    # As in Study.best_trials: once some trial stored constraints (NaN: none stored),
+    # only a trial that met them all is feasible.
+    violation = a["violation"][done]
+    feasible = violation == 0 if np.isfinite(violation).any() else np.ones(done.size, dtype=bool)
     infeasible = done[~feasible]
     done, values = done[feasible], values[feasible]
     front = done[_front(values * signs)] if done.size else done

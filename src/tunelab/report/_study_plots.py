@@ -55,8 +55,14 @@ class StudyData:
 
     @property
     def feasible(self) -> tuple[FrozenTrial, ...]:
-        """The complete trials that met their stored constraints (all, if none stored)."""
-        return tuple(t for t in self.complete if not (t.constraint_violation or 0.0) > 0.0)
+        """The complete trials that met their stored constraints (all, if none stored).
+
+        As in :attr:`tunelab.Study.best_trials`: once some trial stored constraints, a
+        trial without them does not count as feasible.
+        """
+        if all(t.constraint_violation is None for t in self.complete):
+            return self.complete
+        return tuple(t for t in self.complete if t.constraint_violation == 0.0)
 
     @property
     def picked_number(self) -> int | None:
