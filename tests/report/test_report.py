@@ -692,11 +692,11 @@ def test_a_warm_up_pruner_draws_its_warm_up_step_and_no_rungs() -> None:
 def test_hypervolume_over_time_infeasible_trials_and_the_picked_trial() -> None:
     study = tl.create_study(directions=["minimize", "minimize"], study_name="hv")
     dist = {"x": FloatDistribution(0, 10)}
-    # The front (1, 3), (2, 2), (3, 1); (2.5, 2.5) is dominated; (0.5, 0.5) broke a
-    # constraint and must count neither on the front nor in the hypervolume.
-    for i, (a, b, c) in enumerate(
-        [(1, 3, -1), (2, 2, 0), (3, 1, -2), (2.5, 2.5, 0), (0.5, 0.5, 1)]
-    ):
+    # (4, 4) leads the front until (1, 3) comes; the final front is (1, 3), (2, 2),
+    # (3, 1); (2.5, 2.5) is dominated; (0.5, 0.5) broke a constraint and must count
+    # neither on the front nor in the hypervolume.
+    rows = [(4, 4, 0), (1, 3, -1), (2, 2, 0), (3, 1, -2), (2.5, 2.5, 0), (0.5, 0.5, 1)]
+    for i, (a, b, c) in enumerate(rows):
         study.add_trial(
             tl.create_trial(
                 values=[a, b],
@@ -706,7 +706,7 @@ def test_hypervolume_over_time_infeasible_trials_and_the_picked_trial() -> None:
             )
         )
     study.set_user_attr(
-        "picked_trial", {"number": 1, "model": "clf", "version": 2, "rule": "a<3", "by": "b"}
+        "picked_trial", {"number": 2, "model": "clf", "version": 2, "rule": "a<3", "by": "b"}
     )
     text = study_report(study)
     page = Page(text)
@@ -714,13 +714,14 @@ def test_hypervolume_over_time_infeasible_trials_and_the_picked_trial() -> None:
     assert len(pareto.find("circle", "front")) == 3
     assert len(pareto.find("path", "infeasible")) == 1
     assert len(pareto.find("circle", "picked")) == 1
-    assert "picked: trial #1 (clf v2)" in [e.text for e in pareto.find("text")]
-    # Reference: the front's worst (3, 3) plus a tenth of its range (2, 2): (3.2, 3.2).
-    # After trial 0: 2.2 * 0.2 = 0.44; trial 1 adds 1.2 * 1.2 less 1.2 * 0.2 of overlap;
-    # trial 2 adds 0.2 * 2.2 less 0.2 * 1.2; the dominated trial 3 adds nothing.
+    assert "picked: trial #2 (clf v2)" in [e.text for e in pareto.find("text")]
+    # Reference: the worst of the points ever on the front, (4, 4), plus a tenth of their
+    # range (3, 3): (4.3, 4.3). Areas by hand: 0.3 * 0.3; then 3.3 * 1.3 alone; (2, 2)
+    # adds 2.3 * 2.3 less its overlap 2.3 * 1.3; (3, 1) adds 1.3 * 3.3 less 1.3 * 2.3;
+    # the dominated (2.5, 2.5) adds nothing.
     tips = _tips(page.plot("hypervolume"), "hypervolume-point")
-    assert [t.split(": ")[0] for t in tips] == [f"after trial #{n}" for n in range(4)]
+    assert [t.split(": ")[0] for t in tips] == [f"after trial #{n}" for n in range(5)]
     got = [float(t.split(": ")[1]) for t in tips]
-    assert got == pytest.approx([0.44, 1.64, 1.84, 1.84])
-    assert "Reference point: objective 0 = 3.2, objective 1 = 3.2" in text
+    assert got == pytest.approx([0.09, 4.29, 6.59, 7.89, 7.89])
+    assert "Reference point: objective 0 = 4.3, objective 1 = 4.3" in text
     assert "registered as clf v2 (rule: a&lt;3; best by b)" in text

@@ -240,7 +240,7 @@ def _pareto_section(data: StudyData, render: Renderer) -> h.Section:
         hv_caption = (
             "Dominated hypervolume of the Pareto front of the feasible complete trials "
             f"after each trial. Reference point: {reference} (each objective's worst value "
-            f"on the final front, {MARGIN:.0%} of the front's range beyond it)."
+            f"among the trials ever on the front, {MARGIN:.0%} of their range beyond it)."
         )
         body = h.figures(
             [body, h.figure(render(plots.hypervolume_chart(data, history)), hv_caption)]

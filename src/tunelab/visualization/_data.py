@@ -15,9 +15,10 @@ from typing import Any
 import numpy as np
 
 from tunelab.importance import BaseImportanceEvaluator, get_param_importances
-from tunelab.importance._hypervolume import dominated, hypervolume
+from tunelab.importance._hypervolume import dominated
 from tunelab.importance._params import ParamSpec, param_specs
 from tunelab.trial import FrozenTrial, StudyDirection, TrialState
+from tunelab.visualization._front import running_hypervolume
 
 Target = Callable[[FrozenTrial], float]
 
@@ -387,20 +388,15 @@ def hypervolume_data(study: Any, reference_point: Sequence[float]) -> tuple[np.n
     signs = _signs(directions)
     trials = study.get_trials(states=(TrialState.COMPLETE,))
     numbers = np.array([t.number for t in trials], dtype=int)
-    history = np.zeros(len(trials))
-    front = np.empty((0, len(directions)))
-    volume = 0.0
-    for i, trial in enumerate(trials):
-        point = np.asarray(trial.values, dtype=float) * signs
-        # Only a point that no front member dominates can grow the volume.
-        if (
-            np.isfinite(point).all()
-            and not ((front <= point).all(axis=1) & (front < point).any(axis=1)).any()
-        ):
-            front = np.vstack([front, point])
-            front = front[~dominated(front)]
-            volume = hypervolume(front, reference * signs)
-        history[i] = volume
+    points = np.array([t.values for t in trials], dtype=float).reshape(len(trials), len(signs))
+    points = points * signs
+    # A trial with a non-finite value leaves the front, and the volume, as they were.
+    finite = np.isfinite(points).all(axis=1)
+    volumes = running_hypervolume(points[finite], reference * signs)
+    last_finite = np.cumsum(finite) - 1
+    history = np.where(
+        last_finite >= 0, volumes[np.maximum(last_finite, 0)] if volumes.size else 0.0, 0.0
+    )
     return numbers, history
 
 

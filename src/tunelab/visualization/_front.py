@@ -1,9 +1,10 @@
 """The Pareto front's hypervolume after each trial, for reports and the dashboard.
 
-The reference point is each objective's worst value on the final front of the
-feasible complete trials, moved outwards by a tenth of the front's range (or of the
-value, where the front has one value), so the curve ends at a volume every front
-point contributes to and the chart can state the point it used.
+The reference point is each objective's worst value among the trials that were ever
+on the front of the feasible complete trials, moved outwards by a tenth of their
+range (or of the value, where they share one value): every front the curve measures
+then lies inside it, so the curve rises from the first trial, and the chart can state
+the point it used.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def signs(directions: Sequence[StudyDirection]) -> np.ndarray:
 
 
 def reference_point(front: np.ndarray) -> np.ndarray:
-    """Each column's worst (largest) loss on ``front`` plus :data:`MARGIN` of its range."""
+    """Each column's worst (largest) loss in ``front`` plus :data:`MARGIN` of its range."""
     worst = front.max(axis=0)
     span = worst - front.min(axis=0)
     fallback = np.where(worst != 0, np.abs(worst), 1.0)
@@ -74,10 +75,8 @@ def hypervolume_history(
         return None
     sign = signs(directions)
     losses = np.asarray(values, dtype=float) * sign
-    final = np.empty((0, losses.shape[1]))
-    for _, grown in _growing_front(losses):
-        final = grown
-    reference = reference_point(final)
+    ever = [row for row, _ in _growing_front(losses)]
+    reference = reference_point(losses[ever])
     rows = np.arange(len(numbers)) if checkpoints is None else np.asarray(checkpoints, dtype=int)
     return HypervolumeHistory(
         np.asarray(numbers, dtype=int)[rows],

@@ -481,7 +481,7 @@ async function studyPage() {
       if (!hv) { hypervolume.note.textContent = "no feasible complete trial yet"; return; }
       hypervolume.draw = () => plotXY(hypervolume.canvas, [{ points: hv.points, mode: "steps", label: "hypervolume", color: COLORS[2] }], "trial", "dominated hypervolume");
       hypervolume.draw();
-      hypervolume.note.textContent = `of the front of feasible complete trials after each trial; reference point (${hv.reference.map(fmt).join(", ")}): each objective's worst value on the front, ${Math.round(hv.margin * 100)} % of the front's range beyond it`;
+      hypervolume.note.textContent = `of the front of feasible complete trials after each trial; reference point (${hv.reference.map(fmt).join(", ")}): each objective's worst value among the trials ever on the front, ${Math.round(hv.margin * 100)} % of their range beyond it`;
     }));
     await Promise.all(jobs);
   }
