@@ -17,7 +17,12 @@ import numpy as np
 from tunelab.dashboard._data import StudyData, external
 from tunelab.space import BaseDistribution, CategoricalDistribution
 from tunelab.trial import StudyDirection, TrialState
-from tunelab.visualization._front import MARGIN, hypervolume_history, thin_steps
+from tunelab.visualization._front import (
+    MARGIN,
+    distinct_front,
+    hypervolume_history,
+    thin_steps,
+)
 from tunelab.visualization._rungs import CurveInput, pruner_marks
 
 _COMPLETE = int(TrialState.COMPLETE)
@@ -28,7 +33,9 @@ CURVE_STEPS = 200
 CONTOUR_BINS = 24
 IMPORTANCE_TRIALS = 5000
 IMPORTANCE_GROWTH = 0.01
-HYPERVOLUME_CHECKPOINTS = 100
+HYPERVOLUME_CHECKPOINTS = 50
+# Cells compared at once when checking rows against the front: bounds memory.
+_FRONT_CELLS = 4_000_000
 SORTABLE = ("number", "state", "duration", "start", "complete")
 
 
@@ -359,15 +366,17 @@ def _front(points: np.ndarray) -> np.ndarray:
         for copy in np.flatnonzero(np.all(candidates[1:] == candidates[:-1], axis=1)) + 1:
             on[copy] = on[copy - 1]
         return np.asarray(order[on], dtype=int)
-    keep: list[int] = []
-    for i in range(len(candidates)):
-        p = candidates[i]
-        if keep:
-            kept = candidates[keep]
-            if np.any(np.all(kept <= p, axis=1) & np.any(kept < p, axis=1)):
-                continue
-        keep.append(i)
-    return np.asarray(order[keep], dtype=int)
+    # Every row is weakly dominated by a point of the distinct front, so a row is
+    # dominated exactly when one of those (few) points dominates it.
+    final = distinct_front(points)
+    beaten = np.zeros(len(points), dtype=bool)
+    step = max(1, _FRONT_CELLS // max(1, final.size))
+    for start in range(0, len(points), step):
+        block = points[start : start + step, None, :]
+        beaten[start : start + step] = np.any(
+            np.all(final[None] <= block, axis=2) & np.any(final[None] < block, axis=2), axis=1
+        )
+    return np.flatnonzero(~beaten)
 
 
 class Fronts:

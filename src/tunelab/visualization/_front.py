@@ -85,6 +85,17 @@ def hypervolume_history(
     )
 
 
+def distinct_front(losses: np.ndarray) -> np.ndarray:
+    """The distinct points of the Pareto front of ``losses`` (every column minimised).
+
+    Copies of a front point appear once; every row is weakly dominated by one of them.
+    """
+    front = np.empty((0, losses.shape[1]))
+    for _, grown in _growing_front(losses):
+        front = grown
+    return front
+
+
 def _growing_front(losses: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
     """(row, front of the rows up to it) for each row that changes the front.
 
