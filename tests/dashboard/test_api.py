@@ -371,6 +371,7 @@ def test_pareto_hypervolume_leaves_out_infeasible_trials_and_shows_the_pick(
             )
         )
     study.set_user_attr("picked_trial", {"number": 2, "model": "clf", "version": 1})
+    study.set_metric_names(["latency_p95_ms", "f1"])
     with (
         DashboardThread(storage) as server,
         httpx.Client(base_url=server.url, timeout=60) as client,
@@ -388,6 +389,7 @@ def test_pareto_hypervolume_leaves_out_infeasible_trials_and_shows_the_pick(
         time.sleep(0.1)
         later = client.get("/api/studies/hv/pareto").json()
     assert [row[0] for row in front["front"]] == [0, 1, 2]
+    assert front["names"] == ["latency_p95_ms", "f1"]
     assert [row[0] for row in front["infeasible"]] == [4]
     assert front["picked"] == {"number": 2, "model": "clf", "version": 1, "values": [3.0, -1.0]}
     # Reference: the front's worst losses (3, 3) plus a tenth of its range, in the

@@ -473,7 +473,8 @@ async function studyPage() {
         { points: f.front.map((r) => [r[1], r[2]]), mode: "markers", label: "Pareto front", color: COLORS[1] }];
       if (f.infeasible.length) front.push({ points: f.infeasible.map((r) => [r[1], r[2]]), mode: "markers", label: "infeasible", color: "#e8a" });
       if (f.picked && f.picked.values[0] !== null && f.picked.values[1] !== null) front.push({ points: [[f.picked.values[0], f.picked.values[1]]], mode: "ring", label: `picked #${f.picked.number}`, color: "#111" });
-      pareto.draw = () => plotXY(pareto.canvas, front, `objective 0 (${f.directions[0]})`, `objective 1 (${f.directions[1]})`);
+      const names = f.directions.map((d, k) => `${f.names && f.names[k] ? f.names[k] : "objective " + k} (${d})`);
+      pareto.draw = () => plotXY(pareto.canvas, front, names[0], names[1]);
       pareto.draw();
       const picked = f.picked ? `; ring: trial ${f.picked.number}, picked${f.picked.model ? ` and registered as ${f.picked.model}${f.picked.version !== undefined ? " v" + f.picked.version : ""}` : ""}` : "";
       pareto.note.textContent = `${f.front.length} feasible trials on the front, of ${f.n_complete} feasible complete${picked}`;
@@ -481,7 +482,7 @@ async function studyPage() {
       if (!hv) { hypervolume.note.textContent = "no feasible complete trial yet"; return; }
       hypervolume.draw = () => plotXY(hypervolume.canvas, [{ points: hv.points, mode: "steps", label: "hypervolume", color: COLORS[2] }], "trial", "dominated hypervolume");
       hypervolume.draw();
-      hypervolume.note.textContent = `of the front of feasible complete trials after each trial; reference point (${hv.reference.map(fmt).join(", ")}): each objective's worst value among the trials ever on the front, ${Math.round(hv.margin * 100)} % of their range beyond it`;
+      hypervolume.note.textContent = `of the front of feasible complete trials after each trial; reference point (${hv.reference.map((v, k) => `${names[k]}: ${fmt(v)}`).join(", ")}): each objective's worst value among the trials ever on the front, ${Math.round(hv.margin * 100)} % of their range beyond it`;
     }));
     await Promise.all(jobs);
   }
