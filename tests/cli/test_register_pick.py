@@ -27,14 +27,15 @@ TRIALS = [
 ]
 
 
-def deployment_study(url: str = "sqlite:///:memory:") -> tl.Study:
+def deployment_study(url: str = "sqlite:///:memory:", *, metric_names: bool = True) -> tl.Study:
     """A 3-objective study as a deploy-aware config writes it, with hand-set results."""
     study = tl.create_study(
         study_name="digits-deploy",
         storage=url,
         directions=["maximize", "minimize", "minimize"],
     )
-    study.set_metric_names(OBJECTIVES)
+    if metric_names:
+        study.set_metric_names(OBJECTIVES)
     spec = {"class": "sklearn.tree.DecisionTreeClassifier", "params": {"random_state": 0}}
     study.set_user_attr("model", spec)
     study.set_user_attr("data", "sklearn:iris")
@@ -137,6 +138,11 @@ def test_pick_respects_constraints_breaks_ties_and_ranks_by_any_metric() -> None
     choice = choose_trial(study, pick="latency_p95_ms<5 and size_mb<2", by="f1")
     # The front: 4 is dominated, 1 infeasible.
     assert [c.trial.number for c in choice.candidates] == [2, 0, 3]
+
+
+def test_objective_names_come_from_the_objectives_attribute_without_metric_names() -> None:
+    study = deployment_study(metric_names=False)
+    assert choose_trial(study, pick="size_mb < 1.2", by="f1").trial.number == 0
 
 
 def test_no_match_unknown_names_and_bad_by_are_clear_errors() -> None:

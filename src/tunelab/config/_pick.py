@@ -176,10 +176,17 @@ def _evaluate(node: ast.expr, values: Mapping[str, float]) -> bool | float | Non
 
 
 def objective_names(study: Study) -> list[str]:
-    """The study's objective names: its metric names, else ``value`` or ``values_<i>``."""
+    """The study's objective names: its metric names, else those of its "objectives" user
+    attribute (a config's ``[{"name": ..., "direction": ...}]``), else ``value`` or
+    ``values_<i>``."""
     names = study.metric_names
     if names and len(names) == len(study.directions):
         return list(names)
+    declared = study.user_attrs.get("objectives")
+    if isinstance(declared, list) and len(declared) == len(study.directions):
+        listed = [item.get("name") if isinstance(item, Mapping) else None for item in declared]
+        if all(isinstance(name, str) for name in listed):
+            return [str(name) for name in listed]
     if len(study.directions) == 1:
         return ["value"]
     return [f"values_{index}" for index in range(len(study.directions))]

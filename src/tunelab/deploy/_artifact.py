@@ -615,7 +615,7 @@ def _select_backend(
 def _auto_backend(card: ModelCard) -> str:
     """The ONNX model to serve by default: the one the deployment was tuned and picked at."""
     precision = (card.deployment or {}).get("precision")
-    return "onnx-int8" if precision == "int8" else "onnx"
+    return "onnx-int8" if precision == "int8" and card.onnx.get("int8_file") else "onnx"
 
 
 def _reason(card: ModelCard) -> str:
