@@ -232,6 +232,9 @@ def test_interactive_register_lists_the_front_and_takes_a_number(
     assert card.deployment["pick"] == pick
     assert "float32; trial 0 chosen by hand;" in out
     assert Registry(registry).load("tiny:1").backend == "onnx"
+    on_artifact = _run(runner, "register", str(tmp_path), "--name", "x", "--pick", "f1 > 0")
+    assert on_artifact.exit_code == 1
+    assert "choose a study's trial, not an artifact" in on_artifact.stderr
 
 
 def test_single_objective_studies_still_register_their_best_trial(tmp_path: Path) -> None:

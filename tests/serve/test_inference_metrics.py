@@ -68,7 +68,10 @@ def test_served_requests_show_the_model_call_latency_and_the_card_deployment(
     }
     path = save_model(model, tmp_path / "m", data=(X, y), onnx=True, deployment=deployment)
     loaded = load_model(path)
-    assert loaded.backend == "onnx"
+    assert loaded.backend == "onnx" and loaded.runner is not None
+    # One thread, as measure() times it, so served and tuned latencies compare.
+    options = loaded.runner._session.get_session_options()
+    assert (options.intra_op_num_threads, options.inter_op_num_threads) == (1, 1)
     app = create_app({"m": loaded})
     rows = X.iloc[:5]
     with ServerThread(app) as server, httpx.Client(base_url=server.url, timeout=10) as http:

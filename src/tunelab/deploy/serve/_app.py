@@ -197,7 +197,8 @@ ROUTES = (
         "GET",
         "/metrics",
         "metrics",
-        "Prometheus metrics: requests, errors, latency and rows scored, per model.",
+        "Prometheus metrics: requests, errors, latency, rows scored and the time of the "
+        "model call itself (histogram, recent p50 and p95), per model.",
         answer_type="text/plain",
     ),
     Route(
