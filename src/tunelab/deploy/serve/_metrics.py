@@ -40,7 +40,7 @@ INFERENCE_BUCKETS = (
 WINDOW = 1024
 """Model calls the p50 and p95 gauges are computed over (per worker process)."""
 PUBLISH_EVERY = 128
-"""Calls between two updates of the histogram and gauges (a power of two)."""
+"""Calls between two updates of the histogram and gauges."""
 PUBLISH_SECONDS = 1.0
 """Longest time a call waits to reach the histogram."""
 
