@@ -590,7 +590,7 @@ def test_register_best_trial_refits_a_config_study_and_names_what_is_missing(
     with pytest.raises(ConfigError, match="no user attribute 'model'"):
         register_best_trial(bare, name="x", registry=registry)
     two = tl.create_study(directions=["minimize", "minimize"])
-    with pytest.raises(ConfigError, match="single-objective"):
+    with pytest.raises(ConfigError, match="has no complete trial to register"):
         register_best_trial(two, name="x", registry=registry)
 
 

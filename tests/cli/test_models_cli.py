@@ -241,6 +241,8 @@ def test_serve_with_two_workers_answers_and_pools_metrics(
             headers = {"X-API-Key": "k3y"}
             answers = [http.post("/predict", json=body, headers=headers) for _ in range(12)]
             metrics = http.get("/metrics", headers=headers).text
+            # Each worker publishes its model-call times within a second.
+            calls = _poll_inference_count(http, headers, 12)
             silent = _silent_client_answer(port)
     finally:
         server.send_signal(signal.SIGINT)
@@ -255,6 +257,21 @@ def test_serve_with_two_workers_answers_and_pools_metrics(
     assert len(rows) == 1 and float(rows[0].split()[-1]) == 12 * len(X), metrics
     assert "Started parent process" in output or "worker" in output.lower(), output
     assert silent.startswith(b"HTTP/1.1 408"), silent
+    assert calls == 12, output
+
+
+def _poll_inference_count(http: httpx.Client, headers: dict[str, str], wanted: int) -> float:
+    """The pooled count of model calls, once it reaches ``wanted`` (or after 10 s)."""
+    deadline = time.monotonic() + 10
+    count = 0.0
+    while time.monotonic() < deadline:
+        for line in http.get("/metrics", headers=headers).text.splitlines():
+            if line.startswith("tunelab_model_inference_seconds_count"):
+                count = float(line.split()[-1])
+        if count >= wanted:
+            break
+        time.sleep(0.2)
+    return count
 
 
 def _silent_client_answer(port: int) -> bytes:

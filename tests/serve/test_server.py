@@ -388,7 +388,7 @@ def test_an_unexpected_model_failure_is_a_500_with_the_error_shape(
 ) -> None:
     model = load_model(save_forest(tmp_path / "m", forest))
 
-    def broken(X: Any, outputs: Any) -> Any:
+    def broken(X: Any, outputs: Any, **options: Any) -> Any:
         raise RuntimeError("disk on fire")
 
     monkeypatch.setattr(model, "predict_outputs", broken)

@@ -22,6 +22,7 @@ from tunelab.cli._common import (
     stdout,
 )
 from tunelab.config import register_best_trial
+from tunelab.config._pick import choose_trial, objective_names
 from tunelab.deploy import LoadedModel, Registry
 
 DEFAULT_REGISTRY = "./registry"
@@ -65,25 +66,80 @@ def register(
     onnx: Annotated[
         bool, typer.Option("--onnx/--no-onnx", help="Also convert a refitted model to ONNX.")
     ] = True,
+    pick: Annotated[
+        str | None,
+        typer.Option(
+            "--pick",
+            help="Only trials satisfying this rule, e.g. 'latency_p95_ms<5 and size_mb<2' "
+            "(objective names, deployment metrics, numeric user attributes; "
+            "< <= > >= ==, and, or, not).",
+        ),
+    ] = None,
+    by: Annotated[
+        str | None,
+        typer.Option(
+            "--by", help="Objective or deployment metric to pick the best by (default: first)."
+        ),
+    ] = None,
+    interactive: Annotated[
+        bool,
+        typer.Option("--interactive", help="List the candidate trials and ask which one."),
+    ] = False,
 ) -> None:
-    """Register a saved artifact, or refit a study's best trial and register that.
+    """Register a saved artifact, or refit a study's best (or picked) trial and register that.
 
     A study must carry the user attributes "model" (an import path, or
     {"class": path, "params": {...}} with fixed parameters) and "data"
-    ("sklearn:<dataset>" or "<file.csv|file.parquet>#<target column>").
+    ("sklearn:<dataset>" or "<file.csv|file.parquet>#<target column>"). A
+    multi-objective study's trial is chosen among its feasible Pareto front.
     """
     target = Registry(registry)
     if Path(source).is_dir():
+        if pick is not None or by is not None or interactive:
+            raise CommandError(
+                "--pick, --by and --interactive choose a study's trial, not an artifact"
+            )
         version = target.register(name, source)
         what = f"artifact {source}"
     else:
         study = load_existing_study(source, storage)
-        version = register_best_trial(study, name=name, registry=target, onnx=onnx)
-        what = f"the best trial of study {source!r}"
+        number = _ask_trial(study, pick, by) if interactive else None
+        version = register_best_trial(
+            study, name=name, registry=target, onnx=onnx, pick=pick, by=by, trial=number
+        )
+        if pick is None and by is None and number is None and len(study.directions) == 1:
+            what = f"the best trial of study {source!r}"
+        else:
+            what = f"trial {study.user_attrs['picked_trial']['number']} of study {source!r}"
     if alias is not None:
         target.set_alias(name, alias, version)
     moved = f", alias {alias} -> {version}" if alias is not None else ""
     stdout().print(escape(f"Registered {what} as {name} version {version} in {target.url}{moved}"))
+    deployment = target.load(f"{name}:{version}", backend="sklearn").card.deployment
+    if deployment:
+        stdout().print(escape(f"Deployment: {_deployment_text(deployment)}"))
+
+
+def _ask_trial(study: Any, pick: str | None, by: str | None) -> int:
+    """Show the candidate trials (those satisfying ``pick``) and ask for one."""
+    names = objective_names(study)
+    choice = choose_trial(study, pick=pick, by=by if by is not None else names[0])
+    extra = [key for key in ("latency_p95_ms", "size_mb") if key not in names]
+    table = Table(title=escape(f"Candidates, best by {choice.by} first"))
+    for column in ("trial", *names, *extra, "precision"):
+        table.add_column(escape(column), justify="left" if column == "precision" else "right")
+    for candidate in choice.candidates:
+        values = candidate.values
+        cells = [format_number(values[key]) if key in values else "-" for key in (*names, *extra)]
+        table.add_row(str(candidate.trial.number), *cells, candidate.precision)
+    out = stdout()
+    out.print(table)
+    numbers = [candidate.trial.number for candidate in choice.candidates]
+    while True:
+        number = typer.prompt("Trial to register", default=choice.trial.number, type=int)
+        if number in numbers:
+            return int(number)
+        out.print(escape(f"Trial {number} is not listed; choose one of {numbers}."))
 
 
 # -- models list / show / alias / history -----------------------------------------------------
@@ -125,6 +181,7 @@ def show_model(ref: RefArgument, registry: RegistryOption = DEFAULT_REGISTRY) ->
         ("params", ", ".join(f"{k}={format_number(v)}" for k, v in card.params.items()) or "-"),
         ("inputs", _fields_text(loaded)),
         ("onnx", str(card.onnx.get("status"))),
+        *([("deployment", _deployment_text(card.deployment))] if card.deployment else []),
         *_explanation_rows(card.explanation),
         ("path", str(loaded.path)),
     ]
@@ -157,6 +214,30 @@ def _explanation_rows(explanation: Mapping[str, Any] | None) -> list[tuple[str, 
     elif explanation.get("shap_note"):
         rows.append(("shap", str(explanation["shap_note"])))
     return rows
+
+
+def _deployment_text(deployment: Mapping[str, Any]) -> str:
+    """Precision, how the trial was picked, and tuned against refit latency and size."""
+    parts = [str(deployment.get("precision"))]
+    pick = deployment.get("pick") or {}
+    if pick.get("manual"):
+        parts.append(f"trial {pick.get('trial')} chosen by hand")
+    elif pick:
+        rule = f" where {pick['rule']}" if pick.get("rule") else ""
+        parts.append(f"trial {pick.get('trial')} best by {pick.get('by')}{rule}")
+    tuned, refit = deployment.get("tuned") or {}, deployment.get("refit") or {}
+    for key, unit in (("latency_p50_ms", "ms"), ("latency_p95_ms", "ms"), ("size_mb", "MB")):
+        if key in tuned or key in refit:
+            before, after = tuned.get(key), refit.get(key)
+            parts.append(
+                f"{key.removesuffix('_ms').removesuffix('_mb')} tuned {_amount(before, unit)}, "
+                f"refit {_amount(after, unit)}"
+            )
+    return "; ".join(parts)
+
+
+def _amount(value: Any, unit: str) -> str:
+    return "-" if value is None else f"{format_number(float(value))} {unit}"
 
 
 def _aliases_text(aliases: list[str]) -> str:

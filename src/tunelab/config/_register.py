@@ -1,4 +1,4 @@
-"""Refitting a study's best trial and publishing it to a model registry."""
+"""Refitting a study's best (or picked) trial and publishing it to a model registry."""
 
 from __future__ import annotations
 
@@ -10,72 +10,176 @@ from typing import TYPE_CHECKING, Any
 from tunelab.config._data import load_data
 from tunelab.config._fields import ConfigError
 from tunelab.config._model import build_estimator
-from tunelab.trial import TrialState
+from tunelab.config._pick import DEPLOYMENT_ATTR, PRECISION, Choice, choose_trial, objective_names
 
 if TYPE_CHECKING:
     from tunelab.deploy import Registry
     from tunelab.study import Study
+    from tunelab.trial import FrozenTrial
+
+PRECISIONS = ("float32", "int8")
+DEFAULT_SAMPLE_ROWS = 256
+DEFAULT_CALLS = 200
 
 
 def register_best_trial(
-    study: Study, *, name: str, registry: Registry | str, onnx: bool = True
+    study: Study,
+    *,
+    name: str,
+    registry: Registry | str,
+    onnx: bool = True,
+    pick: str | None = None,
+    by: str | None = None,
+    trial: int | None = None,
 ) -> int:
-    """Refit the study's best parameters on its full data, save the model and register it.
+    """Refit a study's chosen trial on its full data, save the model and register it.
 
     The study says how to rebuild its model through two user attributes, which a
     config study (``tunelab tune``) records: "model" (an import path, or
     ``{"class": path, "params": {...}}`` with fixed parameters) and "data"
     (``sklearn:<name>``, ``<file.csv|file.parquet>#<target>`` or the mapping form).
 
+    A single-objective study registers its best trial unless told otherwise. Otherwise
+    the trial is chosen among the feasible Pareto-front trials by
+    :func:`~tunelab.config._pick.choose_trial`: those satisfying ``pick`` (e.g.
+    ``"latency_p95_ms < 5 and size_mb <= 2"``), best by ``by``. A trial measured for
+    deployment (a "deployment" user attribute) is converted to ONNX at its precision,
+    measured again with :func:`tunelab.deploy.measure`, and its card gets a
+    ``deployment`` section (tuned and refit measurements, precision, pick); the study
+    then records the user attribute "picked_trial".
+
     Args:
-        study: A single-objective study with at least one complete trial.
+        study: A study with at least one complete trial.
         name: The model's name in the registry.
         registry: A :class:`tunelab.deploy.Registry` or its URL.
         onnx: Also convert the refitted model to ONNX (kept only when verified).
+        pick: A rule the chosen trial must satisfy.
+        by: The objective or deployment metric to rank by (default: the first objective).
+        trial: Register this trial number (one of the candidates) instead; the card's
+            pick then says ``"manual": true``.
 
     Returns:
         The new version number.
 
     Raises:
-        ConfigError: The study is multi-objective, has no complete trial, or lacks
-            (or has unusable) "model" and "data" user attributes.
+        ConfigError: No complete trial; a bad ``pick`` or ``by``; no trial satisfies
+            ``pick``; ``onnx=False`` for a trial measured for deployment; or missing
+            (or unusable) "model" and "data" user attributes.
     """
     from tunelab.deploy import Registry, save_model
 
-    best = _best_trial(study)
-    attrs = study.user_attrs
+    choice = choose_trial(study, pick=pick, by=by, number=trial)
+    chosen = choice.trial
+    attrs = _rebuild_attrs(study)
     class_path, fixed = _model_spec(attrs["model"])
-    params = {**fixed, **best.params}
+    # "precision" is how the model is converted, not a parameter of the estimator.
+    params = {**fixed, **{k: v for k, v in chosen.params.items() if k != PRECISION}}
     model = build_estimator(class_path, params)
     X, y = load_data(attrs["data"])
     model.fit(X, y)
+    tuned = chosen.user_attrs.get(DEPLOYMENT_ATTR)
+    deployment = None
+    conversion: Any = onnx
+    if isinstance(tuned, Mapping):
+        if not onnx:
+            raise ConfigError(
+                f"trial {chosen.number} was tuned for deployment as ONNX; register it with "
+                "ONNX (drop --no-onnx / onnx=False)",
+                field="onnx",
+            )
+        manual = trial is not None
+        conversion, deployment = _deployment(study, choice, model, X, y, dict(tuned), manual)
     target = registry if isinstance(registry, Registry) else Registry(registry)
     with tempfile.TemporaryDirectory(prefix="tunelab-register-") as tmp:
         artifact = save_model(
             model,
             Path(tmp) / "artifact",
-            metrics={str(attrs.get("metric") or "objective"): best.value},
+            metrics=_card_metrics(study, chosen, attrs),
             params=params,
             study=study,
-            trial=best,
+            trial=chosen,
             data=(X, y),
-            onnx=onnx,
+            onnx=conversion,
+            deployment=deployment,
         )
-        return target.register(name, artifact)
+        version = target.register(name, artifact)
+    if choice.by is not None:
+        picked = {
+            "number": chosen.number,
+            "model": name,
+            "version": version,
+            "rule": choice.rule,
+            "by": choice.by,
+        }
+        study.set_user_attr("picked_trial", picked)
+    return version
 
 
-def _best_trial(study: Study) -> Any:
-    if len(study.directions) != 1:
-        raise ConfigError("only single-objective studies can be refitted and registered")
-    if not study.get_trials(states=(TrialState.COMPLETE,)):
-        raise ConfigError(f"study {study.study_name!r} has no complete trial to register")
+def _rebuild_attrs(study: Study) -> dict[str, Any]:
+    attrs = study.user_attrs
     for key in ("model", "data"):
-        if key not in study.user_attrs:
+        if key not in attrs:
             raise ConfigError(
                 f"study {study.study_name!r} has no user attribute {key!r}; set it with "
                 f"study.set_user_attr({key!r}, ...) to say how to rebuild the model"
             )
-    return study.best_trial
+    return attrs
+
+
+def _card_metrics(study: Study, chosen: FrozenTrial, attrs: Mapping[str, Any]) -> dict[str, float]:
+    """The trial's quality: its objective values, less those that are deployment costs."""
+    values = chosen.values or []
+    if len(study.directions) == 1:
+        return {str(attrs.get("metric") or "objective"): float(values[0])}
+    tuned = chosen.user_attrs.get(DEPLOYMENT_ATTR)
+    costs = set(tuned) if isinstance(tuned, Mapping) else set()
+    names = objective_names(study)
+    return {
+        name: float(value) for name, value in zip(names, values, strict=True) if name not in costs
+    }
+
+
+def _deployment(
+    study: Study,
+    choice: Choice,
+    model: Any,
+    X: Any,
+    y: Any,
+    tuned: dict[str, Any],
+    manual: bool,
+) -> tuple[Any, dict[str, Any]]:
+    """The ONNX conversion at the trial's precision and the card's "deployment" section."""
+    from tunelab.deploy import measure, to_onnx
+
+    precision = str(tuned.get(PRECISION) or choice.trial.params.get(PRECISION) or "float32")
+    if precision not in PRECISIONS:
+        raise ConfigError(
+            f"trial {choice.trial.number} has precision {precision!r}; expected one of "
+            f"{list(PRECISIONS)}",
+            field="precision",
+        )
+    block = study.user_attrs.get("deploy")
+    block = block if isinstance(block, Mapping) else {}
+    rows = int(block.get("sample_rows") or DEFAULT_SAMPLE_ROWS)
+    calls = int(block.get("calls") or DEFAULT_CALLS)
+    sample, sample_y = _head(X, rows), _head(y, rows)
+    int8 = precision == "int8"
+    conversion = to_onnx(model, sample, quantize=int8, y=sample_y)
+    # measure() times the float32 graph until it takes the precision to measure at.
+    refit = measure(model, sample, y=sample_y, quantize=int8, calls=calls, batch_rows=rows)
+    section: dict[str, Any] = {
+        "tuned": tuned,
+        "refit": {**refit.to_dict(), PRECISION: precision},
+        "precision": precision,
+        "pick": {"rule": choice.rule, "by": choice.by, "trial": choice.trial.number},
+    }
+    if manual:
+        section["pick"]["manual"] = True
+    return conversion, section
+
+
+def _head(data: Any, rows: int) -> Any:
+    return data.iloc[:rows] if hasattr(data, "iloc") else data[:rows]
 
 
 def _model_spec(spec: Any) -> tuple[str, dict[str, Any]]:

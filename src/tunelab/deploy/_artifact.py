@@ -122,7 +122,7 @@ class LoadedModel:
 
     def predict(self, X: Any) -> Any:
         """Predictions for ``X`` from the selected backend, after validation."""
-        checked = self._checked(X)
+        checked = self.prepare(X)
         if self._runner is not None:
             return self._runner.predict(checked)
         return self.model.predict(checked)
@@ -135,15 +135,19 @@ class LoadedModel:
         """
         if not hasattr(self.model, "predict_proba"):
             raise AttributeError(f"{type(self.model).__name__} has no predict_proba")
-        checked = self._checked(X)
+        checked = self.prepare(X)
         if self._runner is not None:
             return self._runner.predict_proba(checked)
         return self.model.predict_proba(checked)
 
-    def predict_outputs(self, X: Any, outputs: Sequence[str]) -> dict[str, Any]:
+    def predict_outputs(
+        self, X: Any, outputs: Sequence[str], *, prepared: bool = False
+    ) -> dict[str, Any]:
         """Several outputs ("predict", "predict_proba") with one validation of ``X``.
 
         The ONNX backend computes labels and probabilities in one run of its graph.
+        ``prepared=True`` says ``X`` comes from :meth:`prepare` (so only the model runs,
+        as when a server times the model call alone).
 
         Raises:
             SignatureError: ``X`` does not fit the signature.
@@ -154,15 +158,19 @@ class LoadedModel:
             raise ValueError(f"unknown outputs {sorted(unknown)}: use predict, predict_proba")
         if "predict_proba" in outputs and not hasattr(self.model, "predict_proba"):
             raise AttributeError(f"{type(self.model).__name__} has no predict_proba")
-        checked = self._checked(X)
+        checked = X if prepared else self.prepare(X)
         if self._runner is not None:
             labels, proba = self._runner.predict_both(checked)
             both = {"predict": labels, "predict_proba": proba}
             return {name: both[name] for name in outputs}
         return {name: getattr(self.model, name)(checked) for name in outputs}
 
-    def _checked(self, X: Any) -> Any:
-        """``X`` checked and in the form the backend takes (see :meth:`validate`)."""
+    def prepare(self, X: Any) -> Any:
+        """``X`` checked (see :meth:`validate`) and in the form the backend takes.
+
+        Raises:
+            SignatureError: ``X`` does not fit the signature.
+        """
         matrix = self._column_matrix(X)
         return matrix if matrix is not None else self.validate(X)
 
@@ -227,6 +235,7 @@ def save_model(
     sample: Any = None,
     format: ModelFormat = "skops",
     explanation: Any = None,
+    deployment: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write ``model`` as an artifact directory at ``path``.
 
@@ -252,6 +261,9 @@ def save_model(
             models are always saved as ``safetensors``.
         explanation: A :class:`tunelab.evaluation.Explanation` (or its ``to_dict()``
             form) to keep in the card, so the registry and the server show it.
+        deployment: How the model was chosen and measured for deployment (see
+            :attr:`ModelCard.deployment`); its ``precision`` (``float32`` or ``int8``)
+            is what ``backend="auto"`` loads when the ONNX models are present.
 
     Returns:
         The artifact directory.
@@ -285,6 +297,7 @@ def save_model(
         data=data_fingerprint(X, y) if X is not None else None,
         signature=signature,
         explanation=_explanation(explanation),
+        deployment=None if deployment is None else to_jsonable(dict(deployment), "deployment"),
     )
     conversion = _conversion(model, onnx, sample)
     return _write(target, model, format, card, conversion)
@@ -318,8 +331,8 @@ def load_model(
         allow_pickle: Allow loading a pickle artifact. Unpickling runs arbitrary code:
             only for artifacts from a source you trust.
         backend: ``auto`` (ONNX when the artifact has a verified ONNX model and
-            onnxruntime is installed, else the model itself), ``sklearn``, ``onnx``
-            or ``onnx-int8``.
+            onnxruntime is installed, the int8 one when the card's deployment chose
+            int8, else the model itself), ``sklearn``, ``onnx`` or ``onnx-int8``.
 
     Raises:
         ArtifactError: A file is missing, extra, modified or truncated (named in the
@@ -576,7 +589,7 @@ def _select_backend(
 ) -> tuple[str, OnnxRunner | None]:
     if backend == "sklearn":
         return "sklearn", None
-    wanted = "onnx" if backend == "auto" else backend
+    wanted = _auto_backend(card) if backend == "auto" else backend
     file_key = "file" if wanted == "onnx" else "int8_file"
     file_name = card.onnx.get(file_key) if card.onnx.get("status") == "ok" else None
     if not isinstance(file_name, str) or file_name not in _ONNX_FILES.values():
@@ -597,6 +610,12 @@ def _select_backend(
             return "sklearn", None
         raise
     return wanted, runner
+
+
+def _auto_backend(card: ModelCard) -> str:
+    """The ONNX model to serve by default: the one the deployment was tuned and picked at."""
+    precision = (card.deployment or {}).get("precision")
+    return "onnx-int8" if precision == "int8" and card.onnx.get("int8_file") else "onnx"
 
 
 def _reason(card: ModelCard) -> str:

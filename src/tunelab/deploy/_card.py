@@ -49,6 +49,10 @@ class ModelCard:
         explanation: What the model relies on, measured on held-out data (the form of
             :meth:`tunelab.evaluation.Explanation.to_dict`), if given. Cards without
             one are written and read as before.
+        deployment: How the model was picked for deployment and what it costs, if
+            registered from a deployment-aware study: ``tuned`` (the trial's
+            measurement), ``refit`` (the refitted model's), ``precision``
+            (``float32`` or ``int8``) and ``pick`` (``rule``, ``by``, ``trial``).
     """
 
     created: str
@@ -63,6 +67,7 @@ class ModelCard:
     onnx: dict[str, Any] = field(default_factory=lambda: {"status": "absent"})
     format_version: int = FORMAT_VERSION
     explanation: dict[str, Any] | None = None
+    deployment: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -82,6 +87,8 @@ class ModelCard:
         }
         if self.explanation is not None:
             out["explanation"] = self.explanation
+        if self.deployment is not None:
+            out["deployment"] = self.deployment
         return out
 
     def to_json(self) -> str:
@@ -117,6 +124,7 @@ class ModelCard:
             onnx=dict(data.get("onnx") or {"status": "absent"}),
             format_version=version,
             explanation=dict(data["explanation"]) if data.get("explanation") else None,
+            deployment=dict(data["deployment"]) if data.get("deployment") else None,
         )
 
 

@@ -48,7 +48,7 @@ from tunelab.deploy.serve._limits import (
     ByteBudget,
     Limits,
 )
-from tunelab.deploy.serve._metrics import Metrics
+from tunelab.deploy.serve._metrics import PUBLISH_SECONDS, Metrics
 from tunelab.deploy.serve._openapi import build_openapi, docs_page
 from tunelab.deploy.serve._protocol import (
     HEADER_LENGTH,
@@ -197,7 +197,8 @@ ROUTES = (
         "GET",
         "/metrics",
         "metrics",
-        "Prometheus metrics: requests, errors, latency and rows scored, per model.",
+        "Prometheus metrics: requests, errors, latency, rows scored and the time of the "
+        "model call itself (histogram, recent p50 and p95), per model.",
         answer_type="text/plain",
     ),
     Route(
@@ -567,21 +568,29 @@ class ServerApp:
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         follower = self.state.follower
-        task = None
+        tasks: list[asyncio.Task[None]] = []
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                tasks.append(asyncio.create_task(self._publish_metrics()))
                 if follower is not None:
-                    task = asyncio.create_task(follower.run())
+                    tasks.append(asyncio.create_task(follower.run()))
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                if task is not None:
+                for task in tasks:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
                 self._executor.shutdown(wait=False, cancel_futures=True)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+    async def _publish_metrics(self) -> None:
+        """Publish the model-call times on a clock, so that with several workers every
+        worker's calls reach the pooled metrics whichever worker answers ``/metrics``."""
+        while True:
+            await asyncio.sleep(PUBLISH_SECONDS)
+            self.plane.metrics.publish()
 
 
 class _Request:

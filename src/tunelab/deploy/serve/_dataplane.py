@@ -56,7 +56,7 @@ class DataPlane:
 
     Args:
         models: The served models.
-        metrics: Where scored rows are counted.
+        metrics: Where scored rows and model-call times are recorded.
         version: The server's version, reported by :meth:`server_metadata`.
         max_batch_rows: Requests with more rows get 413.
     """
@@ -102,6 +102,8 @@ class DataPlane:
             parameters["matrix_input"] = {"datatype": served.matrix_datatype, "shape": shape}
         if served.model.card.explanation is not None:
             parameters["explanation"] = served.model.card.explanation
+        if served.model.card.deployment is not None:
+            parameters["deployment"] = served.model.card.deployment
         metadata = ModelMetadata(
             name=served.name,
             versions=[served.version],
@@ -121,8 +123,9 @@ class DataPlane:
         header = body[: len(body) - len(binary)]
         arrays = decode_inputs(request, binary, json_body=header)
         X = model_input(served, [item.name for item in request.inputs], arrays)
-        results = score(served, X, wanted)
-        self.metrics.scored(served.name, served.version, arrays[0].shape[0])
+        recorder = self.metrics.model(served.name, served.version)
+        results = score(served, X, wanted, recorder)
+        recorder.rows.inc(arrays[0].shape[0])
         return _infer_answer(served, request, results)
 
     def predict(self, served: ServedModel, body: bytes) -> Answer:
@@ -131,8 +134,9 @@ class DataPlane:
         rows = len(parsed.records if parsed.records is not None else parsed.data or [])
         self._limit_rows(rows)
         X = records_input(served, parsed)
-        results = score(served, X, [output.name for output in served.outputs])
-        self.metrics.scored(served.name, served.version, rows)
+        recorder = self.metrics.model(served.name, served.version)
+        results = score(served, X, [output.name for output in served.outputs], recorder)
+        recorder.rows.inc(rows)
         payload: dict[str, Any] = {
             "model_name": served.name,
             "model_version": served.version,

@@ -6,6 +6,7 @@ import functools
 import json
 import re
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,7 @@ import numpy as np
 from tunelab.deploy._artifact import LoadedModel
 from tunelab.deploy._errors import SignatureError
 from tunelab.deploy._signature import Signature
+from tunelab.deploy.serve._metrics import ModelMetrics
 from tunelab.deploy.serve._protocol import (
     NUMPY_TYPES,
     InferenceRequest,
@@ -355,16 +357,25 @@ def _check_json_types(values: list[Any], metadata: TensorMetadata, where: str) -
             )
 
 
-def score(served: ServedModel, X: Any, wanted: Sequence[str]) -> dict[str, np.ndarray]:
+def score(
+    served: ServedModel, X: Any, wanted: Sequence[str], recorder: ModelMetrics
+) -> dict[str, np.ndarray]:
     """Run the model for each wanted output, cast to the datatype its metadata declares.
+
+    The model call alone (after validation, before casting) is timed into ``recorder``,
+    so the served latency compares with what :func:`tunelab.deploy.measure` times.
 
     Raises:
         RequestError: The input does not fit the signature (the field is named) or the
             model refuses it (an unseen category, infinite values), on any backend.
     """
     declared = {output.name: output for output in served.outputs}
+    model = served.model
     try:
-        raw = served.model.predict_outputs(X, list(wanted))
+        prepared = model.prepare(X)
+        start = time.perf_counter()
+        raw = model.predict_outputs(prepared, list(wanted), prepared=True)
+        recorder.record(time.perf_counter() - start)
     except SignatureError as exc:
         raise RequestError(str(exc)) from None
     except (ValueError, TypeError) as exc:

@@ -4,13 +4,23 @@ Each app owns its metrics (its own collector registry), so several apps can live
 one process. With several worker processes, set ``PROMETHEUS_MULTIPROC_DIR`` before
 the workers start (``tunelab serve --workers N`` does) and ``/metrics`` adds up
 every worker's numbers.
+
+The time of each model call goes into a ring buffer (one array write per request);
+every :data:`PUBLISH_EVERY` calls, every :data:`PUBLISH_SECONDS` (the app's
+lifespan task) and when ``/metrics`` is read, the calls since the last time are
+added to the inference histogram in one step and the window's p50 and p95 are
+recomputed. With several workers each publishes its own calls, so a scrape sees
+every worker's calls up to :data:`PUBLISH_SECONDS` late.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
+import threading
 from typing import NamedTuple
 
+import numpy as np
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -21,6 +31,18 @@ from prometheus_client import (
 )
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+# Model calls of small trees and linear models take tens of microseconds.
+INFERENCE_BUCKETS = (
+    *(0.000025, 0.00005, 0.0001, 0.0002, 0.0003, 0.0004, 0.0005, 0.00075),
+    *(0.001, 0.0015, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1),
+    *(0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+WINDOW = 1024
+"""Model calls the p50 and p95 gauges are computed over (per worker process)."""
+PUBLISH_EVERY = 128
+"""Calls between two updates of the histogram and gauges."""
+PUBLISH_SECONDS = 1.0
+"""Longest time a call waits to reach the histogram."""
 
 
 class Metrics:
@@ -65,11 +87,42 @@ class Metrics:
             registry=self.registry,
             multiprocess_mode="mostrecent",
         )
+        self.inference = Histogram(
+            "tunelab_model_inference_seconds",
+            "Time of the model call itself (the runtime, not HTTP, parsing or validation).",
+            ["model", "version"],
+            buckets=INFERENCE_BUCKETS,
+            registry=self.registry,
+        )
+        # "mostrecent": with several workers, the window of the worker that published
+        # last (each covers the same traffic); "all" would add a series per process and
+        # keep dead workers' values.
+        self.inference_p50 = Gauge(
+            "tunelab_model_inference_p50_seconds",
+            f"Median model call time over the last {WINDOW} calls (of one worker).",
+            ["model", "version"],
+            registry=self.registry,
+            multiprocess_mode="mostrecent",
+        )
+        self.inference_p95 = Gauge(
+            "tunelab_model_inference_p95_seconds",
+            f"95th percentile of the model call time over the last {WINDOW} calls (of one worker).",
+            ["model", "version"],
+            registry=self.registry,
+            multiprocess_mode="mostrecent",
+        )
         self._series: dict[tuple[str, str, str, int], _Series] = {}
-        self._rows: dict[tuple[str, str], Counter] = {}
+        self._models: dict[tuple[str, str], ModelMetrics] = {}
+        self._models_lock = threading.Lock()
+
+    def publish(self) -> None:
+        """Bring every model's inference histogram and gauges up to date."""
+        for model in list(self._models.values()):
+            model.publish()
 
     def render(self) -> tuple[bytes, str]:
         """The exposition text and its content type."""
+        self.publish()
         if not self.multiprocess:
             return generate_latest(self.registry), CONTENT_TYPE_LATEST
         from prometheus_client import multiprocess
@@ -88,12 +141,21 @@ class Metrics:
             counter.inc()
         series.latency.observe(seconds)
 
-    def scored(self, model: str, version: str, rows: int) -> None:
-        """Count ``rows`` input rows scored by ``version`` of ``model``."""
-        counter = self._rows.get((model, version))
-        if counter is None:
-            counter = self._rows.setdefault((model, version), self.rows.labels(model, version))
-        counter.inc(rows)
+    def model(self, model: str, version: str) -> ModelMetrics:
+        """What requests to ``version`` of ``model`` record (made once per version)."""
+        found = self._models.get((model, version))
+        if found is None:
+            with self._models_lock:
+                found = self._models.get((model, version))
+                if found is None:
+                    found = ModelMetrics(
+                        self.rows.labels(model, version),
+                        self.inference.labels(model, version),
+                        self.inference_p50.labels(model, version),
+                        self.inference_p95.labels(model, version),
+                    )
+                    self._models[(model, version)] = found
+        return found
 
     def _new_series(self, labels: tuple[str, str, str], status: int) -> _Series:
         counters = [self.requests.labels(*labels, str(status))]
@@ -107,3 +169,70 @@ class _Series(NamedTuple):
 
     counters: tuple[Counter, ...]
     latency: Histogram
+
+
+class ModelMetrics:
+    """The rows counter and model-call timings of one served version.
+
+    :meth:`record` is on every request's path: it takes a slot in a ring buffer and
+    writes the time there, without a lock (``next`` on an :func:`itertools.count` is
+    atomic). The rest of the work waits for :meth:`publish`.
+    """
+
+    def __init__(self, rows: Counter, histogram: Histogram, p50: Gauge, p95: Gauge) -> None:
+        self.rows = rows
+        self._histogram = histogram
+        self._p50 = p50
+        self._p95 = p95
+        self._bounds = np.asarray(INFERENCE_BUCKETS)
+        self._times = np.zeros(WINDOW)
+        self._tickets = itertools.count()
+        self._taken = 0
+        self._published = 0
+        self._publishing = threading.Lock()
+
+    def record(self, seconds: float) -> None:
+        """Keep the time of one model call."""
+        ticket = next(self._tickets)
+        self._times[ticket % WINDOW] = seconds
+        self._taken = ticket + 1
+        if ticket % PUBLISH_EVERY == PUBLISH_EVERY - 1:
+            self.publish()
+
+    def publish(self) -> None:
+        """Add the calls recorded since the last time to the histogram; update p50 and p95.
+
+        A thread preempted between taking its slot and writing it can, rarely, have the
+        slot's previous time counted instead of its own: these are metrics, not accounts.
+        """
+        if not self._publishing.acquire(blocking=False):
+            return  # another thread is publishing these calls
+        try:
+            taken = self._taken
+            start = max(self._published, taken - WINDOW)
+            if taken <= start:
+                return
+            self._published = taken
+            slots = np.arange(start, taken) % WINDOW
+            fresh = self._times[slots]
+            _add_to_histogram(self._histogram, np.searchsorted(self._bounds, fresh), fresh)
+            window = self._times[: min(taken, WINDOW)]
+            p50, p95 = np.percentile(window, (50, 95))
+            self._p50.set(float(p50))
+            self._p95.set(float(p95))
+        finally:
+            self._publishing.release()
+
+
+def _add_to_histogram(histogram: Histogram, positions: np.ndarray, values: np.ndarray) -> None:
+    """Observe ``values`` at once; ``positions`` are their buckets' indices (by ``le``).
+
+    prometheus_client has no bulk observation, and one ``observe`` per value takes a
+    lock per value: this adds each bucket's count in one step to the same stored values
+    (plain or, with several workers, the shared memory-mapped files).
+    """
+    counts = np.bincount(positions, minlength=len(INFERENCE_BUCKETS) + 1)
+    buckets = histogram._buckets
+    for index in np.flatnonzero(counts):
+        buckets[index].inc(float(counts[index]))
+    histogram._sum.inc(float(values.sum()))
