@@ -11,6 +11,7 @@ from tunelab.config._data import load_data
 from tunelab.config._fields import ConfigError
 from tunelab.config._model import build_estimator
 from tunelab.config._pick import DEPLOYMENT_ATTR, PRECISION, Choice, choose_trial, objective_names
+from tunelab.visualization._front import PICKED_TRIAL_KEY
 
 if TYPE_CHECKING:
     from tunelab.deploy import Registry
@@ -111,7 +112,7 @@ def register_best_trial(
             "rule": choice.rule,
             "by": choice.by,
         }
-        study.set_user_attr("picked_trial", picked)
+        study.set_user_attr(PICKED_TRIAL_KEY, picked)
     return version
 
 
