@@ -20,6 +20,7 @@ from tunelab.study import Study
 from tunelab.trial import FrozenTrial, StudyDirection, TrialState
 
 _N_BEST = 5
+_N_FRONT = 10
 
 
 def tune(
@@ -97,15 +98,19 @@ def _print_front(study: Study, names: list[str], constraints: list[str]) -> None
         return
     sign = -1.0 if study.directions[0] == StudyDirection.MAXIMIZE else 1.0
     front = sorted(front, key=lambda t: (sign * (t.values or [0.0])[0], t.number))
-    params = list(dict.fromkeys(name for t in front for name in t.params))
     what = "feasible trials" if constraints else "trials"
-    table = Table(title=escape(f"Pareto front: {len(front)} of {len(done)} completed {what}"))
-    for header in ["trial", *names, *params]:
-        table.add_column(escape(header), justify="right")
-    for trial in front:
+    shown = f"best {_N_FRONT} by {names[0]} of " if len(front) > _N_FRONT else ""
+    table = Table(
+        title=escape(f"Pareto front ({shown}{len(front)} of {len(done)} completed {what})")
+    )
+    for header in ["trial", *names]:
+        table.add_column(escape(header), justify="right", no_wrap=True)
+    # Families and deployment choices give each trial its own parameters: one column.
+    table.add_column("params", overflow="fold")
+    for trial in front[:_N_FRONT]:
         values = [format_number(v) for v in trial.values or []]
-        cells = [format_number(trial.params.get(p, "")) for p in params]
-        table.add_row(str(trial.number), *values, *cells)
+        params = " ".join(f"{k}={format_number(v)}" for k, v in trial.params.items())
+        table.add_row(str(trial.number), *values, escape(params))
     out.print(table)
 
 

@@ -259,6 +259,8 @@ def study_config_from_dict(
     data = parse_data(check, top["data"], "data", Path(base_dir))
     model, space = parse_model(check, top["model"], top.get("space"), seed)
     objectives, constraints, deploy = _parse_deployment(check, top)
+    if deploy is not None:
+        space = _with_deploy_params(check, space, deploy)
     if objectives:
         metrics = tuple(o.name for o in objectives if not o.deployment)
         checked: list[tuple[str, tuple[str, ...]]] = [
@@ -270,8 +272,6 @@ def study_config_from_dict(
     for estimator in model.estimators().values():
         for where, names in checked:
             check_metrics_fit_model(check, where, names, estimator)
-    if deploy is not None:
-        space = _with_deploy_params(check, space, deploy)
     cv = parse_cv(check, top.get("cv", 5), seed)
     check_columns(check, data, cv)
     sampler_value = top.get("sampler")
