@@ -20,6 +20,7 @@ from tunelab.config import (
     build_trial_estimator,
     load_data,
     load_study_config,
+    open_config_study,
     study_config_from_dict,
 )
 from tunelab.deploy import measure
@@ -277,6 +278,13 @@ def test_a_constrained_three_objective_run_measures_each_trial_as_served(
         )
     front = study.best_trials
     assert front and all(t.constraint_violation == 0.0 for t in front)
+
+    # Other constraints would make the stored constraint values incomparable.
+    path.write_text(yaml.safe_dump(_config(storage, constraints=["size_mb < 1"]), sort_keys=False))
+    with pytest.raises(ConfigError) as info:
+        open_config_study(load_study_config(path))
+    assert info.value.field == "constraints" and "different constraints" in info.value.reason
+    assert tl.load_study(study_name="deploy", storage=storage).user_attrs == attrs
 
     # The trial's model rebuilt from what the study stored is the one it measured.
     trial = done[0]
