@@ -15,6 +15,7 @@ import tunelab as tl
 from tunelab.cli import _tune
 from tunelab.config import (
     ConfigError,
+    ConfigObjective,
     ConstraintValues,
     build_sampler,
     build_trial_estimator,
@@ -301,3 +302,11 @@ def test_the_example_asks_for_the_most_accurate_digits_classifier_under_its_boun
     assert [c.text for c in config.constraints] == ["latency_p95_ms < 1", "size_mb < 1"]
     assert config.objective_names[1:] == ["latency_p95_ms", "size_mb"]
     assert config.n_jobs == 1 and config.sampler.kind == "tpe"
+
+
+def test_a_quality_objective_the_target_cannot_have_names_its_objective() -> None:
+    config = study_config_from_dict(_config(objectives=["latency_p95_ms", "f1"]), file="d.yaml")
+    with pytest.raises(ConfigError) as info:
+        ConfigObjective.from_config(config)
+    assert info.value.field == "objectives[1]"
+    assert "'f1' cannot score this target" in info.value.reason

@@ -93,9 +93,16 @@ class ConfigObjective:
                 f"cannot load: {one_line(exc)}", file=config.file, field="data"
             ) from None
         _check_target(config, estimator, y)
-        field = "objectives" if config.objectives else "metrics"
+        checked = [("metrics", config.metrics)]
+        if config.objectives:
+            checked = [
+                (f"objectives[{i}]", (o.name,))
+                for i, o in enumerate(config.objectives)
+                if not o.deployment
+            ]
         try:
-            check_metrics_fit_target(field, config.metrics, estimator, y)
+            for field, names in checked:
+                check_metrics_fit_target(field, names, estimator, y)
         except ConfigError as exc:
             raise ConfigError(exc.reason, file=config.file, field=exc.field) from None
         try:
