@@ -22,6 +22,7 @@ from tunelab.config import (
     load_data,
     load_study_config,
     open_config_study,
+    run_study_config,
     study_config_from_dict,
 )
 from tunelab.deploy import measure
@@ -310,3 +311,19 @@ def test_a_quality_objective_the_target_cannot_have_names_its_objective() -> Non
         ConfigObjective.from_config(config)
     assert info.value.field == "objectives[1]"
     assert "'f1' cannot score this target" in info.value.reason
+
+
+def test_a_single_metric_config_can_choose_between_model_families(tmp_path: Path) -> None:
+    storage = f"sqlite:///{tmp_path / 'families.db'}"
+    config = _config(storage, metric="accuracy", n_trials=4, cv=2)
+    for key in ("objectives", "constraints", "deploy"):
+        del config[key]
+    config["model"]["choice"]["dummy"]["params"] = {"strategy": "most_frequent"}
+    study = run_study_config(study_config_from_dict(config), show_progress_bar=False)
+    assert {t.state for t in study.trials} == {TrialState.COMPLETE}
+    assert {t.params["model"] for t in study.trials} == {"tree", "dummy"}
+    for trial in study.trials:
+        family = trial.params["model"]
+        assert set(trial.params) == ({"model", "tree.max_depth"} if family == "tree" else {"model"})
+        # The majority class of iris's three equal classes scores a third.
+        assert (trial.value == pytest.approx(1 / 3)) == (family == "dummy")

@@ -48,8 +48,8 @@ class ConfigObjective:
         splits: The (train, test) index pairs every trial uses.
         metrics: Quality metric names; the first is returned without ``objectives``.
         objectives: The objectives, in order; None for a ``metric``/``metrics`` config.
-        model_spec: The study's "model" attribute, to build each trial's estimator
-            (with ``objectives``).
+        model_spec: The study's "model" attribute, from which each trial's estimator
+            is built (None: ``estimator`` with the trial's parameters set).
         deploy: How deployment is measured, or None.
         sample_index: Positions of the rows deployment is measured on.
     """
@@ -133,15 +133,16 @@ class ConfigObjective:
         from tunelab.evaluation import evaluate
 
         params = self.space.suggest(trial)
-        if self.objectives is None:
+        deploy = None if self.deploy is None else self.deploy.spec()
+        if self.model_spec is None:
             model = clone(self.estimator).set_params(**params)
-            result = evaluate(model, self.X, self.y, cv=self.splits, metrics=self.metrics)
+        else:
+            model = build_trial_estimator(self.model_spec, params, deploy)
+        result = evaluate(model, self.X, self.y, cv=self.splits, metrics=self.metrics)
+        if self.objectives is None:
             for name in self.metrics[1:]:
                 trial.set_user_attr(name, result.mean(name))
             return result.mean(self.metrics[0])
-        deploy = None if self.deploy is None else self.deploy.spec()
-        model = build_trial_estimator(self.model_spec, params, deploy)
-        result = evaluate(model, self.X, self.y, cv=self.splits, metrics=self.metrics)
         values: dict[str, float] = {}
         for name in self.metrics:
             values[name] = result.mean(name)
