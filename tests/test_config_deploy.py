@@ -111,6 +111,7 @@ BAD_FIELDS: list[tuple[dict[str, Any], str, tuple[str, ...]]] = [
     ),
     (_constraints("__import__('os').getpid() > 0"), "constraints[0]", ("bad term",)),
     (_constraints("1 < 2"), "constraints[0]", ("compares two numbers",)),
+    (_constraints("size_mb <"), "constraints[0]", ("nothing on the right of '<'",)),
     (_constraints("size_mb < inf"), "constraints[0]", ("no number", "finite number")),
     (_constraints(5), "constraints[0]", ("expected a comparison",)),
     ({"constraints": {"size_mb": 1}}, "constraints", ("expected a list of strings",)),

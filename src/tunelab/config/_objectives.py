@@ -211,6 +211,12 @@ def _parse_constraint(check: Fields, text: str, where: str, names: Sequence[str]
             f"operator {operator!r} in {text!r} is not accepted: a bound is one of "
             f"{' '.join(OPERATORS)} {accepted}",
         )
+    if not left or not right:
+        side = "left" if not left else "right"
+        raise check.fail(
+            where,
+            f"{text!r} has nothing on the {side} of {operator!r}: write NAME OP NUMBER {accepted}",
+        )
     left_number, right_number = _number(left), _number(right)
     if (left_number is None) == (right_number is None):
         what = "two numbers" if left_number is not None else "no number"
