@@ -328,3 +328,12 @@ def test_a_single_metric_config_can_choose_between_model_families(tmp_path: Path
         assert set(trial.params) == ({"model", "tree.max_depth"} if family == "tree" else {"model"})
         # The majority class of iris's three equal classes scores a third.
         assert (trial.value == pytest.approx(1 / 3)) == (family == "dummy")
+
+
+def test_keeping_more_features_than_the_data_has_is_refused_before_a_trial() -> None:
+    deploy = {**_config()["deploy"], "features": {"int": [2, 10]}}
+    config = study_config_from_dict(_config(deploy=deploy), file="d.yaml")
+    with pytest.raises(ConfigError) as info:
+        ConfigObjective.from_config(config)
+    assert info.value.field == "deploy.features"
+    assert "up to 10 features but the data has 4" in info.value.reason
