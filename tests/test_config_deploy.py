@@ -337,3 +337,14 @@ def test_keeping_more_features_than_the_data_has_is_refused_before_a_trial() -> 
         ConfigObjective.from_config(config)
     assert info.value.field == "deploy.features"
     assert "up to 10 features but the data has 4" in info.value.reason
+
+
+def test_a_torch_family_is_accepted_without_a_feature_selection_onnx_cannot_join() -> None:
+    pytest.importorskip("torch")
+    torch_family = {"class": "tunelab.torch.TorchClassifier", "params": {"hidden": [8]}}
+    model = {"choice": {"net": {**torch_family, "space": {"lr": {"float": [1e-3, 1e-2]}}}}}
+    deploy = {k: v for k, v in _config()["deploy"].items() if k != "features"}
+    config = study_config_from_dict(_config(model=model, deploy=deploy))
+    assert list(config.space.distributions) == ["model", "net.lr", "precision"]
+    error = _error(_config(model=model))
+    assert error.field == "deploy.features" and "remove deploy.features" in error.reason

@@ -285,7 +285,9 @@ def _check_space_values(
     """
     from sklearn.base import clone
 
-    if not hasattr(estimator, "_validate_params"):
+    # BaseEstimator gives every subclass _validate_params; it reads the class's
+    # _parameter_constraints, which estimators outside scikit-learn need not declare.
+    if not hasattr(estimator, "_parameter_constraints"):
         return
     try:
         estimator._validate_params()

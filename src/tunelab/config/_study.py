@@ -261,6 +261,7 @@ def study_config_from_dict(
     objectives, constraints, deploy = _parse_deployment(check, top)
     if deploy is not None:
         space = _with_deploy_params(check, space, deploy)
+        _check_features_convert(check, deploy, model)
     if objectives:
         metrics = tuple(o.name for o in objectives if not o.deployment)
         checked: list[tuple[str, tuple[str, ...]]] = [
@@ -340,6 +341,21 @@ def _parse_deployment(
     )
     deploy = parse_deploy(check, top.get("deploy")) if measured or "deploy" in top else None
     return objectives, constraints, deploy
+
+
+def _check_features_convert(check: Fields, deploy: DeployConfig, model: ModelConfig) -> None:
+    from tunelab.deploy._torch import is_torch_model
+
+    if deploy.features is None:
+        return
+    for name, estimator in model.estimators().items():
+        if is_torch_model(estimator):
+            raise check.fail(
+                "deploy.features",
+                f"{name} is a tunelab.torch model, exported to ONNX by torch, and the "
+                "feature selection before it would be converted by skl2onnx: the two cannot "
+                "make one ONNX model; remove deploy.features",
+            )
 
 
 def _with_deploy_params(check: Fields, space: SearchSpace, deploy: DeployConfig) -> SearchSpace:
