@@ -62,3 +62,26 @@ def test_bad_arguments_are_named(name: str, value: int) -> None:
 
 def test_measure_is_reachable_from_the_package() -> None:
     assert tl.deploy.measure is measure
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_int8_precision_times_and_sizes_the_quantised_model_that_is_served(
+    mlp: MLPClassifier,
+) -> None:
+    served = to_onnx(mlp, X[:100], quantize=True, latency_repeats=0).quantization
+    assert served is not None
+    int8 = measure(mlp, X[:100], y=Y[:100], calls=10, precision="int8", quantize=False)
+    full = measure(mlp, X[:100], calls=10, quantize=False)
+    assert (int8.precision, full.precision) == ("int8", "float32")
+    # The bytes of model.int8.onnx, which `tunelab serve --backend onnx-int8` loads.
+    assert int8.size_mb == pytest.approx(len(served.model_bytes) / 1e6)
+    assert int8.size_mb == int8.size_int8_mb
+    assert int8.size_mb < full.size_mb == full.size_float32_mb == int8.size_float32_mb
+    assert int8.int8_metric == "accuracy" and int8.int8_delta is not None
+    assert int8.to_dict()["precision"] == "int8"
+
+
+def test_an_unknown_precision_is_named() -> None:
+    model = LogisticRegression(max_iter=50).fit(X[:100], Y[:100])
+    with pytest.raises(ValueError, match="precision must be one of float32, int8, got 'fp16'"):
+        measure(model, X[:20], precision="fp16")

@@ -17,9 +17,10 @@ from tunelab.config import (
     optimize_config,
 )
 from tunelab.study import Study
-from tunelab.trial import StudyDirection, TrialState
+from tunelab.trial import FrozenTrial, StudyDirection, TrialState
 
 _N_BEST = 5
+_N_FRONT = 10
 
 
 def tune(
@@ -68,15 +69,55 @@ def tune(
     if failed:
         show = escape(f"tunelab studies show {study.study_name}")
         out.print(f"[yellow]{len(failed)} trials of this run failed.[/] See why: {show}")
-    _print_best(study, list(cfg.metrics))
+    if cfg.objectives:
+        _print_front(study, cfg.objective_names, [c.text for c in cfg.constraints])
+    else:
+        _print_best(study, list(cfg.metrics))
+
+
+def _completed(study: Study) -> list[FrozenTrial]:
+    done = study.get_trials(states=(TrialState.COMPLETE,))
+    if not done:
+        show = escape(f"tunelab studies show {study.study_name}")
+        stdout().print(f"[yellow]No trial completed.[/] See why: {show}")
+    return done
+
+
+def _print_front(study: Study, names: list[str], constraints: list[str]) -> None:
+    """The feasible trials no other trial beats on every objective, best first objective first."""
+    out = stdout()
+    done = _completed(study)
+    if not done:
+        return
+    front = study.best_trials
+    if not front:
+        out.print(
+            f"[yellow]No trial of {len(done)} meets the constraints[/] "
+            f"({escape(', '.join(constraints))}): loosen them or widen the search."
+        )
+        return
+    sign = -1.0 if study.directions[0] == StudyDirection.MAXIMIZE else 1.0
+    front = sorted(front, key=lambda t: (sign * (t.values or [0.0])[0], t.number))
+    what = "feasible trials" if constraints else "trials"
+    shown = f"best {_N_FRONT} by {names[0]} of " if len(front) > _N_FRONT else ""
+    table = Table(
+        title=escape(f"Pareto front ({shown}{len(front)} of {len(done)} completed {what})")
+    )
+    for header in ["trial", *names]:
+        table.add_column(escape(header), justify="right", no_wrap=True)
+    # Families and deployment choices give each trial its own parameters: one column.
+    table.add_column("params", overflow="fold")
+    for trial in front[:_N_FRONT]:
+        values = [format_number(v) for v in trial.values or []]
+        params = " ".join(f"{k}={format_number(v)}" for k, v in trial.params.items())
+        table.add_row(str(trial.number), *values, escape(params))
+    out.print(table)
 
 
 def _print_best(study: Study, metrics: list[str]) -> None:
     out = stdout()
-    done = study.get_trials(states=(TrialState.COMPLETE,))
+    done = _completed(study)
     if not done:
-        show = escape(f"tunelab studies show {study.study_name}")
-        out.print(f"[yellow]No trial completed.[/] See why: {show}")
         return
     sign = -1.0 if study.direction == StudyDirection.MAXIMIZE else 1.0
     top = sorted(done, key=lambda t: (sign * (t.value or 0.0), t.number))[:_N_BEST]

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from tunelab import pruners, samplers
 from tunelab.config._fields import Fields, jsonable, one_line, unknown_value
+from tunelab.config._objectives import ConstraintValues
 from tunelab.space import grid_values
 
 if TYPE_CHECKING:
@@ -23,8 +24,18 @@ _SAMPLERS = {
     "gp": "GPSampler",
     "cmaes": "CmaEsSampler",
     "bohb": "BOHBSampler",
+    "nsga2": "NSGAIISampler",
+    "nsga3": "NSGAIIISampler",
     "auto": "AutoSampler",
 }
+
+# Samplers that model constraints (their constructor takes a constraints_func).
+_CONSTRAINED = ("tpe", "gp", "nsga2", "nsga3")
+# Samplers that ignore the history: the study still records each trial's constraint
+# values for them (best_trials, reports), though they do not steer the search.
+_HISTORY_FREE = ("random", "qmc", "grid")
+# Samplers that optimise one objective only.
+_SINGLE_OBJECTIVE = ("cmaes", "bohb")
 
 
 _PRUNERS = {
@@ -92,8 +103,45 @@ def build_sampler(config: StudyConfig) -> samplers.BaseSampler:
         derived["search_space"] = config.space.distributions
     if config.sampler.kind == "grid":
         derived["search_space"] = _grid(config, options.pop("n_float", None))
+    if config.constraints and config.sampler.kind in _CONSTRAINED:
+        derived["constraints_func"] = ConstraintValues(config.constraints)
     class_name = _SAMPLERS[config.sampler.kind]
-    return _construct(samplers, class_name, options, derived, "sampler", config)
+    sampler = _construct(samplers, class_name, options, derived, "sampler", config)
+    if config.constraints and config.sampler.kind in _HISTORY_FREE:
+        sampler.constraints_func = ConstraintValues(config.constraints)
+    return sampler
+
+
+def check_components_fit(check: Fields, config: StudyConfig) -> None:
+    """The sampler and pruner can serve the config's objectives and constraints.
+
+    Raises:
+        ConfigError: Naming ``sampler.kind`` or ``pruner``: a single-objective sampler
+            with several objectives, a sampler that would ignore the constraints, or a
+            pruner with several objectives.
+    """
+    kind = config.sampler.kind
+    several = len(config.directions) > 1
+    if several and kind in _SINGLE_OBJECTIVE:
+        usable = [k for k in _SAMPLERS if k not in _SINGLE_OBJECTIVE]
+        raise check.fail(
+            "sampler.kind",
+            f"{kind!r} optimises a single objective and the config has "
+            f"{len(config.directions)}; use one of: {', '.join(usable)}",
+        )
+    if config.constraints and kind not in (*_CONSTRAINED, *_HISTORY_FREE):
+        raise check.fail(
+            "sampler.kind",
+            f"{kind!r} cannot take constraints, so the search would ignore them; use one of: "
+            f"{', '.join(_CONSTRAINED)} (or {', '.join(_HISTORY_FREE)}, which search without "
+            "them but record them), or leave sampler out (tpe)",
+        )
+    if several and config.pruner.kind != "none":
+        raise check.fail(
+            "pruner",
+            "pruning ranks trials on one intermediate value, and the config has "
+            f"{len(config.directions)} objectives: remove the pruner",
+        )
 
 
 def build_pruner(config: StudyConfig) -> pruners.BasePruner:
@@ -133,7 +181,8 @@ def _construct(
     check = Fields(config.file)
     component_class = getattr(module, class_name)
     parameters = inspect.signature(component_class.__init__).parameters
-    accepted = [n for n in parameters if n not in ("self", "search_space")]
+    # The config derives these itself (from space and constraints).
+    accepted = [n for n in parameters if n not in ("self", "search_space", "constraints_func")]
     for key in options:
         if key not in accepted:
             raise check.fail(f"{field}.{key}", unknown_value(f"{class_name} option", key, accepted))

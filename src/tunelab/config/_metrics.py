@@ -27,7 +27,7 @@ def parse_metrics(check: Fields, top: Mapping[str, Any]) -> tuple[str, ...]:
             get_metric(name)
         except ValueError:
             raise check.fail(
-                _where(field, i), unknown_value("metric", name, _metric_names())
+                _where(field, i), unknown_value("metric", name, metric_names())
             ) from None
     return names
 
@@ -122,12 +122,14 @@ def _task_and_methods(metric: Any) -> tuple[str | None, tuple[str, ...]]:
 
 
 def _where(field: str, index: int) -> str:
-    return field if field == "metric" else f"{field}[{index}]"
+    # A field that already names one item (objectives[2]) is that item.
+    return field if field == "metric" or field.endswith("]") else f"{field}[{index}]"
 
 
-def _metric_names() -> list[str]:
+def metric_names() -> list[str]:
+    """Every metric name a config accepts: tunelab's and scikit-learn's scorer names."""
     from sklearn.metrics import get_scorer_names
 
-    from tunelab.evaluation.metrics import metric_names
+    from tunelab.evaluation.metrics import metric_names as tunelab_names
 
-    return sorted(set(metric_names()) | set(get_scorer_names()))
+    return sorted(set(tunelab_names()) | set(get_scorer_names()))

@@ -7,15 +7,20 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tunelab.config._components import build_pruner, build_sampler
+from tunelab.config._deploy import DeployConfig, build_trial_estimator, trial_precision
 from tunelab.config._fields import ConfigError, one_line
 from tunelab.config._metrics import check_metrics_fit_target
+from tunelab.config._objectives import DEPLOYMENT_METRICS, Objective
 from tunelab.config._study import StudyConfig
 from tunelab.exceptions import StorageError
 from tunelab.space import SearchSpace
 from tunelab.study import Study, create_study
 from tunelab.trial import BaseTrial, FrozenTrial, TrialState
 
-_OBJECTIVE_KEYS = ("data", "model", "space", "cv", "metrics")
+_OBJECTIVE_KEYS = (
+    *("data", "model", "space", "cv", "metrics"),
+    *("objectives", "constraints", "deploy"),
+)
 
 # A run whose first trials all fail stops: its config cannot work as written.
 FAILURES_BEFORE_STOP = 3
@@ -24,16 +29,29 @@ FAILURES_BEFORE_STOP = 3
 class ConfigObjective:
     """The objective of a config study: the cross-validated first metric of one trial's model.
 
-    The other metrics' means are stored as the trial's user attributes. A module-level
-    class holding only data, so worker processes can unpickle it.
+    The other metrics' means are stored as the trial's user attributes. With
+    ``objectives`` (a deployment-aware config) every quality metric is stored so,
+    and when the config measures deployment the trial's model is then fitted once
+    on every row (the model ``tunelab register`` would refit and ship, so the
+    measurement describes it, not a fold's model trained on fewer rows), converted
+    to ONNX at the trial's precision and measured with :func:`tunelab.deploy.measure`
+    on the config's sample rows; the measurement is stored as the user attribute
+    "deployment" (with "precision") and the objective returns one value per
+    objective. A module-level class holding only data, so worker processes can
+    unpickle it.
 
     Args:
         estimator: The unfitted estimator with its fixed parameters.
-        space: The searched hyperparameters.
+        space: The searched parameters.
         X: Features.
         y: Targets.
         splits: The (train, test) index pairs every trial uses.
-        metrics: Metric names; the first is returned.
+        metrics: Quality metric names; the first is returned without ``objectives``.
+        objectives: The objectives, in order; None for a ``metric``/``metrics`` config.
+        model_spec: The study's "model" attribute, from which each trial's estimator
+            is built (None: ``estimator`` with the trial's parameters set).
+        deploy: How deployment is measured, or None.
+        sample_index: Positions of the rows deployment is measured on.
     """
 
     def __init__(
@@ -45,12 +63,20 @@ class ConfigObjective:
         y: Any,
         splits: Sequence[Any],
         metrics: Sequence[str],
+        objectives: Sequence[Objective] | None = None,
+        model_spec: Any = None,
+        deploy: DeployConfig | None = None,
+        sample_index: Sequence[int] = (),
     ) -> None:
         self.estimator = estimator
         self.space = space
         self.X, self.y = X, y
         self.splits = list(splits)
         self.metrics = list(metrics)
+        self.objectives = None if objectives is None else list(objectives)
+        self.model_spec = model_spec
+        self.deploy = deploy
+        self.sample_index = list(sample_index)
 
     @classmethod
     def from_config(cls, config: StudyConfig) -> ConfigObjective:
@@ -67,29 +93,126 @@ class ConfigObjective:
                 f"cannot load: {one_line(exc)}", file=config.file, field="data"
             ) from None
         _check_target(config, estimator, y)
+        checked = [("metrics", config.metrics)]
+        if config.objectives:
+            checked = [
+                (f"objectives[{i}]", (o.name,))
+                for i, o in enumerate(config.objectives)
+                if not o.deployment
+            ]
         try:
-            check_metrics_fit_target("metrics", config.metrics, estimator, y)
+            for field, names in checked:
+                check_metrics_fit_target(field, names, estimator, y)
         except ConfigError as exc:
             raise ConfigError(exc.reason, file=config.file, field=exc.field) from None
         try:
             splits = config.cv.splits(estimator, X, y, groups)
         except ConfigError as exc:
             raise ConfigError(exc.reason, file=config.file, field="cv") from None
+        sample_index: list[int] = []
+        if config.deploy is not None:
+            _check_feature_count(config, config.deploy, X)
+            sample_index = _sample_index(len(y), config.deploy.sample_rows, config.seed)
         return cls(
-            estimator=estimator, space=config.space, X=X, y=y, splits=splits, metrics=config.metrics
+            estimator=estimator,
+            space=config.space,
+            X=X,
+            y=y,
+            splits=splits,
+            metrics=config.metrics,
+            objectives=list(config.objectives) or None,
+            model_spec=config.model.spec(),
+            deploy=config.deploy,
+            sample_index=sample_index,
         )
 
-    def __call__(self, trial: BaseTrial) -> float:
-        """Mean score of the first metric over the folds, for the trial's hyperparameters."""
+    def __call__(self, trial: BaseTrial) -> float | list[float]:
+        """The trial's objective value(s): mean fold scores, and deployment costs."""
         from sklearn.base import clone
 
         from tunelab.evaluation import evaluate
 
-        model = clone(self.estimator).set_params(**self.space.suggest(trial))
+        params = self.space.suggest(trial)
+        deploy = None if self.deploy is None else self.deploy.spec()
+        if self.model_spec is None:
+            model = clone(self.estimator).set_params(**params)
+        else:
+            model = build_trial_estimator(self.model_spec, params, deploy)
         result = evaluate(model, self.X, self.y, cv=self.splits, metrics=self.metrics)
-        for name in self.metrics[1:]:
-            trial.set_user_attr(name, result.mean(name))
-        return result.mean(self.metrics[0])
+        if self.objectives is None:
+            for name in self.metrics[1:]:
+                trial.set_user_attr(name, result.mean(name))
+            return result.mean(self.metrics[0])
+        values: dict[str, float] = {}
+        for name in self.metrics:
+            values[name] = result.mean(name)
+            trial.set_user_attr(name, values[name])
+        if self.deploy is not None:
+            measured = self._measure(model, trial_precision(params, deploy))
+            trial.set_user_attr("deployment", measured)
+            values.update({name: float(measured[name]) for name in DEPLOYMENT_METRICS})
+        out = [values[objective.name] for objective in self.objectives]
+        return out[0] if len(out) == 1 else out
+
+    def _measure(self, model: Any, precision: str) -> dict[str, Any]:
+        """Fit ``model`` on every row and measure it as served at ``precision``.
+
+        Raises:
+            ConversionError: The fitted model cannot be served as ONNX; the trial fails
+                with this reason and the study goes on.
+        """
+        from sklearn.base import clone
+
+        from tunelab.deploy import ConversionError, measure
+
+        assert self.deploy is not None
+        fitted = clone(model).fit(self.X, self.y)
+        sample, truth = _rows(self.X, self.sample_index), _rows(self.y, self.sample_index)
+        try:
+            measurement = measure(
+                fitted,
+                sample,
+                y=truth,
+                quantize=precision == "int8",
+                calls=self.deploy.calls,
+                batch_rows=self.deploy.batch_rows,
+                warmup=self.deploy.warmup,
+                precision=precision,
+            )
+        except ConversionError as exc:
+            raise ConversionError(
+                f"the trial's model cannot be served as ONNX at {precision} precision, so its "
+                f"deployment cannot be measured: {one_line(exc)}"
+            ) from None
+        return measurement.to_dict()
+
+
+def _rows(values: Any, index: Sequence[int]) -> Any:
+    import numpy as np
+
+    if hasattr(values, "iloc"):
+        return values.iloc[list(index)]
+    return np.asarray(values)[list(index)]
+
+
+def _sample_index(n_rows: int, sample_rows: int, seed: int | None) -> list[int]:
+    """The rows every trial's deployment is measured on: drawn once, the same for all."""
+    import numpy as np
+
+    rng = np.random.default_rng(0 if seed is None else seed)
+    chosen = rng.choice(n_rows, size=min(sample_rows, n_rows), replace=False)
+    return sorted(int(i) for i in chosen)
+
+
+def _check_feature_count(config: StudyConfig, deploy: DeployConfig, X: Any) -> None:
+    largest = deploy.max_features()
+    n_features = int(X.shape[1])
+    if largest is not None and largest > n_features:
+        raise ConfigError(
+            f"keeps up to {largest} features but the data has {n_features}; lower the bound",
+            file=config.file,
+            field="deploy.features",
+        )
 
 
 def _check_target(config: StudyConfig, estimator: Any, y: Any) -> None:
@@ -134,6 +257,9 @@ def open_config_study(config: StudyConfig) -> Study:
     ``tunelab register STUDY`` can refit its best trial, and names its objective after
     the first metric (:meth:`~tunelab.Study.set_metric_names`), so reports and
     dashboards label it (a ``neg_*`` scorer name says the value is the negated metric).
+    A config with ``objectives`` has one direction per objective, names each, and
+    also records "objectives" (``[{"name", "direction"}]``), "constraints" (the
+    strings) and "deploy" (the deploy block, or None).
 
     Raises:
         ConfigError: A study of that name exists but was started from another data
@@ -145,26 +271,44 @@ def open_config_study(config: StudyConfig) -> Study:
             storage=config.storage,
             sampler=build_sampler(config),
             pruner=build_pruner(config),
-            direction=config.direction,
+            directions=config.directions,
             load_if_exists=True,
         )
     except StorageError as exc:
         raise ConfigError(one_line(exc), file=config.file, field="storage") from None
     current = json.loads(json.dumps(config.to_dict()))
     _check_resumable(study, current, config.file)
+    _check_directions(study, config)
     attrs = {
         "model": current["model"],
         "data": current["data"],
         "metric": config.metrics[0],
         "config": current,
     }
+    if config.objectives:
+        attrs.update(
+            objectives=current["objectives"],
+            constraints=current["constraints"],
+            deploy=current["deploy"],
+        )
     stored = study.user_attrs
     for key, value in attrs.items():
         if stored.get(key) != value:
             study.set_user_attr(key, value)
-    if study.metric_names != [config.metrics[0]]:
-        study.set_metric_names([config.metrics[0]])
+    if study.metric_names != config.objective_names:
+        study.set_metric_names(config.objective_names)
     return study
+
+
+def _check_directions(study: Study, config: StudyConfig) -> None:
+    stored = [d.name.lower() for d in study.directions]
+    if stored != config.directions:
+        raise ConfigError(
+            f"study {study.study_name!r} exists with directions {stored}, and this config "
+            f"optimises {config.directions}; choose another study_name",
+            file=config.file,
+            field="study_name",
+        )
 
 
 def _check_resumable(study: Study, current: Mapping[str, Any], file: str | None) -> None:
@@ -180,7 +324,7 @@ def _check_resumable(study: Study, current: Mapping[str, Any], file: str | None)
                 field="study_name",
             )
         return
-    changed = [key for key in _OBJECTIVE_KEYS if stored.get(key) != current[key]]
+    changed = [key for key in _OBJECTIVE_KEYS if stored.get(key) != current.get(key)]
     if changed:
         raise ConfigError(
             f"study {name!r} was started with a different {', '.join(changed)}; its trials would "

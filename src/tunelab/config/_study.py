@@ -13,15 +13,29 @@ from tunelab.config._components import (
     ComponentConfig,
     build_pruner,
     build_sampler,
+    check_components_fit,
     parse_component,
 )
 from tunelab.config._cv import CVConfig, parse_cv
 from tunelab.config._data import DataConfig, check_columns, parse_data
+from tunelab.config._deploy import DEPLOY_PARAMS, DeployConfig, parse_deploy
 from tunelab.config._fields import ConfigError, Fields, check_values, jsonable, one_line
-from tunelab.config._metrics import check_metrics_fit_model, metrics_field, parse_metrics
+from tunelab.config._metrics import (
+    check_metrics_fit_model,
+    metric_names,
+    metrics_field,
+    parse_metrics,
+)
 from tunelab.config._model import ModelConfig, parse_model
+from tunelab.config._objectives import (
+    DEPLOYMENT_METRICS,
+    Constraint,
+    Objective,
+    parse_constraints,
+    parse_objectives,
+)
 from tunelab.config._yaml import parse_yaml
-from tunelab.space import SearchSpace, space_from_dict
+from tunelab.space import SearchSpace
 from tunelab.study import check_study_name
 
 DEFAULT_STORAGE = "sqlite:///tunelab.db"
@@ -35,6 +49,7 @@ JOBS_PER_CPU = 4
 _TOP_KEYS = (
     *("data", "model", "space", "cv", "metric", "metrics", "direction", "sampler", "pruner"),
     *("n_trials", "timeout", "n_jobs", "storage", "study_name", "seed"),
+    *("objectives", "constraints", "deploy"),
 )
 
 
@@ -44,12 +59,15 @@ class StudyConfig:
 
     Attributes:
         data: Where the rows come from.
-        model: The estimator and its fixed parameters.
-        space: The searched hyperparameters.
-        space_spec: ``space`` in its dict form, as written in the file.
+        model: The estimator and its fixed parameters (or the model families).
+        space: Every trial parameter: the model's hyperparameters (with model
+            families, ``model`` and ``<family>.<parameter>``), then ``precision``
+            and ``features`` where the deploy block searches them.
+        space_spec: ``space`` in its dict form, as written in the file (None with
+            model families: each declares its own).
         cv: The folds.
-        metrics: Metric names; the first is the objective.
-        direction: ``maximize``.
+        metrics: Quality metric names; without ``objectives`` the first is the objective.
+        direction: ``maximize`` (the first quality metric's direction).
         sampler: Sampler kind and options.
         pruner: Pruner kind and options.
         n_trials: Trials to run per call (None: until ``timeout``).
@@ -59,12 +77,17 @@ class StudyConfig:
         study_name: Name of the study in the storage.
         seed: Seed of the sampler, the folds and the model (None: unseeded sampler).
         file: The config file it was read from, for error messages.
+        objectives: With an ``objectives`` field: each objective's name and
+            direction, in order; empty for a ``metric``/``metrics`` config.
+        constraints: Bounds a feasible trial meets.
+        deploy: How each trial's model is measured as served, when a deployment
+            metric is an objective or constrained, or a ``deploy`` block is given.
     """
 
     data: DataConfig
     model: ModelConfig
     space: SearchSpace
-    space_spec: dict[str, Any]
+    space_spec: dict[str, Any] | None
     cv: CVConfig
     metrics: tuple[str, ...]
     direction: str
@@ -77,6 +100,19 @@ class StudyConfig:
     study_name: str
     seed: int | None
     file: str | None = None
+    objectives: tuple[Objective, ...] = ()
+    constraints: tuple[Constraint, ...] = ()
+    deploy: DeployConfig | None = None
+
+    @property
+    def directions(self) -> list[str]:
+        """One direction per objective (a ``metric`` config has one)."""
+        return [o.direction for o in self.objectives] or [self.direction]
+
+    @property
+    def objective_names(self) -> list[str]:
+        """The objectives' names, as the study's metric names."""
+        return [o.name for o in self.objectives] or [self.metrics[0]]
 
     def with_overrides(
         self,
@@ -104,7 +140,18 @@ class StudyConfig:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON form stored on the study (without the storage URL: it may hold a password)."""
+        """The JSON form stored on the study (without the storage URL: it may hold a password).
+
+        ``objectives``, ``constraints`` and ``deploy`` appear only in a config with
+        ``objectives``.
+        """
+        extra: dict[str, Any] = {}
+        if self.objectives:
+            extra = {
+                "objectives": [o.spec() for o in self.objectives],
+                "constraints": [c.text for c in self.constraints],
+                "deploy": None if self.deploy is None else self.deploy.spec(),
+            }
         return {
             "data": self.data.spec(extra_drop=_group_drop(self.cv)),
             "model": self.model.spec(),
@@ -119,6 +166,7 @@ class StudyConfig:
             "n_jobs": self.n_jobs,
             "study_name": self.study_name,
             "seed": self.seed,
+            **extra,
         }
 
 
@@ -206,23 +254,42 @@ def study_config_from_dict(
     """
     check = Fields(file)
     check_values(check, raw)
-    top = check.mapping(raw, "", allowed=_TOP_KEYS, required=("data", "model", "space"))
+    top = check.mapping(raw, "", allowed=_TOP_KEYS, required=("data", "model"))
     seed = None if top.get("seed") is None else _seed(check, top["seed"])
     data = parse_data(check, top["data"], "data", Path(base_dir))
-    space_spec = top["space"]
-    space = _parse_space(check, space_spec)
-    model = parse_model(check, top["model"], space, seed)
-    metrics = parse_metrics(check, top)
-    check_metrics_fit_model(check, metrics_field(top), metrics, model.build())
+    model, space = parse_model(check, top["model"], top.get("space"), seed)
+    objectives, constraints, deploy = _parse_deployment(check, top)
+    if deploy is not None:
+        space = _with_deploy_params(check, space, deploy)
+        _check_features_convert(check, deploy, model)
+    if objectives:
+        metrics = tuple(o.name for o in objectives if not o.deployment)
+        checked: list[tuple[str, tuple[str, ...]]] = [
+            (f"objectives[{i}]", (o.name,)) for i, o in enumerate(objectives) if not o.deployment
+        ]
+    else:
+        metrics = parse_metrics(check, top)
+        checked = [(metrics_field(top), metrics)]
+    for estimator in model.estimators().values():
+        for where, names in checked:
+            check_metrics_fit_model(check, where, names, estimator)
     cv = parse_cv(check, top.get("cv", 5), seed)
     check_columns(check, data, cv)
-    sampler = parse_component(check, top.get("sampler"), "sampler")
+    sampler_value = top.get("sampler")
+    if sampler_value is None and constraints:
+        # The default AutoSampler takes no constraints_func (its TPE and GP are built
+        # without one), so it would search as if unconstrained. TPE honours constraints
+        # with several objectives, handles a choice of model families (conditional
+        # parameters) and is useful from a few dozen trials, where NSGA-II's
+        # generations of 50 have barely started.
+        sampler_value = "tpe"
+    sampler = parse_component(check, sampler_value, "sampler")
     n_trials, timeout = _parse_budget(check, top, sampler.kind)
     config = StudyConfig(
         data=data,
         model=model,
         space=space,
-        space_spec=jsonable(check, space_spec, "space"),
+        space_spec=None if model.families else jsonable(check, top["space"], "space"),
         cv=cv,
         metrics=metrics,
         direction=_parse_direction(check, top.get("direction", "maximize")),
@@ -235,44 +302,72 @@ def study_config_from_dict(
         study_name=_study_name(check, top.get("study_name", default_name), "study_name" in top),
         seed=seed,
         file=file,
+        objectives=tuple(objectives),
+        constraints=tuple(constraints),
+        deploy=deploy,
     )
+    check_components_fit(check, config)
     # Building them once checks every option against the real constructors.
     build_sampler(config)
     build_pruner(config)
     return config
 
 
-def _check_bounds_are_numbers(check: Fields, value: Any) -> None:
-    """The space layer reads a bound "1" as 1.0; a config is typed like its other numbers."""
-    if not isinstance(value, Mapping):
-        return
-    for name, spec in value.items():
-        for kind in ("int", "float"):
-            bounds = spec.get(kind) if isinstance(spec, Mapping) else None
-            if not isinstance(bounds, list):
-                continue
-            for i, bound in enumerate(bounds):
-                if isinstance(bound, str):
-                    raise check.fail(
-                        f"space.{name}.{kind}[{i}]", f"expected a number, got {bound!r}"
-                    )
-
-
-def _parse_space(check: Fields, value: Any) -> SearchSpace:
-    _check_bounds_are_numbers(check, value)
-    try:
-        space = space_from_dict(value, where="space")
-    except ValueError as exc:
-        path, _, reason = str(exc).partition(": ")
-        raise check.fail(path, reason) from None
-    for name, parents in space.conditions.items():
-        if name in parents:
+def _parse_deployment(
+    check: Fields, top: Mapping[str, Any]
+) -> tuple[list[Objective], list[Constraint], DeployConfig | None]:
+    """``objectives``, ``constraints`` and ``deploy``; the last two need the first."""
+    if "objectives" not in top:
+        for key in ("constraints", "deploy"):
+            if key in top:
+                raise check.fail(
+                    key,
+                    "needs 'objectives' (e.g. objectives: [f1_macro, latency_p95_ms]) in "
+                    "place of 'metric'/'metrics'",
+                )
+        return [], [], None
+    for key in ("metric", "metrics", "direction"):
+        if key in top:
             raise check.fail(
-                f"space.{name}.when",
-                f"{name!r} depends on itself, so it would never be tuned; name another "
-                "parameter declared before it, or remove 'when'",
+                key,
+                f"give either 'objectives' or '{key}', not both: 'objectives' names every "
+                "metric optimised, with its direction",
             )
-    return space
+    objectives = parse_objectives(check, top["objectives"], metric_names())
+    names = [*(o.name for o in objectives if not o.deployment), *DEPLOYMENT_METRICS]
+    constraints = parse_constraints(check, top.get("constraints") or [], names)
+    measured = any(o.deployment for o in objectives) or any(
+        c.name in DEPLOYMENT_METRICS for c in constraints
+    )
+    deploy = parse_deploy(check, top.get("deploy")) if measured or "deploy" in top else None
+    return objectives, constraints, deploy
+
+
+def _check_features_convert(check: Fields, deploy: DeployConfig, model: ModelConfig) -> None:
+    from tunelab.deploy._torch import is_torch_model
+
+    if deploy.features is None:
+        return
+    for name, estimator in model.estimators().items():
+        if is_torch_model(estimator):
+            raise check.fail(
+                "deploy.features",
+                f"{name} is a tunelab.torch model, exported to ONNX by torch, and the "
+                "feature selection before it would be converted by skl2onnx: the two cannot "
+                "make one ONNX model; remove deploy.features",
+            )
+
+
+def _with_deploy_params(check: Fields, space: SearchSpace, deploy: DeployConfig) -> SearchSpace:
+    for name in DEPLOY_PARAMS:
+        if name in space.distributions:
+            raise check.fail(
+                f"space.{name}",
+                f"{name!r} is the deploy block's trial parameter; with a deploy block, tune "
+                f"this model parameter through model.choice (its name gets a family prefix)",
+            )
+    added = deploy.searched()
+    return SearchSpace({**space.distributions, **added}, dict(space.conditions))
 
 
 def _parse_direction(check: Fields, value: Any) -> str:
