@@ -22,10 +22,11 @@ from tunelab.config import (
     load_data,
     load_study_config,
     open_config_study,
+    register_best_trial,
     run_study_config,
     study_config_from_dict,
 )
-from tunelab.deploy import measure
+from tunelab.deploy import Registry, measure
 from tunelab.samplers import TPESampler
 from tunelab.trial import CONSTRAINTS_KEY, TrialState
 
@@ -296,6 +297,16 @@ def test_a_constrained_three_objective_run_measures_each_trial_as_served(
     X, y = load_data("sklearn:iris")
     again = measure(model.fit(X, y), X[:30], calls=2, precision=trial.params["precision"])
     assert again.size_mb == trial.user_attrs["deployment"]["size_mb"]
+
+    # register --pick ships that rebuild (family, selected features) at the trial's precision.
+    registry = Registry(str(tmp_path / "registry"))
+    version = register_best_trial(
+        study, name="pick", registry=registry, pick="size_mb < 1", by="accuracy"
+    )
+    deployment = registry.load(f"pick:{version}", backend="sklearn").card.deployment or {}
+    picked = next(t for t in done if t.number == deployment["pick"]["trial"])
+    assert deployment["precision"] == picked.params["precision"]
+    assert deployment["refit"]["size_mb"] == picked.user_attrs["deployment"]["size_mb"]
 
 
 def test_the_example_asks_for_the_most_accurate_digits_classifier_under_its_bounds() -> None:

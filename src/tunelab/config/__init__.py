@@ -51,8 +51,9 @@ budget are required):
   ``calls`` (200 timed one-row calls), ``warmup`` (20), ``batch_rows`` (256) and
   ``features`` (keep the k best features by a univariate F score, inside a
   ``Pipeline``: a number, or ``{int: [low, high]}`` to search the trial parameter
-  ``features``; not before a ``tunelab.torch`` model, which ONNX cannot join to it). Each trial's model is refitted on every row and measured; a model
-  ONNX cannot convert fails its trial. Deployment is measured when a deployment
+  ``features``; not before a ``tunelab.torch`` model, which ONNX cannot join to it).
+  Each trial's model is refitted on every row and measured; a model ONNX cannot
+  convert fails its trial. Deployment is measured when a deployment
   metric is an objective or constrained, or a ``deploy`` block is given. Run with
   ``n_jobs: 1`` for latencies that trials running side by side do not disturb.
 - ``sampler`` / ``pruner``: a kind, or a mapping with ``kind`` and constructor options.

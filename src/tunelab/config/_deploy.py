@@ -3,7 +3,6 @@ deployment choices searched beside the model's hyperparameters."""
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -169,27 +168,7 @@ def _select_then(estimator: Any, k: int) -> Any:
     from sklearn.feature_selection import SelectKBest
     from sklearn.pipeline import Pipeline
 
-    score = classification_score if is_classifier(estimator) else regression_score
+    from tunelab.deploy import feature_scores
+
+    score = feature_scores.classification if is_classifier(estimator) else feature_scores.regression
     return Pipeline([("select", SelectKBest(score, k=k)), ("model", estimator)])
-
-
-def classification_score(X: Any, y: Any) -> tuple[Any, Any]:
-    """ANOVA F scores of each feature, quietly.
-
-    A feature constant on a fit's rows (a blank pixel) has no F score: scikit-learn
-    warns on every fit and ranks it last, which is what a selection wants.
-    """
-    from sklearn.feature_selection import f_classif
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", (UserWarning, RuntimeWarning))
-        return f_classif(X, y)
-
-
-def regression_score(X: Any, y: Any) -> tuple[Any, Any]:
-    """F-regression scores of each feature, quietly (as :func:`classification_score`)."""
-    from sklearn.feature_selection import f_regression
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", (UserWarning, RuntimeWarning))
-        return f_regression(X, y)

@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tunelab.config._data import load_data
+from tunelab.config._deploy import build_trial_estimator, trial_precision
 from tunelab.config._fields import ConfigError
-from tunelab.config._model import build_estimator
+from tunelab.config._model import model_from_spec
 from tunelab.config._pick import DEPLOYMENT_ATTR, PRECISION, Choice, choose_trial, objective_names
 from tunelab.visualization._front import PICKED_TRIAL_KEY
 
@@ -72,10 +73,15 @@ def register_best_trial(
     choice = choose_trial(study, pick=pick, by=by, number=trial)
     chosen = choice.trial
     attrs = _rebuild_attrs(study)
-    class_path, fixed = _model_spec(attrs["model"])
-    # "precision" is how the model is converted, not a parameter of the estimator.
-    params = {**fixed, **{k: v for k, v in chosen.params.items() if k != PRECISION}}
-    model = build_estimator(class_path, params)
+    # The same rebuild the trial was measured with (families, feature selection), so the
+    # registered model is the one whose deployment the trial measured.
+    deploy = attrs.get("deploy")
+    model = build_trial_estimator(
+        attrs["model"], chosen.params, deploy if isinstance(deploy, Mapping) else None
+    )
+    # "precision" says how the model is converted; it is not one of its parameters.
+    tuned_params = {k: v for k, v in chosen.params.items() if k != PRECISION}
+    params = {**model_from_spec(attrs["model"]).params, **tuned_params}
     X, y = load_data(attrs["data"])
     model.fit(X, y)
     tuned = chosen.user_attrs.get(DEPLOYMENT_ATTR)
@@ -152,22 +158,21 @@ def _deployment(
     """The ONNX conversion at the trial's precision and the card's "deployment" section."""
     from tunelab.deploy import measure, to_onnx
 
-    precision = str(tuned.get(PRECISION) or choice.trial.params.get(PRECISION) or "float32")
+    block = study.user_attrs.get("deploy")
+    block = block if isinstance(block, Mapping) else {}
+    precision = str(tuned.get(PRECISION) or trial_precision(choice.trial.params, block))
     if precision not in PRECISIONS:
         raise ConfigError(
             f"trial {choice.trial.number} has precision {precision!r}; expected one of "
             f"{list(PRECISIONS)}",
             field="precision",
         )
-    block = study.user_attrs.get("deploy")
-    block = block if isinstance(block, Mapping) else {}
     rows = int(block.get("sample_rows") or DEFAULT_SAMPLE_ROWS)
     calls = int(block.get("calls") or DEFAULT_CALLS)
     sample, sample_y = _head(X, rows), _head(y, rows)
     int8 = precision == "int8"
     conversion = to_onnx(model, sample, quantize=int8, y=sample_y)
-    # measure() times the float32 graph until it takes the precision to measure at.
-    refit = measure(model, sample, y=sample_y, quantize=int8, calls=calls, batch_rows=rows)
+    refit = measure(model, sample, y=sample_y, precision=precision, calls=calls, batch_rows=rows)
     section: dict[str, Any] = {
         "tuned": tuned,
         "refit": {**refit.to_dict(), PRECISION: precision},
@@ -181,17 +186,3 @@ def _deployment(
 
 def _head(data: Any, rows: int) -> Any:
     return data.iloc[:rows] if hasattr(data, "iloc") else data[:rows]
-
-
-def _model_spec(spec: Any) -> tuple[str, dict[str, Any]]:
-    if isinstance(spec, str):
-        return spec, {}
-    if isinstance(spec, Mapping) and isinstance(spec.get("class"), str):
-        params = spec.get("params") or {}
-        if isinstance(params, Mapping):
-            return spec["class"], dict(params)
-    raise ConfigError(
-        "user attribute 'model' must be an import path such as "
-        "'sklearn.ensemble.RandomForestClassifier' or {'class': path, 'params': {...}}, "
-        f"got {spec!r}"
-    )

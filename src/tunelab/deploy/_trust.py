@@ -91,8 +91,15 @@ def _functions() -> list[str]:
     import numpy as np
     from sklearn import feature_selection
 
+    from tunelab.deploy import feature_scores
+
     scores = ("f_classif", "f_regression", "chi2", "r_regression")
-    return [_type_path(np.mean), *(_type_path(getattr(feature_selection, s)) for s in scores)]
+    return [
+        _type_path(np.mean),
+        *(_type_path(getattr(feature_selection, s)) for s in scores),
+        _type_path(feature_scores.classification),
+        _type_path(feature_scores.regression),
+    ]
 
 
 @cache
