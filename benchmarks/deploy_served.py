@@ -20,6 +20,7 @@ Usage::
 
     python benchmarks/deploy_served.py                      # 2,000 requests, concurrency 1
     python benchmarks/deploy_served.py --requests 5000 --concurrency 2
+    python benchmarks/deploy_served.py --config examples/digits_deploy.yaml   # the README flow
 """
 
 from __future__ import annotations
@@ -294,14 +295,67 @@ def tune_and_register(folder: Path) -> tuple[str, Any, dict[str, Any]]:
     return registry, X_test.to_numpy(), {"trials": trials, "picked": study.user_attrs}
 
 
+def tune_config_and_register(
+    folder: Path, config: Path, pick: str, by: str
+) -> tuple[str, Any, dict[str, Any]]:
+    """Run a deployment-aware config as ``tunelab tune`` does, then register its pick.
+
+    The config's storage is replaced by a database in ``folder``; everything else (data,
+    families, objectives, constraints, the deploy block) is the file's.
+
+    Returns:
+        The registry folder, the data's rows to serve, and the trials' values.
+    """
+    import yaml
+
+    from tunelab.config import (
+        load_data,
+        load_study_config,
+        register_best_trial,
+        run_study_config,
+    )
+
+    spec = yaml.safe_load(config.read_text())
+    spec["storage"] = f"sqlite:///{folder / 'studies.db'}"
+    copy = folder / config.name
+    copy.write_text(yaml.safe_dump(spec, sort_keys=False))
+    study = run_study_config(load_study_config(copy), show_progress_bar=False)
+    registry = str(folder / "registry")
+    register_best_trial(study, name="digits", registry=registry, pick=pick, by=by)
+    X, _ = load_data(spec["data"])
+    trials = [
+        {"number": t.number, "params": t.params, "values": t.values}
+        for t in study.trials
+        if t.values is not None
+    ]
+    return registry, np.asarray(X), {"trials": trials, "picked": study.user_attrs}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=2000, help="timed requests")
     parser.add_argument("--concurrency", type=int, default=1, help="connections at once")
     parser.add_argument("--markdown", action="store_true", help="also print a Markdown table")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        help="tune this deployment-aware config (e.g. examples/digits_deploy.yaml) and serve "
+        "its pick, instead of the built-in four boosted-tree trials",
+    )
+    parser.add_argument(
+        "--pick",
+        default="latency_p95_ms < 1 and size_mb < 1",
+        help="with --config: the register --pick rule",
+    )
+    parser.add_argument("--by", default="f1_macro", help="with --config: metric to rank by")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="tunelab-deploy-served-") as tmp:
-        registry, sample, study = tune_and_register(Path(tmp))
+        if args.config is not None:
+            registry, sample, study = tune_config_and_register(
+                Path(tmp), args.config.resolve(), args.pick, args.by
+            )
+        else:
+            registry, sample, study = tune_and_register(Path(tmp))
         result = run_served(
             artifact_dir_or_ref="digits",
             registry=registry,
