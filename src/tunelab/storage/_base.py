@@ -47,6 +47,17 @@ class StudySummary:
     datetime_start: dt.datetime | None
     user_attrs: dict[str, Any] = field(default_factory=dict)
 
+    # Summaries sort by study id (creation order), as Optuna's do.
+    def __lt__(self, other: object) -> bool:
+        if not isinstance(other, StudySummary):
+            return NotImplemented
+        return self.study_id < other.study_id
+
+    def __le__(self, other: object) -> bool:
+        if not isinstance(other, StudySummary):
+            return NotImplemented
+        return self.study_id <= other.study_id
+
 
 class TrialLimitReached(StorageError):
     """A new trial would take a study past the trial limit set on this storage object."""
