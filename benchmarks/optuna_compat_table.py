@@ -154,7 +154,6 @@ NOTES: dict[str, tuple[str, str]] = {
     ),
     "Study.set_system_attr": ("missing", "deprecated in Optuna; samplers keep no study state"),
     "Trial.set_system_attr": ("missing", "deprecated in Optuna; system attributes are tunelab's"),
-    "Trial.storage": ("missing", "a trial writes through its study: use `trial.study.storage`"),
     "Trial.suggest_uniform": ("supported", "deprecated: warns with a FutureWarning, as Optuna"),
     "Trial.suggest_loguniform": ("supported", "deprecated: warns with a FutureWarning"),
     "Trial.suggest_discrete_uniform": ("supported", "deprecated: warns with a FutureWarning"),

@@ -24,6 +24,7 @@ from tunelab.space import (
 )
 
 if TYPE_CHECKING:
+    from tunelab.storage import BaseStorage
     from tunelab.study import Study
 
 ChoiceT = TypeVar("ChoiceT", bound=CategoricalChoice)
@@ -408,6 +409,11 @@ class FrozenTrial(_Suggestions):
         return self.datetime_complete - self.datetime_start
 
     @property
+    def _trial_id(self) -> int:
+        # Optuna keeps the id under this name, and plug-ins and callbacks read it there.
+        return self.trial_id
+
+    @property
     def last_step(self) -> int | None:
         """The largest reported step, if any."""
         return max(self.intermediate_values) if self.intermediate_values else None
@@ -666,6 +672,11 @@ class Trial(BaseTrial):
     def study(self) -> Study:
         """The study this trial belongs to."""
         return self._study
+
+    @property
+    def storage(self) -> BaseStorage:
+        """The study's storage (Optuna code writes system attributes through it)."""
+        return self._study._storage
 
     @property
     def datetime_start(self) -> dt.datetime | None:

@@ -94,3 +94,18 @@ def test_intersection_search_space_follows_one_study(lib: types.ModuleType) -> N
     assert list(space.calculate(first)) == ["x"]
     with pytest.raises(ValueError):
         space.calculate(second)
+
+
+@pytest.mark.parametrize("lib", LIBRARIES)
+def test_objectives_write_through_trial_storage_and_frames_show_trial_ids(
+    lib: types.ModuleType,
+) -> None:
+    def objective(trial: tunelab.Trial) -> float:
+        trial.storage.set_trial_system_attr(trial._trial_id, "foo", "bar")
+        return 1.0
+
+    study = lib.create_study()
+    study.optimize(objective, n_trials=2)
+    frame = study.trials_dataframe(attrs=("number", "_trial_id", "system_attrs"))
+    assert list(frame.trial_id) == [t._trial_id for t in study.trials]
+    assert list(frame.system_attrs_foo) == ["bar", "bar"]
