@@ -177,6 +177,13 @@ NOTES: dict[str, tuple[str, str]] = {
         "(Optuna lets them corrupt the study); `tell`'s result and callbacks' trial are "
         "shallow copies whose dicts stay read-only",
     ),
+    "optuna.samplers.QMCSampler": (
+        "differs",
+        "scrambles by default (Optuna: `scramble=False`); trials take the sequence's points in "
+        "the order of their numbers instead of a counter kept in the study, so workers need no "
+        "shared write but a point can be skipped when the first trials run in parallel; "
+        "also takes a declared `search_space`",
+    ),
     "optuna.distributions.CategoricalDistribution": (
         "differs",
         "choices must be None, bool, int, float or str (Optuna warns and accepts other "
