@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import types
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -76,3 +78,30 @@ def test_running_trials_give_the_space_before_any_finishes(lib: types.ModuleType
     running.suggest_int("b", 0, 3)
     trial = study.ask()
     assert set(sampler.infer_relative_search_space(study, trial)) == {"a", "b"}
+
+
+def test_unseeded_scrambling_is_warned_about_once_and_only_for_shared_storages(
+    tmp_path: Path,
+) -> None:
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger = logging.getLogger("tunelab.samplers._qmc")
+    logger.addHandler(handler)
+    logger.setLevel(logging.WARNING)  # the fixture quiets tunelab's logger below that
+    try:
+        tunelab.create_study(sampler=tunelab.samplers.QMCSampler()).optimize(_xy, n_trials=3)
+        assert records == []  # one process shares one sampler: nothing to warn about
+        storage = tunelab.storages.JournalStorage(
+            tunelab.storages.journal.JournalFileBackend(str(tmp_path / "j.log"))
+        )
+        study = tunelab.create_study(storage=storage, sampler=tunelab.samplers.QMCSampler())
+        study.optimize(_xy, n_trials=3)
+        assert len(records) == 1 and "seed" in records[0].getMessage()
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(logging.NOTSET)
+
+
+def _xy(trial: tunelab.Trial) -> float:
+    return trial.suggest_float("x", 0, 1) + trial.suggest_float("y", 0, 1)

@@ -13,6 +13,7 @@ from tunelab.samplers._base import BaseSampler
 from tunelab.samplers._random import RandomSampler
 from tunelab.samplers._search_space import intersection_search_space
 from tunelab.space import BaseDistribution, SearchSpaceTransform
+from tunelab.storage import InMemoryStorage
 from tunelab.trial import FrozenTrial, TrialState
 
 if TYPE_CHECKING:
@@ -45,7 +46,8 @@ class QMCSampler(BaseSampler):
             With scrambling, give every worker of a study the same seed.
         independent_sampler: Draws parameters outside the joint space
             (a seeded :class:`RandomSampler` by default).
-        warn_asynchronous_seeding: Log a warning when scrambling without a seed.
+        warn_asynchronous_seeding: Log a warning when scrambling without a seed
+            a study on a shared storage (a database, a journal file).
         warn_independent_sampling: Log a warning when a parameter outside the
             joint space is drawn by ``independent_sampler``.
         search_space: The parameters to sample jointly; inferred when None.
@@ -75,11 +77,9 @@ class QMCSampler(BaseSampler):
         self._independent_sampler = independent_sampler or RandomSampler(seed=seed)
         self._warn_independent_sampling = warn_independent_sampling
         self._engine: tuple[int, qmc.QMCEngine] | None = None
-        if seed is None and self.scramble and warn_asynchronous_seeding:
-            _logger.warning(
-                "QMCSampler scrambles with a random seed: give every worker of a study the "
-                "same seed=..., or their points will not come from one sequence"
-            )
+        # Said once, when a study that other processes may share is first sampled: an
+        # in-memory study's workers share this object, hence its scrambling.
+        self._warn_seeding = seed is None and self.scramble and warn_asynchronous_seeding
 
     def reseed_rng(self, seed: int | None = None) -> None:
         # The scrambling seed stays: workers must keep drawing from the same sequence.
@@ -133,6 +133,13 @@ class QMCSampler(BaseSampler):
     ) -> dict[str, Any]:
         if not search_space:
             return {}
+        if self._warn_seeding and not isinstance(study._study._storage, InMemoryStorage):
+            self._warn_seeding = False
+            _logger.warning(
+                "QMCSampler scrambles with a random seed: give every worker of study %r the "
+                "same seed=..., or their points will not come from one sequence",
+                study.study_name,
+            )
         start = 0 if self.search_space is not None else self._space_source(study)[1]
         transform = SearchSpaceTransform(search_space, categorical="index")
         point = self._point(max(trial.number - start, 0), transform.n_columns)
