@@ -162,8 +162,6 @@ NOTES: dict[str, tuple[str, str]] = {
         "a non-integral step such as 1.5 raises (Optuna truncates it); 1.0 is step 1",
     ),
     "FixedTrial.set_system_attr": ("missing", "deprecated in Optuna"),
-    "FixedTrial.constraints": ("missing", "constraints go to samplers as `constraints_func`"),
-    "FixedTrial.set_constraint": ("missing", "constraints go to samplers as `constraints_func`"),
     "FrozenTrial.set_user_attr": (
         "differs",
         "works on any copy; a study's shared snapshot (`get_trials(deepcopy=False)`, a "

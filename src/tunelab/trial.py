@@ -867,7 +867,7 @@ class FixedTrial(BaseTrial):
 
     @property
     def system_attrs(self) -> dict[str, Any]:
-        """System attributes (always empty: no study keeps any)."""
+        """System attributes (the constraints set on this trial; no study keeps any)."""
         return dict(self._system_attrs)
 
     @property
@@ -892,6 +892,20 @@ class FixedTrial(BaseTrial):
 
     def set_user_attr(self, key: str, value: Any) -> None:
         self._user_attrs[key] = value
+
+    @property
+    def constraints(self) -> dict[str, float]:
+        """Constraint name to value, as set with :meth:`set_constraint`."""
+        return constraints_of(self._system_attrs)
+
+    def set_constraint(self, key: str, value: float) -> None:
+        """Record the value of constraint ``key`` (feasible when <= 0), as a trial does.
+
+        Raises:
+            TypeError: ``value`` is not a number.
+            ValueError: ``value`` is NaN.
+        """
+        self._system_attrs[f"{CONSTRAINTS_KEY}:{key}"] = _constraint_value(key, value)
 
 
 def create_trial(

@@ -112,3 +112,12 @@ def test_set_constraint_in_the_objective_steers_best_trial() -> None:
     study.optimize(objective, n_trials=20)
     assert study.best_trial.params["x"] >= 0
     assert any(t.params["x"] < 0 for t in study.trials)
+
+
+@pytest.mark.parametrize("lib", LIBRARIES)
+def test_an_objective_setting_constraints_runs_on_a_fixed_trial(lib: types.ModuleType) -> None:
+    trial = lib.trial.FixedTrial({"x": 0.5})
+    trial.set_constraint("cap", trial.suggest_float("x", 0, 1) - 1)
+    assert trial.constraints == {"cap": -0.5}
+    with pytest.raises(TypeError):
+        trial.set_constraint("cap", "high")
