@@ -154,7 +154,6 @@ NOTES: dict[str, tuple[str, str]] = {
     ),
     "Study.set_system_attr": ("missing", "deprecated in Optuna; samplers keep no study state"),
     "Trial.set_system_attr": ("missing", "deprecated in Optuna; system attributes are tunelab's"),
-    "Trial.storage": ("missing", "a trial writes through its study: use `trial.study.storage`"),
     "Trial.suggest_uniform": ("supported", "deprecated: warns with a FutureWarning, as Optuna"),
     "Trial.suggest_loguniform": ("supported", "deprecated: warns with a FutureWarning"),
     "Trial.suggest_discrete_uniform": ("supported", "deprecated: warns with a FutureWarning"),
@@ -163,25 +162,25 @@ NOTES: dict[str, tuple[str, str]] = {
         "a non-integral step such as 1.5 raises (Optuna truncates it); 1.0 is step 1",
     ),
     "FixedTrial.set_system_attr": ("missing", "deprecated in Optuna"),
-    "Trial.constraints": ("missing", "constraints go to samplers as `constraints_func`"),
-    "Trial.set_constraint": ("missing", "constraints go to samplers as `constraints_func`"),
-    "FixedTrial.constraints": ("missing", "constraints go to samplers as `constraints_func`"),
-    "FixedTrial.set_constraint": ("missing", "constraints go to samplers as `constraints_func`"),
-    "FrozenTrial.constraints": (
-        "missing",
-        "`create_trial(constraints=...)` stores them as the `constraints` system attribute",
-    ),
-    "FrozenTrial.set_constraint": ("missing", "constraints go to samplers as `constraints_func`"),
-    "FrozenTrial.set_system_attr": ("missing", "deprecated in Optuna"),
     "FrozenTrial.set_user_attr": (
         "differs",
-        "works on a deep copy (`study.trials`, `copy.deepcopy`); a study's shared snapshot "
-        "(`study.best_trial`) refuses with a TypeError, as it is read-only",
+        "works on any copy; a study's shared snapshot (`get_trials(deepcopy=False)`, a "
+        "sampler's argument) refuses with an AttributeError instead of changing the study",
     ),
     "optuna.trial.FrozenTrial": (
         "differs",
-        "immutable: fields cannot be reassigned and shared snapshots' lists and dicts are "
-        "read-only; deep copies (`study.trials`, `get_trials(deepcopy=True)`) can be changed",
+        "as mutable as Optuna's on trials you build or copy (`study.trials`, `best_trial`, "
+        "`tell`'s result, callbacks'); the storage's shared snapshots "
+        "(`get_trials(deepcopy=False)`, `best_trials`, samplers' arguments) refuse changes "
+        "(Optuna lets them corrupt the study); `tell`'s result and callbacks' trial are "
+        "shallow copies whose dicts stay read-only",
+    ),
+    "optuna.samplers.QMCSampler": (
+        "differs",
+        "scrambles by default (Optuna: `scramble=False`); trials take the sequence's points in "
+        "the order of their numbers instead of a counter kept in the study, so workers need no "
+        "shared write but a point can be skipped when the first trials run in parallel; "
+        "also takes a declared `search_space`",
     ),
     "optuna.distributions.CategoricalDistribution": (
         "differs",
@@ -209,13 +208,13 @@ NOTES: dict[str, tuple[str, str]] = {
     ),
     "optuna.storages.JournalStorage": (
         "differs",
-        "the journal's records are tunelab's own: an Optuna journal file cannot be opened "
-        "(nor a tunelab one by Optuna)",
+        "opens journal files Optuna wrote and carries on in them, but writes records of its "
+        "own: Optuna cannot read a file tunelab has written to",
     ),
     "optuna.storages.journal.JournalStorage": (
         "differs",
-        "the journal's records are tunelab's own: an Optuna journal file cannot be opened "
-        "(nor a tunelab one by Optuna)",
+        "opens journal files Optuna wrote and carries on in them, but writes records of its "
+        "own: Optuna cannot read a file tunelab has written to",
     ),
     "optuna.storages.JournalRedisStorage": (
         "missing",

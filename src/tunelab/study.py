@@ -39,6 +39,7 @@ from tunelab.trial import (
     StudyDirection,
     Trial,
     TrialState,
+    freeze,
     is_finite_number,
     validate_trial,
 )
@@ -263,13 +264,13 @@ class Study:
 
     def _feasible(self, trials: list[FrozenTrial]) -> list[FrozenTrial]:
         """The feasible trials, where constraints were stored (all trials otherwise)."""
-        if not any(CONSTRAINTS_KEY in t.system_attrs for t in trials):
+        if not any(t.constraints for t in trials):
             return trials
         return [t for t in trials if t.constraint_violation == 0.0]
 
     @property
     def best_trial(self) -> FrozenTrial:
-        """The completed trial with the best value (single objective).
+        """The completed trial with the best value (single objective): a deep copy, yours.
 
         With constraints (a sampler's ``constraints_func``), the best of the
         feasible trials.
@@ -277,6 +278,10 @@ class Study:
         Raises:
             ValueError: No trial (no feasible trial) has completed yet.
         """
+        return copy.deepcopy(self._best_trial())
+
+    def _best_trial(self) -> FrozenTrial:
+        """:attr:`best_trial`, the storage's shared snapshot (not a copy)."""
         if self._is_multi_objective:
             raise RuntimeError("this study has several objectives; use best_trials")
         done = self.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
@@ -291,14 +296,14 @@ class Study:
     @property
     def best_value(self) -> float:
         """The best objective value (single objective)."""
-        value = self.best_trial.value
+        value = self._best_trial().value
         assert value is not None
         return value
 
     @property
     def best_params(self) -> dict[str, Any]:
         """Parameters of the best trial (single objective)."""
-        return dict(self.best_trial.params)
+        return dict(self._best_trial().params)
 
     @property
     def best_trials(self) -> list[FrozenTrial]:
@@ -447,6 +452,9 @@ class Study:
                 already finished, instead of raising.
             fail_reason: Why the trial failed, stored with it.
 
+        Returns:
+            The finished trial, a copy whose fields the caller may reassign.
+
         Raises:
             ValueError: ``state`` is COMPLETE and the values are missing or
                 invalid, values came with a PRUNED or FAIL state, the trial
@@ -458,7 +466,7 @@ class Study:
         if skip_if_finished:
             stored = self._storage.get_trial(trial_id)
             if stored.state.is_finished():
-                return stored
+                return copy.copy(stored)
         state, checked, problem = self._check_tell(values, state)
         if problem is not None:
             warnings.warn(f"trial {self._number_of(trial)} failed: {problem}", stacklevel=2)
@@ -476,13 +484,15 @@ class Study:
                 frozen = trial._finished(state, checked, fail_reason)
                 if constraints is not None:
                     attrs = {**frozen.system_attrs, CONSTRAINTS_KEY: constraints}
-                    frozen = FrozenTrial(**{**frozen.__dict__, "system_attrs": attrs})
+                    frozen = frozen._with(system_attrs=freeze(attrs))
             else:
                 frozen = self._storage.get_trial(trial_id)
             view = self.pruner._sampler_view(self._view, frozen)
             self.sampler.after_trial(view, frozen, state, checked)
         self._log_finished(frozen)
-        return frozen
+        # Optuna hands back a trial the caller may change; a shallow copy is enough for
+        # that here (its containers stay read-only), and costs far less than a deep one.
+        return copy.copy(frozen)
 
     def _number_of(self, trial: Trial | int) -> int:
         return trial.number if isinstance(trial, Trial) else trial
@@ -498,7 +508,7 @@ class Study:
             finishing = trial._finished(state, values, None)
         else:
             stored = self._storage.get_trial(self._trial_id(trial))
-            finishing = FrozenTrial(**{**stored.__dict__, "state": state, "values": values})
+            finishing = stored._with(state=state, values=freeze(values))
         constraints = evaluate_constraints(func, finishing)
         self._storage.set_trial_attr(finishing.trial_id, CONSTRAINTS_KEY, constraints, system=True)
         return constraints
@@ -633,7 +643,6 @@ class Study:
     def enqueue_trial(
         self,
         params: Mapping[str, Any],
-        *,
         user_attrs: Mapping[str, Any] | None = None,
         skip_if_exists: bool = False,
     ) -> None:

@@ -11,7 +11,6 @@ import math
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from tunelab.space import (
@@ -25,6 +24,7 @@ from tunelab.space import (
 )
 
 if TYPE_CHECKING:
+    from tunelab.storage import BaseStorage
     from tunelab.study import Study
 
 ChoiceT = TypeVar("ChoiceT", bound=CategoricalChoice)
@@ -196,17 +196,36 @@ class _Suggestions:
         return self.suggest_float(name, low, high, step=q)
 
 
-@dataclass(frozen=True, init=False)
-class FrozenTrial(_Suggestions):
-    """A snapshot of a trial as stored; immutable.
+# The fields a trial has, in the order Optuna's FrozenTrial takes them positionally.
+_FIELDS = (
+    "number",
+    "state",
+    "values",
+    "datetime_start",
+    "datetime_complete",
+    "params",
+    "distributions",
+    "user_attrs",
+    "system_attrs",
+    "intermediate_values",
+    "trial_id",
+)
+# Set in the ``__dict__`` of a storage's shared snapshot, which refuses changes.
+_SEALED = "_sealed"
 
-    Its fields cannot be reassigned and its lists and dicts are read-only
-    (:class:`ReadOnlyList`, :class:`ReadOnlyDict`; attribute values frozen
-    however deep), so nothing done to a trial handed out by a study changes the
-    study. Copy a container (``dict(trial.params)``) to get one you can change;
-    a deep copy (``copy.deepcopy``, ``study.get_trials(deepcopy=True)``, which
-    ``study.trials`` returns) holds plain lists and dicts, the holder's own to
-    change, as Optuna's do. Snapshots pickle.
+
+class FrozenTrial(_Suggestions):
+    """A finished (or running) trial's record: what a study hands out and takes in.
+
+    As in Optuna, a trial you build (``FrozenTrial(...)``, :func:`create_trial`)
+    or copy (``copy.copy``, ``copy.deepcopy``, ``study.trials``,
+    ``study.best_trial``, the trial a callback receives) is yours to change:
+    assign ``value``, ``values``, ``params``, ``state``... The storage's own
+    snapshots, which ``study.get_trials(deepcopy=False)`` and samplers receive
+    without a copy, are sealed instead: assigning a field raises and their lists
+    and dicts are read-only (:class:`ReadOnlyList`, :class:`ReadOnlyDict`), so
+    nothing done to them can change the study (in Optuna it would). Snapshots
+    pickle.
 
     Attributes:
         number: Position of the trial in its study, from 0.
@@ -225,19 +244,58 @@ class FrozenTrial(_Suggestions):
     number: int
     trial_id: int
     state: TrialState
-    values: list[float] | None = None
-    params: dict[str, Any] = field(default_factory=dict)
-    distributions: dict[str, BaseDistribution] = field(default_factory=dict)
-    intermediate_values: dict[int, float] = field(default_factory=dict)
-    user_attrs: dict[str, Any] = field(default_factory=dict)
-    system_attrs: dict[str, Any] = field(default_factory=dict)
-    datetime_start: dt.datetime | None = None
-    datetime_complete: dt.datetime | None = None
+    values: list[float] | None
+    params: dict[str, Any]
+    distributions: dict[str, BaseDistribution]
+    intermediate_values: dict[int, float]
+    user_attrs: dict[str, Any]
+    system_attrs: dict[str, Any]
+    datetime_start: dt.datetime | None
+    datetime_complete: dt.datetime | None
 
-    # Written by hand, not generated: a frozen dataclass's __init__ sets each field
-    # through object.__setattr__, and running trials build a snapshot per suggestion.
     def __init__(
         self,
+        number: int,
+        state: TrialState,
+        value: float | None = None,
+        datetime_start: dt.datetime | None = None,
+        datetime_complete: dt.datetime | None = None,
+        params: dict[str, Any] | None = None,
+        distributions: dict[str, BaseDistribution] | None = None,
+        user_attrs: dict[str, Any] | None = None,
+        system_attrs: dict[str, Any] | None = None,
+        intermediate_values: dict[int, float] | None = None,
+        trial_id: int = -1,
+        *,
+        values: Sequence[float] | None = None,
+    ) -> None:
+        """Build a trial you own, with Optuna's arguments (in Optuna's positional order).
+
+        The dicts are kept as given, not copied, as Optuna keeps them.
+
+        Raises:
+            ValueError: Both ``value`` and ``values`` are given.
+        """
+        if value is not None and values is not None:
+            raise ValueError("give value or values, not both")
+        self.__dict__.update(
+            number=number,
+            trial_id=trial_id,
+            state=state,
+            values=[value] if value is not None else (None if values is None else list(values)),
+            params={} if params is None else params,
+            distributions={} if distributions is None else distributions,
+            intermediate_values={} if intermediate_values is None else intermediate_values,
+            user_attrs={} if user_attrs is None else user_attrs,
+            system_attrs={} if system_attrs is None else system_attrs,
+            datetime_start=datetime_start,
+            datetime_complete=datetime_complete,
+        )
+
+    @classmethod
+    def _stored(
+        cls,
+        *,
         number: int,
         trial_id: int,
         state: TrialState,
@@ -249,8 +307,10 @@ class FrozenTrial(_Suggestions):
         system_attrs: Mapping[str, Any] | None = None,
         datetime_start: dt.datetime | None = None,
         datetime_complete: dt.datetime | None = None,
-    ) -> None:
-        self.__dict__.update(
+    ) -> FrozenTrial:
+        """A storage's sealed snapshot, its containers read-only (shared when they are)."""
+        trial = object.__new__(cls)
+        trial.__dict__.update(
             number=number,
             trial_id=trial_id,
             state=state,
@@ -262,14 +322,67 @@ class FrozenTrial(_Suggestions):
             system_attrs=_frozen_attrs(system_attrs),
             datetime_start=datetime_start,
             datetime_complete=datetime_complete,
+            _sealed=True,
         )
+        return trial
+
+    def _refuse_if_sealed(self, name: str) -> None:
+        if _SEALED in self.__dict__:
+            raise AttributeError(
+                f"cannot change {name!r}: this FrozenTrial is a study's shared snapshot "
+                "(get_trials(deepcopy=False) or a sampler's argument); change a copy "
+                "(copy.copy(trial) or copy.deepcopy(trial)) instead"
+            )
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self._refuse_if_sealed(name)
+        if name == "values" and value is not None:
+            value = list(value)
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        self._refuse_if_sealed(name)
+        object.__delattr__(self, name)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, FrozenTrial):
+            return NotImplemented
+        return all(getattr(self, f) == getattr(other, f) for f in _FIELDS)
+
+    def __lt__(self, other: object) -> bool:
+        if not isinstance(other, FrozenTrial):
+            return NotImplemented
+        return self.number < other.number
+
+    def __le__(self, other: object) -> bool:
+        if not isinstance(other, FrozenTrial):
+            return NotImplemented
+        return self.number <= other.number
+
+    # Equal trials must hash equal, and a trial's fields change: like a list, unhashable.
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in _FIELDS)
+        return f"FrozenTrial({fields})"
+
+    def __copy__(self) -> FrozenTrial:
+        # A copy is the caller's to change (its containers stay shared, as in Optuna).
+        clone = object.__new__(FrozenTrial)
+        clone.__dict__.update(self.__dict__)
+        clone.__dict__.pop(_SEALED, None)
+        return clone
 
     def __deepcopy__(self, memo: dict[int, Any]) -> FrozenTrial:
         # A deep copy belongs to whoever asked for it (Optuna's get_trials(deepcopy=True)),
-        # so its lists and dicts are plain ones they may change; the fields stay fixed.
+        # so its lists and dicts are plain ones they may change.
         clone = object.__new__(FrozenTrial)
         clone.__dict__.update(
-            {name: thaw(copy.deepcopy(value, memo)) for name, value in self.__dict__.items()}
+            {
+                name: thaw(copy.deepcopy(value, memo))
+                for name, value in self.__dict__.items()
+                if name != _SEALED
+            }
         )
         return clone
 
@@ -282,6 +395,12 @@ class FrozenTrial(_Suggestions):
             raise RuntimeError("value is for single-objective trials; use values")
         return self.values[0]
 
+    @value.setter
+    def value(self, value: float | None) -> None:
+        if self.values is not None and len(self.values) != 1:
+            raise RuntimeError("value is for single-objective trials; set values")
+        self.values = None if value is None else [value]
+
     @property
     def duration(self) -> dt.timedelta | None:
         """Running time, once finished."""
@@ -290,9 +409,25 @@ class FrozenTrial(_Suggestions):
         return self.datetime_complete - self.datetime_start
 
     @property
+    def _trial_id(self) -> int:
+        # Optuna keeps the id under this name, and plug-ins and callbacks read it there.
+        return self.trial_id
+
+    @property
     def last_step(self) -> int | None:
         """The largest reported step, if any."""
         return max(self.intermediate_values) if self.intermediate_values else None
+
+    @property
+    def constraints(self) -> dict[str, float]:
+        """Constraint name to value (feasible when all are <= 0); empty without constraints.
+
+        Reads both ways a storage may hold them: a list under ``"constraints"``
+        (named ``"0"``, ``"1"``...: what a ``constraints_func`` gives) and one
+        ``"constraints:<name>"`` attribute per constraint (:func:`create_trial`,
+        :meth:`set_constraint`, as Optuna 5 writes them).
+        """
+        return constraints_of(self.system_attrs)
 
     @property
     def constraint_violation(self) -> float | None:
@@ -300,10 +435,10 @@ class FrozenTrial(_Suggestions):
 
         None when the trial has no constraints stored (no ``constraints_func``).
         """
-        constraints = self.system_attrs.get(CONSTRAINTS_KEY)
-        if constraints is None:
+        constraints = constraints_of(self.system_attrs)
+        if not constraints:
             return None
-        return float(sum(max(float(c), 0.0) for c in constraints))
+        return float(sum(max(float(c), 0.0) for c in constraints.values()))
 
     @property
     def fail_reason(self) -> str | None:
@@ -324,32 +459,80 @@ class FrozenTrial(_Suggestions):
         """Never prune: a finished trial has no pruner to ask."""
         return False
 
+    def _validate(self) -> None:
+        """Raise ``ValueError`` naming what is inconsistent (Optuna's name for the check)."""
+        validate_trial(self)
+
+    def _set_attr(self, field_name: str, key: str, value: Any) -> None:
+        attrs = getattr(self, field_name)
+        if _SEALED in self.__dict__ or isinstance(attrs, ReadOnlyDict):
+            # Refused (sealed) or done on a plain copy (a shallow copy's shared dict).
+            setattr(self, field_name, {**attrs, key: value})
+        else:
+            attrs[key] = value
+
     def set_user_attr(self, key: str, value: Any) -> None:
-        """Set an attribute on this copy (a deep copy's; a shared snapshot refuses).
+        """Set a user attribute on this trial (not on the study it came from).
 
         Raises:
-            TypeError: The trial is a study's shared snapshot: deep-copy it first.
+            AttributeError: The trial is a study's sealed snapshot: copy it first.
         """
-        if isinstance(self.user_attrs, ReadOnlyDict):
-            raise TypeError(
-                "this FrozenTrial is a read-only snapshot of a stored trial; set attributes "
-                "on copy.deepcopy(trial), or re-run the objective on "
-                "tunelab.trial.FixedTrial(trial.params)"
-            )
-        self.user_attrs[key] = value
+        self._set_attr("user_attrs", key, value)
+
+    def set_system_attr(self, key: str, value: Any) -> None:
+        """Set a system attribute on this trial (not on the study it came from).
+
+        Raises:
+            AttributeError: The trial is a study's sealed snapshot: copy it first.
+        """
+        self._set_attr("system_attrs", key, value)
+
+    def set_constraint(self, key: str, value: float) -> None:
+        """Set the value of constraint ``key`` (feasible when <= 0), as Optuna 5 does.
+
+        Raises:
+            TypeError: ``value`` is not a number.
+            ValueError: ``value`` is NaN.
+        """
+        self._set_attr("system_attrs", f"{CONSTRAINTS_KEY}:{key}", _constraint_value(key, value))
 
     def _with(self, **changes: Any) -> FrozenTrial:
-        """A copy with ``changes`` applied (fields only, not validated).
+        """A copy with ``changes`` applied (fields only, not validated), sealed like this one.
 
         Containers in ``changes`` must already be read-only (see :func:`freeze`).
 
-        ``dataclasses.replace`` re-runs ``__init__`` field by field; storages call
+        Rebuilding through ``__init__`` field by field is avoided: storages call
         this once per suggestion, where that cost showed up in the overhead profile.
         """
         clone = object.__new__(FrozenTrial)
         clone.__dict__.update(self.__dict__)
         clone.__dict__.update(changes)
         return clone
+
+
+def _constraint_value(key: str, value: Any) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"constraint {key!r} must be a number, got {value!r} ({type(value).__name__})"
+        ) from None
+    if math.isnan(number):
+        raise ValueError(f"constraint {key!r} is NaN")
+    return number
+
+
+def constraints_of(system_attrs: Mapping[str, Any]) -> dict[str, float]:
+    """The constraints stored in a trial's system attributes, named (see ``constraints``)."""
+    out: dict[str, float] = {}
+    listed = system_attrs.get(CONSTRAINTS_KEY)
+    if listed is not None:
+        out = {str(i): c for i, c in enumerate(listed)}
+    prefix = CONSTRAINTS_KEY + ":"
+    for key, value in system_attrs.items():
+        if key.startswith(prefix):
+            out[key[len(prefix) :]] = value
+    return out
 
 
 # Distributions are immutable, and objectives ask for the same ones trial after
@@ -491,6 +674,11 @@ class Trial(BaseTrial):
         return self._study
 
     @property
+    def storage(self) -> BaseStorage:
+        """The study's storage (Optuna code writes system attributes through it)."""
+        return self._study._storage
+
+    @property
     def datetime_start(self) -> dt.datetime | None:
         """When the trial started running."""
         return self._frozen_base.datetime_start
@@ -531,7 +719,7 @@ class Trial(BaseTrial):
         snapshot can share them instead of copying four dicts per suggestion.
         """
         base = self._frozen_base
-        return FrozenTrial(
+        return FrozenTrial._stored(
             number=self._number,
             trial_id=self._trial_id,
             state=TrialState.RUNNING,
@@ -615,6 +803,28 @@ class Trial(BaseTrial):
         self._study._storage.set_trial_user_attr(self._trial_id, key, value)
         self._user_attrs = {**self._user_attrs, key: value}
 
+    @property
+    def constraints(self) -> dict[str, float]:
+        """Constraint name to value, as set with :meth:`set_constraint` so far."""
+        return constraints_of(self._frozen_base.system_attrs)
+
+    def set_constraint(self, key: str, value: float) -> None:
+        """Record the value of constraint ``key`` (feasible when <= 0), as in Optuna 5.
+
+        Constrained samplers (NSGA-II/III, TPE) and ``best_trial`` read it once
+        the trial finishes, as they read a ``constraints_func``'s values.
+
+        Raises:
+            TypeError: ``value`` is not a number.
+            ValueError: ``value`` is NaN.
+        """
+        name = f"{CONSTRAINTS_KEY}:{key}"
+        number = _constraint_value(key, value)
+        self._study._storage.set_trial_attr(self._trial_id, name, number, system=True)
+        base = self._frozen_base
+        attrs = ReadOnlyDict({**base.system_attrs, name: number})
+        self._frozen_base = base._with(system_attrs=attrs)
+
 
 class FixedTrial(BaseTrial):
     """A trial whose parameters are given, to run an objective outside any study.
@@ -657,7 +867,7 @@ class FixedTrial(BaseTrial):
 
     @property
     def system_attrs(self) -> dict[str, Any]:
-        """System attributes (always empty: no study keeps any)."""
+        """System attributes (the constraints set on this trial; no study keeps any)."""
         return dict(self._system_attrs)
 
     @property
@@ -682,6 +892,20 @@ class FixedTrial(BaseTrial):
 
     def set_user_attr(self, key: str, value: Any) -> None:
         self._user_attrs[key] = value
+
+    @property
+    def constraints(self) -> dict[str, float]:
+        """Constraint name to value, as set with :meth:`set_constraint`."""
+        return constraints_of(self._system_attrs)
+
+    def set_constraint(self, key: str, value: float) -> None:
+        """Record the value of constraint ``key`` (feasible when <= 0), as a trial does.
+
+        Raises:
+            TypeError: ``value`` is not a number.
+            ValueError: ``value`` is NaN.
+        """
+        self._system_attrs[f"{CONSTRAINTS_KEY}:{key}"] = _constraint_value(key, value)
 
 
 def create_trial(
@@ -711,10 +935,11 @@ def create_trial(
         system_attrs: System attributes (rarely needed).
         intermediate_values: Step to intermediate value.
         constraints: Constraint name to value (feasible when all are <= 0);
-            stored, in key order, under the ``"constraints"`` system attribute
-            that constrained samplers read.
+            stored as Optuna 5 stores them, one ``"constraints:<name>"`` system
+            attribute each, and read back with :attr:`FrozenTrial.constraints`.
 
     Raises:
+        TypeError: A constraint value is not a number.
         ValueError: The trial is inconsistent: both ``value`` and ``values``,
             a COMPLETE trial without values, a FAIL trial with values, a NaN
             value, params and distributions with other names, or a parameter
@@ -724,11 +949,11 @@ def create_trial(
         raise ValueError("give value or values, not both")
     trial_values = [value] if value is not None else (list(values) if values is not None else None)
     system = dict(system_attrs or {})
-    if constraints is not None:
-        for key, bound in constraints.items():
-            if math.isnan(float(bound)):
-                raise ValueError(f"constraint {key!r} is NaN")
-        system["constraints"] = [float(v) for v in constraints.values()]
+    for key, bound in (constraints or {}).items():
+        system[f"{CONSTRAINTS_KEY}:{key}"] = _constraint_value(key, bound)
+    current = {}
+    for name, distribution in (distributions or {}).items():
+        current[name] = _converted(name, distribution)
     start = None if state == TrialState.WAITING else dt.datetime.now(dt.UTC)
     trial = FrozenTrial(
         number=-1,
@@ -736,7 +961,7 @@ def create_trial(
         state=state,
         values=trial_values,
         params=dict(params or {}),
-        distributions={k: current_distribution(d) for k, d in (distributions or {}).items()},
+        distributions=current,
         intermediate_values=dict(intermediate_values or {}),
         user_attrs=dict(user_attrs or {}),
         system_attrs=system,
@@ -745,6 +970,19 @@ def create_trial(
     )
     validate_trial(trial)
     return trial
+
+
+def _converted(name: str, distribution: BaseDistribution) -> BaseDistribution:
+    """``distribution`` as a current class, warning when it was a deprecated one."""
+    current = current_distribution(distribution)
+    if current is not distribution:
+        warnings.warn(
+            f"parameter {name!r}: {type(distribution).__name__} is deprecated and stored as "
+            f"{current!r}, as Optuna 3 does. See https://github.com/optuna/optuna/issues/2941",
+            FutureWarning,
+            stacklevel=3,
+        )
+    return current
 
 
 def validate_trial(trial: FrozenTrial) -> None:

@@ -285,11 +285,25 @@ class _FakeStudy:
         dist = FloatDistribution(1e-3, 10.0, log=True)
         values = [1.0, math.inf, 2.0, -math.inf, 0.5, 3.0]
         self._trials = [
-            FrozenTrial(i, i, TrialState.COMPLETE, [v], {"c": 0.01 * (i + 1)}, {"c": dist})
+            FrozenTrial(
+                number=i,
+                trial_id=i,
+                state=TrialState.COMPLETE,
+                values=[v],
+                params={"c": 0.01 * (i + 1)},
+                distributions={"c": dist},
+            )
             for i, v in enumerate(values)
         ]
         self._trials.append(
-            FrozenTrial(6, 6, TrialState.PRUNED, [math.nan], {"c": 1.0}, {"c": dist})
+            FrozenTrial(
+                number=6,
+                trial_id=6,
+                state=TrialState.PRUNED,
+                values=[math.nan],
+                params={"c": 1.0},
+                distributions={"c": dist},
+            )
         )
 
     def get_trials(self, deepcopy: bool = True) -> list[FrozenTrial]:

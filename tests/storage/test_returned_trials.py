@@ -54,18 +54,17 @@ ATTACKS: dict[str, Callable[[FrozenTrial], Any]] = {
 
 
 def _shared(study: tl.Study) -> list[FrozenTrial]:
+    """The storage's own snapshots, handed out without a copy (sealed)."""
     return [
         study.get_trials(deepcopy=False)[0],
         study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))[1],
-        study.best_trial,
         study.best_trials[0],
     ]
 
 
-_FIELD_ATTACKS = ("assign values", "assign state", "delete params")
-
-
-def test_changing_a_returned_trial_is_refused_and_changes_nothing(storage: BaseStorage) -> None:
+def test_changing_a_returned_trial_is_refused_or_changes_only_a_copy(
+    storage: BaseStorage,
+) -> None:
     study = _study(storage)
     before = [copy.deepcopy(t) for t in study.trials]
     best = study.best_value
@@ -74,22 +73,28 @@ def test_changing_a_returned_trial_is_refused_and_changes_nothing(storage: BaseS
             with pytest.raises((TypeError, AttributeError)):
                 attack(trial)
                 pytest.fail(f"{name} changed a shared trial")
-    # Deep copies (study.trials, as Optuna's) are the caller's own: their containers
-    # change, their fields do not, and the study does not see either.
-    for trial in (study.trials[0], study.get_trials(states=(TrialState.COMPLETE,))[1]):
-        for name, attack in ATTACKS.items():
-            if name in _FIELD_ATTACKS:
-                with pytest.raises(AttributeError):
-                    attack(trial)
-            else:
-                attack(trial)
+    # Deep copies (study.trials, best_trial, as Optuna's) are the caller's own to change.
+    for trial in (
+        study.trials[0],
+        study.get_trials(states=(TrialState.COMPLETE,))[1],
+        study.best_trial,
+    ):
+        for attack in ATTACKS.values():
+            attack(trial)
+    # Shallow copies (tell's result, copy.copy) take new fields; their containers stay shared.
+    told = study.tell(study.ask(), 5.0)
+    told.value = -1e9
+    told.state = TrialState.FAIL
+    assert study.get_trials(deepcopy=False)[-1].value == 5.0
     assert study.best_value == best
-    assert study.trials == before
+    assert study.trials[:-1] == before
     reloaded = tl.load_study(study_name=study.study_name, storage=storage)
-    assert reloaded.trials == before
+    assert reloaded.trials[:-1] == before
 
 
-def test_tell_and_callbacks_hand_out_frozen_trials(storage: BaseStorage) -> None:
+def test_tell_and_callbacks_hand_out_trials_with_read_only_containers(
+    storage: BaseStorage,
+) -> None:
     seen: list[FrozenTrial] = []
     study = tl.create_study(storage=storage, sampler=tl.samplers.RandomSampler(seed=1))
     study.optimize(_objective, n_trials=3, callbacks=[lambda s, t: seen.append(t)])
@@ -99,11 +104,13 @@ def test_tell_and_callbacks_hand_out_frozen_trials(storage: BaseStorage) -> None
     for frozen in [*seen, told]:
         with pytest.raises(TypeError):
             frozen.values[0] = -1e9  # type: ignore[index]
+        frozen.set_user_attr("mine", 1)  # on the copy only, as in Optuna
+    assert all("mine" not in t.user_attrs for t in study.get_trials(deepcopy=False))
     assert study.best_value >= 0.0
 
 
 def test_frozen_trial_works_like_optuna_s_for_reading(storage: BaseStorage) -> None:
-    trial = _study(storage).best_trial
+    trial = _study(storage).best_trials[0]
     x = trial.params["x"]
     assert dict(trial.params) == {"x": x} and trial.params == {"x": x}
     assert trial.values == [trial.value] and list(trial.values) == [x * x]  # type: ignore[arg-type]
@@ -123,14 +130,19 @@ def test_frozen_trial_works_like_optuna_s_for_reading(storage: BaseStorage) -> N
     assert trial.params["x"] == x
 
 
-def test_a_frozen_trial_built_from_mutable_containers_does_not_share_them() -> None:
-    params: dict[str, Any] = {"x": 1.0}
+def test_a_trial_added_to_a_study_is_copied_in(storage: BaseStorage) -> None:
+    params: dict[str, Any] = {"x": 0.5}
     attrs: dict[str, Any] = {"a": [1, 2]}
-    values = [3.0]
-    trial = FrozenTrial(0, 0, TrialState.COMPLETE, values, params, user_attrs=attrs)
-    params["x"] = 2.0
-    attrs["a"].append(3)
-    values[0] = 4.0
-    assert trial.params == {"x": 1.0}
-    assert trial.user_attrs == {"a": [1, 2]}
-    assert trial.values == [3.0]
+    trial = tl.trial.create_trial(
+        value=3.0,
+        params=params,
+        distributions={"x": tl.distributions.FloatDistribution(0, 1)},
+        user_attrs=attrs,
+    )
+    study = tl.create_study(storage=storage)
+    study.add_trial(trial)
+    trial.params["x"] = 0.9
+    trial.user_attrs["a"].append(3)
+    trial.value = 4.0
+    stored = study.get_trials(deepcopy=False)[0]
+    assert (stored.params, stored.user_attrs, stored.value) == ({"x": 0.5}, {"a": [1, 2]}, 3.0)

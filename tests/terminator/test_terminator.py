@@ -185,7 +185,7 @@ def test_report_cross_validation_scores_rejects_bad_scores(
 
 
 def test_report_cross_validation_scores_needs_a_trial() -> None:
-    frozen = FrozenTrial(0, 0, tl.TrialState.RUNNING)
+    frozen = FrozenTrial(number=0, trial_id=0, state=tl.TrialState.RUNNING)
     with pytest.raises(TypeError, match="trial must be a study's trial, got FrozenTrial"):
         report_cross_validation_scores(frozen, [1.0, 2.0])  # type: ignore[arg-type]
 

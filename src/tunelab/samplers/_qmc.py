@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tunelab.logging import get_logger
 from tunelab.samplers._base import BaseSampler
 from tunelab.samplers._random import RandomSampler
 from tunelab.samplers._search_space import intersection_search_space
 from tunelab.space import BaseDistribution, SearchSpaceTransform
+from tunelab.storage import InMemoryStorage
 from tunelab.trial import FrozenTrial, TrialState
 
 if TYPE_CHECKING:
@@ -19,63 +21,138 @@ if TYPE_CHECKING:
 
     from tunelab.study import StudyView
 
+_logger = get_logger(__name__)
+
+
+_QMC_TYPES = ("sobol", "halton")
+
 
 class QMCSampler(BaseSampler):
-    """Sample the joint space at the points of a scrambled Sobol sequence.
+    """Sample the joint space at the points of a Sobol (or Halton) sequence.
 
-    Trial ``n`` takes point ``n`` of the sequence, so parallel workers never
-    share a point and a seeded study is reproducible. Without a declared
+    Trials take the sequence's points in the order of their numbers, from
+    point 0, so parallel workers never share a point and a seeded study is
+    reproducible. Without a declared
     ``search_space`` the sampler learns the space from the first completed
-    (or pruned) trial; parameters outside it are drawn at random.
+    (or pruned) trial, or, before any, from the parameters running trials
+    have suggested; parameters outside it come from ``independent_sampler``.
 
     Args:
+        qmc_type: ``"sobol"`` or ``"halton"``.
+        scramble: Scramble the sequence with ``seed`` (Optuna's default is
+            False; tunelab's is True, which covers the space as evenly and
+            does not start every study at the space's lowest corner).
+        seed: Seed of the scrambling and of the default independent sampler.
+            With scrambling, give every worker of a study the same seed.
+        independent_sampler: Draws parameters outside the joint space
+            (a seeded :class:`RandomSampler` by default).
+        warn_asynchronous_seeding: Log a warning when scrambling without a seed
+            a study on a shared storage (a database, a journal file).
+        warn_independent_sampling: Log a warning when a parameter outside the
+            joint space is drawn by ``independent_sampler``.
         search_space: The parameters to sample jointly; inferred when None.
-        seed: Seed of the scrambling and of the random fallback.
+
+    Raises:
+        ValueError: ``qmc_type`` is neither ``"sobol"`` nor ``"halton"``.
     """
 
     def __init__(
         self,
         *,
-        search_space: Mapping[str, BaseDistribution] | None = None,
+        qmc_type: str = "sobol",
+        scramble: bool = True,
         seed: int | None = None,
+        independent_sampler: BaseSampler | None = None,
+        warn_asynchronous_seeding: bool = True,
+        warn_independent_sampling: bool = True,
+        search_space: Mapping[str, BaseDistribution] | None = None,
     ) -> None:
+        if qmc_type not in _QMC_TYPES:
+            raise ValueError(f"qmc_type must be one of {list(_QMC_TYPES)}, got {qmc_type!r}")
+        self.qmc_type = qmc_type
+        self.scramble = bool(scramble)
         self.search_space = None if search_space is None else dict(search_space)
         self.seed = seed
         self._scramble_seed = int(np.random.default_rng(seed).integers(2**31))
-        self._fallback = RandomSampler(seed=seed)
-        self._engine: tuple[int, qmc.Sobol] | None = None
+        self._independent_sampler = independent_sampler or RandomSampler(seed=seed)
+        self._warn_independent_sampling = warn_independent_sampling
+        self._engine: tuple[int, qmc.QMCEngine] | None = None
+        # Said once, when a study that other processes may share is first sampled: an
+        # in-memory study's workers share this object, hence its scrambling.
+        self._warn_seeding = seed is None and self.scramble and warn_asynchronous_seeding
 
     def reseed_rng(self, seed: int | None = None) -> None:
-        self._fallback.reseed_rng(seed)
+        # The scrambling seed stays: workers must keep drawing from the same sequence.
+        self._independent_sampler.reseed_rng(seed)
 
-    def infer_relative_search_space(
-        self, study: StudyView, trial: FrozenTrial
-    ) -> dict[str, BaseDistribution]:
+    def _space_source(
+        self, study: StudyView, *, warn: bool = False
+    ) -> tuple[dict[str, BaseDistribution], int]:
+        """The joint space and the number of the first trial that samples it.
+
+        Trial ``n`` takes point ``n - first`` of the sequence: the trials that
+        sample it start at point 0, so the first ``2**k`` of them keep the
+        sequence's balance, and workers, which agree on ``first``, never share
+        a point.
+        """
         if self.search_space is not None:
-            return {k: v for k, v in self.search_space.items() if not v.single()}
+            return {k: v for k, v in self.search_space.items() if not v.single()}, 0
         # A failed first trial must not fix the space: it may have stopped half-way.
         usable = (TrialState.COMPLETE, TrialState.PRUNED)
         for first in study.get_trials(states=usable):
             if first.distributions:
-                return intersection_search_space([first], include_pruned=True)
-        return {}
+                return intersection_search_space([first], include_pruned=True), first.number + 1
+        # Before any: what running trials have suggested, so that concurrent first
+        # trials already share the sequence.
+        union: dict[str, BaseDistribution] = {}
+        shared: set[str] | None = None
+        start = 0
+        for running in study.get_trials(states=(TrialState.RUNNING,)):
+            if running.distributions:
+                union.update(running.distributions)
+                names = set(running.distributions)
+                if shared is None:
+                    shared, start = names, running.number + 1
+                else:
+                    shared &= names
+        if warn and shared is not None and shared != set(union):
+            _logger.warning(
+                "running trials suggested different parameters (%s): QMCSampler samples one "
+                "fixed space, so a conditional space is sampled partly at random",
+                sorted(set(union) - shared),
+            )
+        return {name: d for name, d in union.items() if not d.single()}, start
+
+    def infer_relative_search_space(
+        self, study: StudyView, trial: FrozenTrial
+    ) -> dict[str, BaseDistribution]:
+        return self._space_source(study, warn=True)[0]
 
     def sample_relative(
         self, study: StudyView, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
     ) -> dict[str, Any]:
         if not search_space:
             return {}
+        if self._warn_seeding and not isinstance(study._study._storage, InMemoryStorage):
+            self._warn_seeding = False
+            _logger.warning(
+                "QMCSampler scrambles with a random seed: give every worker of study %r the "
+                "same seed=..., or their points will not come from one sequence",
+                study.study_name,
+            )
+        start = 0 if self.search_space is not None else self._space_source(study)[1]
         transform = SearchSpaceTransform(search_space, categorical="index")
-        point = self._point(trial.number, transform.n_columns)
+        point = self._point(max(trial.number - start, 0), transform.n_columns)
         return transform.decode(point)
 
     def _point(self, index: int, dims: int) -> np.ndarray:
-        """Point ``index`` of the scrambled Sobol sequence in ``dims`` dimensions."""
+        """Point ``index`` of the sequence in ``dims`` dimensions."""
         if self._engine is None or self._engine[0] != dims:
             # scipy.stats takes a second to import: pay it only when sampling.
             from scipy.stats import qmc
 
-            self._engine = (dims, qmc.Sobol(dims, scramble=True, seed=self._scramble_seed))
+            kind = qmc.Sobol if self.qmc_type == "sobol" else qmc.Halton
+            self._engine = (dims, kind(dims, scramble=self.scramble, seed=self._scramble_seed))
         engine = self._engine[1]
         engine.reset()
         with warnings.catch_warnings():
@@ -88,4 +165,26 @@ class QMCSampler(BaseSampler):
     def sample_independent(
         self, study: StudyView, trial: FrozenTrial, name: str, distribution: BaseDistribution
     ) -> Any:
-        return self._fallback.sample_independent(study, trial, name, distribution)
+        if self._warn_independent_sampling and study.get_trials(
+            states=(TrialState.COMPLETE, TrialState.PRUNED)
+        ):
+            _logger.warning(
+                "trial %d: parameter %r is outside QMCSampler's joint space (which follows the "
+                "first finished trial), so %s draws it",
+                trial.number,
+                name,
+                type(self._independent_sampler).__name__,
+            )
+        return self._independent_sampler.sample_independent(study, trial, name, distribution)
+
+    def before_trial(self, study: StudyView, trial: FrozenTrial) -> None:
+        self._independent_sampler.before_trial(study, trial)
+
+    def after_trial(
+        self,
+        study: StudyView,
+        trial: FrozenTrial,
+        state: TrialState,
+        values: Sequence[float] | None,
+    ) -> None:
+        self._independent_sampler.after_trial(study, trial, state, values)

@@ -126,7 +126,9 @@ def _decode_numeric(dist: FloatDistribution | IntDistribution, u: float) -> floa
     if dist.log:
         value = math.exp(value)
     if dist.step is not None:
-        value = dist.low + round((value - dist.low) / dist.step) * dist.step
+        # Halves round up, not to even: a point on a bin's edge goes to the upper bin,
+        # as every other point of that edge's width does (even QMC grids stay balanced).
+        value = dist.low + math.floor((value - dist.low) / dist.step + 0.5) * dist.step
     value = min(max(value, dist.low), dist.high)
     if isinstance(dist, IntDistribution):
         return round(value)

@@ -28,6 +28,7 @@ from tunelab.trial import (
     FrozenTrial,
     StudyDirection,
     TrialState,
+    thaw,
 )
 
 # How many times the trial's configuration failed before it: 0 for a first try.
@@ -45,6 +46,17 @@ class StudySummary:
     best_values: list[float] | None
     datetime_start: dt.datetime | None
     user_attrs: dict[str, Any] = field(default_factory=dict)
+
+    # Summaries sort by study id (creation order), as Optuna's do.
+    def __lt__(self, other: object) -> bool:
+        if not isinstance(other, StudySummary):
+            return NotImplemented
+        return self.study_id < other.study_id
+
+    def __le__(self, other: object) -> bool:
+        if not isinstance(other, StudySummary):
+            return NotImplemented
+        return self.study_id <= other.study_id
 
 
 class TrialLimitReached(StorageError):
@@ -235,6 +247,47 @@ class BaseStorage(ABC):
     def set_trial_user_attr(self, trial_id: int, key: str, value: Any) -> None:
         """Set a user attribute of a trial."""
         self.set_trial_attr(trial_id, key, value)
+
+    # Optuna's storage method names, which plug-ins and scripts call on a storage directly.
+    def set_trial_system_attr(self, trial_id: int, key: str, value: Any) -> None:
+        """Set a system attribute of a trial."""
+        self.set_trial_attr(trial_id, key, value, system=True)
+
+    def set_study_user_attr(self, study_id: int, key: str, value: Any) -> None:
+        """Set a user attribute of a study."""
+        self.set_study_attr(study_id, key, value)
+
+    def set_study_system_attr(self, study_id: int, key: str, value: Any) -> None:
+        """Set a system attribute of a study."""
+        self.set_study_attr(study_id, key, value, system=True)
+
+    def get_study_user_attrs(self, study_id: int) -> dict[str, Any]:
+        """A study's user attributes."""
+        return self.get_study_attrs(study_id)
+
+    def get_study_system_attrs(self, study_id: int) -> dict[str, Any]:
+        """A study's system attributes."""
+        return self.get_study_attrs(study_id, system=True)
+
+    def get_trial_id_from_study_id_trial_number(self, study_id: int, trial_number: int) -> int:
+        """The id of trial number ``trial_number`` of a study (Optuna's name)."""
+        return self.get_trial_id_from_number(study_id, trial_number)
+
+    def get_trial_number_from_id(self, trial_id: int) -> int:
+        """The number of a trial in its study."""
+        return self.get_trial(trial_id).number
+
+    def get_trial_params(self, trial_id: int) -> dict[str, Any]:
+        """A trial's parameters."""
+        return dict(self.get_trial(trial_id).params)
+
+    def get_trial_user_attrs(self, trial_id: int) -> dict[str, Any]:
+        """A trial's user attributes."""
+        return thaw(self.get_trial(trial_id).user_attrs)
+
+    def get_trial_system_attrs(self, trial_id: int) -> dict[str, Any]:
+        """A trial's system attributes."""
+        return thaw(self.get_trial(trial_id).system_attrs)
 
     def get_n_trials(self, study_id: int, states: Container[TrialState] | None = None) -> int:
         """How many trials (in ``states``) the study has."""

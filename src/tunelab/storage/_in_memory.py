@@ -148,7 +148,7 @@ class InMemoryStorage(BaseStorage):
             trial_id = len(self._trial_loc)
             while trial_id in self._trial_loc:
                 trial_id += 1
-            trial = FrozenTrial(
+            trial = FrozenTrial._stored(
                 number=len(study.trials),
                 trial_id=trial_id,
                 state=state,

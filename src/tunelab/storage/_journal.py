@@ -38,6 +38,7 @@ from tunelab.storage._base import (
     now,
 )
 from tunelab.storage._in_memory import InMemoryStorage
+from tunelab.storage._journal_optuna import OptunaRecordReader, is_optuna_record
 from tunelab.trial import FrozenTrial, StudyDirection, TrialState
 
 _logger = logging.getLogger(__name__)
@@ -384,8 +385,7 @@ class JournalStorage(BaseStorage):
             )
         self._backend = log_storage
         self._lock = threading.RLock()
-        self._replica = _Replica()
-        self._replayed = 0
+        self._rebuild()
         with self._lock:
             self._replay()
 
@@ -398,7 +398,10 @@ class JournalStorage(BaseStorage):
     def _replay(self) -> None:
         """Apply the records appended since the last replay (this thread holds ``_lock``)."""
         for record in self._backend.read_logs(self._replayed):
-            if record.get("n") != self._replayed:
+            if is_optuna_record(record):
+                # Written by Optuna's JournalStorage (this file may have been Optuna's first).
+                self._optuna_reader.apply(record)
+            elif record.get("n") != self._replayed:
                 # Appended by a writer whose lock was broken under it, after a record it
                 # had not seen: every process skips it, and its writer was told so.
                 _logger.warning(
@@ -461,6 +464,7 @@ class JournalStorage(BaseStorage):
     def _rebuild(self) -> None:
         """Forget the replica, which may be ahead of the journal: replay it all next time."""
         self._replica, self._replayed = _Replica(), 0
+        self._optuna_reader = OptunaRecordReader(self._replica)
 
     def _write(self, op: str, **args: Any) -> Any:
         with self._writing():

@@ -238,7 +238,7 @@ class SQLStorage(BaseStorage):
             return self._insert_trial(conn, study_id, state, system_attrs, user_attrs)
 
         trial_id, number, stamp = self._db.write(work)
-        return FrozenTrial(
+        return FrozenTrial._stored(
             number=number,
             trial_id=trial_id,
             state=state,
@@ -513,7 +513,7 @@ def _build_trial(
     trial_id, number, state, objective_values, start, complete = row
     stored = values.get(trial_id, {})
     dists = {name: _distribution(text) for name, (_, text) in stored.items()}
-    return FrozenTrial(
+    return FrozenTrial._stored(
         number=number,
         trial_id=trial_id,
         state=TrialState(state),

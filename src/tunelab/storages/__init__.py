@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import warnings
 from types import MappingProxyType
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from tunelab.storage import (
     BaseJournalBackend,
@@ -27,8 +27,12 @@ from tunelab.storage import (
     SQLStorage,
     get_storage,
 )
+from tunelab.storage._base import retry_attrs
 from tunelab.storages import journal
-from tunelab.trial import RETRY_HISTORY_KEY, RETRY_OF_KEY, FrozenTrial
+from tunelab.trial import RETRY_HISTORY_KEY, RETRY_OF_KEY, FrozenTrial, TrialState
+
+if TYPE_CHECKING:
+    from tunelab.study import Study
 
 # Optuna's names from before its ``journal`` module (still accepted by Optuna 5).
 BaseJournalLogStorage = BaseJournalBackend
@@ -153,6 +157,27 @@ class RetryHeartbeatStaleTrialCallback:
     def retries(self) -> int:
         """The study's ``retry_failed`` setting this callback stands for."""
         return self._UNLIMITED if self.max_retry is None else self.max_retry
+
+    def __call__(self, study: Study, trial: FrozenTrial) -> None:
+        """Queue ``trial`` again, with its parameters and user attributes, as Optuna does.
+
+        The study calls this itself for trials whose heartbeat lapsed; Optuna code
+        may call it on any failed trial. Nothing is queued once the trial's chain
+        of retries has reached ``max_retry``.
+        """
+        retry = retry_attrs(trial, self.retries)
+        if retry is None:
+            return
+        storage = study._storage
+        queued = storage.create_new_trial(
+            study._study_id, state=TrialState.WAITING, system_attrs=retry[0], user_attrs=retry[1]
+        )
+        # Shown on the queued trial already, as on Optuna's (its objective gets the same).
+        for name, value in trial.params.items():
+            distribution = trial.distributions[name]
+            storage.set_trial_param(
+                queued.trial_id, name, distribution.to_internal(value), distribution
+            )
 
     @staticmethod
     def retried_trial_number(trial: FrozenTrial) -> int | None:

@@ -7,17 +7,29 @@ import tempfile
 from types import TracebackType
 from typing import Any
 
-from tunelab.storage import BaseStorage, InMemoryStorage, SQLStorage
+from tunelab.storage import (
+    BaseStorage,
+    InMemoryStorage,
+    JournalFileBackend,
+    JournalStorage,
+    SQLStorage,
+)
+from tunelab.storages import RDBStorage
 
-STORAGE_MODES: list[str] = ["inmemory", "sqlite"]
-"""The storage kinds :class:`StorageSupplier` can make without a server."""
+STORAGE_MODES: list[str] = ["inmemory", "sqlite", "cached_sqlite", "journal"]
+"""The storage kinds :class:`StorageSupplier` can make without a server.
+
+``"cached_sqlite"`` is Optuna's name for its cached SQLite storage; tunelab's SQL
+storage needs no cache layer, so it is the same as ``"sqlite"`` here.
+"""
 
 
 class StorageSupplier:
     """A context manager yielding a new, empty storage, removed on exit.
 
     ``StorageSupplier("inmemory")`` gives an in-memory storage,
-    ``StorageSupplier("sqlite")`` one in a temporary SQLite file, and
+    ``StorageSupplier("sqlite")`` one in a temporary SQLite file,
+    ``StorageSupplier("journal")`` a journal in a temporary file, and
     ``StorageSupplier("postgresql", url=...)`` one in an existing PostgreSQL
     database (the caller owns the database)::
 
@@ -26,9 +38,10 @@ class StorageSupplier:
                 study = tunelab.create_study(storage=storage)
 
     Args:
-        storage_specifier: ``"inmemory"``, ``"sqlite"`` or ``"postgresql"``.
-        **kwargs: For ``"sqlite"``, ``engine_kwargs``; for ``"postgresql"``,
-            ``url`` (required) and ``engine_kwargs``.
+        storage_specifier: One of :data:`STORAGE_MODES`, or ``"postgresql"``.
+        **kwargs: For ``"sqlite"``, what :class:`~tunelab.storages.RDBStorage`
+            takes besides the URL (``engine_kwargs``, ``heartbeat_interval``...);
+            for ``"postgresql"``, ``url`` (required) and ``engine_kwargs``.
 
     Raises:
         ValueError: An unknown specifier, or arguments it does not take.
@@ -47,14 +60,17 @@ class StorageSupplier:
 
     def __enter__(self) -> BaseStorage:
         mode, args = self.storage_specifier, dict(self.extra_args)
+        if mode in ("inmemory", "journal") and args:
+            raise ValueError(f"the {mode} storage takes no arguments, got {sorted(args)}")
         if mode == "inmemory":
-            if args:
-                raise ValueError(f"the in-memory storage takes no arguments, got {sorted(args)}")
             self.storage = InMemoryStorage()
-        elif mode == "sqlite":
+        elif mode in ("sqlite", "cached_sqlite", "journal"):
             self._directory = tempfile.TemporaryDirectory(prefix="tunelab-test-")
-            path = os.path.join(self._directory.name, "storage.db")
-            self.storage = SQLStorage(f"sqlite:///{path}", **args)
+            path = os.path.join(self._directory.name, "storage")
+            if mode == "journal":
+                self.storage = JournalStorage(JournalFileBackend(path + ".log"))
+            else:
+                self.storage = RDBStorage(f"sqlite:///{path}.db", **args)
         else:
             if "url" not in args:
                 raise ValueError('StorageSupplier("postgresql") needs url=...')
