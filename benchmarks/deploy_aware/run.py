@@ -6,8 +6,8 @@ Usage::
     PYTHONPATH=src:. python -m benchmarks.deploy_aware --quick         # 3 seeds
 
 Protocol, per task: the table of ``generate.py`` holds every configuration of the
-grid (:mod:`space`) with its macro F1 (maximised), one-row p95 latency and size as
-served (both minimised). Each search asks a trial for a configuration with
+grid (:mod:`space`) with its cross-validated macro F1 (maximised), one-row p95
+latency and size as served (both minimised). Each search asks a trial for a configuration with
 :func:`space.suggest` (family as a categorical whose branches have their own
 parameters, precision as a categorical), reads its three values from the table and
 tells them; nothing is trained. A search runs N = ``--fraction`` (20 %) of the grid's
