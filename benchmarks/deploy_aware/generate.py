@@ -123,7 +123,7 @@ def fitted_models(
         return
     chains: dict[tuple[int, float], Any] = {}
     spent: dict[tuple[int, float], float] = {}
-    # Stages are the innermost axis of the grid, so each chain grows in order.
+    # Stages are the first (slowest) axis of the grid, so each chain grows in order.
     for structure in space.structures("gbt"):
         chain = (structure["gbt_depth"], structure["gbt_learning_rate"])
         if chain not in chains:

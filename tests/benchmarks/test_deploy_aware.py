@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmarks.deploy_aware import hv, run, space
+from benchmarks.deploy_aware import generate, hv, run, space
 
 
 def test_ratio_in_two_dimensions_with_a_maximised_objective() -> None:
@@ -63,3 +63,30 @@ def test_replay_stays_on_the_grid_and_counts_repeats() -> None:
     norm = hv.Normaliser(table.losses)
     ratios = [norm.ratio(table.losses[out["rows"][:n]]) for n in (10, 30, 60)]
     assert 0.0 < ratios[0] <= ratios[1] <= ratios[2] <= 1.0
+
+
+def test_quality_folds_are_the_products_stratified_folds_of_the_training_part() -> None:
+    x_train, _, y_train, _ = generate.split("breast_cancer")
+    folds = generate.folds("breast_cancer")
+    assert len(folds) == 5
+    validation = np.concatenate([val for _, val in folds])
+    # Every training row is validated exactly once and never fitted on in its own fold.
+    assert sorted(validation.tolist()) == list(range(len(x_train)))
+    for fit, val in folds:
+        assert not set(fit.tolist()) & set(val.tolist())
+        # Stratified: each class's share in a fold is within one row of its share overall.
+        for label in np.unique(y_train):
+            expected = np.mean(y_train == label) * len(val)
+            assert abs(np.sum(y_train[val] == label) - expected) <= 1
+
+
+def test_committed_tables_carry_cross_validated_and_holdout_quality() -> None:
+    for task in space.TASKS:
+        kept = generate.kept_serving(task)
+        assert set(kept) == {space.key(c) for c in space.grid()}
+        table = run.load(task)
+        f1 = table.values[:, 0]
+        holdout = np.array([kept[space.key(c)]["f1_holdout"] for c in table.configs])
+        assert np.all((f1 > 0) & (f1 <= 1)) and np.all((holdout > 0) & (holdout <= 1))
+        # The searched quality is the CV mean, not the holdout score under another name.
+        assert not np.allclose(f1, holdout)
