@@ -150,6 +150,28 @@ def test_several_objectives_use_tpe() -> None:
     assert set(sampler.used[3:]) == {"tpe"}
 
 
+def _front_in_the_small_branch(trial: tl.Trial) -> tuple[float, float]:
+    if trial.suggest_categorical("kind", ["small", "wide"]) == "small":
+        s = trial.suggest_float("s", 0, 1)
+        return s, 1 - s
+    xs = [trial.suggest_float(f"x{i}", 0, 1) for i in range(6)]
+    return 0.5 + 0.5 * xs[0], 1.0 + sum(xs[1:])
+
+
+def test_several_objectives_keep_only_the_floor_for_a_branch() -> None:
+    # The 6-parameter branch is dominated everywhere. With one objective it would be owed
+    # an equal share until it had 35 trials (for its GP); with several there is no branch
+    # GP, so it keeps only half an equal share (10 of 40), not half the study (20).
+    for seed in range(3):
+        sampler = AutoSampler(seed=seed)
+        study = tl.create_study(
+            sampler=sampler, directions=["minimize", "minimize"], heartbeat_interval=None
+        )
+        study.optimize(_front_in_the_small_branch, n_trials=40)
+        wide = [trial.params["kind"] for trial in study.trials].count("wide")
+        assert 9 <= wide <= 13, (seed, wide)
+
+
 def test_arguments_are_validated() -> None:
     with pytest.raises(ValueError, match="n_startup_trials"):
         AutoSampler(n_startup_trials=-1)

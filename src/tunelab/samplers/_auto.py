@@ -69,6 +69,10 @@ BUDGET_PRUNERS = (SuccessiveHalvingPruner, HyperbandPruner)
 BRANCH_FLOOR = 0.5
 # Before that, each branch gets an equal share until it has had this many trials per
 # parameter it has (its choice included): enough for its GP to tune it a little.
+# Single-objective only: with several objectives there is no branch GP, and the quota
+# split the trials evenly. Dropping it there (floor kept) raised the hypervolume on four
+# synthetic multi-objective problems with 2-3 branches (50 seeds, 30/60/100 trials),
+# significantly (Wilcoxon p < 0.01) in 7 of 12 cells, never significantly lower.
 BRANCH_TRIALS_PER_PARAMETER = 5
 # Trials of a branch before its parameters are modelled by a GP of their own (TPE before).
 BRANCH_GP_STARTUP_TRIALS = 4
@@ -227,6 +231,7 @@ class AutoSampler(BaseSampler):
             t for t in study.get_trials(states=(TrialState.RUNNING,)) if t.number != trial.number
         ]
         params = dict(params)
+        single = len(study.directions) == 1
         for name in branching:
             dist = search_space[name]
             assert isinstance(dist, CategoricalDistribution)
@@ -237,10 +242,10 @@ class AutoSampler(BaseSampler):
                 if name in other.params and _key(other.params[name]) in keys:
                     counts[keys.index(_key(other.params[name]))] += 1
             equal = counts.sum() / len(counts)
-            due = np.maximum(
-                BRANCH_FLOOR * equal,
-                np.minimum(equal, self._finished.branch_budgets(name, keys)),
-            )
+            # The quota that lets a branch's GP tune it buys nothing for several objectives
+            # (no branch GP then): it only split the trials evenly (BRANCH_TRIALS_PER_PARAMETER).
+            quota = self._finished.branch_budgets(name, keys) if single else 0.0
+            due = np.maximum(BRANCH_FLOOR * equal, np.minimum(equal, quota))
             starved = np.flatnonzero(counts < due)
             if len(starved):
                 least = starved[counts[starved] == counts[starved].min()]
