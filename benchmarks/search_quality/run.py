@@ -215,6 +215,7 @@ def markdown_tables(summary: dict[str, Any]) -> str:
         ("regret@100%", "{:.4g}", "Median final regret (best found minus best known):"),
         ("overhead_ms", "{:.1f}", "Median sampler time per trial (ms, wall clock):"),
         ("cpu_ms", "{:.1f}", "Median peer driver CPU time per trial (ms):"),
+        ("seeds", "{:d}", "Seeds (runs) per problem:"),
     )
     for key, fmt, caption in tables:
         if not any(
@@ -273,6 +274,9 @@ def main(argv: list[str] | None = None) -> None:
         # Later files win, and a run found in several files (a reused one) counts once.
         unique = {(r["problem"], r["sampler"], r["seed"]): r for d in data for r in d["runs"]}
         runs = list(unique.values())
+        if args.problems:
+            keep = set(_problem_names(args.problems))
+            runs = [r for r in runs if r["problem"] in keep]
         if args.common:
             runs = _common(runs)
         summary = summarise(runs, data[0]["settings"]["batch"])
@@ -282,13 +286,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.quick:
         args.seeds, args.rounds = 3, 6
         args.problems = args.problems or ["branin", "mixed"]
-    names = args.problems or [p.name for p in SYNTHETIC + REAL]
-    if names == ["synthetic"]:
-        names = [p.name for p in SYNTHETIC]
-    elif names == ["real"]:
-        names = [p.name for p in REAL]
-    elif names == ["holdout"]:
-        names = [p.name for p in HOLDOUT]
+    names = _problem_names(args.problems or [p.name for p in SYNTHETIC + REAL])
     if args.peer_threads:
         # Inherited by the peer drivers the worker processes start.
         os.environ[PEER_THREADS] = str(args.peer_threads)
@@ -337,6 +335,15 @@ def main(argv: list[str] | None = None) -> None:
         print(markdown_tables(summary))
     _write(out, settings, start, summary, runs)
     print(f"wrote {out} in {time.time() - start:.0f} s")
+
+
+def _problem_names(names: list[str]) -> list[str]:
+    """Problem names, with "synthetic", "real" and "holdout" standing for their sets."""
+    sets = {"synthetic": SYNTHETIC, "real": REAL, "holdout": HOLDOUT}
+    expanded: list[str] = []
+    for name in names:
+        expanded += [p.name for p in sets[name]] if name in sets else [name]
+    return expanded
 
 
 def _common(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
