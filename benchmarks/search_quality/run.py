@@ -43,9 +43,8 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.search_quality import cache  # noqa: E402
+from benchmarks.search_quality import cache, drivers  # noqa: E402
 from benchmarks.search_quality.drivers import (  # noqa: E402
-    _CLIENTS,
     LIBRARIES,
     PEER_THREADS,
     PEER_VENVS,
@@ -81,7 +80,7 @@ def _one(job: tuple[str, str, int, int, int]) -> dict[str, Any]:
     } | ({} if result.cpu_s is None else {"cpu_ms": 1000 * result.cpu_s})
     if library in PEER_VENVS:
         run |= {
-            "peer_version": _CLIENTS[library].version,
+            "peer_version": drivers._CLIENTS[library].version,
             "threads": os.environ.get(PEER_THREADS),
             "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }

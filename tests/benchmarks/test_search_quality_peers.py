@@ -144,6 +144,7 @@ def test_cached_peer_runs_are_reused_not_recomputed(
     python.write_text("#!/bin/sh\nexit 3\n")
     python.chmod(0o755)
     monkeypatch.setenv("HEBO_VENV", str(tmp_path / "venv"))
+    monkeypatch.setattr(drivers, "_CLIENTS", {})  # no driver left by an earlier test
     monkeypatch.setenv(drivers.PEER_THREADS, "1")  # run.main sets it: undone after the test
     store = tmp_path / "peers.jsonl"
     sentinel = [7.0, 6.0, 5.0, 4.0]

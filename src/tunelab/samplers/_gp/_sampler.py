@@ -153,7 +153,13 @@ class GPSampler(BaseSampler):
         """Fit the GP to ``complete`` and maximise the acquisition."""
         space = InputSpace(search_space)
         x = self._encode_history(search_space, space, complete)
-        y = normalize_objective(self._scalarize(complete, study.directions))
+        # With constraints the optimum sits on the feasible boundary, and expanding the
+        # good end of merely skewed values made late trials cross it more often (feasible
+        # 6.1 of the last 8 instead of 7.6, 8 seeds, same best value): heavy tails only.
+        y = normalize_objective(
+            self._scalarize(complete, study.directions),
+            skew_test=self.constraints_func is None,
+        )
         gp = GaussianProcess(x, y, space.is_categorical, self._fit(search_space, space, x, y))
         # Kriging believer: running trials are pencilled in at the predicted value.
         # The mean stays, the variance collapses around them, so parallel workers

@@ -151,7 +151,7 @@ class InputSpace:
         return self.snap(points)
 
 
-def normalize_objective(values: np.ndarray) -> np.ndarray:
+def normalize_objective(values: np.ndarray, *, skew_test: bool = True) -> np.ndarray:
     """Standardise values to minimise, first taming a heavy or skewed upper (bad) tail.
 
     When the worst values lie far out (a diverged run scoring 1e6 next to
@@ -167,10 +167,15 @@ def normalize_objective(values: np.ndarray) -> np.ndarray:
     keep their shape. Centring on the median and scaling by the
     interquartile range before the transform keeps ordinary values spread
     out however far the outliers lie. Every step is monotone.
+
+    Args:
+        values: Objective values to minimise.
+        skew_test: Also transform merely skewed values (the heavy-tail rule
+            always applies).
     """
     z = _robust_scale(_clip_infinite(values))
     lam, gain = _best_lambda(z)
-    if z.max() > _HEAVY_TAIL or gain > _SKEW_CHI2:
+    if z.max() > _HEAVY_TAIL or (skew_test and gain > _SKEW_CHI2):
         transformed = yeo_johnson(z, lam)
         if np.all(np.isfinite(transformed)) and np.ptp(transformed) > 0.0:
             z = transformed
