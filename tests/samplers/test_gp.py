@@ -457,6 +457,7 @@ def test_warped_posterior_is_the_plain_posterior_of_warped_inputs() -> None:
         np.testing.assert_allclose(grad[0], approx_fprime(point[columns], at, 1e-7), rtol=1e-3)
 
 
+@pytest.mark.slow
 def test_input_warping_learns_where_the_objective_changes_fast() -> None:
     # sin(10 x0^4) is flat for small x0 and oscillates near 1: stationary in x0^4, not in x0.
     def f(x: np.ndarray) -> np.ndarray:
