@@ -199,6 +199,8 @@ PEER_VENVS = {
 """Each peer's virtual environment: the environment variable naming it, and its default."""
 PEER_SAMPLERS = {"hebo": "default", "smac": "hpo"}
 """The one configuration run of each peer: HEBO's defaults, SMAC3's HPO facade."""
+PEER_THREADS = "TUNELAB_PEER_THREADS"
+"""Environment variable: the BLAS/PyTorch threads a peer driver may use (unset: its default)."""
 PEER_DRIVER = Path(__file__).resolve().parent / "peer_driver.py"
 SETUP = "benchmarks/search_quality/peers_setup.sh"
 
@@ -226,8 +228,14 @@ class PeerClient:
 
     def __init__(self, library: str, python: Path | None = None) -> None:
         self.library = library
+        env = dict(os.environ)
+        if threads := env.get(PEER_THREADS):
+            # Read by the BLAS libraries at import: it must be set before the driver starts.
+            for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+                env[name] = threads
         self._process = subprocess.Popen(
             [str(python or peer_python(library)), str(PEER_DRIVER), library],
+            env=env,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,

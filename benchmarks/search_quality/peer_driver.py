@@ -25,6 +25,7 @@ A new ``start`` drops the previous search, so one process serves many runs.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import tempfile
 import time
@@ -67,6 +68,8 @@ class Hebo:
 
         np.random.seed(seed)
         torch.manual_seed(seed)
+        if threads := os.environ.get("TUNELAB_PEER_THREADS"):
+            torch.set_num_threads(int(threads))
         params = []
         for name, spec in space.items():
             if "float" in spec:

@@ -43,7 +43,13 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.search_quality.drivers import LIBRARIES, PEER_VENVS, peer_missing  # noqa: E402
+from benchmarks.search_quality import cache, drivers  # noqa: E402
+from benchmarks.search_quality.drivers import (  # noqa: E402
+    LIBRARIES,
+    PEER_THREADS,
+    PEER_VENVS,
+    peer_missing,
+)
 from benchmarks.search_quality.problems import HOLDOUT, PROBLEMS, REAL, SYNTHETIC  # noqa: E402
 
 DEFAULT_SAMPLERS = [
@@ -65,13 +71,20 @@ def _one(job: tuple[str, str, int, int, int]) -> dict[str, Any]:
     problem_name, sampler, rounds, batch, seed = job
     library, name = sampler.split(":")
     result = LIBRARIES[library](name, PROBLEMS[problem_name], rounds, batch, seed)
-    return {
+    run = {
         "problem": problem_name,
         "sampler": sampler,
         "seed": seed,
         "values": result.values,
         "overhead_ms": 1000 * result.overhead_s,
     } | ({} if result.cpu_s is None else {"cpu_ms": 1000 * result.cpu_s})
+    if library in PEER_VENVS:
+        run |= {
+            "peer_version": drivers._CLIENTS[library].version,
+            "threads": os.environ.get(PEER_THREADS),
+            "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+    return run
 
 
 def _available(samplers: list[str]) -> list[str]:
@@ -201,6 +214,7 @@ def markdown_tables(summary: dict[str, Any]) -> str:
         ("regret@100%", "{:.4g}", "Median final regret (best found minus best known):"),
         ("overhead_ms", "{:.1f}", "Median sampler time per trial (ms, wall clock):"),
         ("cpu_ms", "{:.1f}", "Median peer driver CPU time per trial (ms):"),
+        ("seeds", "{:d}", "Seeds (runs) per problem:"),
     )
     for key, fmt, caption in tables:
         if not any(
@@ -234,6 +248,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rerun", nargs="*", default=[], help="samplers never reused")
     parser.add_argument("--markdown", action="store_true", help="also print Markdown tables")
     parser.add_argument(
+        "--cache",
+        default=str(ROOT / "benchmarks/results/search_quality_peers.jsonl"),
+        help="JSON-lines file of peer runs: reused when their key matches, appended to",
+    )
+    parser.add_argument("--no-cache", action="store_true", help="neither read nor write --cache")
+    parser.add_argument(
+        "--peer-threads",
+        type=int,
+        default=1,
+        help="BLAS/PyTorch threads of each peer driver (0: the libraries' own default)",
+    )
+    parser.add_argument(
         "--summarise", nargs="+", metavar="FILE", help="only print the tables of FILEs, merged"
     )
     parser.add_argument(
@@ -243,10 +269,13 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     if args.summarise:
-        data = [json.loads(Path(file).read_text()) for file in args.summarise]
+        data = [_load_runs(Path(file)) for file in args.summarise]
         # Later files win, and a run found in several files (a reused one) counts once.
         unique = {(r["problem"], r["sampler"], r["seed"]): r for d in data for r in d["runs"]}
         runs = list(unique.values())
+        if args.problems:
+            keep = set(_problem_names(args.problems))
+            runs = [r for r in runs if r["problem"] in keep]
         if args.common:
             runs = _common(runs)
         summary = summarise(runs, data[0]["settings"]["batch"])
@@ -256,28 +285,31 @@ def main(argv: list[str] | None = None) -> None:
     if args.quick:
         args.seeds, args.rounds = 3, 6
         args.problems = args.problems or ["branin", "mixed"]
-    names = args.problems or [p.name for p in SYNTHETIC + REAL]
-    if names == ["synthetic"]:
-        names = [p.name for p in SYNTHETIC]
-    elif names == ["real"]:
-        names = [p.name for p in REAL]
-    elif names == ["holdout"]:
-        names = [p.name for p in HOLDOUT]
+    names = _problem_names(args.problems or [p.name for p in SYNTHETIC + REAL])
+    if args.peer_threads:
+        # Inherited by the peer drivers the worker processes start.
+        os.environ[PEER_THREADS] = str(args.peer_threads)
     samplers = _available(args.samplers)
     if RANDOM not in samplers:
         samplers.append(RANDOM)
+    # Seed by seed, so an interrupted run leaves every problem with about as many seeds.
     jobs = [
         (p, s, args.rounds, args.batch, seed)
-        for p in names
-        for s in samplers
         for seed in range(args.seeds)
+        for s in samplers
+        for p in names
     ]
     wanted = {(p, s, seed) for p, s, _, _, seed in jobs}
+    cache_path = None if args.no_cache else Path(args.cache)
+    cached = (
+        [] if cache_path is None else cache.current(cache.load(cache_path), args.rounds, args.batch)
+    )
     reused = [
         r
-        for r in _reusable(args.reuse, args.rounds, args.batch, set(args.rerun))
-        if (r["problem"], r["sampler"], r["seed"]) in wanted
+        for r in _reusable(args.reuse, args.rounds, args.batch, set(args.rerun)) + cached
+        if (r["problem"], r["sampler"], r["seed"]) in wanted and r["sampler"] not in args.rerun
     ]
+    reused = list({(r["problem"], r["sampler"], r["seed"]): r for r in reused}.values())
     done = {(r["problem"], r["sampler"], r["seed"]) for r in reused}
     jobs = [j for j in jobs if (j[0], j[1], j[4]) not in done]
     print(f"{len(reused)} runs reused, {len(jobs)} to run", file=sys.stderr)
@@ -288,6 +320,8 @@ def main(argv: list[str] | None = None) -> None:
     with ProcessPoolExecutor(args.workers) as pool:
         for i, run in enumerate(pool.map(_one, jobs, chunksize=1), start=1):
             runs.append(run)
+            if cache_path is not None and run["sampler"].split(":")[0] in PEER_VENVS:
+                cache.append(cache_path, run, args.rounds, args.batch)
             done_at = f"{time.time() - start:.0f} s"
             print(
                 f"{i}/{len(jobs)} {run['problem']} {run['sampler']} seed {run['seed']} {done_at}",
@@ -302,6 +336,15 @@ def main(argv: list[str] | None = None) -> None:
     print(f"wrote {out} in {time.time() - start:.0f} s")
 
 
+def _problem_names(names: list[str]) -> list[str]:
+    """Problem names, with "synthetic", "real" and "holdout" standing for their sets."""
+    sets = {"synthetic": SYNTHETIC, "real": REAL, "holdout": HOLDOUT}
+    expanded: list[str] = []
+    for name in names:
+        expanded += [p.name for p in sets[name]] if name in sets else [name]
+    return expanded
+
+
 def _common(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The runs of the (problem, seed) pairs that every sampler ran: a like-for-like subset."""
     samplers = {r["sampler"] for r in runs}
@@ -309,6 +352,18 @@ def _common(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for r in runs:
         ran.setdefault((r["problem"], r["seed"]), set()).add(r["sampler"])
     return [r for r in runs if ran[(r["problem"], r["seed"])] == samplers]
+
+
+def _load_runs(path: Path) -> dict[str, Any]:
+    """An output file, or a peer cache (``.jsonl``) read as one with its batch size."""
+    if path.suffix != ".jsonl":
+        data: dict[str, Any] = json.loads(path.read_text())
+        return data
+    records = cache.load(path)
+    batches = {r["batch"] for r in records}
+    if len(batches) > 1:
+        raise SystemExit(f"{path} mixes batch sizes {sorted(batches)}: summarise one at a time")
+    return {"settings": {"batch": batches.pop() if batches else 8}, "runs": records}
 
 
 def _reusable(files: list[str], rounds: int, batch: int, rerun: set[str]) -> list[dict[str, Any]]:

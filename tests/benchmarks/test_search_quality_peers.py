@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -117,3 +118,93 @@ def test_smac_goes_on_at_random_once_it_reports_the_space_exhausted() -> None:
         batch, _ = client.ask(2)
         assert len(batch) == 2 and all(p["n"] in (1, 2, 3) for p in batch)
         client.tell([float(p["n"]) for p in batch])
+
+
+# -- the peer-run cache ------------------------------------------------------------------------
+
+
+def _record(problem: str, sampler: str, seed: int, values: list[float]) -> dict[str, Any]:
+    return {
+        "problem": problem,
+        "sampler": sampler,
+        "seed": seed,
+        "values": values,
+        "overhead_ms": 1.0,
+    }
+
+
+def test_cached_peer_runs_are_reused_not_recomputed(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from benchmarks.search_quality import cache, run
+
+    # A "Python" that exits at once: any attempt to run the peer fails the run.
+    python = tmp_path / "venv" / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    python.write_text("#!/bin/sh\nexit 3\n")
+    python.chmod(0o755)
+    monkeypatch.setenv("HEBO_VENV", str(tmp_path / "venv"))
+    monkeypatch.setattr(drivers, "_CLIENTS", {})  # no driver left by an earlier test
+    monkeypatch.setenv(drivers.PEER_THREADS, "1")  # run.main sets it: undone after the test
+    store = tmp_path / "peers.jsonl"
+    sentinel = [7.0, 6.0, 5.0, 4.0]
+    cache.append(store, _record("branin", "hebo:default", 0, sentinel), 2, 2)
+    out = tmp_path / "out.json"
+    args = ["--problems", "branin", "--samplers", "hebo:default", "--seeds", "1", "--rounds"]
+    args += ["2", "--batch", "2", "--workers", "1", "--cache", str(store), "--out", str(out)]
+    run.main(args)
+    runs = run._load_runs(out)["runs"]
+    assert [r["values"] for r in runs if r["sampler"] == "hebo:default"] == [sentinel]
+    assert any(r["sampler"] == "tunelab:random" for r in runs)  # fresh runs beside it
+    # Another budget is another key: the peer must run, and cannot here.
+    with pytest.raises(RuntimeError, match="hebo driver exited with code 3"):
+        run.main([*args[:-4], "--rounds", "3", "--cache", str(store), "--out", str(out)])
+
+
+def test_cache_keeps_only_runs_of_unchanged_problems_and_skips_a_torn_line(
+    tmp_path: Path,
+) -> None:
+    from benchmarks.search_quality import cache
+    from benchmarks.search_quality.problems import Problem
+
+    store = tmp_path / "peers.jsonl"
+    cache.append(store, _record("branin", "smac:hpo", 0, [1.0]), 1, 1)
+    cache.append(store, _record("branin", "smac:hpo", 1, [2.0]), 1, 1, threads="1")
+    stale = _record("mixed", "smac:hpo", 0, [3.0]) | {"rounds": 1, "batch": 1}
+    with store.open("a") as file:
+        file.write(json.dumps(stale | {"problem_version": "0123456789ab"}) + "\n")
+        file.write('{"problem": "branin", "sampler": "smac:hpo", "se')  # killed mid-write
+    records = cache.load(store)
+    assert len(records) == 3
+    kept = cache.current(records, rounds=1, batch=1)
+    assert sorted(r["seed"] for r in kept) == [0, 1] and {r["problem"] for r in kept} == {"branin"}
+    assert cache.current(records, rounds=2, batch=1) == []
+    # The version follows the space, the optimum and the objective's code.
+    base = PROBLEMS["branin"]
+    version = cache.problem_version(base)
+    assert cache.problem_version(Problem(base.name, base.space, base.func, base.optimum)) == version
+    wider = base.space | {"x1": {"float": [0, 16]}}
+    assert cache.problem_version(Problem(base.name, wider, base.func, base.optimum)) != version
+    other = PROBLEMS["hartmann6"].func
+    assert cache.problem_version(Problem(base.name, base.space, other, base.optimum)) != version
+    real = [p for p in PROBLEMS.values() if p.kind == "real"]
+    assert len({cache.problem_version(p) for p in real}) == len(real)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_a_finished_peer_run_is_appended_to_the_cache(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from benchmarks.search_quality import cache, run
+
+    _client("smac")
+    monkeypatch.setenv(drivers.PEER_THREADS, "1")  # run.main sets it: undone after the test
+    store = tmp_path / "peers.jsonl"
+    args = ["--problems", "branin", "--samplers", "smac:hpo", "--seeds", "1", "--rounds", "1"]
+    args += ["--batch", "3", "--workers", "1", "--cache", str(store)]
+    run.main([*args, "--out", str(tmp_path / "first.json")])
+    (record,) = cache.load(store)
+    assert record["sampler"] == "smac:hpo" and len(record["values"]) == 3
+    assert record["threads"] == "1" and record["peer_version"]
+    assert record["problem_version"] == cache.problem_version(PROBLEMS["branin"])

@@ -23,8 +23,10 @@ from tunelab.samplers._gp._model import (
     GaussianProcess,
     KernelParams,
     Prior,
+    Warp,
     fit_hyperparameters,
     neg_log_posterior,
+    warped_columns,
 )
 from tunelab.samplers._gp._transform import normalize_objective, yeo_johnson
 from tunelab.space import FloatDistribution, SearchSpaceTransform
@@ -104,8 +106,28 @@ def test_power_transform_copes_with_a_heavy_tailed_objective(
 ) -> None:
     assert float(np.median(_exp_branin_regrets())) < 0.02
     # Plain standardisation lets the huge values flatten the good region (random search: ~0.15).
-    monkeypatch.setattr(gp_sampler, "normalize_objective", stats.zscore)
+    monkeypatch.setattr(gp_sampler, "normalize_objective", lambda v, **_: stats.zscore(v))
     assert float(np.median(_exp_branin_regrets())) > 0.02
+
+
+def test_a_skewed_objective_is_transformed_and_normal_data_rarely() -> None:
+    # Rosenbrock's values at random points: right-skewed over decades, but rarely with a
+    # point 5 interquartile ranges out, so the heavy-tail rule alone leaves most as they are.
+    rng = np.random.default_rng(0)
+    fired = normal_fired = 0
+    for _ in range(100):
+        x = rng.uniform(-5.0, 10.0, size=(40, 4))
+        values = np.sum(100 * (x[:, 1:] - x[:, :-1] ** 2) ** 2 + (1 - x[:, :-1]) ** 2, axis=1)
+        out = normalize_objective(values)
+        assert np.array_equal(np.argsort(out, kind="stable"), np.argsort(values, kind="stable"))
+        if not np.allclose(out, stats.zscore(values)):
+            fired += 1
+            assert abs(stats.skew(out)) < abs(stats.skew(values))
+        ordinary = rng.standard_normal(40)
+        normal_fired += not np.allclose(normalize_objective(ordinary), stats.zscore(ordinary))
+    assert fired >= 60
+    # A likelihood-ratio test at the 1% level (one-sided: exponents above 1 are never used).
+    assert normal_fired <= 3
 
 
 # -- kernel and likelihood ---------------------------------------------------------------------
@@ -390,3 +412,74 @@ def test_categorical_only_space_uses_the_model() -> None:
 def test_invalid_settings_are_named(kwargs: dict[str, object], name: str) -> None:
     with pytest.raises(ValueError, match=name):
         GPSampler(**kwargs)  # type: ignore[arg-type]
+
+
+# -- input warping -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fit_noise", [True, False])
+def test_warped_log_posterior_gradient_matches_finite_differences(fit_noise: bool) -> None:
+    x, y, is_cat = _mixed_data(20, 7)
+    columns = warped_columns(is_cat)
+    prior = Prior.default(4, fit_noise=fit_noise, n_warped=len(columns))
+    dist = squared_distances(x, x, is_cat).reshape(-1, 4)
+    warped = (columns, x[:, columns])
+    rng = np.random.default_rng(8)
+    for _ in range(3):
+        theta = prior.sample(rng)
+        _, grad = neg_log_posterior(theta, dist, y, prior, warped)
+        numeric = approx_fprime(
+            theta, lambda t: neg_log_posterior(t, dist, y, prior, warped)[0], 1e-7
+        )
+        np.testing.assert_allclose(grad, numeric, rtol=1e-3, atol=1e-3)
+
+
+def test_warped_posterior_is_the_plain_posterior_of_warped_inputs() -> None:
+    x, y, is_cat = _mixed_data(20, 9)
+    columns = warped_columns(is_cat)
+    warp = Warp(columns, np.array([2.0, 0.5, 1.5]), np.array([0.7, 3.0, 1.0]))
+    lengthscales = np.array([0.3, 2.0, 0.7, 1.0])
+    warped_gp = GaussianProcess(x, y, is_cat, KernelParams(lengthscales, 1.5, 1e-3, warp))
+    plain_gp = GaussianProcess(warp.apply(x), y, is_cat, KernelParams(lengthscales, 1.5, 1e-3))
+    xq, _, _ = _mixed_data(7, 10)
+    for got, expected in zip(warped_gp.predict(xq), plain_gp.predict(warp.apply(xq)), strict=True):
+        np.testing.assert_allclose(got, expected, rtol=1e-9)
+    # Gradients are in the unwarped inputs (chain rule through the warp).
+    acq = LogEI(warped_gp, float(y.min()))
+    for point in xq:
+
+        def at(z: np.ndarray, point: np.ndarray = point) -> float:
+            moved = point.copy()
+            moved[columns] = z
+            return float(acq(moved[None])[0])
+
+        _, grad = acq.value_and_grad(point[None], columns)
+        np.testing.assert_allclose(grad[0], approx_fprime(point[columns], at, 1e-7), rtol=1e-3)
+
+
+@pytest.mark.slow
+def test_input_warping_learns_where_the_objective_changes_fast() -> None:
+    # sin(10 x0^4) is flat for small x0 and oscillates near 1: stationary in x0^4, not in x0.
+    def f(x: np.ndarray) -> np.ndarray:
+        return np.sin(10.0 * x[:, 0] ** 4) + 0.5 * x[:, 1]
+
+    is_cat = np.zeros(2, dtype=bool)
+    errors = {False: [], True: []}
+    for seed in range(4):
+        for warp in (False, True):
+            rng = np.random.default_rng(seed)
+            x, xt = rng.random((30, 2)), rng.random((300, 2))
+            y = stats.zscore(f(x))
+            theta = fit_hyperparameters(
+                x, y, is_cat, deterministic=True, init=None, n_random_starts=0, rng=rng, warp=warp
+            )
+            params = KernelParams.from_theta(theta, 2, warped_columns(is_cat) if warp else None)
+            gp = GaussianProcess(x, y, is_cat, params)
+            truth = (f(xt) - f(x).mean()) / f(x).std()
+            errors[warp].append(float(np.sqrt(np.mean((gp.predict(xt)[0] - truth) ** 2))))
+            if warp:
+                assert params.warp is not None
+                # Stretches the top of x0 (a > 1), leaves the linear x1 nearly alone.
+                assert params.warp.a[0] > 2.0 and abs(math.log(params.warp.a[1])) < 0.5
+    assert np.mean(errors[True]) < 0.8 * np.mean(errors[False])
+    assert sum(w < p for w, p in zip(errors[True], errors[False], strict=True)) >= 3

@@ -1,9 +1,10 @@
 """Gaussian-process regression: hyperparameter fitting and the posterior.
 
 Hyperparameters live in log space as one vector ``theta``: the length-scales
-(one per parameter), the signal variance and, unless the objective is
-deterministic, the noise variance. They maximise the log marginal likelihood
-plus log-normal priors, with analytic gradients and L-BFGS-B.
+(one per parameter), the signal variance, unless the objective is
+deterministic the noise variance, and with input warping the two shapes of a
+Kumaraswamy CDF per warped parameter. They maximise the log marginal
+likelihood plus log-normal priors, with analytic gradients and L-BFGS-B.
 """
 
 from __future__ import annotations
@@ -26,6 +27,11 @@ _LOG_2PI = math.log(2.0 * math.pi)
 _LENGTHSCALE_MEDIAN = 0.25
 # Posterior variances below this are rounding noise.
 _MIN_VARIANCE = 1e-12
+# Inputs are kept this far inside (0, 1) before warping, where x^a and log x stay finite.
+_WARP_EPS = 1e-6
+# Prior spread and bounds of a warp's log shape parameters: a shape of 1 is no warp.
+_WARP_STD = 0.75
+_WARP_BOUND = 2.0
 
 
 @dataclass(frozen=True)
@@ -46,8 +52,10 @@ class Prior:
     bounds: list[tuple[float, float]]
 
     @classmethod
-    def default(cls, n_params: int, *, fit_noise: bool) -> Prior:
-        """The prior for ``n_params`` length-scales, with or without a noise term."""
+    def default(cls, n_params: int, *, fit_noise: bool, n_warped: int = 0) -> Prior:
+        """The prior for ``n_params`` length-scales, with or without a noise term,
+        and the two log shapes of each of ``n_warped`` input warps (centred on no warp).
+        """
         mean = [math.log(_LENGTHSCALE_MEDIAN * math.sqrt(n_params))] * n_params + [0.0]
         std = [1.0] * n_params + [1.0]
         bounds = [(math.log(1e-2), math.log(1e3))] * n_params + [(math.log(1e-2), math.log(1e2))]
@@ -55,6 +63,9 @@ class Prior:
             mean.append(math.log(1e-2))
             std.append(3.0)
             bounds.append((math.log(_MIN_NOISE), 0.0))
+        mean += [0.0] * (2 * n_warped)
+        std += [_WARP_STD] * (2 * n_warped)
+        bounds += [(-_WARP_BOUND, _WARP_BOUND)] * (2 * n_warped)
         return cls(np.array(mean), np.array(std), bounds)
 
     def sample(self, rng: np.random.Generator) -> np.ndarray:
@@ -64,18 +75,78 @@ class Prior:
 
 
 @dataclass(frozen=True)
+class Warp:
+    """Kumaraswamy CDFs ``1 - (1 - x^a)^b`` bending some input columns of the unit cube.
+
+    Monotone maps of ``[0, 1]`` onto itself: with ``a, b`` fitted to the data, a GP
+    with one length-scale per input can stretch the region where the objective
+    changes fast (near a bound, or a narrow basin) and squeeze the flat rest
+    (Snoek et al., 2014, "Input Warping for Bayesian Optimization").
+
+    Args:
+        columns: Indices of the warped columns.
+        a: First shape per warped column.
+        b: Second shape per warped column.
+    """
+
+    columns: np.ndarray
+    a: np.ndarray
+    b: np.ndarray
+
+    def apply(self, x: np.ndarray) -> np.ndarray:
+        """The points ``x`` with their warped columns replaced by the warped values."""
+        out = x.copy()
+        out[:, self.columns] = self._parts(x[:, self.columns])[0]
+        return out
+
+    def derivative(self, x: np.ndarray) -> np.ndarray:
+        """``d warp / dx`` at every entry of ``x`` (1 for columns left alone)."""
+        out = np.ones_like(x)
+        xc = np.clip(x[:, self.columns], _WARP_EPS, 1.0 - _WARP_EPS)
+        u = xc**self.a
+        out[:, self.columns] = self.a * self.b * u / xc * (1.0 - u) ** (self.b - 1.0)
+        return out
+
+    def _parts(self, xw: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Warped values of the warped columns and their derivatives in ``log a``, ``log b``."""
+        xc = np.clip(xw, _WARP_EPS, 1.0 - _WARP_EPS)
+        log_x = np.log(xc)
+        u = np.exp(self.a * log_x)
+        log_rest = np.log1p(-u)
+        rest = np.exp(self.b * log_rest)
+        d_log_a = self.b * np.exp((self.b - 1.0) * log_rest) * self.a * log_x * u
+        d_log_b = -rest * log_rest * self.b
+        return 1.0 - rest, d_log_a, d_log_b
+
+
+@dataclass(frozen=True)
 class KernelParams:
-    """Kernel hyperparameters in natural units."""
+    """Kernel hyperparameters in natural units, and the input warp if any."""
 
     lengthscales: np.ndarray
     signal: float
     noise: float
+    warp: Warp | None = None
 
     @classmethod
-    def from_theta(cls, theta: np.ndarray, n_params: int) -> KernelParams:
-        """Read a log-space vector (its noise entry may be missing: deterministic)."""
-        noise = math.exp(theta[n_params + 1]) if len(theta) > n_params + 1 else _MIN_NOISE
-        return cls(np.exp(theta[:n_params]), math.exp(theta[n_params]), noise)
+    def from_theta(
+        cls, theta: np.ndarray, n_params: int, warped: np.ndarray | None = None
+    ) -> KernelParams:
+        """Read a log-space vector (its noise entry may be missing: deterministic).
+
+        Args:
+            theta: The vector, laid out as :class:`Prior` describes.
+            n_params: Number of input columns.
+            warped: Indices of the warped columns (their shapes end ``theta``).
+        """
+        m = 0 if warped is None else len(warped)
+        kernel = theta[: len(theta) - 2 * m]
+        noise = math.exp(kernel[n_params + 1]) if len(kernel) > n_params + 1 else _MIN_NOISE
+        warp = None
+        if warped is not None and m:
+            shapes = np.exp(theta[len(kernel) :])
+            warp = Warp(np.asarray(warped), shapes[:m], shapes[m:])
+        return cls(np.exp(kernel[:n_params]), math.exp(kernel[n_params]), noise, warp)
 
 
 def _cholesky(k: np.ndarray) -> np.ndarray:
@@ -100,19 +171,32 @@ def _inverse_from_cholesky(chol: np.ndarray) -> np.ndarray:
 
 
 def neg_log_posterior(
-    theta: np.ndarray, dist: np.ndarray, y: np.ndarray, prior: Prior
+    theta: np.ndarray,
+    dist: np.ndarray,
+    y: np.ndarray,
+    prior: Prior,
+    warped: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[float, np.ndarray]:
     """Negative log marginal likelihood plus log prior, and its gradient.
 
     Args:
         theta: Log hyperparameters (see :class:`Prior`).
-        dist: Per-parameter distances between training points, shape ``(n * n, p)``.
+        dist: Per-parameter distances between training points, shape ``(n * n, p)``
+            (those of warped columns are recomputed from the warp).
         y: Standardised targets, shape ``(n,)``.
         prior: Priors on ``theta``.
+        warped: With input warping, the warped column indices and those columns of
+            the training points, shape ``(n, m)``.
     """
     n, n_params = len(y), dist.shape[1]
-    params = KernelParams.from_theta(theta, n_params)
+    params = KernelParams.from_theta(theta, n_params, None if warped is None else warped[0])
     inv_l2 = 1.0 / params.lengthscales**2
+    if params.warp is not None:
+        assert warped is not None
+        warped_values, d_log_a, d_log_b = params.warp._parts(warped[1])
+        diff = warped_values[:, None, :] - warped_values[None, :, :]
+        dist = dist.copy()
+        dist[:, params.warp.columns] = (diff * diff).reshape(n * n, -1)
     corr, factor = matern52((dist @ inv_l2).reshape(n, n))
     k_f = params.signal * corr
     try:
@@ -126,8 +210,17 @@ def neg_log_posterior(
     grad = np.empty_like(theta)
     grad[:n_params] = 0.5 * ((w * factor).ravel() @ dist) * params.signal * inv_l2
     grad[n_params] = 0.5 * np.sum(w * k_f)
-    if len(theta) > n_params + 1:
+    m = 0 if params.warp is None else len(params.warp.columns)
+    if len(theta) - 2 * m > n_params + 1:
         grad[n_params + 1] = 0.5 * params.noise * np.trace(w)
+    if params.warp is not None:
+        # dK_ij/d shape = -signal g_ij / (2 l²) * d(dist_ij)/d shape, and with M = w * g
+        # symmetric the double sum over pairs folds into one over points.
+        m_mat = w * factor
+        spread = warped_values * m_mat.sum(axis=1)[:, None] - m_mat @ warped_values
+        scale = -params.signal * inv_l2[params.warp.columns]
+        grad[len(theta) - 2 * m : len(theta) - m] = scale * np.sum(d_log_a * spread, axis=0)
+        grad[len(theta) - m :] = scale * np.sum(d_log_b * spread, axis=0)
     z = (theta - prior.mean) / prior.std
     log_prior = -0.5 * float(z @ z)
     grad -= z / prior.std
@@ -144,6 +237,7 @@ def fit_hyperparameters(
     n_random_starts: int,
     rng: np.random.Generator,
     maxiter: int = 200,
+    warp: bool = False,
 ) -> np.ndarray:
     """The maximum-a-posteriori ``theta`` from a warm start and random prior draws.
 
@@ -156,10 +250,14 @@ def fit_hyperparameters(
         n_random_starts: Further starts drawn from the prior.
         rng: Source of the random starts.
         maxiter: L-BFGS-B iteration limit per start.
+        warp: Also fit a Kumaraswamy warp of every numeric column (see
+            :func:`warped_columns`); its shapes end the returned vector.
     """
     n_params = x.shape[1]
-    prior = Prior.default(n_params, fit_noise=not deterministic)
+    columns = warped_columns(is_categorical) if warp else np.array([], dtype=int)
+    prior = Prior.default(n_params, fit_noise=not deterministic, n_warped=len(columns))
     dist = squared_distances(x, x, is_categorical).reshape(-1, n_params)
+    warped = (columns, x[:, columns]) if len(columns) else None
     starts = [prior.mean.copy() if init is None else init]
     starts += [prior.sample(rng) for _ in range(n_random_starts)]
     best_theta, best_value = starts[0], math.inf
@@ -167,7 +265,7 @@ def fit_hyperparameters(
         result = scipy.optimize.minimize(
             neg_log_posterior,
             start,
-            args=(dist, y, prior),
+            args=(dist, y, prior, warped),
             jac=True,
             method="L-BFGS-B",
             bounds=prior.bounds,
@@ -176,6 +274,11 @@ def fit_hyperparameters(
         if result.fun < best_value:
             best_theta, best_value = result.x, float(result.fun)
     return np.asarray(best_theta, dtype=float)
+
+
+def warped_columns(is_categorical: np.ndarray) -> np.ndarray:
+    """The columns an input warp bends: every numeric one (choices have no order)."""
+    return np.flatnonzero(~is_categorical)
 
 
 class GaussianProcess:
@@ -193,13 +296,17 @@ class GaussianProcess:
     ) -> None:
         self.x, self.y, self.is_categorical, self.params = x, y, is_categorical, params
         self._inv_l2 = 1.0 / params.lengthscales**2
+        # The kernel sees warped inputs; callers keep working in the unit cube.
+        self._xw = x if params.warp is None else params.warp.apply(x)
         k = self._cross_kernel(x)[0] + (params.noise + _JITTER) * np.eye(len(x))
         self._chol = _cholesky(k)
         self._alpha = scipy.linalg.cho_solve((self._chol, True), y, check_finite=False)
 
     def _cross_kernel(self, xq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Kernel between query and training points, and its gradient factor."""
-        r2 = scaled_squared_distances(xq, self.x, self._inv_l2, self.is_categorical)
+        if self.params.warp is not None:
+            xq = self.params.warp.apply(xq)
+        r2 = scaled_squared_distances(xq, self._xw, self._inv_l2, self.is_categorical)
         corr, factor = matern52(r2)
         return self.params.signal * corr, self.params.signal * factor
 
@@ -232,17 +339,23 @@ class GaussianProcess:
             ``(mean, var, d_mean, d_var)``; the gradients have shape
             ``(len(xq), len(columns))``.
         """
-        dist = squared_distances(xq, self.x, self.is_categorical)
+        chain = None
+        if self.params.warp is not None:
+            chain = self.params.warp.derivative(xq)[:, columns]
+            xq = self.params.warp.apply(xq)
+        dist = squared_distances(xq, self._xw, self.is_categorical)
         corr, factor = matern52(dist @ self._inv_l2)
         k, factor = self.params.signal * corr, self.params.signal * factor
         v = self._solve(k.T)
         var = self.params.signal - np.einsum("ij,ij->j", v, v)
         k_inv_k = self._solve(v, transposed=True).T
-        diff = xq[:, None, columns] - self.x[None, :, columns]
+        diff = xq[:, None, columns] - self._xw[None, :, columns]
         scale = self._inv_l2[columns]
         # dk_i/dx_c = -factor_i (x_c - X_ic) / l_c^2.
         d_mean = -np.einsum("qn,qnc->qc", factor * self._alpha, diff) * scale
         d_var = 2.0 * np.einsum("qn,qnc->qc", factor * k_inv_k, diff) * scale
+        if chain is not None:
+            d_mean, d_var = d_mean * chain, d_var * chain
         floored = var < _MIN_VARIANCE
         d_var[floored] = 0.0
         return k @ self._alpha, np.maximum(var, _MIN_VARIANCE), d_mean, d_var
