@@ -161,6 +161,12 @@ class GPSampler(BaseSampler):
             skew_test=self.constraints_func is None,
         )
         gp = GaussianProcess(x, y, space.is_categorical, self._fit(search_space, space, x, y))
+        pruned = self._pruned_points(study, search_space, space, x)
+        if len(pruned):
+            # A pruned trial has no final value, but its pruner judged it worse than the
+            # others: at the worst value seen, it keeps the model from proposing that point
+            # again and again (each proposal pruned, the data never changing).
+            gp = gp.with_pseudo_observations(pruned, np.full(len(pruned), float(y.max())))
         # Kriging believer: running trials are pencilled in at the predicted value.
         # The mean stays, the variance collapses around them, so parallel workers
         # spread out; in batch runs this beat constant liars (mean or worst value).
@@ -294,6 +300,24 @@ class GPSampler(BaseSampler):
         encoded = space.encode([t.params for t in new])
         rows.update(zip((t.trial_id for t in new), encoded, strict=True))
         return np.array([rows[t.trial_id] for t in trials]).reshape(len(trials), space.dim)
+
+    def _pruned_points(
+        self,
+        study: StudyView,
+        search_space: dict[str, BaseDistribution],
+        space: InputSpace,
+        observed: np.ndarray,
+    ) -> np.ndarray:
+        """Distinct encoded points of pruned trials, less those a complete trial observed."""
+        names = set(search_space)
+        pruned = [
+            t for t in study.get_trials(states=(TrialState.PRUNED,)) if names <= t.params.keys()
+        ]
+        if not pruned:
+            return np.empty((0, space.dim))
+        points = np.unique(self._encode_history(search_space, space, pruned), axis=0)
+        seen = {row.tobytes() for row in observed}
+        return points[[row.tobytes() not in seen for row in points]].reshape(-1, space.dim)
 
     def _pending(self, study: StudyView, trial: FrozenTrial, space: InputSpace) -> np.ndarray:
         """Encoded points of the other running trials whose parameters are known."""

@@ -207,6 +207,8 @@ def _best_lambda(z: np.ndarray) -> tuple[float, float]:
         llf = -0.5 * len(z) * np.log(var) + (_LAMBDAS - 1.0) * jacobian
     llf[~np.isfinite(llf)] = -np.inf
     best = int(np.argmax(llf))
+    if not np.isfinite(llf[best]):
+        return 1.0, 0.0  # constant values: every exponent is as (un)likely as none
     return float(_LAMBDAS[best]), float(2.0 * (llf[best] - llf[-1]))
 
 
