@@ -21,16 +21,12 @@ from sklearn.model_selection import cross_val_score, train_test_split
 from sklearn.svm import SVC
 
 import tunelab
-
-optuna_ref = pytest.importorskip("optuna")
-
-LIBRARIES = [pytest.param(tunelab, id="tunelab"), pytest.param(optuna_ref, id="optuna")]
+from tests.optuna_compat.libraries import LIBRARIES, optuna_ref, quiet
 
 
 @pytest.fixture(autouse=True)
 def _quiet() -> None:
-    optuna_ref.logging.set_verbosity(optuna_ref.logging.WARNING)
-    tunelab.logging.set_verbosity(tunelab.logging.WARNING)
+    quiet()
 
 
 def quickstart(optuna: types.ModuleType) -> Any:

@@ -10,10 +10,7 @@ import warnings
 import pytest
 
 import tunelab
-
-optuna_ref = pytest.importorskip("optuna")
-
-LIBRARIES = [pytest.param(tunelab, id="tunelab"), pytest.param(optuna_ref, id="optuna")]
+from tests.optuna_compat.libraries import LIBRARIES
 
 
 def _trial(lib: types.ModuleType) -> object:

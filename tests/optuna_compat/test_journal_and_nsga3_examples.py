@@ -8,17 +8,12 @@ from pathlib import Path
 
 import pytest
 
-import tunelab
-
-optuna_ref = pytest.importorskip("optuna")
-
-LIBRARIES = [pytest.param(tunelab, id="tunelab"), pytest.param(optuna_ref, id="optuna")]
+from tests.optuna_compat.libraries import LIBRARIES, quiet
 
 
 @pytest.fixture(autouse=True)
 def _quiet() -> None:
-    optuna_ref.logging.set_verbosity(optuna_ref.logging.WARNING)
-    tunelab.logging.set_verbosity(tunelab.logging.WARNING)
+    quiet()
 
 
 @pytest.mark.parametrize("optuna", LIBRARIES)

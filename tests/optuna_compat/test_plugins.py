@@ -21,10 +21,7 @@ import pytest
 
 import tunelab
 import tunelab.testing
-
-optuna_ref = pytest.importorskip("optuna")
-
-LIBRARIES = [pytest.param(tunelab, id="tunelab"), pytest.param(optuna_ref, id="optuna")]
+from tests.optuna_compat.libraries import LIBRARIES
 
 
 def simulated_annealing_sampler(optuna: types.ModuleType) -> type:

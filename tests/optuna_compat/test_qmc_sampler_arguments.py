@@ -11,16 +11,12 @@ import numpy as np
 import pytest
 
 import tunelab
-
-optuna_ref = pytest.importorskip("optuna")
-
-LIBRARIES = [pytest.param(tunelab, id="tunelab"), pytest.param(optuna_ref, id="optuna")]
+from tests.optuna_compat.libraries import LIBRARIES, quiet
 
 
 @pytest.fixture(autouse=True)
 def _quiet() -> None:
-    optuna_ref.logging.set_verbosity(optuna_ref.logging.ERROR)
-    tunelab.logging.set_verbosity(tunelab.logging.ERROR)
+    quiet("ERROR")
 
 
 def _qmc(lib: types.ModuleType, **kwargs: object) -> object:

@@ -11,11 +11,8 @@ from typing import Any
 import pytest
 
 import tunelab
+from tests.optuna_compat.libraries import LIBRARIES, optuna_ref
 from tunelab.trial import TrialState
-
-optuna_ref = pytest.importorskip("optuna")
-
-LIBRARIES = [pytest.param(tunelab, id="tunelab"), pytest.param(optuna_ref, id="optuna")]
 
 
 def _bad_trials(optuna: types.ModuleType) -> list[dict[str, Any]]:
