@@ -19,6 +19,13 @@ from tunelab.config._fields import (
     one_line,
     unknown_value,
 )
+from tunelab.config._layers import (
+    LAYER_KEYS,
+    estimator_params,
+    is_layers,
+    layers_entry,
+    model_values,
+)
 from tunelab.space import CategoricalDistribution, SearchSpace, space_from_dict
 
 # The trial parameter that names the family of a ``model: {choice: ...}`` config; a
@@ -67,7 +74,7 @@ class ModelConfig:
         """
         if not self.families:
             estimator_class = _import_class(self.class_path, "model.class")
-            return _make_estimator(estimator_class, {**self.params, **params})
+            return _make_estimator(estimator_class, {**self.params, **estimator_params(params)})
         family = params.get(FAMILY_PARAM)
         if family not in self.families:
             reason = unknown_value("model family", family, list(self.families))
@@ -224,8 +231,9 @@ def _parse_one(
     except ConfigError as exc:
         raise check.fail(f"{where}.class", exc.reason) from None
     names = _check_param_names(check, estimator_class, params, f"{where}.params")
-    _check_param_names(check, estimator_class, dict.fromkeys(space.distributions), space_field)
-    for name in space.distributions:
+    searched = model_values(space)
+    _check_param_names(check, estimator_class, searched, space_field)
+    for name in searched:
         if name in params:
             raise check.fail(
                 f"{space_field}.{name}", f"also fixed in {where}.params; tune it or fix it"
@@ -236,12 +244,15 @@ def _parse_one(
         estimator = _make_estimator(estimator_class, params)
     except ConfigError as exc:
         raise check.fail(f"{where}.params", exc.reason) from None
-    _check_space_values(check, estimator, space, where, space_field)
+    _check_space_values(check, estimator, searched, where, space_field)
     return ModelConfig(class_path=class_path, params=params)
 
 
 def parse_space(check: Fields, value: Any, where: str) -> SearchSpace:
-    """A space in the dict form of :func:`tunelab.space.space_from_dict`; errors name ``where``."""
+    """A space in the dict form of :func:`tunelab.space.space_from_dict`, where an entry
+    ``{layers: [low, high], width: {...}}`` declares hidden layers; errors name ``where``."""
+    if isinstance(value, Mapping) and any(is_layers(entry) for entry in value.values()):
+        return _space_with_layers(check, value, where)
     _check_bounds_are_numbers(check, value, where)
     try:
         space = space_from_dict(value, where=where)
@@ -256,6 +267,24 @@ def parse_space(check: Fields, value: Any, where: str) -> SearchSpace:
                 "parameter declared before it, or remove 'when'",
             )
     return space
+
+
+def _space_with_layers(check: Fields, value: Mapping[str, Any], where: str) -> SearchSpace:
+    plain = {name: entry for name, entry in value.items() if not is_layers(entry)}
+    parsed = parse_space(check, plain, where) if plain else SearchSpace({})
+    distributions: dict[str, Any] = {}
+    conditions = dict(parsed.conditions)
+    for name, entry in value.items():
+        if name in plain:
+            distributions[name] = parsed.distributions[name]
+            continue
+        path = join_field(where, str(name))
+        spec = check.mapping(entry, path, allowed=LAYER_KEYS, required=LAYER_KEYS)
+        width = parse_space(check, {"width": spec["width"]}, path)
+        layers = layers_entry(check, str(name), spec, width, path)
+        distributions.update(layers.distributions)
+        conditions.update(layers.conditions)
+    return SearchSpace(distributions, conditions)
 
 
 def _check_bounds_are_numbers(check: Fields, value: Any, where: str) -> None:
@@ -275,7 +304,7 @@ def _check_bounds_are_numbers(check: Fields, value: Any, where: str) -> None:
 
 
 def _check_space_values(
-    check: Fields, estimator: Any, space: SearchSpace, where: str, space_field: str
+    check: Fields, estimator: Any, searched: Mapping[str, list[Any]], where: str, space_field: str
 ) -> None:
     """The fixed parameters, the ends of each range and each choice pass the model's checks.
 
@@ -293,9 +322,7 @@ def _check_space_values(
         estimator._validate_params()
     except (TypeError, ValueError) as exc:
         raise check.fail(f"{where}.params", one_line(exc)) from None
-    for name, dist in space.distributions.items():
-        choices = getattr(dist, "choices", None)
-        values = list(choices) if choices is not None else [dist.low, dist.high]  # type: ignore[attr-defined]
+    for name, values in searched.items():
         for value in values:
             try:
                 clone(estimator).set_params(**{name: value})._validate_params()

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tunelab._validation import check_int
+from tunelab.space._layers import n_layers_param, width_param
 from tunelab.torch._checks import check_number, check_range
 from tunelab.torch._spec import ACTIVATIONS, MLPSpec
 from tunelab.trial import BaseTrial
@@ -64,8 +65,8 @@ def suggest_mlp(
     activation_choices = _activation_choices(activations)
     low, high = check_range("dropout", dropout, below_one=True)
     norm_choices = _bool_choices(batch_norm)
-    n_layers = trial.suggest_int(f"{prefix}n_layers", min_layers, max_layers)
-    hidden = [_choose(trial, f"{prefix}width_{i}", width_choices) for i in range(n_layers)]
+    n_layers = trial.suggest_int(n_layers_param(prefix), min_layers, max_layers)
+    hidden = [_choose(trial, width_param(prefix, i), width_choices) for i in range(n_layers)]
     fields: dict[str, Any] = {}
     if hidden:
         fields["activation"] = _choose(trial, f"{prefix}activation", activation_choices)
