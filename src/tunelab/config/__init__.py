@@ -28,7 +28,12 @@ budget are required):
   ``{choice: {NAME: {class, params, space}}}``: the trial parameter ``model`` picks a
   family and its parameters are searched as ``NAME.PARAM`` (no top-level ``space`` then).
   Every family must be of the same kind (all classifiers or all regressors).
-- ``space``: the dict form of :func:`tunelab.space.space_from_dict`.
+- ``space``: the dict form of :func:`tunelab.space.space_from_dict`, where an entry
+  ``NAME: {layers: [low, high], width: {int: [a, b]} or {categorical: [...]}}`` searches
+  a network's depth and each layer's width (trial parameters ``NAME.n_layers`` and
+  ``NAME.width_{i}`` for each layer the trial has, as :func:`tunelab.torch.suggest_mlp`
+  names them), joined into the tuple ``NAME`` (``hidden_layer_sizes`` of scikit-learn's
+  MLPs, ``hidden`` of ``tunelab.torch``'s estimators) when the trial's model is built.
 - ``cv``: folds as an int (stratified for classifiers, shuffled), or a mapping with
   ``kind`` (auto, stratified, kfold, group, repeated), ``n_splits``, ``n_repeats``,
   ``shuffle``, ``random_state`` and ``group_column``.
