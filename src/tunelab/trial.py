@@ -811,8 +811,9 @@ class Trial(BaseTrial):
     def set_constraint(self, key: str, value: float) -> None:
         """Record the value of constraint ``key`` (feasible when <= 0), as in Optuna 5.
 
-        Constrained samplers (NSGA-II/III, TPE) and ``best_trial`` read it once
-        the trial finishes, as they read a ``constraints_func``'s values.
+        ``best_trial``, ``best_trials``, reports and the dashboard count it once the
+        trial finishes. Samplers honour constraints only when given a
+        ``constraints_func`` (as in Optuna); give them one that returns these values.
 
         Raises:
             TypeError: ``value`` is not a number.

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -350,9 +351,14 @@ def test_curves_carry_the_stored_pruners_rungs_and_promotions(kind: str, tmp_pat
 
 
 @pytest.mark.parametrize("kind", ["memory", "sqlite"])
+@pytest.mark.parametrize("named", [False, True], ids=["constraints_func", "set_constraint"])
 def test_pareto_hypervolume_leaves_out_infeasible_trials_and_shows_the_pick(
-    kind: str, tmp_path: Path
+    kind: str, named: bool, tmp_path: Path
 ) -> None:
+    # Both stored formats: a constraints_func's list, and Trial.set_constraint's names.
+    def constrained(c: float) -> dict[str, Any]:
+        return {"constraints": {"latency": c}} if named else {"system_attrs": {"constraints": [c]}}
+
     storage: BaseStorage = (
         InMemoryStorage() if kind == "memory" else SQLStorage(f"sqlite:///{tmp_path / 'p.db'}")
     )
@@ -367,7 +373,7 @@ def test_pareto_hypervolume_leaves_out_infeasible_trials_and_shows_the_pick(
                 values=[a, -b],
                 params={"x": float(i)},
                 distributions=dist,
-                system_attrs={"constraints": [c]},
+                **constrained(c),
             )
         )
     study.set_user_attr("picked_trial", {"number": 2, "model": "clf", "version": 1})
@@ -383,7 +389,7 @@ def test_pareto_hypervolume_leaves_out_infeasible_trials_and_shows_the_pick(
                 values=[0.5, 0.0],
                 params={"x": 5.0},
                 distributions=dist,
-                system_attrs={"constraints": [0.0]},
+                **constrained(0.0),
             )
         )
         time.sleep(0.1)

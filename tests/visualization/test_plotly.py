@@ -317,3 +317,34 @@ def test_missing_plotly_names_the_extra(study: tl.Study, monkeypatch: pytest.Mon
     assert not tv.is_available()
     with pytest.raises(ImportError, match=r"tunelab\[report\]"):
         tv.plot_optimization_history(study)
+
+
+def test_three_objective_hypervolume_is_evaluated_at_spread_trials_only() -> None:
+    from tunelab.visualization._front import (
+        SPREAD_CHECKPOINTS,
+        hypervolume_history,
+        spread_checkpoints,
+    )
+
+    assert spread_checkpoints(300, 2) is None
+    assert spread_checkpoints(SPREAD_CHECKPOINTS, 3) is None
+    rows = spread_checkpoints(300, 3)
+    assert rows is not None and len(rows) == SPREAD_CHECKPOINTS
+    assert rows[0] == 0 and rows[-1] == 299 and np.all(np.diff(rows) > 0)
+    # Every point on one front (the costly case): the spread history ends where the
+    # full one does.
+    angles = np.random.default_rng(0).uniform(0.05, np.pi / 2 - 0.05, (120, 2))
+    values = np.column_stack(
+        [
+            np.cos(angles[:, 0]) * np.cos(angles[:, 1]),
+            np.cos(angles[:, 0]) * np.sin(angles[:, 1]),
+            np.sin(angles[:, 0]),
+        ]
+    )
+    directions = [tl.study.StudyDirection.MINIMIZE] * 3
+    numbers = list(range(120))
+    full = hypervolume_history(numbers, values, directions)
+    spread = hypervolume_history(numbers, values, directions, spread_checkpoints(120, 3))
+    assert full is not None and spread is not None
+    assert len(spread.volumes) <= SPREAD_CHECKPOINTS
+    assert spread.volumes[-1] == pytest.approx(full.volumes[-1])

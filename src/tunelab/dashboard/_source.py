@@ -19,7 +19,7 @@ import numpy as np
 
 from tunelab.space import BaseDistribution, distribution_from_json
 from tunelab.storage import BaseStorage, SQLStorage
-from tunelab.trial import CONSTRAINTS_KEY, FAIL_REASON_KEY, FrozenTrial
+from tunelab.trial import CONSTRAINTS_KEY, FAIL_REASON_KEY, FrozenTrial, constraints_of
 
 _CHUNK = 500
 
@@ -263,22 +263,31 @@ class SQLSource(Source):
         return out
 
     def violations(self, trial_ids: Sequence[int] | None) -> dict[int, float]:
-        select = "SELECT a.trial_id, a.value FROM tunelab_trial_attrs a "
+        # Both formats count, as constraints_of reads them: the constraints_func list
+        # and the named "constraints:<name>" attributes of Trial.set_constraint.
+        select = "SELECT a.trial_id, a.key, a.value FROM tunelab_trial_attrs a "
+        keys = "a.system = ? AND (a.key = ? OR a.key LIKE ?)"
+        keyed = (True, CONSTRAINTS_KEY, CONSTRAINTS_KEY + ":%")
         if trial_ids is None:
             rows = self._read(
                 select + "JOIN tunelab_trials t ON t.trial_id = a.trial_id "
-                "WHERE t.study_id = ? AND a.system = ? AND a.key = ?",
-                (self._study_id, True, CONSTRAINTS_KEY),
+                f"WHERE t.study_id = ? AND {keys}",
+                (self._study_id, *keyed),
             )
         else:
             rows = []
             for chunk in _chunks(list(trial_ids)):
                 marks = ", ".join("?" * len(chunk))
                 rows += self._read(
-                    select + f"WHERE a.system = ? AND a.key = ? AND a.trial_id IN ({marks})",
-                    (True, CONSTRAINTS_KEY, *chunk),
+                    select + f"WHERE {keys} AND a.trial_id IN ({marks})", (*keyed, *chunk)
                 )
-        return {int(i): float(sum(max(float(c), 0.0) for c in json.loads(v))) for i, v in rows}
+        attrs: dict[int, dict[str, Any]] = {}
+        for trial_id, key, value in rows:
+            attrs.setdefault(int(trial_id), {})[key] = json.loads(value)
+        return {
+            i: float(sum(max(float(c), 0.0) for c in constraints_of(a).values()))
+            for i, a in attrs.items()
+        }
 
 
 def make_source(storage: BaseStorage, study_id: int) -> Source:

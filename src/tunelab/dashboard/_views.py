@@ -21,6 +21,7 @@ from tunelab.visualization._front import (
     MARGIN,
     distinct_front,
     hypervolume_history,
+    spread_checkpoints,
     thin_steps,
 )
 from tunelab.visualization._rungs import CurveInput, pruner_marks
@@ -33,7 +34,6 @@ CURVE_STEPS = 200
 CONTOUR_BINS = 24
 IMPORTANCE_TRIALS = 5000
 IMPORTANCE_GROWTH = 0.01
-HYPERVOLUME_CHECKPOINTS = 50
 # Cells compared at once when checking rows against the front: bounds memory.
 _FRONT_CELLS = 4_000_000
 SORTABLE = ("number", "state", "duration", "start", "complete")
@@ -454,13 +454,7 @@ def pareto(data: StudyData, picked: Any = None, limit: int = SAMPLE_POINTS) -> d
 def _hypervolume(
     numbers: np.ndarray, values: np.ndarray, directions: list[StudyDirection]
 ) -> dict[str, Any] | None:
-    # Exact hypervolume in three or more objectives costs far more per front change:
-    # with many trials it is evaluated at evenly spread trials only.
-    checkpoints = None
-    if len(directions) > 2 and numbers.size > HYPERVOLUME_CHECKPOINTS:
-        checkpoints = np.unique(
-            np.linspace(0, numbers.size - 1, HYPERVOLUME_CHECKPOINTS).astype(int)
-        )
+    checkpoints = spread_checkpoints(numbers.size, len(directions))
     found = hypervolume_history(numbers, values, directions, checkpoints)
     if found is None:
         return None

@@ -73,7 +73,9 @@ class ProgressBar:
             TrialState.PRUNED,
         ):
             try:
-                best = f"best={self._study.best_value:.6g} (trial {self._study.best_trial.number})"
+                # The shared snapshot: best_trial's deep copy would cost one per trial here.
+                found = self._study._best_trial()
+                best = f"best={found.value:.6g} (trial {found.number})"
             except ValueError:
                 best = ""
         completed = self._done if self._n_trials is not None else time.monotonic() - self._started

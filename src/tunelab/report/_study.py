@@ -20,7 +20,12 @@ from tunelab.report._metrics import objective_measures, recorded_metrics
 from tunelab.report._study_plots import StudyData, fmt, fmt_param
 from tunelab.study import PRUNER_KEY, pareto_front
 from tunelab.trial import TrialState
-from tunelab.visualization._front import MARGIN, PICKED_TRIAL_KEY, hypervolume_history
+from tunelab.visualization._front import (
+    MARGIN,
+    PICKED_TRIAL_KEY,
+    hypervolume_history,
+    spread_checkpoints,
+)
 
 Renderer = Callable[[Any], str]
 _MAX_SLICES = 30
@@ -231,6 +236,7 @@ def _pareto_section(data: StudyData, render: Renderer) -> h.Section:
         [t.number for t in feasible],
         np.array([t.values for t in feasible], dtype=float),
         data.directions,
+        spread_checkpoints(len(feasible), len(data.directions)),
     )
     if history is not None:
         reference = ", ".join(
