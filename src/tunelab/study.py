@@ -30,7 +30,7 @@ from tunelab.space import (
     current_distribution,
     from_unit,
 )
-from tunelab.storage import BaseStorage, StudySummary, get_storage
+from tunelab.storage import BaseStorage, InMemoryStorage, StudySummary, get_storage
 from tunelab.storage._base import retry_attrs
 from tunelab.trial import (
     CONSTRAINTS_KEY,
@@ -160,6 +160,11 @@ class StudyView:
     def pruner(self) -> BasePruner:
         """The study's pruner, whose rungs a budget-aware sampler models at."""
         return self._study.pruner
+
+    @property
+    def shared_storage(self) -> bool:
+        """Whether other processes may share the study (it is not in this process's memory)."""
+        return not isinstance(self._study._storage, InMemoryStorage)
 
     @property
     def whole_study(self) -> StudyView:

@@ -130,7 +130,9 @@ class AutoSampler(BaseSampler):
             from tunelab.samplers._tpe import TPESampler
 
             factories: dict[str, Any] = {
-                "qmc": lambda: QMCSampler(seed=self.seed),
+                # The user chose no QMC to be warned about: an unseeded AutoSampler's
+                # workers differ in every algorithm, not only in QMC's scrambling.
+                "qmc": lambda: QMCSampler(seed=self.seed, warn_asynchronous_seeding=False),
                 "gp": lambda: GPSampler(seed=self.seed, n_startup_trials=1),
                 # No constant liar: in the benchmark it cost more on conditional spaces
                 # than it saved on batches.

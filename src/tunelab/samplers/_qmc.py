@@ -13,7 +13,6 @@ from tunelab.samplers._base import BaseSampler
 from tunelab.samplers._random import RandomSampler
 from tunelab.samplers._search_space import intersection_search_space
 from tunelab.space import BaseDistribution, SearchSpaceTransform
-from tunelab.storage import InMemoryStorage
 from tunelab.trial import FrozenTrial, TrialState
 
 if TYPE_CHECKING:
@@ -30,9 +29,9 @@ _QMC_TYPES = ("sobol", "halton")
 class QMCSampler(BaseSampler):
     """Sample the joint space at the points of a Sobol (or Halton) sequence.
 
-    Trials take the sequence's points in the order of their numbers, from
-    point 0, so parallel workers never share a point and a seeded study is
-    reproducible. Without a declared
+    Trial ``n`` takes point ``n`` of the sequence with a declared
+    ``search_space`` and point ``n - 1`` without one, so parallel workers
+    never share a point and a seeded study is reproducible. Without a declared
     ``search_space`` the sampler learns the space from the first completed
     (or pruned) trial, or, before any, from the parameters running trials
     have suggested; parameters outside it come from ``independent_sampler``.
@@ -85,64 +84,63 @@ class QMCSampler(BaseSampler):
         # The scrambling seed stays: workers must keep drawing from the same sequence.
         self._independent_sampler.reseed_rng(seed)
 
-    def _space_source(
-        self, study: StudyView, *, warn: bool = False
-    ) -> tuple[dict[str, BaseDistribution], int]:
-        """The joint space and the number of the first trial that samples it.
-
-        Trial ``n`` takes point ``n - first`` of the sequence: the trials that
-        sample it start at point 0, so the first ``2**k`` of them keep the
-        sequence's balance, and workers, which agree on ``first``, never share
-        a point.
-        """
+    def _space(self, study: StudyView, *, warn: bool = False) -> dict[str, BaseDistribution]:
+        """The joint space: declared, or learned from the whole study's first trials."""
         if self.search_space is not None:
-            return {k: v for k, v in self.search_space.items() if not v.single()}, 0
+            return {k: v for k, v in self.search_space.items() if not v.single()}
+        # A Hyperband bracket's view would relearn the space in every bracket, sampling
+        # each bracket's first trial at random.
+        study = getattr(study, "whole_study", study)
         # A failed first trial must not fix the space: it may have stopped half-way.
         usable = (TrialState.COMPLETE, TrialState.PRUNED)
         for first in study.get_trials(states=usable):
             if first.distributions:
-                return intersection_search_space([first], include_pruned=True), first.number + 1
+                return intersection_search_space([first], include_pruned=True)
         # Before any: what running trials have suggested, so that concurrent first
         # trials already share the sequence.
         union: dict[str, BaseDistribution] = {}
         shared: set[str] | None = None
-        start = 0
         for running in study.get_trials(states=(TrialState.RUNNING,)):
             if running.distributions:
                 union.update(running.distributions)
                 names = set(running.distributions)
-                if shared is None:
-                    shared, start = names, running.number + 1
-                else:
-                    shared &= names
+                shared = names if shared is None else shared & names
         if warn and shared is not None and shared != set(union):
             _logger.warning(
                 "running trials suggested different parameters (%s): QMCSampler samples one "
                 "fixed space, so a conditional space is sampled partly at random",
                 sorted(set(union) - shared),
             )
-        return {name: d for name, d in union.items() if not d.single()}, start
+        return {name: d for name, d in union.items() if not d.single()}
 
     def infer_relative_search_space(
         self, study: StudyView, trial: FrozenTrial
     ) -> dict[str, BaseDistribution]:
-        return self._space_source(study, warn=True)[0]
+        return self._space(study, warn=True)
 
     def sample_relative(
         self, study: StudyView, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
     ) -> dict[str, Any]:
         if not search_space:
             return {}
-        if self._warn_seeding and not isinstance(study._study._storage, InMemoryStorage):
+        if self._warn_seeding and study.shared_storage:
             self._warn_seeding = False
             _logger.warning(
                 "QMCSampler scrambles with a random seed: give every worker of study %r the "
                 "same seed=..., or their points will not come from one sequence",
                 study.study_name,
             )
-        start = 0 if self.search_space is not None else self._space_source(study)[1]
+        # The point follows from the trial's number alone: an offset read from the study
+        # (say, its first finished trial) moves as trials finish out of order and differs
+        # between Hyperband brackets, handing one point to two trials. Without a declared
+        # space trial 0 is the one the space is learned from, so trial 1, the first to
+        # sample it, takes point 0 (as in Optuna, and the first 2**k such trials keep
+        # Sobol's balance); a trial 0 that meets a space a later trial gave draws at random.
+        index = trial.number - (0 if self.search_space is not None else 1)
+        if index < 0:
+            return {}
         transform = SearchSpaceTransform(search_space, categorical="index")
-        point = self._point(max(trial.number - start, 0), transform.n_columns)
+        point = self._point(index, transform.n_columns)
         return transform.decode(point)
 
     def _point(self, index: int, dims: int) -> np.ndarray:
