@@ -258,3 +258,28 @@ def test_single_objective_studies_still_register_their_best_trial(tmp_path: Path
     register_best_trial(study, name="iris", registry=registry, onnx=False, pick="value < 0.7")
     assert registry.load("iris:2").card.trial == 0
     assert study.user_attrs["picked_trial"]["by"] == "value"
+
+
+def test_registering_a_pickle_artifact_reads_its_card_without_loading_the_model(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    from sklearn.datasets import load_iris
+    from sklearn.tree import DecisionTreeClassifier
+
+    from tunelab.deploy import save_model
+
+    X, y = load_iris(return_X_y=True)
+    model = DecisionTreeClassifier(max_depth=2, random_state=0).fit(X, y)
+    deployment = {"precision": "float32", "pick": {"rule": None, "by": "f1", "trial": 7}}
+    artifact = save_model(
+        model, tmp_path / "art", data=(X, y), format="pickle", deployment=deployment
+    )
+    registry = str(tmp_path / "registry")
+    result = _run(runner, "register", str(artifact), "--name", "pk", "--registry", registry)
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    assert f"Registered artifact {artifact} as pk version 1" in result.stdout
+    assert "Deployment: float32; trial 7 best by f1\n" in result.stdout
+    card = Registry(registry).card("pk")
+    assert card.deployment == deployment and card.model["format"] == "pickle"
+    # Loading it still needs the explicit opt-in to unpickling.
+    assert Registry(registry).load("pk", allow_pickle=True).card.to_dict() == card.to_dict()
