@@ -39,6 +39,7 @@ from tunelab.trial import (
     StudyDirection,
     Trial,
     TrialState,
+    feasible_trials,
     freeze,
     is_finite_number,
     validate_trial,
@@ -265,9 +266,7 @@ class Study:
 
     def _feasible(self, trials: list[FrozenTrial]) -> list[FrozenTrial]:
         """The feasible trials, where constraints were stored (all trials otherwise)."""
-        if not any(t.constraints for t in trials):
-            return trials
-        return [t for t in trials if t.constraint_violation == 0.0]
+        return feasible_trials(trials)
 
     @property
     def best_trial(self) -> FrozenTrial:

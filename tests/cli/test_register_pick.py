@@ -140,6 +140,33 @@ def test_pick_respects_constraints_breaks_ties_and_ranks_by_any_metric() -> None
     assert [c.trial.number for c in choice.candidates] == [2, 0, 3]
 
 
+def test_a_trial_without_constraints_is_infeasible_once_others_have_them() -> None:
+    study = tl.create_study(direction="maximize")
+    for value, constraints in ((0.9, {"lat": 1.0}), (0.8, {"lat": -1.0}), (0.99, None)):
+        study.add_trial(
+            tl.create_trial(value=value, params={}, distributions={}, constraints=constraints)
+        )
+    # The pick's candidates are those Study.best_trial chooses among.
+    assert study.best_trial.number == 1
+    assert [c.trial.number for c in choose_trial(study, pick="value > 0").candidates] == [1]
+
+
+def test_a_deployment_attribute_that_is_not_a_mapping_is_ignored_when_ranking() -> None:
+    study = deployment_study()
+    trial = tl.create_trial(
+        values=[0.5, 9.0, 9.0],
+        params={"max_depth": 1, "precision": "float32"},
+        distributions={
+            "max_depth": IntDistribution(1, 8),
+            "precision": CategoricalDistribution(["float32", "int8"]),
+        },
+        user_attrs={"deployment": 5},
+        system_attrs={CONSTRAINTS_KEY: [1.0]},
+    )
+    study.add_trial(trial)
+    assert choose_trial(study, by="latency_p50_ms").trial.number == 3
+
+
 def test_objective_names_come_from_the_objectives_attribute_without_metric_names() -> None:
     study = deployment_study(metric_names=False)
     assert choose_trial(study, pick="size_mb < 1.2", by="f1").trial.number == 0
