@@ -6,13 +6,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sklearn.datasets import load_iris
+from sklearn.tree import DecisionTreeClassifier
 from typer.testing import CliRunner, Result
 
 import tunelab as tl
 from tunelab.cli import app
 from tunelab.config import ConfigError, register_best_trial
 from tunelab.config._pick import choose_trial, parse_pick
-from tunelab.deploy import Registry
+from tunelab.config._run import deploy_sample_index
+from tunelab.deploy import Registry, save_model
 from tunelab.distributions import CategoricalDistribution, IntDistribution
 from tunelab.trial import CONSTRAINTS_KEY
 
@@ -46,7 +49,8 @@ def deployment_study(url: str = "sqlite:///:memory:", *, metric_names: bool = Tr
     )
     study.set_user_attr("constraints", ["latency_p95_ms < 5"])
     study.set_user_attr(
-        "deploy", {"precision": ["float32", "int8"], "sample_rows": 64, "calls": 40}
+        "deploy",
+        {"precision": ["float32", "int8"], "sample_rows": 64, "calls": 40, "batch_rows": 32},
     )
     distributions = {
         "max_depth": IntDistribution(1, 8),
@@ -218,8 +222,15 @@ def test_register_picks_refits_measures_and_records_the_deployment(
     assert deployment["tuned"]["latency_p95_ms"] == 0.5
     assert deployment["pick"] == {"rule": "latency_p95_ms<1 and size_mb<2", "by": "f1", "trial": 3}
     refit = deployment["refit"]
-    assert refit["precision"] == "int8" and refit["calls"] == 40 and refit["batch_rows"] == 64
+    assert refit["precision"] == "int8" and refit["calls"] == 40 and refit["batch_rows"] == 32
     assert 0 < refit["latency_p50_ms"] <= refit["latency_p95_ms"] and refit["size_int8_mb"] > 0
+    # Refit on the seeded rows tuning measured on (iris's first 64 rows hold 2 classes
+    # only), with no second latency table beside the refit measurement.
+    X, y = load_iris(return_X_y=True)
+    tree = DecisionTreeClassifier(random_state=0, max_depth=2).fit(X, y)
+    rows = deploy_sample_index(len(y), 64, None)
+    assert card.onnx["quantization"]["before"] == pytest.approx(tree.score(X[rows], y[rows]))
+    assert card.onnx["latency"] == []
     # The int8 model is stored, and served by default.
     assert card.onnx["int8_file"] == "model.int8.onnx" and loaded.backend == "onnx-int8"
     picked = tl.load_study(study_name="digits-deploy", storage=url).user_attrs["picked_trial"]
@@ -290,11 +301,6 @@ def test_single_objective_studies_still_register_their_best_trial(tmp_path: Path
 def test_registering_a_pickle_artifact_reads_its_card_without_loading_the_model(
     runner: CliRunner, tmp_path: Path
 ) -> None:
-    from sklearn.datasets import load_iris
-    from sklearn.tree import DecisionTreeClassifier
-
-    from tunelab.deploy import save_model
-
     X, y = load_iris(return_X_y=True)
     model = DecisionTreeClassifier(max_depth=2, random_state=0).fit(X, y)
     deployment = {"precision": "float32", "pick": {"rule": None, "by": "f1", "trial": 7}}
