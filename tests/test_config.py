@@ -29,6 +29,7 @@ from tunelab.config import (
     run_study_config,
     study_config_from_dict,
 )
+from tunelab.study import PRUNER_KEY
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -530,12 +531,18 @@ def test_a_changed_objective_does_not_resume_or_touch_the_study(
     tmp_path: Path, storage: str
 ) -> None:
     run_study_config(load_study_config(_write(tmp_path, _base(storage))), show_progress_bar=False)
-    changed = {**_base(storage), "space": {"max_depth": {"int": [1, 8]}}}
+    pruned_by = tl.load_study(study_name="study", storage=storage).system_attrs[PRUNER_KEY]
+    changed = {
+        **_base(storage),
+        "space": {"max_depth": {"int": [1, 8]}},
+        "pruner": {"kind": "hyperband"},
+    }
     with pytest.raises(ConfigError) as info:
         run_study_config(load_study_config(_write(tmp_path, changed)), show_progress_bar=False)
     assert info.value.field == "space" and "different space" in info.value.reason
     study = tl.load_study(study_name="study", storage=storage)
     assert len(study.trials) == 2
+    assert study.system_attrs[PRUNER_KEY] == pruned_by
     assert study.user_attrs["config"]["space"]["max_depth"] == {"int": [1, 4]}
     # Budget, parallelism and sampler are not part of the objective.
     more = {**_base(storage), "n_trials": 1, "sampler": "qmc"}

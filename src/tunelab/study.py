@@ -39,6 +39,7 @@ from tunelab.trial import (
     StudyDirection,
     Trial,
     TrialState,
+    feasible_trials,
     freeze,
     is_finite_number,
     validate_trial,
@@ -200,10 +201,11 @@ class Study:
         self._stop_flag = threading.Event()
         attrs = self._storage.get_study_attrs(self._study_id, system=True)
         self._settings = dict(attrs.get(_SETTINGS_KEY, {}))
-        # Stored once per opening (not per trial) so reports and the dashboard can
-        # draw the pruner's rungs; a reader that passes no pruner leaves it alone.
-        if isinstance(pruner, BasePruner) and attrs.get(PRUNER_KEY) != (config := pruner._config()):
-            self._storage.set_study_attr(self._study_id, PRUNER_KEY, config, system=True)
+        # Reports and the dashboard draw the pruner's rungs from its stored settings.
+        # They are stored at this handle's first ask, not here: a reader, or a
+        # create/resume refused after opening, must not replace the settings of the
+        # pruner that ran the trials; a handle opened without a pruner never stores one.
+        self._pruner_unrecorded = isinstance(pruner, BasePruner)
         self._next_stale_check = 0.0
         self._optimizing = 0
         self._unfinished_at_sampling: list[int] = []
@@ -269,9 +271,7 @@ class Study:
 
     def _feasible(self, trials: list[FrozenTrial]) -> list[FrozenTrial]:
         """The feasible trials, where constraints were stored (all trials otherwise)."""
-        if not any(t.constraints for t in trials):
-            return trials
-        return [t for t in trials if t.constraint_violation == 0.0]
+        return feasible_trials(trials)
 
     @property
     def best_trial(self) -> FrozenTrial:
@@ -379,6 +379,8 @@ class Study:
                 rest are sampled when the objective asks for them.
         """
         with self._lock:
+            if self._pruner_unrecorded:
+                self._record_pruner()
             self._fail_stale_trials()
             frozen = self._storage.claim_waiting_trial(self._study_id)
             if frozen is None:
@@ -410,6 +412,16 @@ class Study:
         for name, dist in (fixed_distributions or {}).items():
             trial._suggest(name, dist)
         return trial
+
+    def _record_pruner(self) -> None:
+        """Store the settings of the pruner about to run trials, if they changed (once)."""
+        self._pruner_unrecorded = False
+        if not isinstance(self.pruner, BasePruner):
+            return
+        config = self.pruner._config()
+        attrs = self._storage.get_study_attrs(self._study_id, system=True)
+        if attrs.get(PRUNER_KEY) != config:
+            self._storage.set_study_attr(self._study_id, PRUNER_KEY, config, system=True)
 
     def _settle_claims(
         self, frozen: FrozenTrial, claim: Callable[[FrozenTrial], dict[str, Any] | None]
@@ -1178,7 +1190,7 @@ def create_study(
             settings[key] = value
     _check_settings(**settings)
     backend.set_study_attr(study_id, _SETTINGS_KEY, settings, system=True)
-    # A new study records its default pruner too: it is the one that will prune.
+    # A new study records its default pruner too (at its first ask): it is the one that prunes.
     return Study(name, backend, sampler, pruner if pruner is not None else MedianPruner())
 
 

@@ -535,6 +535,17 @@ def constraints_of(system_attrs: Mapping[str, Any]) -> dict[str, float]:
     return out
 
 
+def feasible_trials(trials: Sequence[FrozenTrial]) -> list[FrozenTrial]:
+    """The feasible ones of ``trials``, by the rule studies, reports and picks share.
+
+    Once any of them has constraints stored, a trial is feasible only when it has
+    constraints too and none is exceeded; where none has any, all are feasible.
+    """
+    if not any(trial.constraints for trial in trials):
+        return list(trials)
+    return [trial for trial in trials if trial.constraint_violation == 0.0]
+
+
 # Distributions are immutable, and objectives ask for the same ones trial after
 # trial: validating each once saves a tenth of the in-memory ask+tell cost.
 _DISTRIBUTIONS: dict[tuple[Any, ...], BaseDistribution] = {}

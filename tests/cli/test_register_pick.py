@@ -6,13 +6,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sklearn.datasets import load_iris
+from sklearn.tree import DecisionTreeClassifier
 from typer.testing import CliRunner, Result
 
 import tunelab as tl
 from tunelab.cli import app
 from tunelab.config import ConfigError, register_best_trial
 from tunelab.config._pick import choose_trial, parse_pick
-from tunelab.deploy import Registry
+from tunelab.config._run import deploy_sample_index
+from tunelab.deploy import Registry, save_model
 from tunelab.distributions import CategoricalDistribution, IntDistribution
 from tunelab.trial import CONSTRAINTS_KEY
 
@@ -46,7 +49,8 @@ def deployment_study(url: str = "sqlite:///:memory:", *, metric_names: bool = Tr
     )
     study.set_user_attr("constraints", ["latency_p95_ms < 5"])
     study.set_user_attr(
-        "deploy", {"precision": ["float32", "int8"], "sample_rows": 64, "calls": 40}
+        "deploy",
+        {"precision": ["float32", "int8"], "sample_rows": 64, "calls": 40, "batch_rows": 32},
     )
     distributions = {
         "max_depth": IntDistribution(1, 8),
@@ -140,6 +144,33 @@ def test_pick_respects_constraints_breaks_ties_and_ranks_by_any_metric() -> None
     assert [c.trial.number for c in choice.candidates] == [2, 0, 3]
 
 
+def test_a_trial_without_constraints_is_infeasible_once_others_have_them() -> None:
+    study = tl.create_study(direction="maximize")
+    for value, constraints in ((0.9, {"lat": 1.0}), (0.8, {"lat": -1.0}), (0.99, None)):
+        study.add_trial(
+            tl.create_trial(value=value, params={}, distributions={}, constraints=constraints)
+        )
+    # The pick's candidates are those Study.best_trial chooses among.
+    assert study.best_trial.number == 1
+    assert [c.trial.number for c in choose_trial(study, pick="value > 0").candidates] == [1]
+
+
+def test_a_deployment_attribute_that_is_not_a_mapping_is_ignored_when_ranking() -> None:
+    study = deployment_study()
+    trial = tl.create_trial(
+        values=[0.5, 9.0, 9.0],
+        params={"max_depth": 1, "precision": "float32"},
+        distributions={
+            "max_depth": IntDistribution(1, 8),
+            "precision": CategoricalDistribution(["float32", "int8"]),
+        },
+        user_attrs={"deployment": 5},
+        system_attrs={CONSTRAINTS_KEY: [1.0]},
+    )
+    study.add_trial(trial)
+    assert choose_trial(study, by="latency_p50_ms").trial.number == 3
+
+
 def test_objective_names_come_from_the_objectives_attribute_without_metric_names() -> None:
     study = deployment_study(metric_names=False)
     assert choose_trial(study, pick="size_mb < 1.2", by="f1").trial.number == 0
@@ -191,8 +222,15 @@ def test_register_picks_refits_measures_and_records_the_deployment(
     assert deployment["tuned"]["latency_p95_ms"] == 0.5
     assert deployment["pick"] == {"rule": "latency_p95_ms<1 and size_mb<2", "by": "f1", "trial": 3}
     refit = deployment["refit"]
-    assert refit["precision"] == "int8" and refit["calls"] == 40 and refit["batch_rows"] == 64
+    assert refit["precision"] == "int8" and refit["calls"] == 40 and refit["batch_rows"] == 32
     assert 0 < refit["latency_p50_ms"] <= refit["latency_p95_ms"] and refit["size_int8_mb"] > 0
+    # Refit on the seeded rows tuning measured on (iris's first 64 rows hold 2 classes
+    # only), with no second latency table beside the refit measurement.
+    X, y = load_iris(return_X_y=True)
+    tree = DecisionTreeClassifier(random_state=0, max_depth=2).fit(X, y)
+    rows = deploy_sample_index(len(y), 64, None)
+    assert card.onnx["quantization"]["before"] == pytest.approx(tree.score(X[rows], y[rows]))
+    assert card.onnx["latency"] == []
     # The int8 model is stored, and served by default.
     assert card.onnx["int8_file"] == "model.int8.onnx" and loaded.backend == "onnx-int8"
     picked = tl.load_study(study_name="digits-deploy", storage=url).user_attrs["picked_trial"]
@@ -258,3 +296,23 @@ def test_single_objective_studies_still_register_their_best_trial(tmp_path: Path
     register_best_trial(study, name="iris", registry=registry, onnx=False, pick="value < 0.7")
     assert registry.load("iris:2").card.trial == 0
     assert study.user_attrs["picked_trial"]["by"] == "value"
+
+
+def test_registering_a_pickle_artifact_reads_its_card_without_loading_the_model(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    X, y = load_iris(return_X_y=True)
+    model = DecisionTreeClassifier(max_depth=2, random_state=0).fit(X, y)
+    deployment = {"precision": "float32", "pick": {"rule": None, "by": "f1", "trial": 7}}
+    artifact = save_model(
+        model, tmp_path / "art", data=(X, y), format="pickle", deployment=deployment
+    )
+    registry = str(tmp_path / "registry")
+    result = _run(runner, "register", str(artifact), "--name", "pk", "--registry", registry)
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    assert f"Registered artifact {artifact} as pk version 1" in result.stdout
+    assert "Deployment: float32; trial 7 best by f1\n" in result.stdout
+    card = Registry(registry).card("pk")
+    assert card.deployment == deployment and card.model["format"] == "pickle"
+    # Loading it still needs the explicit opt-in to unpickling.
+    assert Registry(registry).load("pk", allow_pickle=True).card.to_dict() == card.to_dict()

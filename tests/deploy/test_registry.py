@@ -80,6 +80,28 @@ def test_versions_are_numbered_from_one(
     assert latest.card.metrics == {"acc": {"value": 0.1}}
 
 
+def test_card_reads_a_versions_card_without_fetching_the_model(
+    registry: Registry, artifacts: dict[int, Path], tmp_path: Path
+) -> None:
+    registry.register("churn", artifacts[1])
+    registry.register("churn", artifacts[2])
+    registry.set_alias("churn", "prod", 1)
+    assert registry.card("churn").metrics == {"acc": {"value": 0.1}}
+    assert registry.card("churn@prod").metrics == registry.card("churn:1").metrics
+    assert registry.card("churn:1").metrics == {"acc": {"value": 0.9}}
+    assert not (tmp_path / "cache").exists(), "reading a card downloaded the artifact"
+    with pytest.raises(RegistryError, match="has no version 3"):
+        registry.card("churn:3")
+
+
+def test_an_unreadable_card_is_named(artifacts: dict[int, Path], tmp_path: Path) -> None:
+    registry = Registry(tmp_path / "registry")
+    registry.register("churn", artifacts[1])
+    (tmp_path / "registry" / "churn" / "versions" / "1" / "card.json").write_text("{")
+    with pytest.raises(ArtifactError, match=r"churn/versions/1/card.json is unreadable"):
+        registry.card("churn")
+
+
 def test_tampered_artifact_is_not_registered(
     registry: Registry, artifacts: dict[int, Path], tmp_path: Path
 ) -> None:

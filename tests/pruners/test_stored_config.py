@@ -10,7 +10,13 @@ import pytest
 
 import tunelab as tl
 from tunelab import pruners
-from tunelab.storage import BaseStorage, JournalFileBackend, JournalStorage, SQLStorage
+from tunelab.storage import (
+    BaseStorage,
+    InMemoryStorage,
+    JournalFileBackend,
+    JournalStorage,
+    SQLStorage,
+)
 from tunelab.study import PRUNER_KEY
 
 PRUNERS = [
@@ -69,26 +75,62 @@ def _journal(path: Path) -> BaseStorage:
 @pytest.mark.parametrize("make", [_sqlite, _journal], ids=["sqlite", "journal"])
 def test_config_round_trips_through_storage_and_readers_leave_it(make: Any, tmp_path: Path) -> None:
     halving = pruners.SuccessiveHalvingPruner(min_resource=3, reduction_factor=2)
-    tl.create_study(study_name="s", storage=make(tmp_path), pruner=halving)
+    study = tl.create_study(study_name="s", storage=make(tmp_path), pruner=halving)
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=2)
     # A reader in another process (a report, the dashboard) passes no pruner.
     reader = tl.load_study(study_name="s", storage=make(tmp_path))
     assert reader.system_attrs[PRUNER_KEY] == halving._config()
-    # A worker opening it with other settings records them.
+    # A script that opens it with a pruner but runs no trial leaves the settings alone.
+    tl.load_study(study_name="s", storage=make(tmp_path), pruner=pruners.NopPruner())
+    assert reader.system_attrs[PRUNER_KEY] == halving._config()
+    # A worker that runs trials with other settings records them.
     median = pruners.MedianPruner(n_warmup_steps=5)
-    tl.load_study(study_name="s", storage=make(tmp_path), pruner=median)
+    tl.load_study(study_name="s", storage=make(tmp_path), pruner=median).ask()
     stored = tl.load_study(study_name="s", storage=make(tmp_path)).system_attrs[PRUNER_KEY]
     assert stored == median._config()
     assert _rebuilt(stored)._config() == median._config()
 
 
-def test_default_pruner_is_recorded_and_an_unchanged_one_is_not_rewritten(tmp_path: Path) -> None:
-    log = tmp_path / "journal.log"
-    storage = JournalStorage(JournalFileBackend(log))
-    tl.create_study(study_name="d", storage=storage)
-    assert storage.get_study_attrs(0, system=True)[PRUNER_KEY] == pruners.MedianPruner()._config()
-    size = log.stat().st_size
+def test_a_refused_create_leaves_the_stored_pruner() -> None:
+    storage = InMemoryStorage()
+    hyperband = pruners.HyperbandPruner(max_resource=27)
+    tl.create_study(study_name="s", storage=storage, pruner=hyperband).ask()
+    with pytest.raises(ValueError, match="exists with directions"):
+        tl.create_study(
+            study_name="s",
+            storage=storage,
+            load_if_exists=True,
+            direction="maximize",
+            pruner=pruners.NopPruner(),
+        )
+    assert tl.load_study(study_name="s", storage=storage).system_attrs[PRUNER_KEY] == (
+        hyperband._config()
+    )
+
+
+class _CountingStorage(InMemoryStorage):
+    """An in-memory storage that counts the writes of the pruner's settings."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pruner_writes = 0
+
+    def set_study_attr(self, study_id: int, key: str, value: Any, *, system: bool = False) -> None:
+        self.pruner_writes += key == PRUNER_KEY and system
+        super().set_study_attr(study_id, key, value, system=system)
+
+
+def test_default_pruner_is_recorded_once_per_handle_and_an_unchanged_one_not_rewritten() -> None:
+    storage = _CountingStorage()
+    study = tl.create_study(study_name="d", storage=storage)
+    assert PRUNER_KEY not in study.system_attrs
     for _ in range(3):
-        tl.load_study(study_name="d", storage=storage, pruner=pruners.MedianPruner())
-    assert log.stat().st_size == size, "loading with the same pruner wrote to the storage"
-    tl.load_study(study_name="d", storage=storage, pruner=pruners.NopPruner())
-    assert log.stat().st_size > size
+        study.tell(study.ask(), 1.0)
+    assert study.system_attrs[PRUNER_KEY] == pruners.MedianPruner()._config()
+    assert storage.pruner_writes == 1
+    for _ in range(2):
+        tl.load_study(study_name="d", storage=storage, pruner=pruners.MedianPruner()).ask()
+    assert storage.pruner_writes == 1, "running with the same pruner rewrote its settings"
+    tl.load_study(study_name="d", storage=storage, pruner=pruners.NopPruner()).ask()
+    assert storage.pruner_writes == 2
+    assert study.system_attrs[PRUNER_KEY] == pruners.NopPruner()._config()

@@ -115,7 +115,8 @@ def register(
         target.set_alias(name, alias, version)
     moved = f", alias {alias} -> {version}" if alias is not None else ""
     stdout().print(escape(f"Registered {what} as {name} version {version} in {target.url}{moved}"))
-    deployment = target.load(f"{name}:{version}", backend="sklearn").card.deployment
+    # The card alone: loading the model would refuse a pickle artifact after registering it.
+    deployment = target.card(f"{name}:{version}").deployment
     if deployment:
         stdout().print(escape(f"Deployment: {_deployment_text(deployment)}"))
 

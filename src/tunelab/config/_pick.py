@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from tunelab._validation import is_real
 from tunelab.config._fields import ConfigError
 from tunelab.study import Study, StudyDirection
-from tunelab.trial import FrozenTrial, TrialState
+from tunelab.trial import FrozenTrial, TrialState, feasible_trials
 
 DEPLOYMENT_ATTR = "deployment"
 PRECISION = "precision"
@@ -202,7 +202,7 @@ def candidates(study: Study) -> list[Candidate]:
         trials = study.best_trials
     else:
         done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-        trials = [trial for trial in done if not trial.constraint_violation]
+        trials = feasible_trials(done)
     names = objective_names(study)
     ordered = sorted(trials, key=lambda trial: trial.number)
     return [Candidate(trial, _values(trial, names)) for trial in ordered]
@@ -288,7 +288,8 @@ def _ranking(
     deployment = {
         key
         for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-        for key in (trial.user_attrs.get(DEPLOYMENT_ATTR) or {})
+        if isinstance(stored := trial.user_attrs.get(DEPLOYMENT_ATTR), Mapping)
+        for key in stored
     }
     if by not in directions and by not in deployment:
         allowed = [*names, *sorted(deployment & set(available) - set(names))]

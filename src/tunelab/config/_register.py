@@ -8,20 +8,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tunelab.config._data import load_data
-from tunelab.config._deploy import build_trial_estimator, trial_precision
-from tunelab.config._fields import ConfigError
+from tunelab.config._deploy import build_trial_estimator, parse_deploy, trial_precision
+from tunelab.config._fields import ConfigError, Fields
 from tunelab.config._model import model_from_spec
 from tunelab.config._pick import DEPLOYMENT_ATTR, PRECISION, Choice, choose_trial, objective_names
+from tunelab.config._run import deploy_sample_index, take_rows
 from tunelab.visualization._front import PICKED_TRIAL_KEY
 
 if TYPE_CHECKING:
     from tunelab.deploy import Registry
     from tunelab.study import Study
     from tunelab.trial import FrozenTrial
-
-PRECISIONS = ("float32", "int8")
-DEFAULT_SAMPLE_ROWS = 256
-DEFAULT_CALLS = 200
 
 
 def register_best_trial(
@@ -157,6 +154,7 @@ def _deployment(
 ) -> tuple[Any, dict[str, Any]]:
     """The ONNX conversion at the trial's precision and the card's "deployment" section."""
     from tunelab.deploy import measure, to_onnx
+    from tunelab.deploy._measure import PRECISIONS
 
     block = study.user_attrs.get("deploy")
     block = block if isinstance(block, Mapping) else {}
@@ -167,12 +165,24 @@ def _deployment(
             f"{list(PRECISIONS)}",
             field="precision",
         )
-    rows = int(block.get("sample_rows") or DEFAULT_SAMPLE_ROWS)
-    calls = int(block.get("calls") or DEFAULT_CALLS)
-    sample, sample_y = _head(X, rows), _head(y, rows)
+    # Measured as tuning measured it: the same seeded rows, calls, warmup and batch size.
+    settings = parse_deploy(Fields(None), block)
+    config = study.user_attrs.get("config")
+    seed = config.get("seed") if isinstance(config, Mapping) else None
+    index = deploy_sample_index(len(y), settings.sample_rows, seed)
+    sample, sample_y = take_rows(X, index), take_rows(y, index)
     int8 = precision == "int8"
-    conversion = to_onnx(model, sample, quantize=int8, y=sample_y)
-    refit = measure(model, sample, y=sample_y, precision=precision, calls=calls, batch_rows=rows)
+    # The refit measurement below is the one the card reports: no latency table here.
+    conversion = to_onnx(model, sample, quantize=int8, y=sample_y, latency_repeats=0)
+    refit = measure(
+        model,
+        sample,
+        y=sample_y,
+        precision=precision,
+        calls=settings.calls,
+        warmup=settings.warmup,
+        batch_rows=settings.batch_rows,
+    )
     section: dict[str, Any] = {
         "tuned": tuned,
         "refit": {**refit.to_dict(), PRECISION: precision},
@@ -182,7 +192,3 @@ def _deployment(
     if manual:
         section["pick"]["manual"] = True
     return conversion, section
-
-
-def _head(data: Any, rows: int) -> Any:
-    return data.iloc[:rows] if hasattr(data, "iloc") else data[:rows]

@@ -112,7 +112,7 @@ class ConfigObjective:
         sample_index: list[int] = []
         if config.deploy is not None:
             _check_feature_count(config, config.deploy, X)
-            sample_index = _sample_index(len(y), config.deploy.sample_rows, config.seed)
+            sample_index = deploy_sample_index(len(y), config.deploy.sample_rows, config.seed)
         return cls(
             estimator=estimator,
             space=config.space,
@@ -167,7 +167,7 @@ class ConfigObjective:
 
         assert self.deploy is not None
         fitted = clone(model).fit(self.X, self.y)
-        sample, truth = _rows(self.X, self.sample_index), _rows(self.y, self.sample_index)
+        sample, truth = take_rows(self.X, self.sample_index), take_rows(self.y, self.sample_index)
         try:
             measurement = measure(
                 fitted,
@@ -187,7 +187,8 @@ class ConfigObjective:
         return measurement.to_dict()
 
 
-def _rows(values: Any, index: Sequence[int]) -> Any:
+def take_rows(values: Any, index: Sequence[int]) -> Any:
+    """The rows of ``values`` (a frame, series or array) at positions ``index``."""
     import numpy as np
 
     if hasattr(values, "iloc"):
@@ -195,8 +196,11 @@ def _rows(values: Any, index: Sequence[int]) -> Any:
     return np.asarray(values)[list(index)]
 
 
-def _sample_index(n_rows: int, sample_rows: int, seed: int | None) -> list[int]:
-    """The rows every trial's deployment is measured on: drawn once, the same for all."""
+def deploy_sample_index(n_rows: int, sample_rows: int, seed: int | None) -> list[int]:
+    """The rows every trial's deployment is measured on: drawn once, the same for all.
+
+    Registering the picked trial measures its refit on the same rows.
+    """
     import numpy as np
 
     rng = np.random.default_rng(0 if seed is None else seed)

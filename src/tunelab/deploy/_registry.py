@@ -38,7 +38,7 @@ from typing import Any
 
 from tunelab._validation import is_int
 from tunelab.deploy._artifact import Backend, LoadedModel, load_model
-from tunelab.deploy._card import utc_now
+from tunelab.deploy._card import CARD_FILE, ModelCard, utc_now
 from tunelab.deploy._checksums import CHECKSUM_FILE, artifact_files, verify_checksums
 from tunelab.deploy._errors import ArtifactError, RegistryError
 from tunelab.deploy._stores import Store, open_store
@@ -244,6 +244,27 @@ class Registry:
         if not versions:
             raise RegistryError(f"no model named {name!r} in {self.url}")
         return name, versions[-1]
+
+    def card(self, ref: str) -> ModelCard:
+        """The model card of ``name@alias``, ``name:3`` or ``name`` (latest), model not loaded.
+
+        Only the card is read (nothing downloaded, checksums not verified), so any
+        format, a pickle included, can be described without trusting or unpickling it.
+
+        Raises:
+            RegistryError: Malformed reference, or unknown name, alias or version.
+            ArtifactError: The version's card is missing, unreadable or malformed.
+        """
+        name, version = self.resolve(ref)
+        where = self._store.url(f"{name}/versions/{version}/{CARD_FILE}")
+        try:
+            return ModelCard.from_dict(
+                json.loads(self._store.read(f"{name}/versions/{version}/{CARD_FILE}"))
+            )
+        except ArtifactError as exc:
+            raise ArtifactError(f"{where}: {exc}") from None
+        except (OSError, KeyError, TypeError, ValueError) as exc:
+            raise ArtifactError(f"{where} is unreadable or malformed: {exc!r}") from exc
 
     def load(
         self,
