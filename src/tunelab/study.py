@@ -66,7 +66,8 @@ CONFIGURATION_KEY = "claimed_configuration"
 # such column): left out of it, still in each trial's system_attrs.
 _BOOKKEEPING_ATTRS = frozenset({CONFIGURATION_KEY})
 _UNFINISHED = (TrialState.RUNNING, TrialState.WAITING)
-_METRIC_NAMES_KEY = "metric_names"
+# Study system attr: the objectives' names (set_metric_names); read by the dashboard.
+METRIC_NAMES_KEY = "metric_names"
 # Study system attr: the pruner's class and settings (see BasePruner._config).
 PRUNER_KEY = "pruner"
 _DATAFRAME_ATTRS = (
@@ -341,7 +342,7 @@ class Study:
     @property
     def metric_names(self) -> list[str] | None:
         """Names of the objectives, set with :meth:`set_metric_names`."""
-        names = self.system_attrs.get(_METRIC_NAMES_KEY)
+        names = self.system_attrs.get(METRIC_NAMES_KEY)
         return None if names is None else list(names)
 
     def set_metric_names(self, metric_names: list[str]) -> None:
@@ -356,7 +357,7 @@ class Study:
                 f"{len(self._directions)} objective(s)"
             )
         self._storage.set_study_attr(
-            self._study_id, _METRIC_NAMES_KEY, [str(n) for n in metric_names], system=True
+            self._study_id, METRIC_NAMES_KEY, [str(n) for n in metric_names], system=True
         )
 
     @property

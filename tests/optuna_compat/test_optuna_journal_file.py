@@ -90,3 +90,19 @@ def test_optuna_journal_reads_the_same_in_tunelab(tmp_path: Path) -> None:
     )
     assert [t.number for t in reopened.trials] == list(range(8))
     assert reopened.trials[5].params == {"x": 1.0}
+
+
+def test_a_naive_time_in_an_optuna_journal_is_local_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    import datetime as dt
+    import time
+
+    from tunelab.storage._journal_optuna import _time
+
+    monkeypatch.setenv("TZ", "Asia/Tokyo")  # UTC+9, no daylight saving
+    time.tzset()
+    try:
+        assert _time("2026-01-01T09:00:00") == dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+        assert _time("2026-01-01T09:00:00+00:00") == dt.datetime(2026, 1, 1, 9, tzinfo=dt.UTC)
+    finally:
+        monkeypatch.undo()
+        time.tzset()

@@ -40,7 +40,7 @@ from tunelab.dashboard._source import study_names
 from tunelab.deploy.serve._app import AUTH_MESSAGE
 from tunelab.exceptions import StudyNotFoundError, UpdateFinishedTrialError
 from tunelab.storage import BaseStorage
-from tunelab.study import _METRIC_NAMES_KEY, PRUNER_KEY
+from tunelab.study import METRIC_NAMES_KEY, PRUNER_KEY
 from tunelab.trial import FIXED_PARAMS_KEY, TrialState
 from tunelab.visualization._front import PICKED_TRIAL_KEY
 
@@ -248,7 +248,7 @@ class Dashboard:
 
     def api_pareto(self, request: Request, data: StudyData) -> Any:
         picked = self.storage.get_study_attrs(data.study_id).get(PICKED_TRIAL_KEY)
-        names = self.storage.get_study_attrs(data.study_id, system=True).get(_METRIC_NAMES_KEY)
+        names = self.storage.get_study_attrs(data.study_id, system=True).get(METRIC_NAMES_KEY)
         return {**self.fronts.get(data, picked), "names": names}
 
     def api_curves(self, request: Request, data: StudyData) -> Any:

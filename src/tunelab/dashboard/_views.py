@@ -388,11 +388,16 @@ class Fronts:
 
     def __init__(self) -> None:
         self._cache: dict[int, tuple[Any, dict[str, Any]]] = {}
-        self._lock = threading.Lock()
+        # One lock per study: a large study's front takes seconds, and the other
+        # studies' pages must not wait for it.
+        self._locks: dict[int, threading.Lock] = {}
+        self._guard = threading.Lock()
 
     def get(self, data: StudyData, picked: Any) -> dict[str, Any]:
         """The front, a sample of the rest, the hypervolume curve and the picked trial."""
-        with self._lock:
+        with self._guard:
+            lock = self._locks.setdefault(data.study_id, threading.Lock())
+        with lock:
             key = (data.cursor, repr(picked))
             cached = self._cache.get(data.study_id)
             if cached is not None and cached[0] == key:

@@ -49,8 +49,9 @@ def _time(text: str | None) -> dt.datetime | None:
     if text is None:
         return None
     stamp = dt.datetime.fromisoformat(text)
-    # Optuna writes UTC offsets; a naive time is taken as UTC, like tunelab's own.
-    return stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=dt.UTC)
+    # Older Optuna versions wrote naive local times, and Optuna reads a naive time as
+    # local time: so does this (taking it as UTC would shift it by the offset).
+    return stamp if stamp.tzinfo is not None else stamp.astimezone(dt.UTC)
 
 
 class OptunaRecordReader:
