@@ -133,13 +133,17 @@ class GPSampler(BaseSampler):
         if not search_space:
             return {}
         names = set(search_space)
-        complete = [
-            t for t in study.get_trials(states=(TrialState.COMPLETE,)) if names <= t.params.keys()
+        finished = [
+            t
+            for t in study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED))
+            if names <= t.params.keys()
         ]
+        complete = [t for t in finished if t.state == TrialState.COMPLETE]
         if len(complete) < self.n_startup_trials:
             return {}
+        pruned = [t for t in finished if t.state == TrialState.PRUNED]
         with single_blas_thread():
-            params = self._optimize(study, trial, search_space, complete)
+            params = self._optimize(study, trial, search_space, complete, pruned)
         self._proposals[trial.trial_id] = params
         return params
 
@@ -149,8 +153,10 @@ class GPSampler(BaseSampler):
         trial: FrozenTrial,
         search_space: dict[str, BaseDistribution],
         complete: list[FrozenTrial],
+        pruned: list[FrozenTrial],
     ) -> dict[str, Any]:
-        """Fit the GP to ``complete`` and maximise the acquisition."""
+        """Fit the GP to ``complete`` (and ``pruned``, at the worst value) and maximise
+        the acquisition."""
         space = InputSpace(search_space)
         x = self._encode_history(search_space, space, complete)
         # With constraints the optimum sits on the feasible boundary, and expanding the
@@ -161,12 +167,12 @@ class GPSampler(BaseSampler):
             skew_test=self.constraints_func is None,
         )
         gp = GaussianProcess(x, y, space.is_categorical, self._fit(search_space, space, x, y))
-        pruned = self._pruned_points(study, search_space, space, x)
-        if len(pruned):
+        pruned_x = self._pruned_points(pruned, search_space, space, x)
+        if len(pruned_x):
             # A pruned trial has no final value, but its pruner judged it worse than the
             # others: at the worst value seen, it keeps the model from proposing that point
             # again and again (each proposal pruned, the data never changing).
-            gp = gp.with_pseudo_observations(pruned, np.full(len(pruned), float(y.max())))
+            gp = gp.with_pseudo_observations(pruned_x, np.full(len(pruned_x), float(y.max())))
         # Kriging believer: running trials are pencilled in at the predicted value.
         # The mean stays, the variance collapses around them, so parallel workers
         # spread out; in batch runs this beat constant liars (mean or worst value).
@@ -303,16 +309,12 @@ class GPSampler(BaseSampler):
 
     def _pruned_points(
         self,
-        study: StudyView,
+        pruned: list[FrozenTrial],
         search_space: dict[str, BaseDistribution],
         space: InputSpace,
         observed: np.ndarray,
     ) -> np.ndarray:
-        """Distinct encoded points of pruned trials, less those a complete trial observed."""
-        names = set(search_space)
-        pruned = [
-            t for t in study.get_trials(states=(TrialState.PRUNED,)) if names <= t.params.keys()
-        ]
+        """Distinct encoded points of ``pruned``, less those a complete trial observed."""
         if not pruned:
             return np.empty((0, space.dim))
         points = np.unique(self._encode_history(search_space, space, pruned), axis=0)
