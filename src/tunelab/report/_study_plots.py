@@ -15,7 +15,7 @@ from tunelab.report import _svg as svg
 from tunelab.report._chart import FULL_WIDTH, HALF_WIDTH, THIRD_WIDTH, Chart
 from tunelab.report._metrics import Measure
 from tunelab.report._parallel import ParallelAxis, ParallelCoordinates
-from tunelab.trial import FrozenTrial, StudyDirection, TrialState
+from tunelab.trial import FrozenTrial, StudyDirection, TrialState, feasible_trials
 from tunelab.visualization._front import HypervolumeHistory
 
 # A positive objective spanning this many times its smallest value gets a log axis.
@@ -60,9 +60,7 @@ class StudyData:
         As in :attr:`tunelab.Study.best_trials`: once some trial stored constraints, a
         trial without them does not count as feasible.
         """
-        if all(t.constraint_violation is None for t in self.complete):
-            return self.complete
-        return tuple(t for t in self.complete if t.constraint_violation == 0.0)
+        return tuple(feasible_trials(self.complete))
 
     @property
     def picked_number(self) -> int | None:
