@@ -266,6 +266,8 @@ def test_interactive_register_lists_the_front_and_takes_a_number(
     assert "Registered trial 0 of study 'digits-deploy'" in out
     card = Registry(registry).load("tiny:1").card
     assert card.deployment is not None and card.deployment["precision"] == "float32"
+    # A float32 pick keeps no int8 file, though its measurement reports the int8 size.
+    assert "int8_file" not in card.onnx and card.deployment["refit"]["size_int8_mb"] > 0
     pick = {"rule": None, "by": "latency_p95_ms", "trial": 0, "manual": True}
     assert card.deployment["pick"] == pick
     assert "float32; trial 0 chosen by hand;" in out

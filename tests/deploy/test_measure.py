@@ -85,3 +85,19 @@ def test_an_unknown_precision_is_named() -> None:
     model = LogisticRegression(max_iter=50).fit(X[:100], Y[:100])
     with pytest.raises(ValueError, match="precision must be one of float32, int8, got 'fp16'"):
         measure(model, X[:20], precision="fp16")
+
+
+def test_a_conversion_is_measured_as_it_is_without_converting_again() -> None:
+    model = LogisticRegression(max_iter=50).fit(X[:300], Y[:300])
+    conversion = to_onnx(model, X[:50], quantize=True, y=Y[:50], latency_repeats=0)
+    for precision, served in [
+        ("float32", conversion.model_bytes),
+        ("int8", conversion.quantization.model_bytes),
+    ]:
+        result = measure(conversion, X[:50], calls=5, precision=precision)
+        assert result.size_mb == pytest.approx(len(served) / 1e6)
+        assert result.size_int8_mb == pytest.approx(conversion.quantization.size_after / 1e6)
+    float_only = to_onnx(model, X[:50], latency_repeats=0)
+    assert measure(float_only, X[:50], calls=5).size_int8_mb is None
+    with pytest.raises(ValueError, match="quantize=True"):
+        measure(float_only, X[:50], calls=5, precision="int8")

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from tunelab._validation import check_int
-from tunelab.deploy._onnx import OnnxRunner, _n_rows, _take_rows, to_onnx
+from tunelab.deploy._onnx import OnnxConversion, OnnxRunner, _n_rows, _take_rows, to_onnx
 from tunelab.deploy._signature import is_dataframe
 
 _MB = 1e6
@@ -68,7 +68,7 @@ def measure(
     warmup: int = 20,
     precision: str = "float32",
 ) -> DeploymentMeasurement:
-    """Convert ``model`` to ONNX and measure what serving it costs.
+    """Convert ``model`` to ONNX (unless it already is) and measure what serving it costs.
 
     Each call is timed alone after ``warmup`` untimed ones, on one thread (as
     ``tunelab serve`` runs a model), cycling through the rows of ``sample`` so caches
@@ -77,7 +77,10 @@ def measure(
     measured on the same one.
 
     Args:
-        model: A fitted scikit-learn estimator or pipeline, or a tunelab.torch model.
+        model: A fitted scikit-learn estimator or pipeline, a tunelab.torch model, or an
+            :class:`OnnxConversion` from :func:`to_onnx`, measured as it is (so a
+            conversion that is also saved is not built twice; it must have been built
+            with ``quantize=True`` to measure or report int8).
         sample: Representative input rows (also used for the conversion's parity check).
         y: True targets of ``sample``, so the int8 quality change is measured against
             them rather than against the original model's predictions.
@@ -94,7 +97,8 @@ def measure(
 
     Raises:
         ValueError: ``calls``, ``batch_rows`` or ``warmup`` is out of range, or
-            ``precision`` is not ``float32`` or ``int8``.
+            ``precision`` is not ``float32`` or ``int8``, or ``model`` is a conversion
+            without the int8 model that ``precision="int8"`` needs.
         ConversionError: The model cannot be converted, or the ONNX model disagrees
             with it beyond tolerance.
     """
@@ -104,8 +108,17 @@ def measure(
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     served_int8 = precision == "int8"
-    conversion = to_onnx(model, sample, quantize=quantize or served_int8, y=y, latency_repeats=0)
-    report = conversion.quantization
+    if isinstance(model, OnnxConversion):
+        conversion = model
+        if served_int8 and conversion.quantization is None:
+            raise ValueError(
+                "precision='int8' needs the int8 model: convert with to_onnx(..., quantize=True)"
+            )
+    else:
+        conversion = to_onnx(
+            model, sample, quantize=quantize or served_int8, y=y, latency_repeats=0
+        )
+    report = conversion.quantization if quantize or served_int8 else None
     # The same bytes and runner settings as the artifact's model.int8.onnx when served.
     served = report.model_bytes if served_int8 and report is not None else conversion.model_bytes
     runner = OnnxRunner(served, task=conversion.task, input_mode=conversion.input_mode)
