@@ -258,8 +258,7 @@ NOTES: dict[str, tuple[str, str]] = {
     ),
     "optuna.samplers.BruteForceSampler": (
         "differs",
-        "seed and avoid_premature_stop are keyword-only; trials are matched by their values, "
-        "not their suggestion order, so any storage works",
+        "trials are matched by their values, not their suggestion order, so any storage works",
     ),
     "optuna.samplers.NSGAIIISampler": (
         "differs",

@@ -55,7 +55,7 @@ class BruteForceSampler(BaseSampler):
             float range, which has no finite set of values to enumerate.
     """
 
-    def __init__(self, *, seed: int | None = None, avoid_premature_stop: bool = False) -> None:
+    def __init__(self, seed: int | None = None, avoid_premature_stop: bool = False) -> None:
         self.seed = seed
         self.avoid_premature_stop = avoid_premature_stop
         self._rng = np.random.default_rng(seed)

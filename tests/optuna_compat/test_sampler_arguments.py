@@ -1,0 +1,54 @@
+"""Samplers take Optuna's constructor arguments, positional where Optuna's are."""
+
+from __future__ import annotations
+
+import types
+
+import pytest
+
+from tests.optuna_compat.libraries import LIBRARIES, quiet
+
+
+@pytest.fixture(autouse=True)
+def _quiet() -> None:
+    quiet("ERROR")
+
+
+pytestmark = pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
+
+
+def _first_values(lib: types.ModuleType, sampler: object, n: int = 3) -> list[float]:
+    study = lib.create_study(sampler=sampler)
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=n)
+    return [t.params["x"] for t in study.trials]
+
+
+@pytest.mark.parametrize("lib", LIBRARIES)
+def test_seed_is_positional_as_in_optuna(lib: types.ModuleType) -> None:
+    samplers = lib.samplers
+    assert _first_values(lib, samplers.RandomSampler(7)) == _first_values(
+        lib, samplers.RandomSampler(seed=7)
+    )
+    grid = {"x": [0.0, 0.25, 0.5, 0.75]}
+    assert _first_values(lib, samplers.GridSampler(grid, 3)) == _first_values(
+        lib, samplers.GridSampler(grid, seed=3)
+    )
+    study = lib.create_study(sampler=samplers.BruteForceSampler(5, True))
+    study.optimize(lambda t: t.suggest_int("k", 0, 2), n_trials=5)
+    assert sorted(t.params["k"] for t in study.trials) == [0, 1, 2]  # stopped when done
+
+
+@pytest.mark.parametrize("lib", LIBRARIES)
+def test_grid_sampler_says_when_every_point_has_run(lib: types.ModuleType) -> None:
+    sampler = lib.samplers.GridSampler({"x": [1, 2, 3]}, seed=0)
+    study = lib.create_study(sampler=sampler)
+    assert not sampler.is_exhausted(study)
+    trial = study.ask()
+    trial.suggest_int("x", 1, 3)
+    assert not sampler.is_exhausted(study)  # one point running, two never tried
+    study.tell(trial, 0.0)
+    study.optimize(lambda t: t.suggest_int("x", 1, 3), n_trials=1)
+    assert not sampler.is_exhausted(study)
+    study.optimize(lambda t: t.suggest_int("x", 1, 3), n_trials=1)
+    assert sampler.is_exhausted(study)
+    assert sorted(t.params["x"] for t in study.trials) == [1, 2, 3]
