@@ -1,0 +1,124 @@
+"""The helpers Optuna plugins import from Optuna's private modules work against tunelab.
+
+``optuna-integration`` and OptunaHub packages guard optional imports with
+``optuna._imports.try_import`` and mark their features with ``optuna._experimental``
+and ``optuna._deprecated``; tunelab has the same modules, so they import unchanged
+with ``optuna`` aliased to ``tunelab``.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import warnings
+from pathlib import Path
+
+import pytest
+
+import tunelab
+from tunelab import _deprecated, _experimental
+from tunelab._imports import try_import
+from tunelab.exceptions import ExperimentalWarning
+
+
+def test_try_import_holds_back_import_errors_until_checked() -> None:
+    with try_import() as fine:
+        import json  # noqa: F401
+    assert fine.is_successful()
+    fine.check()
+
+    with try_import() as missing:
+        import tunelab_no_such_package  # type: ignore[import-not-found]  # noqa: F401
+    assert not missing.is_successful()
+    with pytest.raises(ImportError, match="tunelab_no_such_package"):
+        missing.check()
+
+    with pytest.raises(KeyError), try_import() as other:
+        raise KeyError("not an import problem")
+    assert other.is_successful()
+
+
+def test_experimental_decorators_warn_on_use_and_note_the_docstring() -> None:
+    @_experimental.experimental_func("1.2.0")
+    def double(x: int) -> int:
+        """Twice x."""
+        return 2 * x
+
+    @_experimental.experimental_class("0.3.1", name="Custom")
+    class Thing:
+        def __init__(self, value: int) -> None:
+            self.value = value
+
+    with pytest.warns(ExperimentalWarning, match="double"):
+        assert double(3) == 6
+    with pytest.warns(ExperimentalWarning, match="Custom"):
+        assert Thing(4).value == 4
+    assert double.__name__ == "double" and "Twice x." in (double.__doc__ or "")
+    assert "1.2.0" in (double.__doc__ or "") and "0.3.1" in (Thing.__doc__ or "")
+    for bad in ("1.2", 1, None):
+        with pytest.raises(ValueError, match="version"):
+            _experimental.experimental_func(bad)  # type: ignore[arg-type]
+
+
+def test_deprecated_decorators_warn_with_both_versions() -> None:
+    @_deprecated.deprecated_func("1.0.0", "2.0.0", text="Use triple instead.")
+    def double(x: int) -> int:
+        return 2 * x
+
+    @_deprecated.deprecated_class("1.0.0", "3.0.0")
+    class Old:
+        def __init__(self, value: int) -> None:
+            self.value = value
+
+    with pytest.warns(FutureWarning) as record:
+        assert double(2) == 4
+    message = str(record[0].message)
+    assert "double" in message and "1.0.0" in message and "2.0.0" in message
+    assert message.endswith("Use triple instead.")
+    with pytest.warns(FutureWarning, match="Old"):
+        assert Old(5).value == 5
+    with pytest.raises(ValueError, match="removed_version"):
+        _deprecated.deprecated_func("2.0.0", "1.0.0")
+    with pytest.raises(ValueError, match="deprecated_version"):
+        _deprecated.deprecated_class("2.0", "3.0.0")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _deprecated.deprecated_func("1.0.0", "2.0.0")  # declaring one does not warn
+
+
+@pytest.mark.timeout(120)
+def test_optuna_integration_modules_import_with_optuna_aliased_to_tunelab() -> None:
+    pytest.importorskip("optuna_integration")
+    script = textwrap.dedent(
+        """
+        import importlib, importlib.abc, importlib.util, sys
+
+        class Alias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+            def find_spec(self, name, path=None, target=None):
+                if name == "optuna" or name.startswith("optuna."):
+                    return importlib.util.spec_from_loader(name, self)
+                return None
+
+            def create_module(self, spec):
+                return importlib.import_module("tunelab" + spec.name[len("optuna"):])
+
+            def exec_module(self, module):
+                return None
+
+        sys.meta_path.insert(0, Alias())
+        for name in ("lightgbm", "xgboost", "catboost", "mlflow", "wandb", "tensorboard"):
+            importlib.import_module("optuna_integration." + name)
+        import optuna
+        assert optuna.__name__ == "tunelab"
+        """
+    )
+    source = Path(tunelab.__file__).parent.parent
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        env={"PYTHONPATH": str(source), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=100,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
