@@ -11,12 +11,14 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import types
 import warnings
 from pathlib import Path
 
 import pytest
 
 import tunelab
+from tests.optuna_compat.libraries import LIBRARIES
 from tunelab import _deprecated, _experimental
 from tunelab._imports import try_import
 from tunelab.exceptions import ExperimentalWarning
@@ -87,6 +89,33 @@ def test_deprecated_decorators_warn_with_both_versions() -> None:
         _deprecated.deprecated_func("1.0.0", "2.0.0")  # declaring one does not warn
 
 
+@pytest.mark.parametrize("lib", LIBRARIES)
+def test_old_distributions_convert_to_the_current_classes(lib: types.ModuleType) -> None:
+    dists = lib.distributions
+    convert = dists._convert_old_distribution_to_new_distribution
+    with pytest.warns(FutureWarning):
+        old = [
+            dists.UniformDistribution(0, 10),
+            dists.LogUniformDistribution(1, 10),
+            dists.DiscreteUniformDistribution(0, 10, 2),
+            dists.IntUniformDistribution(0, 10, 2),
+            dists.IntLogUniformDistribution(1, 10),
+        ]
+    with pytest.warns(FutureWarning):
+        converted = [convert(d) for d in old]
+    assert [type(d) for d in converted] == [dists.FloatDistribution] * 3 + [
+        dists.IntDistribution
+    ] * 2
+    assert converted[1] == dists.FloatDistribution(1, 10, log=True)
+    assert converted[2] == dists.FloatDistribution(0, 10, step=2)
+    assert converted[3] == dists.IntDistribution(0, 10, step=2)
+    current = [dists.FloatDistribution(0, 1), dists.CategoricalDistribution(["a", "b"])]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert [convert(d) for d in current] == current
+        convert(old[0], suppress_warning=True)
+
+
 @pytest.mark.timeout(120)
 def test_optuna_integration_modules_import_with_optuna_aliased_to_tunelab() -> None:
     pytest.importorskip("optuna_integration")
@@ -107,7 +136,8 @@ def test_optuna_integration_modules_import_with_optuna_aliased_to_tunelab() -> N
                 return None
 
         sys.meta_path.insert(0, Alias())
-        for name in ("lightgbm", "xgboost", "catboost", "mlflow", "wandb", "tensorboard"):
+        modules = ("lightgbm", "xgboost", "catboost", "mlflow", "wandb", "tensorboard", "sklearn")
+        for name in modules:
             importlib.import_module("optuna_integration." + name)
         import optuna
         assert optuna.__name__ == "tunelab"
