@@ -52,3 +52,22 @@ def test_grid_sampler_says_when_every_point_has_run(lib: types.ModuleType) -> No
     study.optimize(lambda t: t.suggest_int("x", 1, 3), n_trials=1)
     assert sampler.is_exhausted(study)
     assert sorted(t.params["x"] for t in study.trials) == [1, 2, 3]
+
+
+@pytest.mark.parametrize("lib", LIBRARIES)
+def test_gp_starts_modelling_at_once_with_no_startup_trials(lib: types.ModuleType) -> None:
+    class Recording(lib.samplers.RandomSampler):  # type: ignore[name-defined,misc]
+        def __init__(self) -> None:
+            super().__init__(seed=0)
+            self.numbers: list[int] = []
+
+        def sample_independent(self, study: object, trial: object, *args: object) -> object:
+            self.numbers.append(trial.number)  # type: ignore[attr-defined]
+            return super().sample_independent(study, trial, *args)
+
+    recording = Recording()
+    sampler = lib.samplers.GPSampler(n_startup_trials=0, seed=0, independent_sampler=recording)
+    study = lib.create_study(sampler=sampler)
+    study.optimize(lambda t: (t.suggest_float("x", -1, 1) - 0.3) ** 2, n_trials=4)
+    # Only the first trial, with nothing to model yet, is left to the independent sampler.
+    assert recording.numbers == [0]
