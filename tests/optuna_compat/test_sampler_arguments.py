@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import types
 
 import pytest
 
+import tunelab
 from tests.optuna_compat.libraries import LIBRARIES, quiet
 
 
@@ -71,3 +73,27 @@ def test_gp_starts_modelling_at_once_with_no_startup_trials(lib: types.ModuleTyp
     study.optimize(lambda t: (t.suggest_float("x", -1, 1) - 0.3) ** 2, n_trials=4)
     # Only the first trial, with nothing to model yet, is left to the independent sampler.
     assert recording.numbers == [0]
+
+
+@pytest.mark.parametrize("warn", [True, False])
+def test_gp_warns_once_about_parameters_it_leaves_to_the_independent_sampler(
+    warn: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    def objective(trial: tunelab.Trial) -> float:
+        x = trial.suggest_float("x", -1, 1)
+        if trial.number % 2:
+            trial.suggest_float("extra", 0, 1)  # only in some trials: not modelled
+        return x**2
+
+    logger = logging.getLogger("tunelab")
+    logger.addHandler(caplog.handler)
+    caplog.set_level(logging.WARNING, logger="tunelab")
+    try:
+        sampler = tunelab.samplers.GPSampler(
+            seed=0, n_startup_trials=2, warn_independent_sampling=warn
+        )
+        tunelab.create_study(sampler=sampler).optimize(objective, n_trials=8)
+    finally:
+        logger.removeHandler(caplog.handler)
+    messages = [r.getMessage() for r in caplog.records if "'extra'" in r.getMessage()]
+    assert len(messages) == (1 if warn else 0), messages

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tunelab._validation import check_int
+from tunelab.logging import get_logger
 from tunelab.samplers._base import (
     BaseSampler,
     ConstraintsFunc,
@@ -31,6 +32,8 @@ from tunelab.trial import FrozenTrial, StudyDirection, TrialState
 
 if TYPE_CHECKING:
     from tunelab.study import StudyView
+
+_logger = get_logger(__name__)
 
 # Hyperparameter fitting schedule (see GPSampler._fit).
 _RESTART_EVERY_TRIAL_UNTIL = 40
@@ -92,6 +95,9 @@ class GPSampler(BaseSampler):
         independent_sampler: Sampler for the startup trials and the parameters
             outside the joint space; a :class:`RandomSampler` with ``seed`` by
             default.
+        warn_independent_sampling: Log a warning, once per parameter, when the
+            GP has taken over and a parameter is left to ``independent_sampler``
+            (not in every completed trial).
     """
 
     def __init__(
@@ -105,6 +111,7 @@ class GPSampler(BaseSampler):
         constraints_func: ConstraintsFunc | None = None,
         input_warping: bool = False,
         independent_sampler: BaseSampler | None = None,
+        warn_independent_sampling: bool = True,
     ) -> None:
         check_int("n_startup_trials", n_startup_trials, 0)
         check_int("n_candidates", n_candidates, 1)
@@ -118,6 +125,8 @@ class GPSampler(BaseSampler):
         self.input_warping = input_warping
         self._rng = np.random.default_rng(seed)
         self._independent = independent_sampler or RandomSampler(seed=seed)
+        self.warn_independent_sampling = warn_independent_sampling
+        self._warned: set[str] = set()  # parameters already warned about
         self._fit_cache: _FitCache | None = None
         self._encoded: tuple[tuple[Any, ...], dict[int, np.ndarray]] = ((), {})
         # What this sampler proposed to trials not yet finished, by trial id.
@@ -204,6 +213,16 @@ class GPSampler(BaseSampler):
     def sample_independent(
         self, study: StudyView, trial: FrozenTrial, name: str, distribution: BaseDistribution
     ) -> Any:
+        if self.warn_independent_sampling and name not in self._warned:
+            n_complete = len(study.get_trials(states=(TrialState.COMPLETE,)))
+            if n_complete and n_complete >= self.n_startup_trials:
+                self._warned.add(name)
+                _logger.warning(
+                    "GPSampler leaves parameter %r to %s: the GP models only the parameters "
+                    "every completed trial has (warn_independent_sampling=False silences this)",
+                    name,
+                    type(self._independent).__name__,
+                )
         return self._independent.sample_independent(study, trial, name, distribution)
 
     def before_trial(self, study: StudyView, trial: FrozenTrial) -> None:
