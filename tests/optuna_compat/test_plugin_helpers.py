@@ -8,6 +8,7 @@ with ``optuna`` aliased to ``tunelab``.
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
 import textwrap
@@ -114,6 +115,16 @@ def test_old_distributions_convert_to_the_current_classes(lib: types.ModuleType)
         warnings.simplefilter("error")
         assert [convert(d) for d in current] == current
         convert(old[0], suppress_warning=True)
+
+
+@pytest.mark.parametrize("lib", LIBRARIES)
+def test_artifact_modules_plugins_import(lib: types.ModuleType, tmp_path: Path) -> None:
+    exceptions = importlib.import_module(lib.__name__ + ".artifacts.exceptions")
+    protocol = importlib.import_module(lib.__name__ + ".artifacts._protocol")
+    store = lib.artifacts.FileSystemArtifactStore(str(tmp_path))
+    assert isinstance(store, protocol.ArtifactStore)
+    with pytest.raises(exceptions.ArtifactNotFound):
+        store.open_reader("no-such-artifact")
 
 
 @pytest.mark.timeout(120)
