@@ -95,7 +95,8 @@ def get_all_artifact_meta(
     if isinstance(study_or_trial, Study):
         attrs = study_or_trial._storage.get_study_attrs(study_or_trial._study_id, system=True)
     elif isinstance(study_or_trial, Trial):
-        attrs = study_or_trial.system_attrs
+        # A running trial's system_attrs are those it started with: read what is stored now.
+        attrs = study_or_trial.study._storage.get_trial(study_or_trial.trial_id).system_attrs
     elif storage is not None:
         attrs = get_storage(storage).get_trial(study_or_trial.trial_id).system_attrs
     else:
