@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import types
+from pathlib import Path
 
 import pytest
 
@@ -97,3 +98,24 @@ def test_gp_warns_once_about_parameters_it_leaves_to_the_independent_sampler(
         logger.removeHandler(caplog.handler)
     messages = [r.getMessage() for r in caplog.records if "'extra'" in r.getMessage()]
     assert len(messages) == (1 if warn else 0), messages
+
+
+@pytest.mark.parametrize("lib", LIBRARIES)
+def test_old_positional_calls_still_run_with_a_future_warning(
+    lib: types.ModuleType, tmp_path: Path
+) -> None:
+    with pytest.warns(FutureWarning):
+        sampler = lib.samplers.CmaEsSampler({"x": 0.9, "y": 0.9}, 0.01, 1, None, True, 0)
+    study = lib.create_study(sampler=sampler)
+    study.optimize(lambda t: t.suggest_float("x", 0, 1) + t.suggest_float("y", 0, 1), n_trials=4)
+    # x0 and sigma0 arrived: CMA-ES's first points sit close to (0.9, 0.9).
+    for trial in study.trials[1:]:
+        assert abs(trial.params["x"] - 0.9) < 0.1 and abs(trial.params["y"] - 0.9) < 0.1
+
+    source = tmp_path / "notes.txt"
+    source.write_text("hello")
+    store = lib.artifacts.FileSystemArtifactStore(str(tmp_path))
+    trial = study.ask()
+    with pytest.warns(FutureWarning):
+        artifact_id = lib.artifacts.upload_artifact(trial, str(source), store)
+    assert [m.artifact_id for m in lib.artifacts.get_all_artifact_meta(trial)] == [artifact_id]

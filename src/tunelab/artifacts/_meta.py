@@ -11,6 +11,7 @@ import uuid
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from tunelab._validation import positional_as_keywords
 from tunelab.artifacts._base import ArtifactStore
 from tunelab.storage import BaseStorage, get_storage
 from tunelab.study import Study
@@ -38,6 +39,7 @@ class ArtifactMeta:
     encoding: str | None
 
 
+@positional_as_keywords(["study_or_trial", "file_path", "artifact_store"], since="4.0.0")
 def upload_artifact(
     *,
     artifact_store: ArtifactStore,

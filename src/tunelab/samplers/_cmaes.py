@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 
+from tunelab._validation import positional_as_keywords
 from tunelab.logging import get_logger
 from tunelab.samplers._base import BaseSampler
 from tunelab.samplers._random import RandomSampler
@@ -355,6 +356,17 @@ def _completed_by(
     return sorted(done, key=attrgetter("datetime_complete", "number"))
 
 
+# The arguments Optuna took by position before 4.9, in order.
+_POSITIONAL_BEFORE_4_9 = (
+    "x0",
+    "sigma0",
+    "n_startup_trials",
+    "independent_sampler",
+    "warn_independent_sampling",
+    "seed",
+)
+
+
 class CmaEsSampler(BaseSampler):
     """Covariance Matrix Adaptation Evolution Strategy over the numeric parameters.
 
@@ -418,6 +430,7 @@ class CmaEsSampler(BaseSampler):
             ``with_margin=True``.
     """
 
+    @positional_as_keywords(_POSITIONAL_BEFORE_4_9, since="4.9.0")
     def __init__(
         self,
         *,
