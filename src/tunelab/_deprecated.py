@@ -21,8 +21,7 @@ _T = TypeVar("_T")
 _DEPRECATION_NOTE_TEMPLATE = """
 
     .. warning::
-        Deprecated since v{d_ver}; to be removed in v{r_ver}.
-"""
+        Deprecated since v{d_ver}; to be removed in v{r_ver}."""
 
 _DEPRECATION_WARNING_TEMPLATE = "{name} is deprecated since v{d_ver} and to be removed in v{r_ver}."
 
@@ -39,7 +38,10 @@ def _check_versions(deprecated_version: Any, removed_version: Any) -> None:
 
 def _note(deprecated_version: str, removed_version: str, text: str | None) -> str:
     note = _DEPRECATION_NOTE_TEMPLATE.format(d_ver=deprecated_version, r_ver=removed_version)
-    return note if text is None else note + "\n    " + text + "\n"
+    if text is None:
+        return note
+    # The text is a paragraph of its own after the warning box.
+    return note + "\n\n" + (f"    {text}" if text else "") + "\n"
 
 
 def _message(name: str, deprecated_version: str, removed_version: str, text: str | None) -> str:
