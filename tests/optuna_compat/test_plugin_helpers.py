@@ -117,6 +117,39 @@ def test_old_distributions_convert_to_the_current_classes(lib: types.ModuleType)
         convert(old[0], suppress_warning=True)
 
 
+PRIVATE_PATHS = [
+    ("study.study", "Study", "study.Study"),
+    ("study.study", "create_study", "study.create_study"),
+    ("study._study_direction", "StudyDirection", "study.StudyDirection"),
+    ("trial._state", "TrialState", "trial.TrialState"),
+    ("trial._frozen", "FrozenTrial", "trial.FrozenTrial"),
+    ("trial._frozen", "create_trial", "trial.create_trial"),
+    ("trial._trial", "Trial", "trial.Trial"),
+    ("trial._base", "BaseTrial", "trial.BaseTrial"),
+    ("trial._fixed", "FixedTrial", "trial.FixedTrial"),
+]
+
+
+@pytest.mark.parametrize(("path", "name", "public"), PRIVATE_PATHS)
+@pytest.mark.parametrize("lib", LIBRARIES)
+def test_module_paths_plugins_import_name_the_public_objects(
+    lib: types.ModuleType, path: str, name: str, public: str
+) -> None:
+    module = importlib.import_module(f"{lib.__name__}.{path}")
+    owner, attr = public.split(".")
+    assert getattr(module, name) is getattr(getattr(lib, owner), attr)
+
+
+@pytest.mark.parametrize("lib", LIBRARIES)
+def test_constraints_are_stored_under_the_key_plugins_read(lib: types.ModuleType) -> None:
+    key = importlib.import_module(f"{lib.__name__}.study._constrained_optimization")
+    sampler = lib.samplers.TPESampler(constraints_func=lambda t: [t.params["x"] - 0.5], seed=0)
+    study = lib.create_study(sampler=sampler)
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=3)
+    for trial in study.trials:
+        assert list(trial.system_attrs[key._CONSTRAINTS_KEY]) == [trial.params["x"] - 0.5]
+
+
 @pytest.mark.parametrize("lib", LIBRARIES)
 def test_artifact_modules_plugins_import(lib: types.ModuleType, tmp_path: Path) -> None:
     exceptions = importlib.import_module(lib.__name__ + ".artifacts.exceptions")
@@ -149,7 +182,7 @@ def test_optuna_integration_modules_import_with_optuna_aliased_to_tunelab() -> N
                 return None
 
         sys.meta_path.insert(0, Alias())
-        modules = ("lightgbm", "xgboost", "catboost", "mlflow", "wandb", "tensorboard", "sklearn")
+        modules = ("lightgbm", "xgboost", "catboost", "mlflow", "wandb", "sklearn", "comet")
         for name in modules:
             importlib.import_module("optuna_integration." + name)
         import optuna
