@@ -168,6 +168,10 @@ class StudyView:
         """Whether other processes may share the study (it is not in this process's memory)."""
         return not isinstance(self._study._storage, InMemoryStorage)
 
+    def _is_multi_objective(self) -> bool:
+        """Whether the study has several objectives (samplers written for Optuna call it)."""
+        return self._study._is_multi_objective()
+
     @property
     def whole_study(self) -> StudyView:
         """The view of all trials: a pruner's sub-view (a Hyperband bracket) forwards here."""
@@ -243,12 +247,12 @@ class Study:
     @property
     def direction(self) -> StudyDirection:
         """Direction of a single-objective study."""
-        if self._is_multi_objective:
+        if self._is_multi_objective():
             raise RuntimeError("this study has several objectives; use directions")
         return self._directions[0]
 
-    @property
     def _is_multi_objective(self) -> bool:
+        # A method, as Optuna's is: samplers and plugins written for Optuna call it.
         return len(self._directions) > 1
 
     @property
@@ -288,7 +292,7 @@ class Study:
 
     def _best_trial(self) -> FrozenTrial:
         """:attr:`best_trial`, the storage's shared snapshot (not a copy)."""
-        if self._is_multi_objective:
+        if self._is_multi_objective():
             raise RuntimeError("this study has several objectives; use best_trials")
         done = self.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
         if not done:
@@ -318,7 +322,7 @@ class Study:
         With constraints, the front of the feasible trials.
         """
         done = self._feasible(self.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
-        if not self._is_multi_objective:
+        if not self._is_multi_objective():
             if not done:
                 return []
             best = self.best_value
@@ -489,7 +493,7 @@ class Study:
         if problem is not None:
             warnings.warn(f"trial {self._number_of(trial)} failed: {problem}", stacklevel=2)
             fail_reason = fail_reason or problem
-        if state == TrialState.PRUNED and not self._is_multi_objective:
+        if state == TrialState.PRUNED and not self._is_multi_objective():
             checked = self._pruned_value(trial)
         with self._lock:
             try:

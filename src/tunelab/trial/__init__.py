@@ -794,7 +794,7 @@ class Trial(BaseTrial):
         except (TypeError, ValueError):
             raise TypeError(f"report() value must be a number, got {value!r}") from None
         step = _checked_step(step)
-        if self._study._is_multi_objective:
+        if self._study._is_multi_objective():
             raise NotImplementedError("report() is for single-objective studies")
         if step in self._intermediate:
             warnings.warn(
@@ -806,7 +806,7 @@ class Trial(BaseTrial):
         self._intermediate = {**self._intermediate, step: value}
 
     def should_prune(self) -> bool:
-        if self._study._is_multi_objective:
+        if self._study._is_multi_objective():
             raise NotImplementedError("should_prune() is for single-objective studies")
         return self._study._should_prune(self._snapshot())
 
