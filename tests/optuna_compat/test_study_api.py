@@ -308,3 +308,13 @@ def test_pruning_calls_are_for_single_objective_studies(optuna: types.ModuleType
         trial.should_prune()
     with pytest.raises(NotImplementedError):
         trial.report(1.0, 0)
+
+
+@pytest.mark.parametrize("optuna", LIBRARIES)
+def test_enqueue_skip_if_exists_matches_nan_with_nan(optuna: types.ModuleType) -> None:
+    study = optuna.create_study()
+    study.enqueue_trial({"x": float("nan"), "k": "a"})
+    study.enqueue_trial({"x": float("nan"), "k": "a"}, skip_if_exists=True)
+    study.enqueue_trial({"x": 0.0, "k": "a"}, skip_if_exists=True)
+    study.enqueue_trial({"x": float("nan")}, skip_if_exists=True)
+    assert len(study.trials) == 3

@@ -677,7 +677,7 @@ class Study:
                 queued, running or finished.
         """
         if skip_if_exists and any(
-            {**t.params, **t.system_attrs.get(FIXED_PARAMS_KEY, {})} == dict(params)
+            _same_params({**t.params, **t.system_attrs.get(FIXED_PARAMS_KEY, {})}, params)
             for t in self.get_trials(deepcopy=False)
         ):
             return
@@ -1016,6 +1016,17 @@ class _ConfigurationClaim:
             name: from_unit(trial._relative_space[name], float(rng.random())) for name in free
         }
         trial._relative_params = {**trial._relative_params, **redrawn}
+
+
+def _same_params(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """Whether two parameter sets are equal, a NaN matching a NaN (as a queued value does)."""
+    return a.keys() == b.keys() and all(
+        a[k] == b[k] or (_is_nan(a[k]) and _is_nan(b[k])) for k in a
+    )
+
+
+def _is_nan(value: Any) -> bool:
+    return isinstance(value, float) and math.isnan(value)
 
 
 def _number(trial: FrozenTrial) -> int:
