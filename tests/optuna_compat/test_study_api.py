@@ -318,3 +318,16 @@ def test_enqueue_skip_if_exists_matches_nan_with_nan(optuna: types.ModuleType) -
     study.enqueue_trial({"x": 0.0, "k": "a"}, skip_if_exists=True)
     study.enqueue_trial({"x": float("nan")}, skip_if_exists=True)
     assert len(study.trials) == 3
+
+
+@pytest.mark.parametrize("optuna", LIBRARIES)
+def test_a_queued_trial_cannot_be_told_before_it_is_asked(optuna: types.ModuleType) -> None:
+    study = optuna.create_study()
+    study.enqueue_trial({"x": 0.5})
+    with pytest.raises(ValueError):
+        study.tell(0, 1.0)
+    assert study.trials[0].state == optuna.trial.TrialState.WAITING
+    trial = study.ask()
+    assert trial.suggest_float("x", 0, 1) == 0.5
+    study.tell(0, 1.0)
+    assert study.trials[0].state == optuna.trial.TrialState.COMPLETE

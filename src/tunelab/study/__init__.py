@@ -480,15 +480,20 @@ class Study:
         Raises:
             ValueError: ``state`` is COMPLETE and the values are missing or
                 invalid, values came with a PRUNED or FAIL state, the trial
-                number does not exist, or the trial has already finished
+                number does not exist or is a queued trial not yet asked for,
+                or the trial has already finished
                 (:class:`~tunelab.exceptions.UpdateFinishedTrialError`, a
                 ``ValueError``); the trial is left unchanged.
         """
         trial_id = self._trial_id(trial)
-        if skip_if_finished:
+        if skip_if_finished or not isinstance(trial, Trial):
             stored = self._storage.get_trial(trial_id)
-            if stored.state.is_finished():
+            if skip_if_finished and stored.state.is_finished():
                 return copy.copy(stored)
+            if stored.state == TrialState.WAITING:
+                raise ValueError(
+                    f"trial {stored.number} is queued, not running: ask() for it before telling"
+                )
         state, checked, problem = self._check_tell(values, state)
         if problem is not None:
             warnings.warn(f"trial {self._number_of(trial)} failed: {problem}", stacklevel=2)
