@@ -331,3 +331,21 @@ def test_a_queued_trial_cannot_be_told_before_it_is_asked(optuna: types.ModuleTy
     assert trial.suggest_float("x", 0, 1) == 0.5
     study.tell(0, 1.0)
     assert study.trials[0].state == optuna.trial.TrialState.COMPLETE
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+@pytest.mark.parametrize("optuna", LIBRARIES)
+def test_optimize_inside_an_objective_of_the_same_study_is_refused(
+    optuna: types.ModuleType, n_jobs: int
+) -> None:
+    inner = optuna.create_study()
+
+    def objective(trial: Any) -> float:
+        with pytest.raises(RuntimeError):
+            trial.study.optimize(lambda t: 0.0, n_trials=1)
+        inner.optimize(lambda t: t.suggest_float("y", 0, 1), n_trials=1)  # another study: fine
+        return trial.suggest_float("x", 0, 1)
+
+    study = optuna.create_study()
+    study.optimize(objective, n_trials=2, n_jobs=n_jobs, catch=())
+    assert len(study.trials) == 2 and len(inner.trials) == 2
