@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import pickle
 import time
 import types
 from pathlib import Path
@@ -349,3 +350,15 @@ def test_optimize_inside_an_objective_of_the_same_study_is_refused(
     study = optuna.create_study()
     study.optimize(objective, n_trials=2, n_jobs=n_jobs, catch=())
     assert len(study.trials) == 2 and len(inner.trials) == 2
+
+
+@pytest.mark.parametrize("optuna", LIBRARIES)
+def test_an_in_memory_study_pickles_and_resumes(optuna: types.ModuleType) -> None:
+    # Optuna's FAQ saves an in-memory study with joblib.dump, which pickles it.
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=3)
+    restored = pickle.loads(pickle.dumps(study))
+    assert [t.params for t in restored.trials] == [t.params for t in study.trials]
+    restored.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=2)
+    assert len(restored.trials) == 5 and len(study.trials) == 3  # a copy, not the same study
+    assert restored.best_value == min(t.value for t in restored.trials)
