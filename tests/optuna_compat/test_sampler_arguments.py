@@ -119,3 +119,19 @@ def test_old_positional_calls_still_run_with_a_future_warning(
     with pytest.warns(FutureWarning):
         artifact_id = lib.artifacts.upload_artifact(trial, str(source), store)
     assert [m.artifact_id for m in lib.artifacts.get_all_artifact_meta(trial)] == [artifact_id]
+
+
+@pytest.mark.parametrize("lib", LIBRARIES)
+def test_tpe_multivariate_none_is_joint_for_one_objective_only(lib: types.ModuleType) -> None:
+    def space(sampler: object, directions: list[str]) -> dict[str, object]:
+        study = lib.create_study(sampler=sampler, directions=directions)
+        study.optimize(
+            lambda t: tuple(t.suggest_float(n, 0, 1) for n in "ab")[: len(directions)],
+            n_trials=3,
+        )
+        trial = study.ask()
+        return sampler.infer_relative_search_space(study, study._storage.get_trial(trial._trial_id))  # type: ignore[attr-defined]
+
+    single = space(lib.samplers.TPESampler(multivariate=None, seed=0), ["minimize"])
+    double = space(lib.samplers.TPESampler(multivariate=None, seed=0), ["minimize", "minimize"])
+    assert sorted(single) == ["a", "b"] and double == {}
