@@ -127,6 +127,12 @@ PRIVATE_PATHS = [
     ("trial._trial", "Trial", "trial.Trial"),
     ("trial._base", "BaseTrial", "trial.BaseTrial"),
     ("trial._fixed", "FixedTrial", "trial.FixedTrial"),
+    ("terminator.callback", "TerminatorCallback", "terminator.TerminatorCallback"),
+    ("terminator.terminator", "Terminator", "terminator.Terminator"),
+    ("terminator.erroreval", "StaticErrorEvaluator", "terminator.StaticErrorEvaluator"),
+    ("terminator.median_erroreval", "MedianErrorEvaluator", "terminator.MedianErrorEvaluator"),
+    ("terminator.improvement.evaluator", "RegretBoundEvaluator", "terminator.RegretBoundEvaluator"),
+    ("terminator.improvement.emmr", "EMMREvaluator", "terminator.EMMREvaluator"),
 ]
 
 
@@ -138,6 +144,26 @@ def test_module_paths_plugins_import_name_the_public_objects(
     module = importlib.import_module(f"{lib.__name__}.{path}")
     owner, attr = public.split(".")
     assert getattr(module, name) is getattr(getattr(lib, owner), attr)
+
+
+@pytest.mark.parametrize("lib", LIBRARIES)
+def test_emmr_says_do_not_stop_with_the_value_optuna_names(lib: types.ModuleType) -> None:
+    emmr = importlib.import_module(f"{lib.__name__}.terminator.improvement.emmr")
+    study = lib.create_study()
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=2)  # too few to judge
+    evaluator = lib.terminator.EMMREvaluator(min_n_trials=5)
+    criterion = evaluator.evaluate(study.trials, study.direction)
+    assert criterion == sys.float_info.max * emmr.MARGIN_FOR_NUMARICAL_STABILITY
+
+
+@pytest.mark.parametrize("lib", LIBRARIES)
+def test_cross_validation_scores_are_stored_where_optuna_keeps_them(lib: types.ModuleType) -> None:
+    erroreval = importlib.import_module(f"{lib.__name__}.terminator.erroreval")
+    study = lib.create_study()
+    trial = study.ask()
+    lib.terminator.report_cross_validation_scores(trial, [0.5, 0.7])
+    study.tell(trial, 0.6)
+    assert study.trials[0].system_attrs[erroreval._CROSS_VALIDATION_SCORES_KEY] == [0.5, 0.7]
 
 
 @pytest.mark.parametrize("lib", LIBRARIES)
