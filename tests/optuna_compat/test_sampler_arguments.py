@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import types
 from pathlib import Path
@@ -135,3 +136,15 @@ def test_tpe_multivariate_none_is_joint_for_one_objective_only(lib: types.Module
     single = space(lib.samplers.TPESampler(multivariate=None, seed=0), ["minimize"])
     double = space(lib.samplers.TPESampler(multivariate=None, seed=0), ["minimize", "minimize"])
     assert sorted(single) == ["a", "b"] and double == {}
+
+
+@pytest.mark.parametrize("lib", LIBRARIES)
+def test_grid_takes_every_kind_of_grid_value(lib: types.ModuleType) -> None:
+    grid_module = importlib.import_module(f"{lib.__name__}.samplers._grid")
+    values: list[grid_module.GridValueType] = ["a", 0.5, 3, True, None]  # type: ignore[name-defined]
+    sampler = lib.samplers.GridSampler({"v": values}, seed=0)
+    study = lib.create_study(sampler=sampler)
+    study.optimize(lambda t: float(t.suggest_categorical("v", values) is None), n_trials=5)
+    seen = [t.params["v"] for t in study.trials]
+    assert len(seen) == 5 and all(any(v is w for w in seen) for v in (True, None))
+    assert {repr(v) for v in seen} == {repr(v) for v in values}

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 
 from tunelab.samplers._base import BaseSampler
 from tunelab.space import BaseDistribution, CategoricalDistribution, iter_grid
 from tunelab.trial import FIXED_PARAMS_KEY, FrozenTrial, TrialState
+
+# What a grid lists for a parameter (Optuna's name for it, which plugins annotate with).
+GridValueType: TypeAlias = str | float | int | bool | None
 
 # The system attribute where a trial publishes the grid point it holds, before its
 # parameters are stored, so that workers in other processes do not take it too.
