@@ -248,3 +248,17 @@ def test_samplers_ask_whether_the_study_has_several_objectives(optuna: types.Mod
     double.optimize(lambda t: (t.suggest_float("x", 0, 1), 1.0), n_trials=1)
     assert seen == [False, True]
     assert not single._is_multi_objective() and double._is_multi_objective()
+
+
+@pytest.mark.parametrize("optuna", LIBRARIES)
+def test_intersection_search_space_takes_include_pruned_by_position(
+    optuna: types.ModuleType,
+) -> None:
+    study = optuna.create_study()
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=1)
+    trial = study.ask()
+    trial.suggest_int("n", 0, 3)
+    study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+    trials = study.get_trials(deepcopy=False)
+    assert optuna.search_space.intersection_search_space(trials, True) == {}
+    assert list(optuna.search_space.intersection_search_space(trials, False)) == ["x"]
