@@ -193,32 +193,25 @@ def test_optuna_integration_modules_import_with_optuna_aliased_to_tunelab() -> N
     pytest.importorskip("optuna_integration")
     script = textwrap.dedent(
         """
-        import importlib, importlib.abc, importlib.util, sys
+        import importlib
 
-        class Alias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-            def find_spec(self, name, path=None, target=None):
-                if name == "optuna" or name.startswith("optuna."):
-                    return importlib.util.spec_from_loader(name, self)
-                return None
+        from benchmarks.optuna_test_suite import alias_optuna
 
-            def create_module(self, spec):
-                return importlib.import_module("tunelab" + spec.name[len("optuna"):])
-
-            def exec_module(self, module):
-                return None
-
-        sys.meta_path.insert(0, Alias())
+        alias_optuna()  # as the graders' `import tunelab as optuna` does
         modules = ("lightgbm", "xgboost", "catboost", "mlflow", "wandb", "sklearn", "comet")
         for name in modules:
             importlib.import_module("optuna_integration." + name)
         import optuna
+        import optuna.trial._state
         assert optuna.__name__ == "tunelab"
+        assert optuna.trial._state.TrialState is optuna.trial.TrialState
         """
     )
     source = Path(tunelab.__file__).parent.parent
+    repository = Path(__file__).resolve().parents[2]  # for benchmarks/
     result = subprocess.run(
         [sys.executable, "-c", script],
-        env={"PYTHONPATH": str(source), "PATH": "/usr/bin:/bin"},
+        env={"PYTHONPATH": f"{source}:{repository}", "PATH": "/usr/bin:/bin"},
         capture_output=True,
         text=True,
         timeout=100,
