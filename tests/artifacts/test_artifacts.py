@@ -168,3 +168,17 @@ def test_a_failed_upload_records_nothing_and_a_finished_trial_refuses(tmp_path: 
         upload_artifact(
             artifact_store=store, file_path=source, study_or_trial=finished, storage=study._storage
         )
+
+
+def test_a_running_trial_lists_what_was_uploaded_to_it(tmp_path: Path) -> None:
+    study = tl.create_study()
+    trial = study.ask()
+    store = FileSystemArtifactStore(tmp_path)
+    first = upload_artifact(
+        artifact_store=store, file_path=_file(tmp_path, "a.txt", b"a"), study_or_trial=trial
+    )
+    second = upload_artifact(
+        artifact_store=store, file_path=_file(tmp_path, "b.txt", b"b"), study_or_trial=trial
+    )
+    assert [m.artifact_id for m in get_all_artifact_meta(trial)] == [first, second]
+    assert [m.filename for m in get_all_artifact_meta(trial)] == ["a.txt", "b.txt"]

@@ -118,3 +118,23 @@ def test_an_objective_setting_constraints_runs_on_a_fixed_trial(lib: types.Modul
     assert trial.constraints == {"cap": -0.5}
     with pytest.raises(TypeError):
         trial.set_constraint("cap", "high")
+
+
+@pytest.mark.parametrize("kind", ["Trial", "FixedTrial", "FrozenTrial"])
+@pytest.mark.parametrize("lib", LIBRARIES)
+def test_a_constraint_keeps_its_first_value(lib: types.ModuleType, kind: str) -> None:
+    if kind == "Trial":
+        study = lib.create_study()
+        trial = study.ask()
+    elif kind == "FixedTrial":
+        trial = lib.trial.FixedTrial({})
+    else:
+        trial = lib.trial.create_trial(value=1.0)
+    trial.set_constraint("cap", 1.0)
+    with pytest.warns(UserWarning, match="cap"):
+        trial.set_constraint("cap", 2.0)
+    trial.set_constraint("other", -1.0)
+    assert trial.constraints == {"cap": 1.0, "other": -1.0}
+    if kind == "Trial":
+        study.tell(trial, 0.0)
+        assert study.trials[0].constraints == {"cap": 1.0, "other": -1.0}

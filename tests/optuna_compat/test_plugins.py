@@ -231,3 +231,34 @@ def test_single_objective_sampler_guard_from_the_base_class(optuna: types.Module
     multi = optuna.create_study(directions=["minimize"] * 2, sampler=FirstValueSampler())
     with pytest.raises(ValueError):
         multi.optimize(lambda t: (t.suggest_float("x", 1, 2), 0.0), n_trials=1)
+
+
+@pytest.mark.parametrize("optuna", LIBRARIES)
+def test_samplers_ask_whether_the_study_has_several_objectives(optuna: types.ModuleType) -> None:
+    seen: list[bool] = []
+
+    class Asking(optuna.samplers.RandomSampler):  # type: ignore[name-defined,misc]
+        def sample_independent(self, study: Any, trial: Any, name: str, dist: Any) -> Any:
+            seen.append(study._is_multi_objective())
+            return super().sample_independent(study, trial, name, dist)
+
+    single = optuna.create_study(sampler=Asking())
+    single.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=1)
+    double = optuna.create_study(sampler=Asking(), directions=["minimize", "maximize"])
+    double.optimize(lambda t: (t.suggest_float("x", 0, 1), 1.0), n_trials=1)
+    assert seen == [False, True]
+    assert not single._is_multi_objective() and double._is_multi_objective()
+
+
+@pytest.mark.parametrize("optuna", LIBRARIES)
+def test_intersection_search_space_takes_include_pruned_by_position(
+    optuna: types.ModuleType,
+) -> None:
+    study = optuna.create_study()
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=1)
+    trial = study.ask()
+    trial.suggest_int("n", 0, 3)
+    study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+    trials = study.get_trials(deepcopy=False)
+    assert optuna.search_space.intersection_search_space(trials, True) == {}
+    assert list(optuna.search_space.intersection_search_space(trials, False)) == ["x"]

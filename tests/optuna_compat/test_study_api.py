@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import pickle
 import time
 import types
 from pathlib import Path
@@ -308,3 +309,56 @@ def test_pruning_calls_are_for_single_objective_studies(optuna: types.ModuleType
         trial.should_prune()
     with pytest.raises(NotImplementedError):
         trial.report(1.0, 0)
+
+
+@pytest.mark.parametrize("optuna", LIBRARIES)
+def test_enqueue_skip_if_exists_matches_nan_with_nan(optuna: types.ModuleType) -> None:
+    study = optuna.create_study()
+    study.enqueue_trial({"x": float("nan"), "k": "a"})
+    study.enqueue_trial({"x": float("nan"), "k": "a"}, skip_if_exists=True)
+    study.enqueue_trial({"x": 0.0, "k": "a"}, skip_if_exists=True)
+    study.enqueue_trial({"x": float("nan")}, skip_if_exists=True)
+    assert len(study.trials) == 3
+
+
+@pytest.mark.parametrize("optuna", LIBRARIES)
+def test_a_queued_trial_cannot_be_told_before_it_is_asked(optuna: types.ModuleType) -> None:
+    study = optuna.create_study()
+    study.enqueue_trial({"x": 0.5})
+    with pytest.raises(ValueError):
+        study.tell(0, 1.0)
+    assert study.trials[0].state == optuna.trial.TrialState.WAITING
+    trial = study.ask()
+    assert trial.suggest_float("x", 0, 1) == 0.5
+    study.tell(0, 1.0)
+    assert study.trials[0].state == optuna.trial.TrialState.COMPLETE
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+@pytest.mark.parametrize("optuna", LIBRARIES)
+def test_optimize_inside_an_objective_of_the_same_study_is_refused(
+    optuna: types.ModuleType, n_jobs: int
+) -> None:
+    inner = optuna.create_study()
+
+    def objective(trial: Any) -> float:
+        with pytest.raises(RuntimeError):
+            trial.study.optimize(lambda t: 0.0, n_trials=1)
+        inner.optimize(lambda t: t.suggest_float("y", 0, 1), n_trials=1)  # another study: fine
+        return trial.suggest_float("x", 0, 1)
+
+    study = optuna.create_study()
+    study.optimize(objective, n_trials=2, n_jobs=n_jobs, catch=())
+    assert len(study.trials) == 2 and len(inner.trials) == 2
+
+
+@pytest.mark.parametrize("optuna", LIBRARIES)
+def test_an_in_memory_study_pickles_and_resumes(optuna: types.ModuleType) -> None:
+    # Optuna's FAQ saves an in-memory study with joblib.dump, which pickles it.
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=3)
+    restored = pickle.loads(pickle.dumps(study))
+    assert [t.params for t in restored.trials] == [t.params for t in study.trials]
+    restored.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=2)
+    assert len(restored.trials) == 5 and len(study.trials) == 3  # a copy, not the same study
+    assert restored.best_value == min(t.value for t in restored.trials)

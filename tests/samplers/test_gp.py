@@ -405,7 +405,7 @@ def test_categorical_only_space_uses_the_model() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "name"),
     [
-        ({"n_startup_trials": 0}, "n_startup_trials"),
+        ({"n_startup_trials": -1}, "n_startup_trials"),
         ({"n_candidates": 2.5}, "n_candidates"),
         ({"n_restarts": True}, "n_restarts"),
     ],

@@ -11,6 +11,7 @@ import uuid
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from tunelab._validation import positional_as_keywords
 from tunelab.artifacts._base import ArtifactStore
 from tunelab.storage import BaseStorage, get_storage
 from tunelab.study import Study
@@ -38,6 +39,7 @@ class ArtifactMeta:
     encoding: str | None
 
 
+@positional_as_keywords(["study_or_trial", "file_path", "artifact_store"], since="4.0.0")
 def upload_artifact(
     *,
     artifact_store: ArtifactStore,
@@ -95,7 +97,8 @@ def get_all_artifact_meta(
     if isinstance(study_or_trial, Study):
         attrs = study_or_trial._storage.get_study_attrs(study_or_trial._study_id, system=True)
     elif isinstance(study_or_trial, Trial):
-        attrs = study_or_trial.system_attrs
+        # A running trial's system_attrs are those it started with: read what is stored now.
+        attrs = study_or_trial.study._storage.get_trial(study_or_trial.trial_id).system_attrs
     elif storage is not None:
         attrs = get_storage(storage).get_trial(study_or_trial.trial_id).system_attrs
     else:

@@ -29,7 +29,7 @@ from tunelab.execution._progress import ProgressBar
 from tunelab.execution._remote import answer
 from tunelab.execution._thread import ThreadExecutor
 from tunelab.logging import get_logger
-from tunelab.trial import FrozenTrial, Trial
+from tunelab.trial import FrozenTrial, Trial, current_trial
 
 if TYPE_CHECKING:
     from tunelab.study import Callback, ObjectiveFunc, Study
@@ -167,7 +167,18 @@ def run_optimize(
     backend: str,
     executor: Executor | None,
 ) -> None:
-    """Run :meth:`Study.optimize` (see there for the arguments)."""
+    """Run :meth:`Study.optimize` (see there for the arguments).
+
+    Raises:
+        RuntimeError: Called from an objective of the same study (a nested loop
+            would start trials inside a trial), as Optuna refuses it.
+    """
+    current = current_trial()
+    if isinstance(current, Trial) and current.study is study:
+        raise RuntimeError(
+            f"study.optimize() called from inside trial {current.number} of the same study "
+            f"{study.study_name!r}: nested optimization is not supported (optimize another study)"
+        )
     if not callable(func):
         raise TypeError(f"the objective must be callable, got {type(func).__name__}")
     n_jobs, catch_types = _check_args(n_trials, timeout, n_jobs, backend, catch)

@@ -133,7 +133,10 @@ class AutoSampler(BaseSampler):
                 # The user chose no QMC to be warned about: an unseeded AutoSampler's
                 # workers differ in every algorithm, not only in QMC's scrambling.
                 "qmc": lambda: QMCSampler(seed=self.seed, warn_asynchronous_seeding=False),
-                "gp": lambda: GPSampler(seed=self.seed, n_startup_trials=1),
+                # AutoSampler routes the parameters outside the GP's space itself.
+                "gp": lambda: GPSampler(
+                    seed=self.seed, n_startup_trials=1, warn_independent_sampling=False
+                ),
                 # No constant liar: in the benchmark it cost more on conditional spaces
                 # than it saved on batches.
                 "tpe": lambda: TPESampler(
@@ -284,7 +287,9 @@ class AutoSampler(BaseSampler):
             from tunelab.samplers._gp import GPSampler
 
             self._branch_gps[chosen] = GPSampler(
-                seed=self.seed, n_startup_trials=BRANCH_GP_STARTUP_TRIALS
+                seed=self.seed,
+                n_startup_trials=BRANCH_GP_STARTUP_TRIALS,
+                warn_independent_sampling=False,
             )
         return self._branch_gps[chosen].sample_relative(cast("StudyView", view), trial, space)
 

@@ -55,7 +55,7 @@ class BruteForceSampler(BaseSampler):
             float range, which has no finite set of values to enumerate.
     """
 
-    def __init__(self, *, seed: int | None = None, avoid_premature_stop: bool = False) -> None:
+    def __init__(self, seed: int | None = None, avoid_premature_stop: bool = False) -> None:
         self.seed = seed
         self.avoid_premature_stop = avoid_premature_stop
         self._rng = np.random.default_rng(seed)
@@ -70,7 +70,7 @@ class BruteForceSampler(BaseSampler):
         prefix = _path(trial)
         finished: list[FrozenTrial] = []
         running: list[FrozenTrial] = []
-        for other in study.get_trials(states=_SEEN):
+        for other in _whole(study).get_trials(states=_SEEN):
             if other.number == trial.number or not _agrees(_path(other), prefix):
                 continue
             (running if other.state == TrialState.RUNNING else finished).append(other)
@@ -91,12 +91,19 @@ class BruteForceSampler(BaseSampler):
         state: TrialState,
         values: Sequence[float] | None,
     ) -> None:
-        trials = study.get_trials(states=_FINISHED if self.avoid_premature_stop else _SEEN)
+        states = _FINISHED if self.avoid_premature_stop else _SEEN
+        trials = _whole(study).get_trials(states=states)
         paths = [_path(t) for t in trials]
         if all(t.number != trial.number for t in trials):
             paths.append(_path(trial))
         if _covered(paths):
             study.stop()
+
+
+def _whole(study: StudyView) -> StudyView:
+    # A Hyperband bracket shows its sampler only the bracket's trials; the points already
+    # tried are those of every bracket, or each bracket would enumerate the space again.
+    return getattr(study, "whole_study", study)
 
 
 def _values(name: str, distribution: BaseDistribution) -> list[Any]:

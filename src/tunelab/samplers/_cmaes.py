@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import copy
 import datetime as dt
 import math
 from collections.abc import Mapping, Sequence
@@ -12,6 +13,8 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 
+from tunelab._validation import positional_as_keywords
+from tunelab.logging import get_logger
 from tunelab.samplers._base import BaseSampler
 from tunelab.samplers._random import RandomSampler
 from tunelab.space import (
@@ -24,9 +27,11 @@ from tunelab.space import (
 from tunelab.trial import FrozenTrial, StudyDirection, TrialState
 
 if TYPE_CHECKING:
-    from cmaes import CMA, CMAwM
+    from cmaes import CMA, CMAwM, SepCMA
 
     from tunelab.study import StudyView
+
+_logger = get_logger(__name__)
 
 _RESTART_STRATEGIES = (None, "ipop", "bipop")
 # get_warm_start_mgd keeps the best 10% of the source trials: at least one must remain.
@@ -39,7 +44,7 @@ _TRIAL_STREAM, _REGIME_STREAM, _MEAN_STREAM = 0, 1, 2
 # Tolerance when checking that a regenerated point is the one a trial received.
 _SAME_POINT_ATOL = 1e-8
 
-Optimizer: TypeAlias = "CMA | CMAwM"
+Optimizer: TypeAlias = "CMA | CMAwM | SepCMA"
 
 
 def _numeric_space(distributions: Mapping[str, BaseDistribution]) -> dict[str, BaseDistribution]:
@@ -77,6 +82,9 @@ class _Settings:
     inc_popsize: int
     with_margin: bool
     warm_start_trials: tuple[FrozenTrial, ...] | None
+    separable: bool = False
+    lr_adapt: bool = False
+    consider_pruned_trials: bool = False
 
     def rng(self, *key: int) -> np.random.Generator:
         """A reproducible random stream for one purpose (a trial, a restart's regime...)."""
@@ -86,8 +94,10 @@ class _Settings:
 class _Geometry:
     """The unit cube of one relative search space, as the optimizer sees it."""
 
-    def __init__(self, space: dict[str, BaseDistribution], with_margin: bool) -> None:
+    def __init__(self, space: dict[str, BaseDistribution], settings: _Settings) -> None:
         self.space = space
+        self.settings = settings
+        with_margin = settings.with_margin
         self.transform = SearchSpaceTransform(space)
         sizes = [_grid_size(dist) if with_margin else None for dist in space.values()]
         self.steps = np.array([0.0 if k is None else 1.0 / k for k in sizes])
@@ -118,8 +128,12 @@ class _Geometry:
         cov: np.ndarray | None = None,
     ) -> Optimizer:
         # cmaes imports scipy.stats (a second): pay it only when CMA-ES runs.
-        from cmaes import CMA, CMAwM
+        from cmaes import CMA, CMAwM, SepCMA
 
+        if self.settings.separable:
+            return SepCMA(
+                mean=self.clip(mean), sigma=sigma, bounds=self.bounds, population_size=popsize
+            )
         if self.discrete:
             return CMAwM(
                 mean=self.clip(mean),
@@ -130,7 +144,12 @@ class _Geometry:
                 cov=cov,
             )
         return CMA(
-            mean=self.clip(mean), sigma=sigma, bounds=self.bounds, population_size=popsize, cov=cov
+            mean=self.clip(mean),
+            sigma=sigma,
+            bounds=self.bounds,
+            population_size=popsize,
+            cov=cov,
+            lr_adapt=self.settings.lr_adapt,
         )
 
 
@@ -308,20 +327,44 @@ class _Replay:
             self.space, self.run = space, None
         if self.run is None:
             if self.space and len(self.consumed) >= self.settings.n_startup_trials:
-                geometry = _Geometry(self.space, self.settings.with_margin)
+                geometry = _Geometry(self.space, self.settings)
                 self.run = _Run(self.settings, geometry, self.sign, time)
             return
         self.run.consume(trial, time)
 
 
-def _completed_by(study: StudyView, start: dt.datetime | None) -> list[FrozenTrial]:
-    """Completed trials that had finished when ``start`` came, in completion order."""
-    done = [
-        t
-        for t in study.get_trials(states=(TrialState.COMPLETE,))
-        if t.datetime_complete is not None and (start is None or t.datetime_complete <= start)
-    ]
+def _completed_by(
+    study: StudyView, start: dt.datetime | None, consider_pruned: bool = False
+) -> list[FrozenTrial]:
+    """Completed trials that had finished when ``start`` came, in completion order.
+
+    With ``consider_pruned``, pruned trials count too, as copies whose value is
+    the one they reported last.
+    """
+    states = (TrialState.COMPLETE, TrialState.PRUNED) if consider_pruned else (TrialState.COMPLETE,)
+    done = []
+    for t in study.get_trials(states=states):
+        if t.datetime_complete is None or (start is not None and t.datetime_complete > start):
+            continue
+        if t.state == TrialState.PRUNED:
+            last = t.intermediate_values.get(t.last_step) if t.last_step is not None else None
+            if last is None or math.isnan(last):
+                continue  # nothing reported: no value to tell the optimizer
+            t = copy.copy(t)
+            t.values = [last]
+        done.append(t)
     return sorted(done, key=attrgetter("datetime_complete", "number"))
+
+
+# The arguments Optuna took by position before 4.9, in order.
+_POSITIONAL_BEFORE_4_9 = (
+    "x0",
+    "sigma0",
+    "n_startup_trials",
+    "independent_sampler",
+    "warn_independent_sampling",
+    "seed",
+)
 
 
 class CmaEsSampler(BaseSampler):
@@ -360,20 +403,34 @@ class CmaEsSampler(BaseSampler):
             populations and step sizes).
         inc_popsize: Factor by which each large-population restart grows the population.
         with_margin: Keep integer and stepped parameters from fixating on one value
-            (CMA-ES with margin).
+            (CMA-ES with margin); on by default unless ``use_separable_cma`` or
+            ``lr_adapt`` is set (neither combines with it).
         warm_start_trials: Completed trials of a similar study (same parameters,
             same direction) that set the initial mean, step size and covariance;
             at least 10 of them.
         source_trials: Optuna's name for ``warm_start_trials`` (give one or the other).
         independent_sampler: Sampler for parameters outside the joint space;
             a :class:`RandomSampler` with ``seed`` by default.
+        warn_independent_sampling: Log a warning, once per parameter, when CMA-ES
+            is running and a parameter is left to ``independent_sampler``
+            (categorical, or not in every completed trial).
+        consider_pruned_trials: Count pruned trials too, with the last value they
+            reported (suits :class:`~tunelab.pruners.HyperbandPruner`).
+        use_separable_cma: Keep the covariance diagonal (sep-CMA-ES): fewer
+            parameters to learn, so faster progress on separable objectives.
+        lr_adapt: Adapt the learning rate (LRA-CMA-ES), for multimodal and noisy
+            objectives.
 
     Raises:
         ValueError: An argument is out of range, or ``x0``/``sigma0`` are combined
             with ``warm_start_trials`` (which sets both), or both
-            ``warm_start_trials`` and ``source_trials`` are given.
+            ``warm_start_trials`` and ``source_trials`` are given, or
+            ``use_separable_cma`` is combined with ``warm_start_trials``,
+            ``lr_adapt`` or ``with_margin=True``, or ``lr_adapt`` with
+            ``with_margin=True``.
     """
 
+    @positional_as_keywords(_POSITIONAL_BEFORE_4_9, since="4.9.0")
     def __init__(
         self,
         *,
@@ -384,10 +441,14 @@ class CmaEsSampler(BaseSampler):
         popsize: int | None = None,
         restart_strategy: str | None = None,
         inc_popsize: int = 2,
-        with_margin: bool = True,
+        with_margin: bool | None = None,
         warm_start_trials: Sequence[FrozenTrial] | None = None,
         independent_sampler: BaseSampler | None = None,
         source_trials: Sequence[FrozenTrial] | None = None,
+        warn_independent_sampling: bool = True,
+        consider_pruned_trials: bool = False,
+        use_separable_cma: bool = False,
+        lr_adapt: bool = False,
     ) -> None:
         _check_arguments(n_startup_trials, sigma0, x0, popsize, restart_strategy, inc_popsize)
         name = "warm_start_trials"
@@ -398,7 +459,9 @@ class CmaEsSampler(BaseSampler):
                 )
             name, warm_start_trials = "source_trials", source_trials
         _check_warm_start(warm_start_trials, sigma0, x0, name)
+        _check_variants(use_separable_cma, lr_adapt, with_margin, warm_start_trials, name)
         self.seed = seed
+        self.warn_independent_sampling = warn_independent_sampling
         self._settings = _Settings(
             entropy=_entropy(seed),
             n_startup_trials=n_startup_trials,
@@ -407,10 +470,14 @@ class CmaEsSampler(BaseSampler):
             popsize=popsize,
             restart_strategy=restart_strategy,
             inc_popsize=inc_popsize,
-            with_margin=bool(with_margin),
+            with_margin=not (use_separable_cma or lr_adapt) if with_margin is None else with_margin,
             warm_start_trials=None if warm_start_trials is None else tuple(warm_start_trials),
+            separable=use_separable_cma,
+            lr_adapt=lr_adapt,
+            consider_pruned_trials=consider_pruned_trials,
         )
         self._independent = independent_sampler or RandomSampler(seed=seed)
+        self._warned: set[str] = set()  # parameters already warned about
         # The replay, keyed by study and direction, and the trial it was last brought up to.
         self._cache: tuple[str, _Replay] | None = None
         self._cached_for: tuple[str, int, dt.datetime | None] | None = None
@@ -446,6 +513,19 @@ class CmaEsSampler(BaseSampler):
     def sample_independent(
         self, study: StudyView, trial: FrozenTrial, name: str, distribution: BaseDistribution
     ) -> Any:
+        if (
+            self.warn_independent_sampling
+            and name not in self._warned
+            and self._replay(study, trial).run is not None
+        ):
+            self._warned.add(name)
+            _logger.warning(
+                "CmaEsSampler leaves parameter %r to %s: CMA-ES searches only the numeric "
+                "parameters every completed trial has (warn_independent_sampling=False "
+                "silences this)",
+                name,
+                type(self._independent).__name__,
+            )
         return self._independent.sample_independent(study, trial, name, distribution)
 
     def _replay(self, study: StudyView, trial: FrozenTrial) -> _Replay:
@@ -456,7 +536,7 @@ class CmaEsSampler(BaseSampler):
         asked = (key, trial.number, trial.datetime_start)
         if replay is not None and self._cached_for == asked:
             return replay  # the same trial again: nothing it may see has changed
-        done = _completed_by(study, trial.datetime_start)
+        done = _completed_by(study, trial.datetime_start, self._settings.consider_pruned_trials)
         numbers = [t.number for t in done]
         if replay is None or numbers[: len(replay.consumed)] != replay.consumed:
             replay = _Replay(self._settings, sign)
@@ -472,6 +552,22 @@ def _entropy(seed: int | None) -> int:
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int | np.integer) and not isinstance(value, bool)
+
+
+def _check_variants(
+    separable: bool,
+    lr_adapt: bool,
+    with_margin: bool | None,
+    warm_start_trials: Sequence[FrozenTrial] | None,
+    warm_start_name: str,
+) -> None:
+    if separable and warm_start_trials is not None:
+        raise ValueError(f"use_separable_cma cannot be combined with {warm_start_name}")
+    if separable and lr_adapt:
+        raise ValueError("use_separable_cma and lr_adapt cannot be combined")
+    if with_margin and (separable or lr_adapt):
+        variant = "use_separable_cma" if separable else "lr_adapt"
+        raise ValueError(f"{variant} cannot be combined with with_margin=True")
 
 
 def _check_arguments(

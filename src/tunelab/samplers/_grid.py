@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 
@@ -12,12 +12,15 @@ from tunelab.samplers._base import BaseSampler
 from tunelab.space import BaseDistribution, CategoricalDistribution, iter_grid
 from tunelab.trial import FIXED_PARAMS_KEY, FrozenTrial, TrialState
 
+# What a grid lists for a parameter (Optuna's name for it, which plugins annotate with).
+GridValueType: TypeAlias = str | float | int | bool | None
+
 # The system attribute where a trial publishes the grid point it holds, before its
 # parameters are stored, so that workers in other processes do not take it too.
 GRID_POINT_KEY = "grid_point"
 
 if TYPE_CHECKING:
-    from tunelab.study import StudyView
+    from tunelab.study import Study, StudyView
 
 
 def _same_choice(a: Any, b: Any) -> bool:
@@ -56,9 +59,7 @@ class GridSampler(BaseSampler):
         ValueError: A parameter has no values or lists one twice.
     """
 
-    def __init__(
-        self, search_space: Mapping[str, Sequence[Any]], *, seed: int | None = None
-    ) -> None:
+    def __init__(self, search_space: Mapping[str, Sequence[Any]], seed: int | None = None) -> None:
         for name, values in search_space.items():
             if isinstance(values, str) or len(values) == 0:
                 raise ValueError(f"search_space[{name!r}] must be a non-empty list of values")
@@ -82,6 +83,18 @@ class GridSampler(BaseSampler):
     def n_points(self) -> int:
         """How many points the grid has."""
         return len(self._grid)
+
+    def is_exhausted(self, study: StudyView | Study) -> bool:
+        """Whether every grid point has a finished trial (a failed one does not count).
+
+        Failed points are visited again, so a study whose grid trials failed is
+        not exhausted until they are rerun.
+
+        Args:
+            study: The study the sampler runs in.
+        """
+        taken, busy = self._holds(study)
+        return len(taken - busy) >= len(self._grid)
 
     def _position(self, name: str, value: Any, dist: BaseDistribution | None) -> int | None:
         """Where ``value`` sits in the list of ``name``; ``dist`` says how to compare."""
@@ -114,7 +127,9 @@ class GridSampler(BaseSampler):
                 return None
         return self._index_of.get(tuple(positions))
 
-    def _holds(self, study: StudyView, *, besides: int | None = None) -> tuple[set[int], set[int]]:
+    def _holds(
+        self, study: StudyView | Study, *, besides: int | None = None
+    ) -> tuple[set[int], set[int]]:
         """The grid points trials hold: all of them, and those of unfinished trials.
 
         A trial holds a point when it is finished (not failed), running or

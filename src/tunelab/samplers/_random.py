@@ -21,7 +21,7 @@ class RandomSampler(BaseSampler):
         seed: Seed of the random stream; the same seed gives the same sequence.
     """
 
-    def __init__(self, *, seed: int | None = None) -> None:
+    def __init__(self, seed: int | None = None) -> None:
         self.seed = seed
         self._rng = np.random.default_rng(seed)
 

@@ -9,7 +9,7 @@ from tunelab.trial import FrozenTrial, TrialState
 
 
 def intersection_search_space(
-    trials: Iterable[FrozenTrial], *, include_pruned: bool = False
+    trials: Iterable[FrozenTrial], include_pruned: bool = False
 ) -> dict[str, BaseDistribution]:
     """Parameters that every finished trial has, with the same distribution.
 

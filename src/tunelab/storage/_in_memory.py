@@ -60,6 +60,17 @@ class InMemoryStorage(BaseStorage):
         self._heartbeats: dict[int, float] = {}
         self._next_study_id = 0
 
+    def __getstate__(self) -> dict[str, Any]:
+        # Pickling an in-memory study (joblib.dump(study, ...)) saves it, as in Optuna.
+        with self._lock:
+            state = copy.copy(self.__dict__)
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.RLock()
+
     def _now(self) -> dt.datetime:
         """The time stamped on a change (a journal's replica stamps the time it recorded)."""
         return now()

@@ -20,7 +20,8 @@ from tunelab.terminator._improvement import FittedGP, fit_gp, standardized_regre
 from tunelab.trial import FrozenTrial, StudyDirection, TrialState
 
 # Returned while the criterion cannot be computed: far above any error, never overflowing.
-_DO_NOT_STOP = sys.float_info.max * 0.1
+DO_NOT_STOP_FRACTION = 0.1
+_DO_NOT_STOP = sys.float_info.max * DO_NOT_STOP_FRACTION
 # The noise variance the KL term assumes (the GP's floor on standardised targets).
 _NOISE_VARIANCE = 1e-6
 

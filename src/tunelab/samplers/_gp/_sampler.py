@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tunelab._validation import check_int
+from tunelab.logging import get_logger
 from tunelab.samplers._base import (
     BaseSampler,
     ConstraintsFunc,
@@ -31,6 +32,8 @@ from tunelab.trial import FrozenTrial, StudyDirection, TrialState
 
 if TYPE_CHECKING:
     from tunelab.study import StudyView
+
+_logger = get_logger(__name__)
 
 # Hyperparameter fitting schedule (see GPSampler._fit).
 _RESTART_EVERY_TRIAL_UNTIL = 40
@@ -72,7 +75,8 @@ class GPSampler(BaseSampler):
     Args:
         seed: Seed of the random stream; the same seed and history give the
             same parameters.
-        n_startup_trials: Completed trials before the GP takes over.
+        n_startup_trials: Completed trials before the GP takes over (0: from the
+            first completed trial on).
         n_candidates: Quasi-random points scored to seed the acquisition search.
         n_restarts: Best-scoring points refined by local optimisation.
         deterministic_objective: The objective has no noise: fix the GP's
@@ -88,6 +92,12 @@ class GPSampler(BaseSampler):
             changes fast in part of its range. Off by default: on the
             search-quality benchmark's 80-trial problems it cost more than it
             gained (benchmarks/README.md).
+        independent_sampler: Sampler for the startup trials and the parameters
+            outside the joint space; a :class:`RandomSampler` with ``seed`` by
+            default.
+        warn_independent_sampling: Log a warning, once per parameter, when the
+            GP has taken over and a parameter is left to ``independent_sampler``
+            (not in every completed trial).
     """
 
     def __init__(
@@ -100,8 +110,10 @@ class GPSampler(BaseSampler):
         deterministic_objective: bool = False,
         constraints_func: ConstraintsFunc | None = None,
         input_warping: bool = False,
+        independent_sampler: BaseSampler | None = None,
+        warn_independent_sampling: bool = True,
     ) -> None:
-        check_int("n_startup_trials", n_startup_trials, 1)
+        check_int("n_startup_trials", n_startup_trials, 0)
         check_int("n_candidates", n_candidates, 1)
         check_int("n_restarts", n_restarts, 1)
         self.seed = seed
@@ -112,7 +124,9 @@ class GPSampler(BaseSampler):
         self.constraints_func = check_constraints_func(constraints_func)
         self.input_warping = input_warping
         self._rng = np.random.default_rng(seed)
-        self._random = RandomSampler(seed=seed)
+        self._independent = independent_sampler or RandomSampler(seed=seed)
+        self.warn_independent_sampling = warn_independent_sampling
+        self._warned: set[str] = set()  # parameters already warned about
         self._fit_cache: _FitCache | None = None
         self._encoded: tuple[tuple[Any, ...], dict[int, np.ndarray]] = ((), {})
         # What this sampler proposed to trials not yet finished, by trial id.
@@ -120,7 +134,7 @@ class GPSampler(BaseSampler):
 
     def reseed_rng(self, seed: int | None = None) -> None:
         self._rng = np.random.default_rng(seed)
-        self._random.reseed_rng(seed)
+        self._independent.reseed_rng(seed)
 
     def infer_relative_search_space(
         self, study: StudyView, trial: FrozenTrial
@@ -139,8 +153,8 @@ class GPSampler(BaseSampler):
             if names <= t.params.keys()
         ]
         complete = [t for t in finished if t.state == TrialState.COMPLETE]
-        if len(complete) < self.n_startup_trials:
-            return {}
+        if not complete or len(complete) < self.n_startup_trials:
+            return {}  # the GP needs at least one observation
         pruned = [t for t in finished if t.state == TrialState.PRUNED]
         with single_blas_thread():
             params = self._optimize(study, trial, search_space, complete, pruned)
@@ -199,7 +213,20 @@ class GPSampler(BaseSampler):
     def sample_independent(
         self, study: StudyView, trial: FrozenTrial, name: str, distribution: BaseDistribution
     ) -> Any:
-        return self._random.sample_independent(study, trial, name, distribution)
+        if self.warn_independent_sampling and name not in self._warned:
+            n_complete = len(study.get_trials(states=(TrialState.COMPLETE,)))
+            if n_complete and n_complete >= self.n_startup_trials:
+                self._warned.add(name)
+                _logger.warning(
+                    "GPSampler leaves parameter %r to %s: the GP models only the parameters "
+                    "every completed trial has (warn_independent_sampling=False silences this)",
+                    name,
+                    type(self._independent).__name__,
+                )
+        return self._independent.sample_independent(study, trial, name, distribution)
+
+    def before_trial(self, study: StudyView, trial: FrozenTrial) -> None:
+        self._independent.before_trial(study, trial)
 
     def after_trial(
         self,
@@ -209,6 +236,7 @@ class GPSampler(BaseSampler):
         values: Sequence[float] | None,
     ) -> None:
         self._proposals.pop(trial.trial_id, None)
+        self._independent.after_trial(study, trial, state, values)
 
     def _fit(
         self,

@@ -51,7 +51,9 @@ class TPESampler(BaseSampler):
         n_startup_trials: Finished trials sampled at random before the model takes over.
         n_ei_candidates: Candidates drawn from l(x) per sample; more exploit harder.
         multivariate: Model the parameters of a group jointly; otherwise each
-            parameter has its own one-dimensional densities.
+            parameter has its own one-dimensional densities. None (Optuna's
+            default) decides by the study: jointly with one objective, one at a
+            time with several.
         group: With ``multivariate``, split the space into groups of
             parameters that always co-occur (for conditional spaces); without
             it, only the parameters every trial has are modelled jointly.
@@ -86,7 +88,7 @@ class TPESampler(BaseSampler):
         seed: int | None = None,
         n_startup_trials: int = 10,
         n_ei_candidates: int = 24,
-        multivariate: bool = True,
+        multivariate: bool | None = True,
         group: bool = True,
         constant_liar: bool = False,
         prior_weight: float = 1.0,
@@ -102,7 +104,7 @@ class TPESampler(BaseSampler):
             n_startup_trials=n_startup_trials,
             n_ei_candidates=n_ei_candidates,
             flags={
-                "multivariate": multivariate,
+                "multivariate": True if multivariate is None else multivariate,
                 "group": group,
                 "constant_liar": constant_liar,
                 "consider_endpoints": consider_endpoints,
@@ -138,7 +140,8 @@ class TPESampler(BaseSampler):
     def infer_relative_search_space(
         self, study: StudyView, trial: FrozenTrial
     ) -> dict[str, BaseDistribution]:
-        if not self.multivariate:
+        joint = len(study.directions) == 1 if self.multivariate is None else self.multivariate
+        if not joint:
             return {}
         history = self._history(study)
         if not self.group:

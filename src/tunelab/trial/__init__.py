@@ -490,11 +490,16 @@ class FrozenTrial(_Suggestions):
     def set_constraint(self, key: str, value: float) -> None:
         """Set the value of constraint ``key`` (feasible when <= 0), as Optuna 5 does.
 
+        A constraint keeps its first value: setting it again warns and changes nothing.
+
         Raises:
             TypeError: ``value`` is not a number.
             ValueError: ``value`` is NaN.
         """
-        self._set_attr("system_attrs", f"{CONSTRAINTS_KEY}:{key}", _constraint_value(key, value))
+        number = _constraint_value(key, value)
+        if not _constraint_is_new(self.system_attrs, key, number):
+            return
+        self._set_attr("system_attrs", f"{CONSTRAINTS_KEY}:{key}", number)
 
     def _with(self, **changes: Any) -> FrozenTrial:
         """A copy with ``changes`` applied (fields only, not validated), sealed like this one.
@@ -520,6 +525,23 @@ def _constraint_value(key: str, value: Any) -> float:
     if math.isnan(number):
         raise ValueError(f"constraint {key!r} is NaN")
     return number
+
+
+def _constraint_is_new(system_attrs: Mapping[str, Any], key: str, value: float) -> bool:
+    """Whether constraint ``key`` is still unset; warn, when it is set, that ``value`` is ignored.
+
+    Like a parameter, a constraint is set once (as in Optuna): a second value, perhaps
+    from code that runs twice, must not silently change whether the trial is feasible.
+    """
+    name = f"{CONSTRAINTS_KEY}:{key}"
+    if name not in system_attrs:
+        return True
+    warnings.warn(
+        f"constraint {key!r} is already set to {system_attrs[name]!r}; {value!r} is ignored",
+        UserWarning,
+        stacklevel=3,
+    )
+    return False
 
 
 def constraints_of(system_attrs: Mapping[str, Any]) -> dict[str, float]:
@@ -794,7 +816,7 @@ class Trial(BaseTrial):
         except (TypeError, ValueError):
             raise TypeError(f"report() value must be a number, got {value!r}") from None
         step = _checked_step(step)
-        if self._study._is_multi_objective:
+        if self._study._is_multi_objective():
             raise NotImplementedError("report() is for single-objective studies")
         if step in self._intermediate:
             warnings.warn(
@@ -806,7 +828,7 @@ class Trial(BaseTrial):
         self._intermediate = {**self._intermediate, step: value}
 
     def should_prune(self) -> bool:
-        if self._study._is_multi_objective:
+        if self._study._is_multi_objective():
             raise NotImplementedError("should_prune() is for single-objective studies")
         return self._study._should_prune(self._snapshot())
 
@@ -826,12 +848,17 @@ class Trial(BaseTrial):
         trial finishes. Samplers honour constraints only when given a
         ``constraints_func`` (as in Optuna); give them one that returns these values.
 
+        A constraint keeps its first value, as in Optuna: setting it again warns and
+        changes nothing.
+
         Raises:
             TypeError: ``value`` is not a number.
             ValueError: ``value`` is NaN.
         """
         name = f"{CONSTRAINTS_KEY}:{key}"
         number = _constraint_value(key, value)
+        if not _constraint_is_new(self._frozen_base.system_attrs, key, number):
+            return
         self._study._storage.set_trial_attr(self._trial_id, name, number, system=True)
         base = self._frozen_base
         attrs = ReadOnlyDict({**base.system_attrs, name: number})
@@ -913,11 +940,15 @@ class FixedTrial(BaseTrial):
     def set_constraint(self, key: str, value: float) -> None:
         """Record the value of constraint ``key`` (feasible when <= 0), as a trial does.
 
+        A constraint keeps its first value: setting it again warns and changes nothing.
+
         Raises:
             TypeError: ``value`` is not a number.
             ValueError: ``value`` is NaN.
         """
-        self._system_attrs[f"{CONSTRAINTS_KEY}:{key}"] = _constraint_value(key, value)
+        number = _constraint_value(key, value)
+        if _constraint_is_new(self._system_attrs, key, number):
+            self._system_attrs[f"{CONSTRAINTS_KEY}:{key}"] = number
 
 
 def create_trial(

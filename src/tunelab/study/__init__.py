@@ -168,6 +168,10 @@ class StudyView:
         """Whether other processes may share the study (it is not in this process's memory)."""
         return not isinstance(self._study._storage, InMemoryStorage)
 
+    def _is_multi_objective(self) -> bool:
+        """Whether the study has several objectives (samplers written for Optuna call it)."""
+        return self._study._is_multi_objective()
+
     @property
     def whole_study(self) -> StudyView:
         """The view of all trials: a pruner's sub-view (a Hyperband bracket) forwards here."""
@@ -243,12 +247,12 @@ class Study:
     @property
     def direction(self) -> StudyDirection:
         """Direction of a single-objective study."""
-        if self._is_multi_objective:
+        if self._is_multi_objective():
             raise RuntimeError("this study has several objectives; use directions")
         return self._directions[0]
 
-    @property
     def _is_multi_objective(self) -> bool:
+        # A method, as Optuna's is: samplers and plugins written for Optuna call it.
         return len(self._directions) > 1
 
     @property
@@ -288,7 +292,7 @@ class Study:
 
     def _best_trial(self) -> FrozenTrial:
         """:attr:`best_trial`, the storage's shared snapshot (not a copy)."""
-        if self._is_multi_objective:
+        if self._is_multi_objective():
             raise RuntimeError("this study has several objectives; use best_trials")
         done = self.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
         if not done:
@@ -318,7 +322,7 @@ class Study:
         With constraints, the front of the feasible trials.
         """
         done = self._feasible(self.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
-        if not self._is_multi_objective:
+        if not self._is_multi_objective():
             if not done:
                 return []
             best = self.best_value
@@ -476,20 +480,25 @@ class Study:
         Raises:
             ValueError: ``state`` is COMPLETE and the values are missing or
                 invalid, values came with a PRUNED or FAIL state, the trial
-                number does not exist, or the trial has already finished
+                number does not exist or is a queued trial not yet asked for,
+                or the trial has already finished
                 (:class:`~tunelab.exceptions.UpdateFinishedTrialError`, a
                 ``ValueError``); the trial is left unchanged.
         """
         trial_id = self._trial_id(trial)
-        if skip_if_finished:
+        if skip_if_finished or not isinstance(trial, Trial):
             stored = self._storage.get_trial(trial_id)
-            if stored.state.is_finished():
+            if skip_if_finished and stored.state.is_finished():
                 return copy.copy(stored)
+            if stored.state == TrialState.WAITING:
+                raise ValueError(
+                    f"trial {stored.number} is queued, not running: ask() for it before telling"
+                )
         state, checked, problem = self._check_tell(values, state)
         if problem is not None:
             warnings.warn(f"trial {self._number_of(trial)} failed: {problem}", stacklevel=2)
             fail_reason = fail_reason or problem
-        if state == TrialState.PRUNED and not self._is_multi_objective:
+        if state == TrialState.PRUNED and not self._is_multi_objective():
             checked = self._pruned_value(trial)
         with self._lock:
             try:
@@ -673,7 +682,7 @@ class Study:
                 queued, running or finished.
         """
         if skip_if_exists and any(
-            {**t.params, **t.system_attrs.get(FIXED_PARAMS_KEY, {})} == dict(params)
+            _same_params({**t.params, **t.system_attrs.get(FIXED_PARAMS_KEY, {})}, params)
             for t in self.get_trials(deepcopy=False)
         ):
             return
@@ -1012,6 +1021,17 @@ class _ConfigurationClaim:
             name: from_unit(trial._relative_space[name], float(rng.random())) for name in free
         }
         trial._relative_params = {**trial._relative_params, **redrawn}
+
+
+def _same_params(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """Whether two parameter sets are equal, a NaN matching a NaN (as a queued value does)."""
+    return a.keys() == b.keys() and all(
+        a[k] == b[k] or (_is_nan(a[k]) and _is_nan(b[k])) for k in a
+    )
+
+
+def _is_nan(value: Any) -> bool:
+    return isinstance(value, float) and math.isnan(value)
 
 
 def _number(trial: FrozenTrial) -> int:

@@ -1,0 +1,1 @@
+"""Improvement evaluators under Optuna's package path ``optuna.terminator.improvement``."""
