@@ -272,6 +272,9 @@ METHODS = [
     # The default multi-fidelity setup: AutoSampler under Hyperband (AutoSampler is meant to
     # switch to BOHB when the pruner ranks trials at budgets).
     Method("tunelab:default", "tunelab", "auto", "hyperband"),
+    # The same sampler under asynchronous successive halving: the budget pruner that stops
+    # more trials early, with no bracket of unpruned trials to hedge misleading low rungs.
+    Method("tunelab:auto+asha", "tunelab", "auto", "asha"),
     Method("optuna:tpe", "optuna", "tpe", "none"),
     Method("optuna:tpe+median", "optuna", "tpe", "median"),
     Method("optuna:tpe+sha", "optuna", "tpe", "sha"),

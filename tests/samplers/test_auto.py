@@ -280,11 +280,18 @@ def _curve_objective(trial: tl.Trial) -> float:
     ],
     ids=["successive_halving", "hyperband"],
 )
-def test_pruners_with_budgets_use_bohb_after_the_start(pruner: tl.pruners.BasePruner) -> None:
+def test_pruners_with_budgets_use_bohb_from_the_first_trial(
+    pruner: tl.pruners.BasePruner,
+) -> None:
+    # BOHB starts on its own rule: the quasi-random start would delay its model.
     sampler = _Recording(seed=0, n_startup_trials=4)
-    _run(sampler, _curve_objective, 14, pruner=pruner)
-    assert sampler.used[:4] == ["qmc"] * 4
-    assert set(sampler.used[4:]) == {"bohb"}
+    study = _run(sampler, _curve_objective, 14, pruner=pruner)
+    assert set(sampler.used) == {"bohb"}
+    bohb = tl.create_study(
+        sampler=tl.samplers.BOHBSampler(seed=0), pruner=pruner, heartbeat_interval=None
+    )
+    bohb.optimize(_curve_objective, n_trials=14)
+    assert [t.params for t in study.trials] == [t.params for t in bohb.trials]
 
 
 def test_pruners_without_budgets_and_several_objectives_keep_their_rules() -> None:

@@ -226,6 +226,58 @@ def test_under_hyperband_the_model_sees_every_bracket() -> None:
     assert model.history.n_rows == 40
 
 
+# -- a configuration already tried is not proposed again -----------------------------------------
+
+CHOICES = {"a": [0, 1, 2], "b": ["p", "q", "r"], "c": [0.1, 1.0, 10.0]}  # 27 configurations
+
+
+def _grid_objective(trial: tl.Trial) -> float:
+    """Reports on steps 1..9 of a curve whose ranking is the same at every step."""
+    params = [trial.suggest_categorical(name, choices) for name, choices in CHOICES.items()]
+    final = params[0] + "pqr".index(params[1]) + math.log10(params[2]) ** 2
+    for step in range(1, 10):
+        trial.report(final + 1.0 / step, step)
+        if trial.should_prune():
+            raise tl.TrialPruned()
+    return final
+
+
+def _configurations(study: tl.Study) -> list[tuple[Any, ...]]:
+    return [tuple(t.params[n] for n in CHOICES) for t in study.trials]
+
+
+def _model_driven_search(seed: int, avoid_repeats: bool) -> list[tuple[Any, ...]]:
+    study = tl.create_study(
+        sampler=BOHBSampler(seed=seed, random_fraction=0.0, avoid_repeats=avoid_repeats),
+        pruner=SuccessiveHalvingPruner(min_resource=1, reduction_factor=3),
+        heartbeat_interval=None,
+    )
+    study.optimize(_grid_objective, n_trials=20)
+    return _configurations(study)
+
+
+def test_the_model_proposes_configurations_not_tried_before() -> None:
+    # 20 of 27 configurations, every trial after the first few drawn from a model that
+    # concentrates on the best corner: repeats are certain unless they are passed over.
+    for seed in range(3):
+        assert len(set(_model_driven_search(seed, avoid_repeats=True))) == 20
+    repeated = [20 - len(set(_model_driven_search(s, avoid_repeats=False))) for s in range(3)]
+    assert min(repeated) > 0
+
+
+def test_random_draws_pass_over_tried_configurations() -> None:
+    # random_fraction=1: every trial a uniform draw, 20 of 27 configurations.
+    def search(avoid_repeats: bool) -> list[tuple[Any, ...]]:
+        sampler = BOHBSampler(seed=0, random_fraction=1.0, avoid_repeats=avoid_repeats)
+        study = tl.create_study(sampler=sampler, heartbeat_interval=None)
+        study.optimize(_grid_objective, n_trials=20)
+        return _configurations(study)
+
+    assert len(set(search(avoid_repeats=True))) == 20
+    # 19 uniform draws after the first repeat one with probability > 0.999.
+    assert len(set(search(avoid_repeats=False))) < 20
+
+
 # -- reproducibility and arguments ----------------------------------------------------------------
 
 
@@ -266,6 +318,7 @@ def test_random_fraction_one_is_random_search() -> None:
         ({"prior_weight": -1.0}, "prior_weight"),
         ({"consider_endpoints": "yes"}, "consider_endpoints"),
         ({"gamma": 3}, "gamma"),
+        ({"avoid_repeats": 1}, "avoid_repeats"),
     ],
 )
 def test_bad_arguments_are_refused_by_name(kwargs: dict[str, Any], message: str) -> None:

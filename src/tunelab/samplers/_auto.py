@@ -21,8 +21,9 @@ The rules, and the benchmark evidence behind each, are in ``benchmarks/README.md
   observations, and the history is read incrementally, so a trial's cost stops
   growing: 10^5 trials take minutes, not hours;
 * with a pruner that ranks trials at budgets (successive halving, Hyperband), a
-  single-objective study goes to BOHB, which models the values reported at
-  those budgets (evidence below, at :data:`BUDGET_PRUNERS`).
+  single-objective study goes to BOHB from its first trial, which models the
+  values reported at those budgets and starts with its own uniform draws
+  (evidence below, at :data:`BUDGET_PRUNERS`).
 """
 
 from __future__ import annotations
@@ -84,7 +85,8 @@ class AutoSampler(BaseSampler):
 
     Args:
         seed: Seed of every underlying sampler.
-        n_startup_trials: Space-filling quasi-random trials before any model.
+        n_startup_trials: Space-filling quasi-random trials before any model
+            (not under a budget pruner: BOHB starts on its own rule).
         gp_max_trials: Finished trials up to which numeric spaces use the GP;
             beyond it TPE takes over (cheaper per trial, no worse with that much data).
         max_categorical_share: Largest share of categorical parameters for which
@@ -149,13 +151,18 @@ class AutoSampler(BaseSampler):
 
     def choose(self, study: StudyView, trial: FrozenTrial) -> str:
         """The name of the algorithm for ``trial``: "qmc", "gp", "tpe" or "bohb"."""
+        if len(study.directions) == 1 and self._prunes_at_budgets(study):
+            # From the first trial: BOHB has its own start (uniform draws until a budget
+            # has dimension + 1 observations, pruned trials' reports included), which
+            # fits the space; a fixed count of quasi-random trials before it cost up to
+            # 8 of the ~10 trials a small space affords (benchmarks/README.md,
+            # Multi-fidelity, third round).
+            return "bohb"
         finished = self._finished_trials(study)
         if finished.count < self.n_startup_trials:
             return "qmc"
         if len(study.directions) > 1:
             return "tpe"
-        if self._prunes_at_budgets(study):
-            return "bohb"
         if finished.count > self.gp_max_trials or len(finished.param_sets) > 1:
             return "tpe"
         assert finished.latest is not None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -13,7 +13,7 @@ from tunelab._validation import check_int, is_int
 from tunelab.pruners import BasePruner, HyperbandPruner, SuccessiveHalvingPruner
 from tunelab.pruners._successive_halving import rung_value
 from tunelab.samplers._base import BaseSampler
-from tunelab.samplers._tpe._draw import DrawSettings, draw, draw_uniform
+from tunelab.samplers._tpe._draw import DrawSettings, draw, draw_new, draw_uniform
 from tunelab.samplers._tpe._history import History, HistoryCache
 from tunelab.samplers._tpe._ranking import default_gamma
 from tunelab.samplers._tpe._sampler import _check_arguments
@@ -28,6 +28,8 @@ GammaFunc = Callable[[int], int]
 # The budget of a completed trial's objective value: above every step.
 FINAL_BUDGET = math.inf
 _OBSERVED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
+# Uniform draws tried for a configuration no trial has run before giving up on one.
+_UNIFORM_TRIES = 100
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,16 @@ class BOHBSampler(BaseSampler):
     parameters are drawn at random. A trial draws all its parameters from one
     model.
 
+    A configuration that a trial of the study has run (or runs now) is not
+    proposed again while the model offers a new one: with every parameter
+    drawn jointly from a finite set (categorical or stepped choices), the model
+    keeps returning to the best configurations it has seen, and under a
+    budget pruner a repeat of a promoted configuration is promoted again, so
+    it would pay a whole training for a value the study already holds. The
+    best-scoring new candidate is taken instead, or, when every candidate was
+    tried, a uniform draw that avoids the tried ones (up to 100 draws). On
+    continuous axes repeats do not occur, so this changes nothing there.
+
     The budgets are the rung steps of the study's
     :class:`~tunelab.pruners.SuccessiveHalvingPruner` or
     :class:`~tunelab.pruners.HyperbandPruner` (which hands the sampler a
@@ -81,6 +93,8 @@ class BOHBSampler(BaseSampler):
             the outermost observations.
         gamma: ``gamma(n)``, the number of good observations among ``n`` at the
             chosen budget; TPE's default (10 %, at most 25) when None.
+        avoid_repeats: Pass over configurations tried before (above). False
+            draws as BOHB does, repeats included.
 
     Raises:
         ValueError: An argument is out of its range; a study has several objectives.
@@ -96,6 +110,7 @@ class BOHBSampler(BaseSampler):
         prior_weight: float = 1.0,
         consider_endpoints: bool = False,
         gamma: GammaFunc | None = None,
+        avoid_repeats: bool = True,
     ) -> None:
         if min_points_in_model is not None:
             check_int("min_points_in_model", min_points_in_model, 1)
@@ -108,7 +123,7 @@ class BOHBSampler(BaseSampler):
         _check_arguments(
             n_startup_trials=0,
             n_ei_candidates=n_ei_candidates,
-            flags={"consider_endpoints": consider_endpoints},
+            flags={"consider_endpoints": consider_endpoints, "avoid_repeats": avoid_repeats},
             prior_weight=prior_weight,
             functions={"gamma": gamma},
         )
@@ -119,6 +134,7 @@ class BOHBSampler(BaseSampler):
         self.prior_weight = float(prior_weight)
         self.consider_endpoints = consider_endpoints
         self.gamma = gamma
+        self.avoid_repeats = avoid_repeats
         self._settings = DrawSettings(n_ei_candidates, self.prior_weight, consider_endpoints, None)
         self._rng = np.random.default_rng(seed)
         self._histories = HistoryCache()
@@ -146,11 +162,17 @@ class BOHBSampler(BaseSampler):
             return {}
         self._check_single_objective(study)
         model = self._model(study, trial, len(search_space))
+        groups = [
+            space
+            for group in self._histories.get(_whole(study)).grouped_space()
+            if (space := {n: search_space[n] for n in group if n in search_space})
+        ]
+        if len(groups) == 1:
+            # One joint draw is the whole configuration: one tried before is passed over.
+            return self._draw(model, groups[0], _tried(_whole(study), groups[0], trial.number))
         params: dict[str, Any] = {}
-        for group in self._histories.get(_whole(study)).grouped_space():
-            space = {n: search_space[n] for n in group if n in search_space}
-            if space:
-                params.update(self._draw(model, space))
+        for space in groups:
+            params.update(self._draw(model, space))
         return params
 
     def sample_independent(
@@ -221,16 +243,34 @@ class BOHBSampler(BaseSampler):
         self._models[key] = model
         return model
 
-    def _draw(self, model: _Model | None, space: Mapping[str, BaseDistribution]) -> dict[str, Any]:
-        if model is None:
-            return draw_uniform(space, self._rng)
-        history = model.history
-        rows = history.rows_with(list(space.items()))
-        if len(rows) == 0:
-            return draw_uniform(space, self._rng)
-        good, bad = history.split(rows, model.n_good)
-        no_lies = np.empty((0, len(space)))
-        return draw(history, space, (good, bad), no_lies, self._rng, self._settings)
+    def _draw(
+        self,
+        model: _Model | None,
+        space: Mapping[str, BaseDistribution],
+        tried: Container[tuple[Any, ...]] = (),
+    ) -> dict[str, Any]:
+        if model is not None:
+            history = model.history
+            rows = history.rows_with(list(space.items()))
+            if len(rows) > 0:
+                sets = history.split(rows, model.n_good)
+                if not self.avoid_repeats:
+                    no_lies = np.empty((0, len(space)))
+                    return draw(history, space, sets, no_lies, self._rng, self._settings)
+                params = draw_new(history, space, sets, self._rng, self._settings, tried)
+                if params is not None:
+                    return params
+        return self._draw_uniform(space, tried)
+
+    def _draw_uniform(
+        self, space: Mapping[str, BaseDistribution], tried: Container[tuple[Any, ...]]
+    ) -> dict[str, Any]:
+        params = draw_uniform(space, self._rng)
+        for _ in range(_UNIFORM_TRIES if self.avoid_repeats else 0):
+            if tuple(params.values()) not in tried:
+                break
+            params = draw_uniform(space, self._rng)
+        return params
 
     def _n_good(self, n: int) -> int:
         if self.gamma is None:
@@ -304,6 +344,18 @@ def _last_step(trial: FrozenTrial) -> int | None:
     if step is None or not math.isnan(trial.intermediate_values[step]):
         return step
     return max((s for s, v in trial.intermediate_values.items() if not math.isnan(v)), default=None)
+
+
+def _tried(
+    study: StudyView, space: Mapping[str, BaseDistribution], number: int
+) -> set[tuple[Any, ...]]:
+    """The configurations of ``space`` that trials other than ``number`` have run or run now."""
+    names = list(space)
+    return {
+        tuple(t.params[n] for n in names)
+        for t in study.get_trials(states=_OBSERVED)
+        if t.number != number and all(n in t.params for n in names)
+    }
 
 
 def _whole(study: StudyView) -> StudyView:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,6 +51,52 @@ def draw(
         rng: The random stream.
         settings: Sampler options.
     """
+    axes, numeric, categorical, score = _scored_candidates(
+        history, space, sets, lies, rng, settings
+    )
+    best = int(np.argmax(score))
+    return decode(space, axes, numeric[:, best], categorical[:, best])
+
+
+def draw_new(
+    history: History,
+    space: Mapping[str, BaseDistribution],
+    sets: tuple[np.ndarray, np.ndarray],
+    rng: np.random.Generator,
+    settings: DrawSettings,
+    seen: Container[tuple[Any, ...]],
+) -> dict[str, Any] | None:
+    """As :func:`draw`, but the best candidate that is not in ``seen``; None if all are.
+
+    Args:
+        history: Where the rows live.
+        space: The parameters to draw, jointly.
+        sets: Rows of the good and of the other observations that have all of ``space``.
+        rng: The random stream.
+        settings: Sampler options.
+        seen: Configurations to pass over, each the tuple of its external values in
+            ``space`` order.
+    """
+    no_lies = np.empty((0, len(space)))
+    axes, numeric, categorical, score = _scored_candidates(
+        history, space, sets, no_lies, rng, settings
+    )
+    for index in np.argsort(-score, kind="stable"):
+        params = decode(space, axes, numeric[:, index], categorical[:, index])
+        if tuple(params.values()) not in seen:
+            return params
+    return None
+
+
+def _scored_candidates(
+    history: History,
+    space: Mapping[str, BaseDistribution],
+    sets: tuple[np.ndarray, np.ndarray],
+    lies: np.ndarray,
+    rng: np.random.Generator,
+    settings: DrawSettings,
+) -> tuple[list[Axis], np.ndarray, np.ndarray, np.ndarray]:
+    """The axes, the candidates drawn from l(x) (numeric, categorical) and their scores."""
     axes = [axis_for(d) for d in space.values()]
     kernels = Kernels(
         n_choices=[a.n_choices for a in axes if a.categorical],
@@ -68,8 +114,7 @@ def draw(
     # The density matrices are small: BLAS threads would only wait on each other.
     with single_blas_thread():
         score = below.log_pdf(numeric, categorical) - above.log_pdf(numeric, categorical)
-    best = int(np.argmax(score))
-    return decode(space, axes, numeric[:, best], categorical[:, best])
+    return axes, numeric, categorical, score
 
 
 def draw_uniform(space: Mapping[str, BaseDistribution], rng: np.random.Generator) -> dict[str, Any]:
