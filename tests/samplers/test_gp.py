@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 import pytest
@@ -19,13 +18,7 @@ from tests.samplers.contract import SamplerContract
 from tests.samplers.quality import best_values, better_on_every_seed_by_5x
 from tunelab.samplers import BaseSampler, RandomSampler
 from tunelab.samplers._gp import GPSampler
-from tunelab.samplers._gp._acquisition import (
-    LogEI,
-    log_expected_improvement,
-    log_h,
-    maximize_acquisition,
-    trust_region,
-)
+from tunelab.samplers._gp._acquisition import LogEI, log_expected_improvement, log_h
 from tunelab.samplers._gp._kernel import squared_distances
 from tunelab.samplers._gp._model import (
     GaussianProcess,
@@ -36,8 +29,8 @@ from tunelab.samplers._gp._model import (
     neg_log_posterior,
     warped_columns,
 )
-from tunelab.samplers._gp._transform import InputSpace, normalize_objective, yeo_johnson
-from tunelab.space import CategoricalDistribution, FloatDistribution, SearchSpaceTransform
+from tunelab.samplers._gp._transform import normalize_objective, yeo_johnson
+from tunelab.space import FloatDistribution, SearchSpaceTransform
 from tunelab.trial import Trial
 
 SEEDS = range(4)
@@ -342,71 +335,8 @@ def test_running_trials_get_distinct_suggestions(
     assert len({tuple(p) for p in points}) == 4
     assert _n_distinct(points) >= 3
     # Without pencilling in the running trials every worker goes for the same optimum.
-    monkeypatch.setattr(GPSampler, "_pending", lambda self, *args: (np.empty((0, 2)), False))
+    monkeypatch.setattr(GPSampler, "_pending", lambda self, *args: np.empty((0, 2)))
     assert _n_distinct(_pending_suggestions(eager)) == 1
-
-
-def test_trust_region_follows_the_lengthscales_and_bounds_the_search() -> None:
-    space = InputSpace(
-        {
-            "a": FloatDistribution(0.0, 1.0),
-            "b": FloatDistribution(0.0, 1.0),
-            "c": CategoricalDistribution(["p", "q", "r"]),
-        }
-    )
-    low, high = trust_region(np.array([0.5, 0.9, 0.5]), np.array([0.1, 0.4, 1.0]), space)
-    # Sides 0.8 * (0.5, 2) (geometric mean 0.8 over the numeric columns), clipped to the
-    # cube; a category has no neighbourhood, so its column stays whole.
-    np.testing.assert_allclose(low, [0.3, 0.1, 0.0])
-    np.testing.assert_allclose(high, [0.7, 1.0, 1.0])
-
-    # A bowl whose bottom is the origin: the acquisition points there, unless the
-    # search is held in a box around (0.8, 0.8).
-    plane = InputSpace(SPHERE2_SPACE)
-    x = plane.sample(24, np.random.default_rng(0))
-    y = stats.zscore(np.sum(x**2, axis=1))
-    gp = GaussianProcess(x, y, plane.is_categorical, KernelParams(np.full(2, 0.3), 1.0, 1e-6))
-    acq = LogEI(gp, float(y.min()))
-    incumbents = x[np.argsort(y)[:5]]
-
-    def argmax(region: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
-        rng = np.random.default_rng(1)
-        return maximize_acquisition(
-            acq, plane, rng, n_candidates=256, n_restarts=3, incumbents=incumbents, region=region
-        )
-
-    assert np.max(argmax(None)) < 0.2
-    box = trust_region(np.array([0.8, 0.8]), np.full(2, 0.3), plane)
-    np.testing.assert_allclose(box[0], [0.4, 0.4])
-    boxed = argmax(box)
-    assert np.all(boxed >= box[0]) and np.all(boxed <= box[1])
-
-
-def test_one_trial_of_a_batch_explores_and_the_others_search_a_trust_region(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    calls: list[tuple[tuple[np.ndarray, np.ndarray] | None, np.ndarray]] = []
-    real = gp_sampler.maximize_acquisition
-
-    def recorded(*args: Any, **kwargs: Any) -> np.ndarray:
-        point = real(*args, **kwargs)
-        calls.append((kwargs["region"], point))
-        return point
-
-    monkeypatch.setattr(gp_sampler, "maximize_acquisition", recorded)
-    study = tl.create_study(sampler=GPSampler(seed=0, n_startup_trials=8))
-    study.optimize(_sphere2, n_trials=8)
-    for _ in range(2):
-        trials = [study.ask() for _ in range(4)]
-        values = [_sphere2(t) for t in trials]
-        for trial, value in zip(trials, values, strict=True):
-            study.tell(trial, value)
-    study.optimize(_sphere2, n_trials=2)  # one at a time: nothing else running
-    regions = [region for region, _ in calls]
-    assert [r is None for r in regions] == [True, False, False, False] * 2 + [True, True]
-    for region, point in calls:
-        if region is not None:
-            assert np.all(point >= region[0]) and np.all(point <= region[1])
 
 
 def test_deterministic_objective_fits_no_noise() -> None:

@@ -25,8 +25,6 @@ _SQRT_HALF_PI = math.sqrt(0.5 * math.pi)
 _ASYMPTOTE_Z = -1.0 / math.sqrt(np.finfo(float).eps)
 # Local searches start at least this far apart (largest coordinate difference).
 _MIN_START_GAP = 0.05
-# Geometric mean of a trust region's sides in the unit cube: TuRBO's initial length.
-TRUST_REGION_SIDE = 0.8
 
 
 def log_h(z: np.ndarray) -> np.ndarray:
@@ -140,26 +138,6 @@ class ConstrainedLogEI(LogEI):
         return value, grad
 
 
-def trust_region(
-    centre: np.ndarray, lengthscales: np.ndarray, space: InputSpace
-) -> tuple[np.ndarray, np.ndarray]:
-    """Lower and upper bounds of a box around ``centre`` on the continuous columns.
-
-    As in TuRBO (Eriksson et al., 2019), the box is a hyper-rectangle whose
-    sides follow the length-scales (long where the objective changes slowly)
-    with their geometric mean at ``TRUST_REGION_SIDE``; other columns keep the
-    whole unit interval.
-    """
-    low, high = np.zeros(space.dim), np.ones(space.dim)
-    columns = space.continuous
-    if len(columns):
-        scales = lengthscales[columns]
-        half = 0.5 * TRUST_REGION_SIDE * scales / np.exp(np.mean(np.log(scales)))
-        low[columns] = np.clip(centre[columns] - half, 0.0, 1.0)
-        high[columns] = np.clip(centre[columns] + half, 0.0, 1.0)
-    return low, high
-
-
 def maximize_acquisition(
     acq: LogEI,
     space: InputSpace,
@@ -168,7 +146,6 @@ def maximize_acquisition(
     n_candidates: int,
     n_restarts: int,
     incumbents: np.ndarray,
-    region: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """The point of ``space`` where ``acq`` is largest, found by multi-start local search.
 
@@ -177,34 +154,15 @@ def maximize_acquisition(
     refined by L-BFGS-B on the continuous columns (long integer or step grids
     relaxed, then snapped) alternating with coordinate sweeps over the grid
     columns (integers, steps, categories).
-
-    Args:
-        acq: The acquisition function.
-        space: The search space.
-        rng: Source of the candidates.
-        n_candidates: Quasi-random candidates scored.
-        n_restarts: Candidates refined by local search.
-        incumbents: The best observed points, whose neighbours are also scored.
-        region: Lower and upper bounds (see :func:`trust_region`) that the continuous
-            columns must stay within; the whole space when None.
     """
-    low, high = region if region is not None else (np.zeros(space.dim), np.ones(space.dim))
     candidates = np.vstack([space.sample(n_candidates, rng), space.perturb(incumbents, 32, rng)])
-    columns = space.continuous
-    if region is not None:
-        # Quasi-random points of the box itself, so that it is covered as densely.
-        inside = candidates[:n_candidates, columns] * (high - low)[columns] + low[columns]
-        candidates[:n_candidates, columns] = inside
-        candidates[:, columns] = np.clip(candidates[:, columns], low[columns], high[columns])
-        candidates = space.snap(candidates)
     scores = acq(candidates)
     order = _spread_out_best(candidates, scores, n_restarts)
     x, values = candidates[order], scores[order]
     for _ in range(2):
         moved = False
-        if len(columns):
-            bounds = list(zip(low[columns], high[columns], strict=True))
-            x, values = _lbfgsb(acq, x, values, space, bounds)
+        if len(space.continuous):
+            x, values = _lbfgsb(acq, x, values, space)
         if space.grids:
             x, values, moved = _sweep_grids(acq, x, values, space)
         if not moved:
@@ -231,11 +189,7 @@ def _spread_out_best(candidates: np.ndarray, scores: np.ndarray, k: int) -> np.n
 
 
 def _lbfgsb(
-    acq: LogEI,
-    x: np.ndarray,
-    values: np.ndarray,
-    space: InputSpace,
-    bounds: list[tuple[float, float]],
+    acq: LogEI, x: np.ndarray, values: np.ndarray, space: InputSpace
 ) -> tuple[np.ndarray, np.ndarray]:
     """Climb the continuous columns of each start; keep a start that did not improve."""
     columns = space.continuous
@@ -253,7 +207,7 @@ def _lbfgsb(
             start[columns],
             jac=True,
             method="L-BFGS-B",
-            bounds=bounds,
+            bounds=[(0.0, 1.0)] * len(columns),
             options={"maxiter": 40, "ftol": 1e-5},
         )
         climbed = start.copy()

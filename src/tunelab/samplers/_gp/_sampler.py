@@ -15,12 +15,7 @@ from tunelab.samplers._base import (
     check_constraints_func,
     evaluate_constraints,
 )
-from tunelab.samplers._gp._acquisition import (
-    ConstrainedLogEI,
-    LogEI,
-    maximize_acquisition,
-    trust_region,
-)
+from tunelab.samplers._gp._acquisition import ConstrainedLogEI, LogEI, maximize_acquisition
 from tunelab.samplers._gp._model import (
     GaussianProcess,
     KernelParams,
@@ -65,12 +60,7 @@ class GPSampler(BaseSampler):
     objective values power-transformed against outliers, and picks the point
     maximising log expected improvement. Trials still running elsewhere are
     pencilled in at the GP's predicted value ("kriging believer"), so parallel
-    workers spread out instead of proposing the same point. While one running
-    trial searches the whole space, the others search a trust region around
-    the best point (a box whose sides follow the length-scales, as in TuRBO):
-    with the neighbourhoods of the running trials believed, the whole-space
-    optimum of the acquisition is otherwise a far corner, which in many
-    dimensions almost never pays.
+    workers spread out instead of proposing the same point.
 
     Several objectives are scalarised ParEGO-style: each trial draws random
     weights and minimises their augmented Chebyshev combination of the
@@ -127,8 +117,6 @@ class GPSampler(BaseSampler):
         self._encoded: tuple[tuple[Any, ...], dict[int, np.ndarray]] = ((), {})
         # What this sampler proposed to trials not yet finished, by trial id.
         self._proposals: dict[int, dict[str, Any]] = {}
-        # Unfinished trials whose proposal searched the whole space, not a trust region.
-        self._explorers: set[int] = set()
 
     def reseed_rng(self, seed: int | None = None) -> None:
         self._rng = np.random.default_rng(seed)
@@ -188,7 +176,7 @@ class GPSampler(BaseSampler):
         # Kriging believer: running trials are pencilled in at the predicted value.
         # The mean stays, the variance collapses around them, so parallel workers
         # spread out; in batch runs this beat constant liars (mean or worst value).
-        pending, explorer_running = self._pending(study, trial, space)
+        pending = self._pending(study, trial, space)
         gp = gp.with_pseudo_observations(pending, gp.predict(pending)[0])
         incumbents = x[np.argsort(y)[:_N_INCUMBENTS]]
         # Believed values count as observations (gp.y holds them): a pending point
@@ -198,15 +186,6 @@ class GPSampler(BaseSampler):
             acquisition, feasible = self._constrained(space, x, y, gp, complete)
             if feasible.any():
                 incumbents = x[feasible][np.argsort(y[feasible])[:_N_INCUMBENTS]]
-        # With the running trials' neighbourhoods believed, the largest remaining
-        # improvement is expected where the model knows least: far corners, which in many
-        # dimensions almost never pay. One running trial at a time searches the whole
-        # space; the others search a trust region around the best point.
-        region = None
-        if explorer_running:
-            region = trust_region(incumbents[0], gp.params.lengthscales, space)
-        else:
-            self._explorers.add(trial.trial_id)
         best = maximize_acquisition(
             acquisition,
             space,
@@ -214,7 +193,6 @@ class GPSampler(BaseSampler):
             n_candidates=self.n_candidates,
             n_restarts=self.n_restarts,
             incumbents=incumbents,
-            region=region,
         )
         return space.decode(best)
 
@@ -231,7 +209,6 @@ class GPSampler(BaseSampler):
         values: Sequence[float] | None,
     ) -> None:
         self._proposals.pop(trial.trial_id, None)
-        self._explorers.discard(trial.trial_id)
 
     def _fit(
         self,
@@ -344,18 +321,13 @@ class GPSampler(BaseSampler):
         seen = {row.tobytes() for row in observed}
         return points[[row.tobytes() not in seen for row in points]].reshape(-1, space.dim)
 
-    def _pending(
-        self, study: StudyView, trial: FrozenTrial, space: InputSpace
-    ) -> tuple[np.ndarray, bool]:
-        """Encoded points of the other running trials whose parameters are known, and
-        whether one of them was proposed by a search of the whole space."""
+    def _pending(self, study: StudyView, trial: FrozenTrial, space: InputSpace) -> np.ndarray:
+        """Encoded points of the other running trials whose parameters are known."""
         names = set(space.transform.space)
         points = []
-        explorer_running = False
         for other in study.get_trials(states=(TrialState.RUNNING,)):
             if other.number == trial.number:
                 continue
-            explorer_running = explorer_running or other.trial_id in self._explorers
             params = other.params if names <= other.params.keys() else None
             proposal = self._proposals.get(other.trial_id)
             if params is None and proposal is not None and names <= proposal.keys():
@@ -363,7 +335,7 @@ class GPSampler(BaseSampler):
                 params = {**proposal, **other.params}
             if params is not None:
                 points.append(params)
-        return space.encode(points), explorer_running
+        return space.encode(points)
 
     def _scalarize(
         self, trials: list[FrozenTrial], directions: Sequence[StudyDirection]
