@@ -29,7 +29,12 @@ from tunelab.samplers._gp._model import (
     neg_log_posterior,
     warped_columns,
 )
-from tunelab.samplers._gp._transform import normalize_objective, yeo_johnson
+from tunelab.samplers._gp._transform import (
+    InputSpace,
+    normalize_objective,
+    objective_encodings,
+    yeo_johnson,
+)
 from tunelab.space import FloatDistribution, SearchSpaceTransform
 from tunelab.trial import Trial
 
@@ -95,7 +100,9 @@ def _exp_branin_regrets() -> list[float]:
         return -math.expm1(branin(trial) / 10.0)
 
     out = []
-    for seed in range(3):
+    # Five seeds: over three, the median regret of a working transform still
+    # straddles the bar (0.0025-0.05 per seed).
+    for seed in range(5):
         study = tl.create_study(sampler=GPSampler(seed=seed), direction="maximize")
         study.optimize(objective, n_trials=30)
         out.append(-study.best_value)
@@ -107,7 +114,7 @@ def test_power_transform_copes_with_a_heavy_tailed_objective(
 ) -> None:
     assert float(np.median(_exp_branin_regrets())) < 0.02
     # Plain standardisation lets the huge values flatten the good region (random search: ~0.15).
-    monkeypatch.setattr(gp_sampler, "normalize_objective", lambda v, **_: stats.zscore(v))
+    monkeypatch.setattr(gp_sampler, "objective_encodings", lambda v, **_: [(stats.zscore(v), 0.0)])
     assert float(np.median(_exp_branin_regrets())) > 0.02
 
 
@@ -295,6 +302,55 @@ def test_outliers_are_tamed_and_ordinary_data_only_standardised() -> None:
     assert out.mean() == pytest.approx(0.0, abs=1e-12) and out.std() == pytest.approx(1.0)
     # Plain standardisation would squash the 40 ordinary values into a 1e-7 band.
     assert out[:40].std() > 0.3
+
+
+def test_box_cox_encoding_has_the_jacobian_of_the_map_from_the_values() -> None:
+    # Log-normal values: the Box–Cox encoding (exponent near 0, the log) read as iid
+    # standard normal plus its log Jacobian is the log-normal likelihood of the values
+    # themselves, and beats the median-centred Yeo–Johnson encoding. A wrong Jacobian
+    # (sign, scale, a missing term) breaks the match by tens of nats.
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        values = rng.lognormal(1.0, 2.0, size=60)
+        encodings = objective_encodings(values)
+        assert len(encodings) == 2
+        evidence = [float(stats.norm.logpdf(y).sum()) + jac for y, jac in encodings]
+        shape, _, scale = stats.lognorm.fit(values, floc=0.0)
+        lognormal = float(stats.lognorm.logpdf(values, shape, 0.0, scale).sum())
+        # The exponent is the best of a grid that holds 0: no worse than the log.
+        assert lognormal - 1e-6 <= evidence[1] <= lognormal + 3.0
+        assert evidence[1] > evidence[0]
+        assert np.array_equal(np.argsort(encodings[1][0]), np.argsort(values))
+    # Values with a zero or below, or passing neither transform test, get one encoding.
+    assert len(objective_encodings(np.concatenate([[0.0], rng.lognormal(0, 2, 40)]))) == 1
+    assert len(objective_encodings(rng.normal(50.0, 1.0, 40))) == 1
+
+
+def test_the_gp_evidence_picks_box_cox_for_decades_and_not_for_a_bowl_at_zero() -> None:
+    # Positive values over decades whose log is smooth: the log-like encoding explains
+    # them better. A bowl whose minimum is 0, sampled densely near it as a converging
+    # search does: its log is a cusp, and the median-centred encoding wins.
+    space = {f"x{i}": FloatDistribution(0.0, 1.0) for i in range(3)}
+    encoded = InputSpace(space)
+
+    def chosen(values: np.ndarray, x: np.ndarray) -> int:
+        sampler = GPSampler(seed=0)
+        encodings = objective_encodings(values)
+        assert len(encodings) == 2
+        sampler._fit(space, encoded, x, encodings)
+        assert sampler._fit_cache is not None
+        return sampler._fit_cache.encoding
+
+    rng = np.random.default_rng(0)
+    decades, bowl = [], []
+    for _ in range(8):
+        x = rng.random((40, 3))
+        decades.append(
+            chosen(np.exp(6 * np.sin(3 * x[:, 0]) * np.cos(2 * x[:, 1]) + 3 * x[:, 2]), x)
+        )
+        x[20:] = 0.4 + 0.02 * rng.standard_normal((20, 3))
+        bowl.append(chosen(np.sum((x - 0.4) ** 2, axis=1), x))
+    assert sum(decades) >= 7 and sum(bowl) <= 1
 
 
 # -- parallel workers ------------------------------------------------------------------------

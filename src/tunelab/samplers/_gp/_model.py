@@ -239,7 +239,34 @@ def fit_hyperparameters(
     maxiter: int = 200,
     warp: bool = False,
 ) -> np.ndarray:
-    """The maximum-a-posteriori ``theta`` from a warm start and random prior draws.
+    """The maximum-a-posteriori ``theta`` (see :func:`fit_hyperparameters_with_value`)."""
+    return fit_hyperparameters_with_value(
+        x,
+        y,
+        is_categorical,
+        deterministic=deterministic,
+        init=init,
+        n_random_starts=n_random_starts,
+        rng=rng,
+        maxiter=maxiter,
+        warp=warp,
+    )[0]
+
+
+def fit_hyperparameters_with_value(
+    x: np.ndarray,
+    y: np.ndarray,
+    is_categorical: np.ndarray,
+    *,
+    deterministic: bool,
+    init: np.ndarray | None,
+    n_random_starts: int,
+    rng: np.random.Generator,
+    maxiter: int = 200,
+    warp: bool = False,
+) -> tuple[np.ndarray, float]:
+    """The maximum-a-posteriori ``theta`` from a warm start and random prior draws,
+    and its log posterior (log marginal likelihood plus log prior, up to a constant).
 
     Args:
         x: Encoded training points, shape ``(n, p)``.
@@ -273,7 +300,7 @@ def fit_hyperparameters(
         )
         if result.fun < best_value:
             best_theta, best_value = result.x, float(result.fun)
-    return np.asarray(best_theta, dtype=float)
+    return np.asarray(best_theta, dtype=float), -best_value
 
 
 def warped_columns(is_categorical: np.ndarray) -> np.ndarray:

@@ -21,9 +21,10 @@ from tunelab.samplers._gp._model import (
     GaussianProcess,
     KernelParams,
     fit_hyperparameters,
+    fit_hyperparameters_with_value,
     warped_columns,
 )
-from tunelab.samplers._gp._transform import InputSpace, normalize_objective
+from tunelab.samplers._gp._transform import InputSpace, objective_encodings
 from tunelab.samplers._random import RandomSampler
 from tunelab.samplers._search_space import intersection_search_space
 from tunelab.samplers._threads import single_blas_thread
@@ -53,6 +54,8 @@ class _FitCache:
     theta: np.ndarray
     fitted_at: int
     restarted_at: int
+    # Which of the objective's encodings (see objective_encodings) the fit chose.
+    encoding: int = 0
 
 
 class GPSampler(BaseSampler):
@@ -61,9 +64,12 @@ class GPSampler(BaseSampler):
     Each trial fits a GP (Matérn-5/2 kernel, one length-scale per parameter,
     hyperparameters by maximum a posteriori) to the completed trials, with
     objective values power-transformed against outliers, and picks the point
-    maximising log expected improvement. Trials still running elsewhere are
-    pencilled in at the GP's predicted value ("kriging believer"), so parallel
-    workers spread out instead of proposing the same point.
+    maximising log expected improvement. Positive values spanning decades
+    may instead be Box–Cox transformed (log-like, resolving the good end by
+    ratios): of the two, the GP keeps the one whose fit explains the values
+    best. Trials still running elsewhere are pencilled in at the GP's
+    predicted value ("kriging believer"), so parallel workers spread out
+    instead of proposing the same point.
 
     Several objectives are scalarised ParEGO-style: each trial draws random
     weights and minimises their augmented Chebyshev combination of the
@@ -176,11 +182,12 @@ class GPSampler(BaseSampler):
         # With constraints the optimum sits on the feasible boundary, and expanding the
         # good end of merely skewed values made late trials cross it more often (feasible
         # 6.1 of the last 8 instead of 7.6, 8 seeds, same best value): heavy tails only.
-        y = normalize_objective(
+        encodings = objective_encodings(
             self._scalarize(complete, study.directions),
             skew_test=self.constraints_func is None,
         )
-        gp = GaussianProcess(x, y, space.is_categorical, self._fit(search_space, space, x, y))
+        y, params = self._fit(search_space, space, x, encodings)
+        gp = GaussianProcess(x, y, space.is_categorical, params)
         pruned_x = self._pruned_points(pruned, search_space, space, x)
         if len(pruned_x):
             # A pruned trial has no final value, but its pruner judged it worse than the
@@ -243,42 +250,54 @@ class GPSampler(BaseSampler):
         search_space: dict[str, BaseDistribution],
         space: InputSpace,
         x: np.ndarray,
-        y: np.ndarray,
-    ) -> KernelParams:
-        """Hyperparameters for this data, warm-started from the last fit on the same space.
+        encodings: list[tuple[np.ndarray, float]],
+    ) -> tuple[np.ndarray, KernelParams]:
+        """The encoded objective values and hyperparameters for this data, warm-started
+        from the last fit on the same space.
 
-        A warm start converges in a few iterations, but each costs ``O(n³)``
+        Each candidate encoding of the values (see :func:`objective_encodings`) gets its
+        own fit, and the one of largest evidence for the original values wins: its log
+        posterior plus the encoding's log Jacobian (a warped GP's choice, Snelson et al.,
+        2004). A warm start converges in a few iterations, but each costs ``O(n³)``
         and one more point barely moves the optimum of a large history: past
-        100 points the fit is redone only once the data has grown by 5%. One
-        fresh start from the prior (against local optima) joins every fit up
-        to 40 points, and later fits once the data has grown by half since.
+        100 points the fit (and the choice of encoding) is redone only once the data
+        has grown by 5%. One fresh start from the prior (against local optima) joins
+        every fit up to 40 points, and later fits once the data has grown by half since.
         """
-        key, n = tuple(search_space.items()), len(y)
+        key, n = tuple(search_space.items()), len(encodings[0][0])
         cache = self._fit_cache if self._fit_cache and self._fit_cache.key == key else None
         if (
             cache is not None
             and n > _REFIT_EVERY_TRIAL_UNTIL
             and n < _REFIT_GROWTH * cache.fitted_at
         ):
-            return KernelParams.from_theta(cache.theta, space.dim, self._warped(space))
+            y = encodings[min(cache.encoding, len(encodings) - 1)][0]
+            return y, KernelParams.from_theta(cache.theta, space.dim, self._warped(space))
         restart = (
             cache is None
             or n <= _RESTART_EVERY_TRIAL_UNTIL
             or n >= _RESTART_GROWTH * cache.restarted_at
         )
-        theta = fit_hyperparameters(
-            x,
-            y,
-            space.is_categorical,
-            deterministic=self.deterministic_objective,
-            init=None if cache is None else cache.theta,
-            n_random_starts=int(restart),
-            rng=self._rng,
-            warp=self.input_warping,
-        )
+        best: tuple[float, int, np.ndarray] | None = None
+        for i, (y, log_jacobian) in enumerate(encodings):
+            theta, log_posterior = fit_hyperparameters_with_value(
+                x,
+                y,
+                space.is_categorical,
+                deterministic=self.deterministic_objective,
+                init=None if cache is None else cache.theta,
+                n_random_starts=int(restart),
+                rng=self._rng,
+                warp=self.input_warping,
+            )
+            if best is None or log_posterior + log_jacobian > best[0]:
+                best = (log_posterior + log_jacobian, i, theta)
+        assert best is not None
+        _, chosen, theta = best
         restarted_at = n if restart or cache is None else cache.restarted_at
-        self._fit_cache = _FitCache(key, theta, n, restarted_at)
-        return KernelParams.from_theta(theta, space.dim, self._warped(space))
+        self._fit_cache = _FitCache(key, theta, n, restarted_at, chosen)
+        params = KernelParams.from_theta(theta, space.dim, self._warped(space))
+        return encodings[chosen][0], params
 
     def _warped(self, space: InputSpace) -> np.ndarray | None:
         return warped_columns(space.is_categorical) if self.input_warping else None
