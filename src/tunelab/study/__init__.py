@@ -1184,7 +1184,8 @@ def create_study(
     """
     dirs = _directions(direction, directions)
     _check_settings(retry_failed, heartbeat_interval, grace_period)
-    name = study_name or f"study-{uuid.uuid4().hex[:12]}"
+    # Only None asks for a generated name: "" is a name like any other, as in Optuna.
+    name = study_name if study_name is not None else f"study-{uuid.uuid4().hex[:12]}"
     check_study_name(name)
     backend = get_storage(storage)
     try:
@@ -1338,7 +1339,7 @@ def copy_study(
     """
     source = load_study(study_name=from_study_name, storage=from_storage)
     target = create_study(
-        study_name=to_study_name or from_study_name,
+        study_name=from_study_name if to_study_name is None else to_study_name,
         storage=to_storage,
         directions=source.directions,
     )

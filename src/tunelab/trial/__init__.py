@@ -11,7 +11,7 @@ import math
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar, overload
 
 from tunelab.space import (
     BaseDistribution,
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from tunelab.study import Study
 
 ChoiceT = TypeVar("ChoiceT", bound=CategoricalChoice)
+FieldT = TypeVar("FieldT")
 
 # System attribute keys shared by the study and the storages.
 FIXED_PARAMS_KEY = "fixed_params"
@@ -214,6 +215,39 @@ _FIELDS = (
 _SEALED = "_sealed"
 
 
+class _Field(Generic[FieldT]):
+    """A :class:`FrozenTrial` field kept in the instance's ``__dict__``.
+
+    Optuna's fields are properties, so they exist on the class itself: code that
+    patches one for every trial (``mock.patch("optuna.trial.FrozenTrial.system_attrs",
+    new_callable=PropertyMock)``) or inspects the class finds them here too.
+    """
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = name
+
+    @overload
+    def __get__(self, trial: None, owner: type | None = None) -> _Field[FieldT]: ...
+
+    @overload
+    def __get__(self, trial: object, owner: type | None = None) -> FieldT: ...
+
+    def __get__(self, trial: object | None, owner: type | None = None) -> Any:
+        if trial is None:
+            return self
+        try:
+            return trial.__dict__[self._name]
+        except KeyError:
+            raise AttributeError(self._name) from None
+
+    def __set__(self, trial: object, value: FieldT) -> None:
+        # FrozenTrial.__setattr__ has refused changes to sealed snapshots by now.
+        trial.__dict__[self._name] = value
+
+    def __delete__(self, trial: object) -> None:
+        trial.__dict__.pop(self._name, None)
+
+
 class FrozenTrial(_Suggestions):
     """A finished (or running) trial's record: what a study hands out and takes in.
 
@@ -241,17 +275,17 @@ class FrozenTrial(_Suggestions):
         datetime_complete: When it finished.
     """
 
-    number: int
-    trial_id: int
-    state: TrialState
-    values: list[float] | None
-    params: dict[str, Any]
-    distributions: dict[str, BaseDistribution]
-    intermediate_values: dict[int, float]
-    user_attrs: dict[str, Any]
-    system_attrs: dict[str, Any]
-    datetime_start: dt.datetime | None
-    datetime_complete: dt.datetime | None
+    number: _Field[int] = _Field()
+    trial_id: _Field[int] = _Field()
+    state: _Field[TrialState] = _Field()
+    values: _Field[list[float] | None] = _Field()
+    params: _Field[dict[str, Any]] = _Field()
+    distributions: _Field[dict[str, BaseDistribution]] = _Field()
+    intermediate_values: _Field[dict[int, float]] = _Field()
+    user_attrs: _Field[dict[str, Any]] = _Field()
+    system_attrs: _Field[dict[str, Any]] = _Field()
+    datetime_start: _Field[dt.datetime | None] = _Field()
+    datetime_complete: _Field[dt.datetime | None] = _Field()
 
     def __init__(
         self,
