@@ -113,18 +113,10 @@ NOTES: dict[str, tuple[str, str]] = {
         "Optuna internals tunelab does not have",
     ),
     "optuna.version": ("missing", "use `tunelab.__version__`"),
-    "optuna.get_all_study_summaries": (
-        "differs",
-        "`include_best_trial` is accepted; summaries carry `best_values`, not `best_trial`",
-    ),
-    "optuna.study.get_all_study_summaries": (
-        "differs",
-        "`include_best_trial` is accepted; summaries carry `best_values`, not `best_trial`",
-    ),
     "optuna.study.StudySummary": (
         "differs",
-        "fields: study_name, study_id, directions, n_trials, best_values, datetime_start, "
-        "user_attrs (no best_trial, system_attrs)",
+        "fields: study_name, study_id (also `_study_id`), direction(s), n_trials, best_trial, "
+        "best_values, datetime_start, user_attrs (no system_attrs); not built by hand",
     ),
     "optuna.study.create_study": (
         "differs",

@@ -34,3 +34,23 @@ def test_frozen_trial_fields_exist_on_the_class(optuna: types.ModuleType) -> Non
         attrs.return_value = {"patched": True}
         assert trial.system_attrs == {"patched": True}
     assert trial.system_attrs == {}
+
+
+@pytest.mark.parametrize("optuna", LIBRARIES)
+@pytest.mark.parametrize("include_best_trial", [True, False])
+def test_study_summaries_carry_the_best_trial(
+    optuna: types.ModuleType, include_best_trial: bool
+) -> None:
+    storage = optuna.storages.InMemoryStorage()
+    study = optuna.create_study(storage=storage, direction="maximize")
+    study.optimize(lambda t: t.suggest_int("x", 0, 3), n_trials=4)
+    optuna.create_study(storage=storage, directions=["minimize", "minimize"])
+    single, multi = optuna.get_all_study_summaries(storage, include_best_trial)
+    assert single._study_id == study._study_id
+    assert single.direction == optuna.study.StudyDirection.MAXIMIZE
+    if include_best_trial:
+        assert single.best_trial is not None
+        assert single.best_trial.number == study.best_trial.number
+    else:
+        assert single.best_trial is None
+    assert multi.best_trial is None

@@ -37,7 +37,13 @@ RETRY_ATTEMPT_KEY = "retry_attempt"
 
 @dataclass(frozen=True)
 class StudySummary:
-    """What :func:`tunelab.get_all_study_summaries` tells about one study."""
+    """What :func:`tunelab.get_all_study_summaries` tells about one study.
+
+    Attributes:
+        best_trial: The best feasible completed trial of a single-objective study
+            when :func:`~tunelab.get_all_study_summaries` was asked to include it
+            (as in Optuna); None otherwise.
+    """
 
     study_name: str
     study_id: int
@@ -46,6 +52,23 @@ class StudySummary:
     best_values: list[float] | None
     datetime_start: dt.datetime | None
     user_attrs: dict[str, Any] = field(default_factory=dict)
+    best_trial: FrozenTrial | None = None
+
+    @property
+    def direction(self) -> StudyDirection:
+        """The direction of a single-objective study.
+
+        Raises:
+            RuntimeError: The study has several objectives.
+        """
+        if len(self.directions) != 1:
+            raise RuntimeError("this study has several objectives; use directions")
+        return self.directions[0]
+
+    @property
+    def _study_id(self) -> int:
+        # Optuna's summaries keep the id under this name; code written for them reads it.
+        return self.study_id
 
     # Summaries sort by study id (creation order), as Optuna's do.
     def __lt__(self, other: object) -> bool:

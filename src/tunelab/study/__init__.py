@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 import copy
+import dataclasses
 import hashlib
 import math
 import threading
@@ -1304,10 +1305,31 @@ def get_all_study_summaries(
 
     Args:
         storage: A database URL or storage object.
-        include_best_trial: Accepted for Optuna code; summaries carry the best
-            values (``best_values``), not the best trial.
+        include_best_trial: Fill each single-objective summary's ``best_trial``
+            (its best feasible completed trial), which costs reading every
+            study's trials; ``best_values`` is filled either way.
     """
-    return get_storage(storage).get_all_studies()
+    backend = get_storage(storage)
+    summaries = backend.get_all_studies()
+    if not include_best_trial:
+        return summaries
+    return [
+        dataclasses.replace(summary, best_trial=_summary_best_trial(backend, summary))
+        for summary in summaries
+    ]
+
+
+def _summary_best_trial(backend: BaseStorage, summary: StudySummary) -> FrozenTrial | None:
+    # Optuna gives no best trial to a multi-objective study's summary.
+    if len(summary.directions) != 1:
+        return None
+    done = backend.get_all_trials(summary.study_id, states=(TrialState.COMPLETE,))
+    done = feasible_trials(done)
+    if not done:
+        return None
+    sign = -1.0 if summary.directions[0] == StudyDirection.MAXIMIZE else 1.0
+    best = min(done, key=lambda t: (sign * t.values[0], t.number))  # type: ignore[index]
+    return copy.deepcopy(best)
 
 
 def get_all_study_names(storage: str | BaseStorage) -> list[str]:
