@@ -133,11 +133,6 @@ NOTES: dict[str, tuple[str, str]] = {
         "`gc_after_trial` handled by the execution layer; callbacks also see a trial whose "
         "uncaught exception ends the run (Optuna skips them)",
     ),
-    "Study.enqueue_trial": (
-        "differs",
-        "a queued value outside the distribution the objective asks for fails that trial "
-        "with a ValueError (Optuna warns and uses the value)",
-    ),
     "Study.trials_dataframe": (
         "differs",
         "datetimes are timezone-aware UTC (Optuna: naive local time); failed trials carry "

@@ -54,3 +54,15 @@ def test_study_summaries_carry_the_best_trial(
     else:
         assert single.best_trial is None
     assert multi.best_trial is None
+
+
+@pytest.mark.parametrize("optuna", LIBRARIES)
+def test_enqueued_value_outside_the_range_is_used_with_a_warning(
+    optuna: types.ModuleType,
+) -> None:
+    study = optuna.create_study()
+    study.enqueue_trial({"x": 11})
+    with pytest.warns(UserWarning):
+        study.optimize(lambda trial: trial.suggest_int("x", -10, 10), n_trials=1)
+    assert study.trials[0].state == optuna.trial.TrialState.COMPLETE
+    assert study.trials[0].params == {"x": 11}

@@ -832,10 +832,14 @@ class Trial(BaseTrial):
     def _choose(self, name: str, distribution: BaseDistribution) -> Any:
         if name in self._fixed:
             value = self._fixed[name]
+            # The user chose this value (enqueue_trial): use it, as Optuna does, but say
+            # that the objective's own range does not hold it.
             if not distribution.contains(distribution.to_internal(value)):
-                raise ValueError(
+                warnings.warn(
                     f"the enqueued value {value!r} of parameter {name!r} "
-                    f"is outside {distribution!r}"
+                    f"is outside {distribution!r}; using it anyway",
+                    UserWarning,
+                    stacklevel=4,
                 )
             return value
         if distribution.single():
