@@ -66,3 +66,11 @@ def test_enqueued_value_outside_the_range_is_used_with_a_warning(
         study.optimize(lambda trial: trial.suggest_int("x", -10, 10), n_trials=1)
     assert study.trials[0].state == optuna.trial.TrialState.COMPLETE
     assert study.trials[0].params == {"x": 11}
+
+
+@pytest.mark.parametrize("optuna", LIBRARIES)
+def test_grid_value_outside_the_range_is_used_with_a_warning(optuna: types.ModuleType) -> None:
+    study = optuna.create_study(sampler=optuna.samplers.GridSampler({"a": [110]}))
+    with pytest.warns(UserWarning):
+        study.optimize(lambda trial: trial.suggest_int("a", 0, 100))
+    assert [t.params for t in study.trials] == [{"a": 110}]
