@@ -74,3 +74,14 @@ def test_grid_value_outside_the_range_is_used_with_a_warning(optuna: types.Modul
     with pytest.warns(UserWarning):
         study.optimize(lambda trial: trial.suggest_int("a", 0, 100))
     assert [t.params for t in study.trials] == [{"a": 110}]
+
+
+@pytest.mark.parametrize("optuna", LIBRARIES)
+def test_progress_bar_without_a_budget_warns(optuna: types.ModuleType) -> None:
+    study = optuna.create_study()
+    with pytest.warns(UserWarning):
+        study.optimize(
+            lambda trial: 1.0,
+            show_progress_bar=True,
+            callbacks=[lambda study, trial: study.stop()],
+        )
