@@ -304,7 +304,10 @@ SUITE_PARAGRAPH = [
     "`optuna.study._study_direction`, `optuna.study._constrained_optimization`,",
     "`optuna.trial._state` (and `_frozen`, `_trial`, `_base`, `_fixed`),",
     "`optuna.samplers._grid`, `optuna.artifacts.exceptions`, `optuna.artifacts._protocol`,",
-    "`optuna.terminator.*`, `optuna._imports`, `optuna._experimental`, `optuna._deprecated`.",
+    "`optuna.terminator.*`, `optuna._imports`, `optuna._experimental`, `optuna._deprecated`,",
+    "`optuna._hypervolume` (`compute_hypervolume`, `_solve_hssp`) and",
+    "`optuna.study._multi_objective` (`_dominates`, `_is_pareto_front`,",
+    "`_fast_non_domination_rank`, `_get_pareto_front_trials[_by_trials]`, `_normalize_value`).",
 ]
 
 # What an objective calls on a trial: Optuna's FrozenTrial answers them, tunelab's does not.

@@ -6,6 +6,7 @@ import bisect
 import copy
 import dataclasses
 import hashlib
+import importlib
 import math
 import threading
 import time
@@ -1400,3 +1401,11 @@ class MaxTrialsCallback:
     def __call__(self, study: Study, trial: FrozenTrial) -> None:
         if len(study.get_trials(deepcopy=False, states=self._states)) >= self._n_trials:
             study.stop()
+
+
+def __getattr__(name: str) -> Any:
+    # Optuna code reaches its private dominance helpers as an attribute
+    # (``optuna.study._multi_objective._is_pareto_front``): load them on first use.
+    if name == "_multi_objective":
+        return importlib.import_module("tunelab.study._multi_objective")
+    raise AttributeError(f"module 'tunelab.study' has no attribute {name!r}")
