@@ -29,7 +29,6 @@ from tunelab.space import (
     CategoricalDistribution,
     FloatDistribution,
     IntDistribution,
-    current_distribution,
     from_unit,
 )
 from tunelab.storage import BaseStorage, InMemoryStorage, StudySummary, get_storage
@@ -615,36 +614,8 @@ class Study:
             self.add_trial(trial)
 
     def _write_trial(self, trial: FrozenTrial) -> None:
-        """Store a copy of ``trial`` as a new trial of this study.
-
-        The storage contract has no single write for a whole trial: the copy is
-        built as a running trial and finished last, so samplers never see it
-        finished with parts missing; if a write fails it is marked FAIL.
-        """
-        storage = self._storage
-        created = storage.create_new_trial(
-            self._study_id,
-            system_attrs=dict(trial.system_attrs),
-            user_attrs=dict(trial.user_attrs),
-        )
-        try:
-            for name, value in trial.params.items():
-                dist = current_distribution(trial.distributions[name])
-                storage.set_trial_param(created.trial_id, name, dist.to_internal(value), dist)
-            for step, value in sorted(trial.intermediate_values.items()):
-                storage.set_trial_intermediate_value(created.trial_id, step, float(value))
-            if trial.state != TrialState.RUNNING:
-                values = None if trial.values is None else [float(v) for v in trial.values]
-                storage.set_trial_state_values(
-                    created.trial_id, trial.state, values, fail_reason=trial.fail_reason
-                )
-        except BaseException as exc:
-            storage.set_trial_state_values(
-                created.trial_id,
-                TrialState.FAIL,
-                fail_reason=f"adding the trial failed: {type(exc).__name__}: {exc}",
-            )
-            raise
+        """Store a copy of ``trial`` as a new trial of this study."""
+        self._storage.create_new_trial(self._study_id, template_trial=trial)
 
     def _pruned_value(self, trial: Trial | int) -> list[float] | None:
         """A pruned trial keeps its last intermediate value, so samplers can learn from it."""
