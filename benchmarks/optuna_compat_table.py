@@ -258,9 +258,9 @@ NOTES: dict[str, tuple[str, str]] = {
     ),
     "optuna.samplers.TPESampler": (
         "differs",
-        "no `consider_prior`, `consider_magic_clip`, `warn_independent_sampling` or "
-        "`hyperopt_parameters()` (deprecated in Optuna 4.3 to 4.9; tunelab's kernels have "
-        "their own width floor); `multivariate=True` and `group=True` by default "
+        "`consider_prior`, `consider_magic_clip` and `warn_independent_sampling` (deprecated "
+        "in Optuna 4.3 to 4.9) are accepted with a FutureWarning and ignored (tunelab's "
+        "kernels have their own width floor); `multivariate=True` and `group=True` by default "
         "(`multivariate=None` decides by the number of objectives, as Optuna's default)",
     ),
     "optuna.samplers.BruteForceSampler": (

@@ -6,6 +6,8 @@ Each test here failed before the matching fix (see benchmarks/optuna_test_suite.
 from __future__ import annotations
 
 import types
+from pathlib import Path
+from typing import Any
 from unittest import mock
 
 import pytest
@@ -85,3 +87,57 @@ def test_progress_bar_without_a_budget_warns(optuna: types.ModuleType) -> None:
             show_progress_bar=True,
             callbacks=[lambda study, trial: study.stop()],
         )
+
+
+def _storages(optuna: types.ModuleType, tmp_path: Path) -> list[Any]:
+    journal = optuna.storages.journal.JournalFileBackend(str(tmp_path / f"{optuna.__name__}.log"))
+    return [
+        optuna.storages.InMemoryStorage(),
+        optuna.storages.RDBStorage(f"sqlite:///{tmp_path / optuna.__name__}.db"),
+        optuna.storages.JournalStorage(journal),
+    ]
+
+
+@pytest.mark.parametrize("optuna", LIBRARIES)
+def test_create_new_trial_copies_a_template_trial(optuna: types.ModuleType, tmp_path: Path) -> None:
+    dist = optuna.distributions.FloatDistribution(0.0, 1.0)
+    state = optuna.trial.TrialState
+    templates = [
+        optuna.create_trial(
+            value=0.5,
+            params={"x": 0.25},
+            distributions={"x": dist},
+            user_attrs={"u": 1},
+            intermediate_values={0: 1.0, 3: 0.75},
+        ),
+        optuna.create_trial(state=state.PRUNED, params={"x": 0.5}, distributions={"x": dist}),
+        optuna.create_trial(state=state.FAIL),
+    ]
+    for storage in _storages(optuna, tmp_path):
+        study = optuna.create_study(storage=storage)
+        for template in templates:
+            storage.create_new_trial(study._study_id, template_trial=template)
+        copies = study.trials
+        assert [t.state for t in copies] == [state.COMPLETE, state.PRUNED, state.FAIL]
+        assert copies[0].value == 0.5 and copies[0].params == {"x": 0.25}
+        assert copies[0].intermediate_values == {0: 1.0, 3: 0.75}
+        assert copies[0].user_attrs == {"u": 1}
+        assert copies[1].params == {"x": 0.5}
+        assert [t.number for t in copies] == [0, 1, 2]
+
+
+@pytest.mark.parametrize("optuna", LIBRARIES)
+def test_tpe_takes_hyperopt_parameters_and_deprecated_arguments(
+    optuna: types.ModuleType,
+) -> None:
+    tpe = optuna.samplers.TPESampler
+    with pytest.warns(FutureWarning, match="hyperopt_parameters"):
+        arguments = tpe.hyperopt_parameters()
+    with pytest.warns(FutureWarning):
+        sampler = tpe(**arguments, seed=0)
+    assert arguments["gamma"](100) == 3
+    with pytest.warns(FutureWarning):
+        tpe(warn_independent_sampling=False)
+    study = optuna.create_study(sampler=sampler)
+    study.optimize(lambda trial: trial.suggest_float("x", 10, 20), n_trials=25)
+    assert 10 <= study.best_value <= 20
