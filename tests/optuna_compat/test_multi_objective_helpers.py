@@ -86,3 +86,21 @@ def test_pareto_front_trials_and_dominance(optuna: types.ModuleType) -> None:
     failed = optuna.create_trial(state=optuna.trial.TrialState.FAIL)
     assert mo._dominates(trials[2], failed, directions)
     assert mo._normalize_value(None, directions[1]) == math.inf
+
+
+@pytest.mark.parametrize("optuna", LIBRARIES)
+def test_feasible_trials_count_unconstrained_ones(optuna: types.ModuleType) -> None:
+    co = optuna.study._constrained_optimization
+    key = co._CONSTRAINTS_KEY
+    trials = [
+        optuna.create_trial(values=[1.0, 1.0], system_attrs={key: [0.0]}),
+        optuna.create_trial(values=[0.0, 0.0], system_attrs={key: [1.0]}),
+        optuna.create_trial(values=[2.0, 0.5]),
+    ]
+    assert co._get_feasible_trials(trials) == [trials[0], trials[2]]
+    assert co._is_constrained_optimization(trials)
+    directions = [optuna.study.StudyDirection.MINIMIZE] * 2
+    front = optuna.study._multi_objective._get_pareto_front_trials_by_trials(
+        trials, directions, consider_constraint=True
+    )
+    assert front == [trials[0], trials[2]]

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from tunelab.importance._hypervolume import dominated
-from tunelab.trial import FrozenTrial, StudyDirection, TrialState, feasible_trials
+from tunelab.study._constrained_optimization import _get_feasible_trials
+from tunelab.trial import FrozenTrial, StudyDirection, TrialState
 
 if TYPE_CHECKING:
     from tunelab.study import Study
@@ -138,7 +139,7 @@ def _get_pareto_front_trials_by_trials(
     """
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
     if consider_constraint:
-        complete = feasible_trials(complete)
+        complete = _get_feasible_trials(complete)
     if not complete:
         return []
     if any(len(t.values or []) != len(directions) for t in complete):
