@@ -141,3 +141,25 @@ def test_tpe_takes_hyperopt_parameters_and_deprecated_arguments(
     study = optuna.create_study(sampler=sampler)
     study.optimize(lambda trial: trial.suggest_float("x", 10, 20), n_trials=25)
     assert 10 <= study.best_value <= 20
+
+
+@pytest.mark.parametrize("optuna", LIBRARIES)
+def test_a_parameter_keeps_its_kind_across_the_study(optuna: types.ModuleType) -> None:
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    study.ask().suggest_float("x", 10, 20)
+    with pytest.raises(ValueError):
+        study.ask().suggest_int("x", 10, 20)
+    study.ask().suggest_categorical("c", ["a", "b"])
+    with pytest.raises(ValueError):
+        study.ask().suggest_categorical("c", ["a", "b", "z"])
+    # Another range of the same kind is fine.
+    assert 0 <= study.ask().suggest_float("x", 0, 5) <= 5
+
+
+@pytest.mark.parametrize("optuna", LIBRARIES)
+def test_every_suggestion_with_a_lowered_high_warns(optuna: types.ModuleType) -> None:
+    study = optuna.create_study()
+    for _ in range(2):
+        with pytest.warns(UserWarning):
+            value = study.ask().suggest_float("x", 0.0, 10.0, step=3.0)
+        assert value in (0.0, 3.0, 6.0, 9.0)

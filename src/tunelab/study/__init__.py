@@ -29,6 +29,7 @@ from tunelab.space import (
     CategoricalDistribution,
     FloatDistribution,
     IntDistribution,
+    check_distribution_compatibility,
     from_unit,
 )
 from tunelab.storage import BaseStorage, InMemoryStorage, StudySummary, get_storage
@@ -215,6 +216,8 @@ class Study:
         self._next_stale_check = 0.0
         self._optimizing = 0
         self._unfinished_at_sampling: list[int] = []
+        # Parameter name -> a distribution some trial of the study drew it from.
+        self._param_kinds: dict[str, BaseDistribution] = {}
         # Whoever opens the study sees the trials of dead workers as FAIL, not RUNNING.
         self._fail_stale_trials()
 
@@ -616,6 +619,33 @@ class Study:
     def _write_trial(self, trial: FrozenTrial) -> None:
         """Store a copy of ``trial`` as a new trial of this study."""
         self._storage.create_new_trial(self._study_id, template_trial=trial)
+
+    def _check_param_kind(self, name: str, distribution: BaseDistribution) -> None:
+        """Refuse a distribution of another kind than earlier trials drew ``name`` from.
+
+        A parameter keeps one kind (float, int, or categorical with the same
+        choices) across the study, as Optuna's storages enforce: samplers model
+        each name on the values of every trial. Ranges may differ.
+
+        Raises:
+            ValueError: An earlier trial drew ``name`` from an incompatible distribution.
+        """
+        known = self._param_kinds.get(name)
+        if known is None:
+            # First ask for this name through this handle: look at what trials stored.
+            known = next(
+                (
+                    t.distributions[name]
+                    for t in self.get_trials(deepcopy=False)
+                    if name in t.distributions
+                ),
+                distribution,
+            )
+            self._param_kinds[name] = known
+        try:
+            check_distribution_compatibility(known, distribution)
+        except ValueError as exc:
+            raise ValueError(f"parameter {name!r}, as an earlier trial drew it: {exc}") from None
 
     def _pruned_value(self, trial: Trial | int) -> list[float] | None:
         """A pruned trial keeps its last intermediate value, so samplers can learn from it."""

@@ -624,7 +624,12 @@ def _named(name: str, factory: type[BaseDistribution], *args: Any) -> Any:
         distribution = factory(*args)
     except ValueError as exc:
         raise ValueError(f"parameter {name!r}: {exc}") from None
-    if key and len(_DISTRIBUTIONS) < _MAX_CACHED_DISTRIBUTIONS:
+    # A numeric range whose high the step does not reach warned as it was built; it is
+    # built again each time, so that every such suggestion warns, as Optuna's do.
+    lowered = (
+        factory is not CategoricalDistribution and getattr(distribution, "high", None) != args[1]
+    )
+    if key and not lowered and len(_DISTRIBUTIONS) < _MAX_CACHED_DISTRIBUTIONS:
         _DISTRIBUTIONS[key] = distribution
     return distribution
 
@@ -821,6 +826,7 @@ class Trial(BaseTrial):
         if name in self._distributions:
             check_compatible(name, self._distributions[name], distribution)
             return self._params[name]
+        self._study._check_param_kind(name, distribution)
         value = self._choose(name, distribution)
         self._study._storage.set_trial_param(
             self._trial_id, name, distribution.to_internal(value), distribution
