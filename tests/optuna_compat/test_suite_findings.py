@@ -163,3 +163,32 @@ def test_every_suggestion_with_a_lowered_high_warns(optuna: types.ModuleType) ->
         with pytest.warns(UserWarning):
             value = study.ask().suggest_float("x", 0.0, 10.0, step=3.0)
         assert value in (0.0, 3.0, 6.0, 9.0)
+
+
+def _relative_sampler(optuna: types.ModuleType) -> Any:
+    float_dist = optuna.distributions.FloatDistribution
+
+    class Relative(optuna.samplers.BaseSampler):
+        """Samples x jointly from [5, 6] (and, wrongly, z outside its space)."""
+
+        def infer_relative_search_space(self, study: Any, trial: Any) -> dict[str, Any]:
+            return {"x": float_dist(5, 6)}
+
+        def sample_relative(self, study: Any, trial: Any, search_space: Any) -> dict[str, Any]:
+            return {"x": 5.5, "z": 5.5}
+
+        def sample_independent(self, study: Any, trial: Any, name: str, dist: Any) -> Any:
+            return dist.low
+
+    return Relative()
+
+
+@pytest.mark.parametrize("optuna", LIBRARIES)
+def test_a_relative_value_answers_any_range_that_holds_it(optuna: types.ModuleType) -> None:
+    study = optuna.create_study(sampler=_relative_sampler(optuna))
+    assert study.ask().suggest_float("x", 0, 100) == 5.5
+    assert study.ask().suggest_float("x", 0, 5) == 0.0
+    with pytest.raises(ValueError):
+        study.ask().suggest_int("x", 0, 100)
+    with pytest.raises(ValueError):
+        study.ask().suggest_float("z", 0, 10)

@@ -20,6 +20,7 @@ from tunelab.space import (
     FloatDistribution,
     IntDistribution,
     check_compatible,
+    check_distribution_compatibility,
     current_distribution,
 )
 
@@ -850,9 +851,34 @@ class Trial(BaseTrial):
             return value
         if distribution.single():
             return distribution.to_external(distribution.to_internal(_single_value(distribution)))
-        if name in self._relative_params and self._relative_space.get(name) == distribution:
+        if name in self._relative_params and self._relative_value_fits(name, distribution):
             return self._relative_params[name]
         return self._study._sample_independent(self._snapshot(), name, distribution)
+
+    def _relative_value_fits(self, name: str, distribution: BaseDistribution) -> bool:
+        """Whether the jointly sampled value of ``name`` answers a suggestion from ``distribution``.
+
+        Optuna's rule: it does when ``distribution`` is of the relative space's kind and
+        holds the value (its range may differ, e.g. after the objective narrowed it).
+
+        Raises:
+            ValueError: The sampler sampled ``name`` outside the relative space it
+                inferred, or the objective asks for another kind of distribution.
+        """
+        relative = self._relative_space.get(name)
+        if relative is None:
+            raise ValueError(
+                f"the sampler's sample_relative returned {name!r}, which its "
+                "infer_relative_search_space did not include"
+            )
+        try:
+            check_distribution_compatibility(relative, distribution)
+        except ValueError as exc:
+            raise ValueError(
+                f"parameter {name!r}, as the sampler's relative space has it: {exc}"
+            ) from None
+        value = self._relative_params[name]
+        return bool(distribution.contains(distribution.to_internal(value)))
 
     def report(self, value: float, step: int) -> None:
         try:
