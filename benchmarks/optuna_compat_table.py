@@ -304,7 +304,7 @@ SUITE_PARAGRAPH = [
     "Optuna 5.1.0's own test suite (from its sdist), run against tunelab with every",
     "`optuna[.x]` import giving `tunelab[.x]`, on 2026-12-07 (third run): 1141 passed, 199",
     "failed, 49 files do not import (they need Optuna internals: `optuna._gp`,",
-    "`optuna._transform`, `optuna.samplers._lazy_random_state`, `optuna.testing.visualization`",
+    "`optuna.samplers._lazy_random_state`, `optuna.testing.visualization`",
     "and `pytest_samplers`/`pytest_storages`, private plotting functions...). Earlier the",
     "same day: 810 passed, 375 failed, 53 files not importing; before that 297 passed, 223",
     "failed, 71 files not importing. Most failures left patch or call private functions",
@@ -323,7 +323,8 @@ SUITE_PARAGRAPH = [
     "`optuna.trial._state` (and `_frozen`, `_trial`, `_base`, `_fixed`),",
     "`optuna.samplers._grid`, `optuna.artifacts.exceptions`, `optuna.artifacts._protocol`,",
     "`optuna.terminator.*`, `optuna._imports`, `optuna._experimental`, `optuna._deprecated`,",
-    "`optuna._hypervolume` (`compute_hypervolume`, `_solve_hssp`) and",
+    "`optuna._transform` (`_SearchSpaceTransform`), `optuna._hypervolume`",
+    "(`compute_hypervolume`, `_solve_hssp`) and",
     "`optuna.study._multi_objective` (`_dominates`, `_is_pareto_front`,",
     "`_fast_non_domination_rank`, `_get_pareto_front_trials[_by_trials]`, `_normalize_value`).",
 ]
