@@ -266,8 +266,7 @@ NOTES: dict[str, tuple[str, str]] = {
     ),
     "optuna.samplers.GridSampler": (
         "differs",
-        "a failed trial's grid point is run again (Optuna counts it as visited); a grid value "
-        "outside the range the objective asks for fails the trial (Optuna warns and uses it)",
+        "a failed trial's grid point is run again (Optuna counts it as visited)",
     ),
     "optuna.samplers.TPESampler": (
         "differs",
