@@ -216,13 +216,14 @@ def test_enqueued_params_are_used_first() -> None:
     assert len(study.trials) == 2
 
 
-def test_enqueued_value_outside_the_domain_fails_that_trial_only() -> None:
+def test_enqueued_value_outside_the_domain_is_used_with_a_warning() -> None:
     study = tl.create_study()
     study.enqueue_trial({"x": 5.0})
-    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=2, catch=(ValueError,))
+    with pytest.warns(UserWarning, match="enqueued value 5.0"):
+        study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=2)
     first, second = study.trials
-    assert first.state == TrialState.FAIL and "enqueued value 5.0" in (first.fail_reason or "")
-    assert second.state == TrialState.COMPLETE
+    assert first.state == TrialState.COMPLETE and first.params == {"x": 5.0}
+    assert second.state == TrialState.COMPLETE and 0 <= second.params["x"] <= 1
 
 
 def test_best_trial_follows_direction() -> None:

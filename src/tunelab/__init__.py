@@ -83,6 +83,8 @@ _LAZY = {
     "importance": ("tunelab.importance", None),
     "visualization": ("tunelab.visualization", None),
     "artifacts": ("tunelab.artifacts", None),
+    # Optuna's private path, which plugins reach as ``optuna._hypervolume.compute_hypervolume``.
+    "_hypervolume": ("tunelab._hypervolume", None),
 }
 
 

@@ -9,6 +9,7 @@ with ``optuna`` aliased to ``tunelab``.
 from __future__ import annotations
 
 import importlib
+import os
 import subprocess
 import sys
 import textwrap
@@ -217,3 +218,20 @@ def test_optuna_integration_modules_import_with_optuna_aliased_to_tunelab() -> N
         timeout=100,
     )
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+@pytest.mark.parametrize("optuna", LIBRARIES)
+def test_named_temporary_file_pool_and_lazy_system_attrs(optuna: types.ModuleType) -> None:
+    name = optuna.__name__
+    pool = importlib.import_module(f"{name}.testing.tempfile_pool").NamedTemporaryFilePool
+    lazy = importlib.import_module(f"{name}.trial._trial")._LazyTrialSystemAttrs
+    with pool() as file:
+        url = f"sqlite:///{file.name}"
+        study = optuna.create_study(storage=url)
+        trial = study.ask()
+        study._storage.set_trial_system_attr(trial._trial_id, "k", 1)
+        attrs = lazy(trial._trial_id, study._storage)
+        assert attrs["k"] == 1 and dict(attrs) == {"k": 1} and len(attrs) == 1
+    assert os.path.exists(file.name)
+    pool.cleanup()
+    assert not os.path.exists(file.name)

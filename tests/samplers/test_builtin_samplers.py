@@ -390,11 +390,11 @@ def test_grid_rejects_a_parameter_outside_its_space() -> None:
         trial.suggest_int("depth", 1, 4)
 
 
-def test_grid_rejects_a_grid_value_outside_the_distribution() -> None:
+def test_grid_uses_a_grid_value_outside_the_distribution_with_a_warning() -> None:
     study = tl.create_study(sampler=GridSampler({"x": [1, 5]}, seed=0))
-    with pytest.raises(ValueError, match="grid value 5 of 'x' is outside"):
-        for _ in range(2):
-            study.ask().suggest_int("x", 1, 3)
+    with pytest.warns(UserWarning, match="grid value 5 of 'x' is outside"):
+        drawn = {study.ask().suggest_int("x", 1, 3) for _ in range(2)}
+    assert drawn == {1, 5}
 
 
 @pytest.mark.parametrize("values", [[], "abc"])

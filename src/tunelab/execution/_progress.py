@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+import warnings
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -28,13 +29,24 @@ class ProgressBar:
         self._n_trials = n_trials
         self._timeout = timeout
         self._show = sys.stderr.isatty() if show is None else show
+        self._asked = show is True
         self._progress: Progress | None = None
         self._task: TaskID | None = None
         self._started = time.monotonic()
         self._done = 0
 
     def __enter__(self) -> ProgressBar:
-        if not self._show or (self._n_trials is None and self._timeout is None):
+        if not self._show:
+            return self
+        if self._n_trials is None and self._timeout is None:
+            # Asked for explicitly, a bar that cannot appear deserves a word (Optuna warns too).
+            if self._asked:
+                warnings.warn(
+                    "show_progress_bar=True needs n_trials or timeout to measure progress "
+                    "against; no progress bar is shown",
+                    UserWarning,
+                    stacklevel=4,
+                )
             return self
         from rich.console import Console
         from rich.progress import (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -226,9 +227,14 @@ class GridSampler(BaseSampler):
         if trial.number not in self._assigned:
             self.before_trial(study, trial)
         value = self._grid[self._assigned[trial.number]][name]
-        internal = distribution.to_internal(value)
-        if not distribution.contains(internal):
-            raise ValueError(f"grid value {value!r} of {name!r} is outside {distribution!r}")
+        # The grid is the user's explicit choice: use its value even where the
+        # objective's range does not hold it, as Optuna does, and say so.
+        if not distribution.contains(distribution.to_internal(value)):
+            warnings.warn(
+                f"grid value {value!r} of {name!r} is outside {distribution!r}; using it anyway",
+                UserWarning,
+                stacklevel=2,
+            )
         return value
 
     def after_trial(

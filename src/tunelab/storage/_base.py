@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from tunelab.exceptions import StorageError, UpdateFinishedTrialError
-from tunelab.space import BaseDistribution
+from tunelab.space import BaseDistribution, current_distribution
 from tunelab.trial import (
     FAIL_REASON_KEY,
     FIXED_PARAMS_KEY,
@@ -37,7 +37,13 @@ RETRY_ATTEMPT_KEY = "retry_attempt"
 
 @dataclass(frozen=True)
 class StudySummary:
-    """What :func:`tunelab.get_all_study_summaries` tells about one study."""
+    """What :func:`tunelab.get_all_study_summaries` tells about one study.
+
+    Attributes:
+        best_trial: The best feasible completed trial of a single-objective study
+            when :func:`~tunelab.get_all_study_summaries` was asked to include it
+            (as in Optuna); None otherwise.
+    """
 
     study_name: str
     study_id: int
@@ -46,6 +52,23 @@ class StudySummary:
     best_values: list[float] | None
     datetime_start: dt.datetime | None
     user_attrs: dict[str, Any] = field(default_factory=dict)
+    best_trial: FrozenTrial | None = None
+
+    @property
+    def direction(self) -> StudyDirection:
+        """The direction of a single-objective study.
+
+        Raises:
+            RuntimeError: The study has several objectives.
+        """
+        if len(self.directions) != 1:
+            raise RuntimeError("this study has several objectives; use directions")
+        return self.directions[0]
+
+    @property
+    def _study_id(self) -> int:
+        # Optuna's summaries keep the id under this name; code written for them reads it.
+        return self.study_id
 
     # Summaries sort by study id (creation order), as Optuna's do.
     def __lt__(self, other: object) -> bool:
@@ -160,13 +183,59 @@ class BaseStorage(ABC):
         state: TrialState = TrialState.RUNNING,
         system_attrs: dict[str, Any] | None = None,
         user_attrs: dict[str, Any] | None = None,
+        template_trial: FrozenTrial | None = None,
     ) -> FrozenTrial:
         """Append a RUNNING (or WAITING, for queued work) trial with the next number.
+
+        Args:
+            study_id: The study.
+            state: RUNNING, or WAITING for a queued trial.
+            system_attrs: The new trial's system attributes.
+            user_attrs: The new trial's user attributes.
+            template_trial: A trial to copy instead (Optuna's argument): its state,
+                values, parameters, intermediate values and attributes, with the
+                copy's own number, id and times; the other arguments are ignored.
+                Implementations hand it to :meth:`_create_from_template`.
 
         Raises:
             TrialLimitReached: A RUNNING trial would pass the study's
                 :meth:`limit_trials`; nothing is stored.
         """
+
+    def _create_from_template(self, study_id: int, template: FrozenTrial) -> FrozenTrial:
+        """Store a copy of ``template`` as a new trial of the study, and return it.
+
+        The contract has no single write for a whole trial: the copy is built as
+        a running (or queued) trial and finished last, so samplers never see it
+        finished with parts missing; if a write fails it is marked FAIL.
+        """
+        waiting = template.state == TrialState.WAITING
+        created = self.create_new_trial(
+            study_id,
+            state=TrialState.WAITING if waiting else TrialState.RUNNING,
+            system_attrs=dict(template.system_attrs),
+            user_attrs=dict(template.user_attrs),
+        )
+        trial_id = created.trial_id
+        try:
+            for name, value in template.params.items():
+                dist = current_distribution(template.distributions[name])
+                self.set_trial_param(trial_id, name, dist.to_internal(value), dist)
+            for step, value in sorted(template.intermediate_values.items()):
+                self.set_trial_intermediate_value(trial_id, step, float(value))
+            if template.state.is_finished():
+                values = None if template.values is None else [float(v) for v in template.values]
+                self.set_trial_state_values(
+                    trial_id, template.state, values, fail_reason=template.fail_reason
+                )
+        except BaseException as exc:
+            self.set_trial_state_values(
+                trial_id,
+                TrialState.FAIL,
+                fail_reason=f"adding the trial failed: {type(exc).__name__}: {exc}",
+            )
+            raise
+        return self.get_trial(trial_id)
 
     @abstractmethod
     def claim_waiting_trial(self, study_id: int) -> FrozenTrial | None:

@@ -515,7 +515,10 @@ class JournalStorage(BaseStorage):
         state: TrialState = TrialState.RUNNING,
         system_attrs: dict[str, Any] | None = None,
         user_attrs: dict[str, Any] | None = None,
+        template_trial: FrozenTrial | None = None,
     ) -> FrozenTrial:
+        if template_trial is not None:
+            return self._create_from_template(study_id, template_trial)
         system_attrs = check_new_trial_attrs(system_attrs)
         for attrs in (system_attrs, user_attrs):
             dumps_json(attrs)

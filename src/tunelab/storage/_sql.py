@@ -222,7 +222,10 @@ class SQLStorage(BaseStorage):
         state: TrialState = TrialState.RUNNING,
         system_attrs: dict[str, Any] | None = None,
         user_attrs: dict[str, Any] | None = None,
+        template_trial: FrozenTrial | None = None,
     ) -> FrozenTrial:
+        if template_trial is not None:
+            return self._create_from_template(study_id, template_trial)
         sql = self._sql
         system_attrs = check_new_trial_attrs(system_attrs)
         running = state == TrialState.RUNNING

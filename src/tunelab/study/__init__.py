@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import bisect
 import copy
+import dataclasses
 import hashlib
+import importlib
 import math
 import threading
 import time
@@ -27,7 +29,7 @@ from tunelab.space import (
     CategoricalDistribution,
     FloatDistribution,
     IntDistribution,
-    current_distribution,
+    check_distribution_compatibility,
     from_unit,
 )
 from tunelab.storage import BaseStorage, InMemoryStorage, StudySummary, get_storage
@@ -214,6 +216,8 @@ class Study:
         self._next_stale_check = 0.0
         self._optimizing = 0
         self._unfinished_at_sampling: list[int] = []
+        # Parameter name -> a distribution some trial of the study drew it from.
+        self._param_kinds: dict[str, BaseDistribution] = {}
         # Whoever opens the study sees the trials of dead workers as FAIL, not RUNNING.
         self._fail_stale_trials()
 
@@ -613,36 +617,35 @@ class Study:
             self.add_trial(trial)
 
     def _write_trial(self, trial: FrozenTrial) -> None:
-        """Store a copy of ``trial`` as a new trial of this study.
+        """Store a copy of ``trial`` as a new trial of this study."""
+        self._storage.create_new_trial(self._study_id, template_trial=trial)
 
-        The storage contract has no single write for a whole trial: the copy is
-        built as a running trial and finished last, so samplers never see it
-        finished with parts missing; if a write fails it is marked FAIL.
+    def _check_param_kind(self, name: str, distribution: BaseDistribution) -> None:
+        """Refuse a distribution of another kind than earlier trials drew ``name`` from.
+
+        A parameter keeps one kind (float, int, or categorical with the same
+        choices) across the study, as Optuna's storages enforce: samplers model
+        each name on the values of every trial. Ranges may differ.
+
+        Raises:
+            ValueError: An earlier trial drew ``name`` from an incompatible distribution.
         """
-        storage = self._storage
-        created = storage.create_new_trial(
-            self._study_id,
-            system_attrs=dict(trial.system_attrs),
-            user_attrs=dict(trial.user_attrs),
-        )
-        try:
-            for name, value in trial.params.items():
-                dist = current_distribution(trial.distributions[name])
-                storage.set_trial_param(created.trial_id, name, dist.to_internal(value), dist)
-            for step, value in sorted(trial.intermediate_values.items()):
-                storage.set_trial_intermediate_value(created.trial_id, step, float(value))
-            if trial.state != TrialState.RUNNING:
-                values = None if trial.values is None else [float(v) for v in trial.values]
-                storage.set_trial_state_values(
-                    created.trial_id, trial.state, values, fail_reason=trial.fail_reason
-                )
-        except BaseException as exc:
-            storage.set_trial_state_values(
-                created.trial_id,
-                TrialState.FAIL,
-                fail_reason=f"adding the trial failed: {type(exc).__name__}: {exc}",
+        known = self._param_kinds.get(name)
+        if known is None:
+            # First ask for this name through this handle: look at what trials stored.
+            known = next(
+                (
+                    t.distributions[name]
+                    for t in self.get_trials(deepcopy=False)
+                    if name in t.distributions
+                ),
+                distribution,
             )
-            raise
+            self._param_kinds[name] = known
+        try:
+            check_distribution_compatibility(known, distribution)
+        except ValueError as exc:
+            raise ValueError(f"parameter {name!r}, as an earlier trial drew it: {exc}") from None
 
     def _pruned_value(self, trial: Trial | int) -> list[float] | None:
         """A pruned trial keeps its last intermediate value, so samplers can learn from it."""
@@ -1184,7 +1187,8 @@ def create_study(
     """
     dirs = _directions(direction, directions)
     _check_settings(retry_failed, heartbeat_interval, grace_period)
-    name = study_name or f"study-{uuid.uuid4().hex[:12]}"
+    # Only None asks for a generated name: "" is a name like any other, as in Optuna.
+    name = study_name if study_name is not None else f"study-{uuid.uuid4().hex[:12]}"
     check_study_name(name)
     backend = get_storage(storage)
     try:
@@ -1303,10 +1307,31 @@ def get_all_study_summaries(
 
     Args:
         storage: A database URL or storage object.
-        include_best_trial: Accepted for Optuna code; summaries carry the best
-            values (``best_values``), not the best trial.
+        include_best_trial: Fill each single-objective summary's ``best_trial``
+            (its best feasible completed trial), which costs reading every
+            study's trials; ``best_values`` is filled either way.
     """
-    return get_storage(storage).get_all_studies()
+    backend = get_storage(storage)
+    summaries = backend.get_all_studies()
+    if not include_best_trial:
+        return summaries
+    return [
+        dataclasses.replace(summary, best_trial=_summary_best_trial(backend, summary))
+        for summary in summaries
+    ]
+
+
+def _summary_best_trial(backend: BaseStorage, summary: StudySummary) -> FrozenTrial | None:
+    # Optuna gives no best trial to a multi-objective study's summary.
+    if len(summary.directions) != 1:
+        return None
+    done = backend.get_all_trials(summary.study_id, states=(TrialState.COMPLETE,))
+    done = feasible_trials(done)
+    if not done:
+        return None
+    sign = -1.0 if summary.directions[0] == StudyDirection.MAXIMIZE else 1.0
+    best = min(done, key=lambda t: (sign * t.values[0], t.number))  # type: ignore[index]
+    return copy.deepcopy(best)
 
 
 def get_all_study_names(storage: str | BaseStorage) -> list[str]:
@@ -1338,7 +1363,7 @@ def copy_study(
     """
     source = load_study(study_name=from_study_name, storage=from_storage)
     target = create_study(
-        study_name=to_study_name or from_study_name,
+        study_name=from_study_name if to_study_name is None else to_study_name,
         storage=to_storage,
         directions=source.directions,
     )
@@ -1377,3 +1402,11 @@ class MaxTrialsCallback:
     def __call__(self, study: Study, trial: FrozenTrial) -> None:
         if len(study.get_trials(deepcopy=False, states=self._states)) >= self._n_trials:
             study.stop()
+
+
+def __getattr__(name: str) -> Any:
+    # Optuna code reaches its private dominance helpers as an attribute
+    # (``optuna.study._multi_objective._is_pareto_front``): load them on first use.
+    if name == "_multi_objective":
+        return importlib.import_module("tunelab.study._multi_objective")
+    raise AttributeError(f"module 'tunelab.study' has no attribute {name!r}")

@@ -3,8 +3,9 @@
 The modules mirror ``optuna.testing`` so that plug-in test suites run
 unchanged: :mod:`tunelab.testing.samplers` (``DeterministicSampler``),
 :mod:`tunelab.testing.pruners` (``DeterministicPruner``),
-:mod:`tunelab.testing.storages` (``StorageSupplier``, ``STORAGE_MODES``) and
-:mod:`tunelab.testing.objectives` (``fail_objective``, ``pruned_objective``).
+:mod:`tunelab.testing.storages` (``StorageSupplier``, ``STORAGE_MODES``),
+:mod:`tunelab.testing.objectives` (``fail_objective``, ``pruned_objective``) and
+:mod:`tunelab.testing.tempfile_pool` (``NamedTemporaryFilePool``).
 """
 
 from tunelab.testing.objectives import fail_objective, pruned_objective

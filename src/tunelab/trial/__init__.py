@@ -11,7 +11,7 @@ import math
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar, overload
 
 from tunelab.space import (
     BaseDistribution,
@@ -20,6 +20,7 @@ from tunelab.space import (
     FloatDistribution,
     IntDistribution,
     check_compatible,
+    check_distribution_compatibility,
     current_distribution,
 )
 
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from tunelab.study import Study
 
 ChoiceT = TypeVar("ChoiceT", bound=CategoricalChoice)
+FieldT = TypeVar("FieldT")
 
 # System attribute keys shared by the study and the storages.
 FIXED_PARAMS_KEY = "fixed_params"
@@ -214,6 +216,39 @@ _FIELDS = (
 _SEALED = "_sealed"
 
 
+class _Field(Generic[FieldT]):
+    """A :class:`FrozenTrial` field kept in the instance's ``__dict__``.
+
+    Optuna's fields are properties, so they exist on the class itself: code that
+    patches one for every trial (``mock.patch("optuna.trial.FrozenTrial.system_attrs",
+    new_callable=PropertyMock)``) or inspects the class finds them here too.
+    """
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = name
+
+    @overload
+    def __get__(self, trial: None, owner: type | None = None) -> _Field[FieldT]: ...
+
+    @overload
+    def __get__(self, trial: object, owner: type | None = None) -> FieldT: ...
+
+    def __get__(self, trial: object | None, owner: type | None = None) -> Any:
+        if trial is None:
+            return self
+        try:
+            return trial.__dict__[self._name]
+        except KeyError:
+            raise AttributeError(self._name) from None
+
+    def __set__(self, trial: object, value: FieldT) -> None:
+        # FrozenTrial.__setattr__ has refused changes to sealed snapshots by now.
+        trial.__dict__[self._name] = value
+
+    def __delete__(self, trial: object) -> None:
+        trial.__dict__.pop(self._name, None)
+
+
 class FrozenTrial(_Suggestions):
     """A finished (or running) trial's record: what a study hands out and takes in.
 
@@ -241,17 +276,17 @@ class FrozenTrial(_Suggestions):
         datetime_complete: When it finished.
     """
 
-    number: int
-    trial_id: int
-    state: TrialState
-    values: list[float] | None
-    params: dict[str, Any]
-    distributions: dict[str, BaseDistribution]
-    intermediate_values: dict[int, float]
-    user_attrs: dict[str, Any]
-    system_attrs: dict[str, Any]
-    datetime_start: dt.datetime | None
-    datetime_complete: dt.datetime | None
+    number: _Field[int] = _Field()
+    trial_id: _Field[int] = _Field()
+    state: _Field[TrialState] = _Field()
+    values: _Field[list[float] | None] = _Field()
+    params: _Field[dict[str, Any]] = _Field()
+    distributions: _Field[dict[str, BaseDistribution]] = _Field()
+    intermediate_values: _Field[dict[int, float]] = _Field()
+    user_attrs: _Field[dict[str, Any]] = _Field()
+    system_attrs: _Field[dict[str, Any]] = _Field()
+    datetime_start: _Field[dt.datetime | None] = _Field()
+    datetime_complete: _Field[dt.datetime | None] = _Field()
 
     def __init__(
         self,
@@ -590,7 +625,12 @@ def _named(name: str, factory: type[BaseDistribution], *args: Any) -> Any:
         distribution = factory(*args)
     except ValueError as exc:
         raise ValueError(f"parameter {name!r}: {exc}") from None
-    if key and len(_DISTRIBUTIONS) < _MAX_CACHED_DISTRIBUTIONS:
+    # A numeric range whose high the step does not reach warned as it was built; it is
+    # built again each time, so that every such suggestion warns, as Optuna's do.
+    lowered = (
+        factory is not CategoricalDistribution and getattr(distribution, "high", None) != args[1]
+    )
+    if key and not lowered and len(_DISTRIBUTIONS) < _MAX_CACHED_DISTRIBUTIONS:
         _DISTRIBUTIONS[key] = distribution
     return distribution
 
@@ -787,6 +827,7 @@ class Trial(BaseTrial):
         if name in self._distributions:
             check_compatible(name, self._distributions[name], distribution)
             return self._params[name]
+        self._study._check_param_kind(name, distribution)
         value = self._choose(name, distribution)
         self._study._storage.set_trial_param(
             self._trial_id, name, distribution.to_internal(value), distribution
@@ -798,17 +839,46 @@ class Trial(BaseTrial):
     def _choose(self, name: str, distribution: BaseDistribution) -> Any:
         if name in self._fixed:
             value = self._fixed[name]
+            # The user chose this value (enqueue_trial): use it, as Optuna does, but say
+            # that the objective's own range does not hold it.
             if not distribution.contains(distribution.to_internal(value)):
-                raise ValueError(
+                warnings.warn(
                     f"the enqueued value {value!r} of parameter {name!r} "
-                    f"is outside {distribution!r}"
+                    f"is outside {distribution!r}; using it anyway",
+                    UserWarning,
+                    stacklevel=4,
                 )
             return value
         if distribution.single():
             return distribution.to_external(distribution.to_internal(_single_value(distribution)))
-        if name in self._relative_params and self._relative_space.get(name) == distribution:
+        if name in self._relative_params and self._relative_value_fits(name, distribution):
             return self._relative_params[name]
         return self._study._sample_independent(self._snapshot(), name, distribution)
+
+    def _relative_value_fits(self, name: str, distribution: BaseDistribution) -> bool:
+        """Whether the jointly sampled value of ``name`` answers a suggestion from ``distribution``.
+
+        Optuna's rule: it does when ``distribution`` is of the relative space's kind and
+        holds the value (its range may differ, e.g. after the objective narrowed it).
+
+        Raises:
+            ValueError: The sampler sampled ``name`` outside the relative space it
+                inferred, or the objective asks for another kind of distribution.
+        """
+        relative = self._relative_space.get(name)
+        if relative is None:
+            raise ValueError(
+                f"the sampler's sample_relative returned {name!r}, which its "
+                "infer_relative_search_space did not include"
+            )
+        try:
+            check_distribution_compatibility(relative, distribution)
+        except ValueError as exc:
+            raise ValueError(
+                f"parameter {name!r}, as the sampler's relative space has it: {exc}"
+            ) from None
+        value = self._relative_params[name]
+        return bool(distribution.contains(distribution.to_internal(value)))
 
     def report(self, value: float, step: int) -> None:
         try:

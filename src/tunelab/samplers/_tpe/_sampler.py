@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,29 @@ if TYPE_CHECKING:
     from tunelab.study import StudyView
 
 GammaFunc = Callable[[int], int]
+
+
+def _warn_ignored_optuna_arguments(**given: bool | None) -> None:
+    # Optuna deprecated these arguments; code written for it may still pass them.
+    for name, value in given.items():
+        if value is not None:
+            warnings.warn(
+                f"TPESampler's {name} is deprecated in Optuna and has no effect in tunelab",
+                FutureWarning,
+                stacklevel=3,
+            )
+
+
+def _hyperopt_gamma(n: int) -> int:
+    """hyperopt's good-set size: a quarter of the square root of the history, at most 25."""
+    return min(math.ceil(0.25 * math.sqrt(n)), 25)
+
+
+def _hyperopt_weights(n: int) -> np.ndarray:
+    """hyperopt's weights, oldest first: the latest 25 weigh 1, older ones less, linearly."""
+    if n <= 25:
+        return np.ones(n)
+    return np.concatenate([np.linspace(1.0 / n, 1.0, num=n - 25), np.ones(25)])
 
 
 class TPESampler(BaseSampler):
@@ -77,6 +101,13 @@ class TPESampler(BaseSampler):
             all are ``<= 0``, as in Optuna: the study stores them in the trial's
             ``system_attrs["constraints"]`` when it finishes. The good set is
             taken among the feasible trials first, then the least infeasible.
+        consider_prior: Accepted for Optuna code (deprecated there since 4.3, where
+            it has no effect either); warns when given. The prior is always used.
+        consider_magic_clip: Accepted for Optuna code (deprecated there since 4.9);
+            warns when given and is ignored: tunelab's kernels have their own
+            width floor.
+        warn_independent_sampling: Accepted for Optuna code (deprecated there since
+            4.9); warns when given and is ignored.
 
     Raises:
         ValueError: An argument is out of its range.
@@ -97,7 +128,15 @@ class TPESampler(BaseSampler):
         weights: WeightsFunc | None = None,
         history_window: int | None = None,
         constraints_func: ConstraintsFunc | None = None,
+        consider_prior: bool | None = None,
+        consider_magic_clip: bool | None = None,
+        warn_independent_sampling: bool | None = None,
     ) -> None:
+        _warn_ignored_optuna_arguments(
+            consider_prior=consider_prior,
+            consider_magic_clip=consider_magic_clip,
+            warn_independent_sampling=warn_independent_sampling,
+        )
         if history_window is not None:
             check_int("history_window", history_window, 1)
         _check_arguments(
@@ -135,6 +174,35 @@ class TPESampler(BaseSampler):
 
     def reseed_rng(self, seed: int | None = None) -> None:
         self._rng = np.random.default_rng(seed)
+
+    @staticmethod
+    def hyperopt_parameters() -> dict[str, Any]:
+        """Arguments that make this sampler behave like hyperopt 0.1.2's TPE.
+
+        Deprecated, as in Optuna (since 4.9): it warns with a ``FutureWarning``.
+        Use it as ``TPESampler(**TPESampler.hyperopt_parameters())``.
+
+        Returns:
+            hyperopt's settings: 20 random startup trials, 24 candidates, a good set
+            of ``ceil(sqrt(n) / 4)`` (at most 25) and older observations weighed
+            down linearly beyond the latest 25.
+        """
+        warnings.warn(
+            "TPESampler.hyperopt_parameters() is deprecated (as in Optuna since 4.9); "
+            "pass the arguments it returns yourself",
+            FutureWarning,
+            stacklevel=2,
+        )
+        return {
+            "consider_prior": True,
+            "prior_weight": 1.0,
+            "consider_magic_clip": True,
+            "consider_endpoints": False,
+            "n_startup_trials": 20,
+            "n_ei_candidates": 24,
+            "gamma": _hyperopt_gamma,
+            "weights": _hyperopt_weights,
+        }
 
     # -- the sampler contract ----------------------------------------------------------------
     def infer_relative_search_space(
