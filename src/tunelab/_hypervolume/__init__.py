@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from tunelab._hypervolume._check import check_reference
 from tunelab._hypervolume.hssp import _solve_hssp
 from tunelab.importance._hypervolume import hypervolume
 
@@ -34,12 +35,7 @@ def compute_hypervolume(
     del assume_pareto  # the volume does not depend on it
     loss_vals = np.asarray(loss_vals, dtype=float)
     reference_point = np.asarray(reference_point, dtype=float)
-    # NaN compares false, so a NaN anywhere is refused here too.
-    if not np.all(loss_vals <= reference_point) or np.isnan(reference_point).any():
-        raise ValueError(
-            "every point must be no worse than the reference point in every objective "
-            "(loss_vals[i] <= reference_point), and no value may be NaN"
-        )
+    check_reference(loss_vals, reference_point)
     if not np.isfinite(reference_point).all():
         return float("inf")
     if loss_vals.size == 0:

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from tunelab._hypervolume._check import check_reference
+from tunelab.importance._hypervolume import greedy_subset
+
 
 def _solve_hssp(
     rank_i_loss_vals: np.ndarray,
@@ -43,24 +46,5 @@ def _solve_hssp(
     if not np.isfinite(reference).all():
         # Every point adds an infinite volume: none is worth more than another.
         return indices[distinct[:subset_size]]
-    return indices[distinct[_greedy(loss_vals[distinct], subset_size, reference)]]
-
-
-def _greedy(points: np.ndarray, subset_size: int, reference: np.ndarray) -> np.ndarray:
-    from tunelab._hypervolume import compute_hypervolume
-
-    chosen: list[int] = []
-    left = list(range(len(points)))
-    volume = 0.0
-    for _ in range(subset_size):
-        with np.errstate(invalid="ignore"):
-            # Once the chosen volume is infinite, no gain is measurable (inf - inf).
-            gains = np.array(
-                [compute_hypervolume(points[[*chosen, j]], reference) - volume for j in left]
-            )
-        gains = np.where(np.isnan(gains), -np.inf, gains)
-        pick = left[int(np.argmax(gains))]
-        volume = compute_hypervolume(points[[*chosen, pick]], reference)
-        chosen.append(pick)
-        left.remove(pick)
-    return np.array(chosen, dtype=np.intp)
+    check_reference(loss_vals[distinct], reference)
+    return indices[distinct[greedy_subset(loss_vals[distinct], subset_size, reference)]]

@@ -80,13 +80,30 @@ def _greedy_by_contribution(points: np.ndarray, index: np.ndarray, picks: int) -
     worst = points.max(axis=0)
     span = worst - points.min(axis=0)
     reference = worst + np.where(span > 0, 0.1 * span, 1.0)
+    chosen = greedy_subset(points, picks, reference)
+    left = np.setdiff1d(np.arange(len(points)), chosen, assume_unique=True)
+    return np.concatenate([index[chosen], index[left]]).astype(np.intp)
+
+
+def greedy_subset(points: np.ndarray, picks: int, reference: np.ndarray) -> np.ndarray:
+    """Positions of ``picks`` rows of ``points``, each adding the most hypervolume to those
+    chosen before it (within a factor 1 - 1/e of the best subset), in the order chosen.
+
+    Args:
+        points: One row per candidate, every objective minimised.
+        picks: How many to choose (at most the number of rows).
+        reference: Bound of the volume.
+    """
     chosen: list[int] = []
     left = list(range(len(points)))
-    base = 0.0
+    volume = 0.0
     for _ in range(picks):
-        gains = [hypervolume(points[[*chosen, j]], reference) - base for j in left]
-        best = left[int(np.argmax(gains))]
-        base += max(gains)
-        chosen.append(best)
-        left.remove(best)
-    return np.concatenate([index[chosen], index[left]]).astype(np.intp)
+        with np.errstate(invalid="ignore"):
+            # Once the chosen volume is infinite, no gain is measurable (inf - inf).
+            gains = np.array([hypervolume(points[[*chosen, j]], reference) - volume for j in left])
+        gains = np.where(np.isnan(gains), -np.inf, gains)
+        pick = left[int(np.argmax(gains))]
+        volume = hypervolume(points[[*chosen, pick]], reference)
+        chosen.append(pick)
+        left.remove(pick)
+    return np.array(chosen, dtype=np.intp)
