@@ -14,7 +14,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from tunelab._experimental import check_version, with_note
+from tunelab._experimental import check_version, warn_on_call, warn_on_init
 
 _T = TypeVar("_T")
 
@@ -70,17 +70,11 @@ def deprecated_func(
             come after the deprecation.
     """
     _check_versions(deprecated_version, removed_version)
+    note = _note(deprecated_version, removed_version, text)
 
     def decorator(func: Callable[..., _T]) -> Callable[..., _T]:
         message = _message(name or func.__name__, deprecated_version, removed_version, text)
-
-        @functools.wraps(func)
-        def wrapper(*args: Any, **kwargs: Any) -> _T:
-            warnings.warn(message, FutureWarning, stacklevel=2)
-            return func(*args, **kwargs)
-
-        wrapper.__doc__ = with_note(func.__doc__, _note(deprecated_version, removed_version, text))
-        return wrapper
+        return warn_on_call(func, functools.partial(_warn, message), note)
 
     return decorator
 
@@ -104,18 +98,15 @@ def deprecated_class(
             come after the deprecation.
     """
     _check_versions(deprecated_version, removed_version)
+    note = _note(deprecated_version, removed_version, text)
 
     def decorator(cls: type[_T]) -> type[_T]:
         message = _message(name or cls.__name__, deprecated_version, removed_version, text)
-        init = cls.__init__
-
-        @functools.wraps(init)
-        def wrapped_init(self: Any, *args: Any, **kwargs: Any) -> None:
-            warnings.warn(message, FutureWarning, stacklevel=2)
-            init(self, *args, **kwargs)
-
-        cls.__init__ = wrapped_init  # type: ignore[method-assign]
-        cls.__doc__ = with_note(cls.__doc__, _note(deprecated_version, removed_version, text))
-        return cls
+        return warn_on_init(cls, functools.partial(_warn, message), note)
 
     return decorator
+
+
+def _warn(message: str) -> None:
+    # Called from the wrapper: stacklevel 3 is the deprecated feature's caller.
+    warnings.warn(message, FutureWarning, stacklevel=3)

@@ -44,6 +44,37 @@ def with_note(doc: str | None, note: str) -> str:
     return note if not doc else doc.rstrip() + "\n" + note
 
 
+def warn_on_call(func: Callable[..., _T], warn: Callable[[], None], note: str) -> Callable[..., _T]:
+    """``func`` calling ``warn`` before it runs, with ``note`` added to its docstring.
+
+    ``warn`` is called straight from the wrapper (pass a :func:`functools.partial`, not
+    a lambda): ``stacklevel=3`` in it then points at the caller of ``func``.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> _T:
+        warn()
+        return func(*args, **kwargs)
+
+    wrapper.__doc__ = with_note(func.__doc__, note)
+    return wrapper
+
+
+def warn_on_init(cls: type[_T], warn: Callable[[], None], note: str) -> type[_T]:
+    """``cls`` calling ``warn`` whenever an instance is made, with ``note`` in its docstring
+    (``warn`` as for :func:`warn_on_call`)."""
+    init = cls.__init__
+
+    @functools.wraps(init)
+    def wrapped_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        warn()
+        init(self, *args, **kwargs)
+
+    cls.__init__ = wrapped_init  # type: ignore[method-assign]
+    cls.__doc__ = with_note(cls.__doc__, note)
+    return cls
+
+
 def _warn(name: str, version: str) -> None:
     warnings.warn(
         f"{name} is experimental (since v{version}): its interface may change in a later version.",
@@ -65,15 +96,10 @@ def experimental_func(
         ValueError: ``version`` is not a version string.
     """
     check_version(version)
+    note = _EXPERIMENTAL_NOTE_TEMPLATE.format(ver=version)
 
     def decorator(func: Callable[..., _T]) -> Callable[..., _T]:
-        @functools.wraps(func)
-        def wrapper(*args: Any, **kwargs: Any) -> _T:
-            _warn(name or func.__name__, version)
-            return func(*args, **kwargs)
-
-        wrapper.__doc__ = with_note(func.__doc__, _EXPERIMENTAL_NOTE_TEMPLATE.format(ver=version))
-        return wrapper
+        return warn_on_call(func, functools.partial(_warn, name or func.__name__, version), note)
 
     return decorator
 
@@ -89,18 +115,10 @@ def experimental_class(version: str, name: str | None = None) -> Callable[[type[
         ValueError: ``version`` is not a version string.
     """
     check_version(version)
+    note = _EXPERIMENTAL_NOTE_TEMPLATE.format(ver=version)
 
     def decorator(cls: type[_T]) -> type[_T]:
-        init = cls.__init__
-
-        @functools.wraps(init)
-        def wrapped_init(self: Any, *args: Any, **kwargs: Any) -> None:
-            _warn(name or cls.__name__, version)
-            init(self, *args, **kwargs)
-
-        cls.__init__ = wrapped_init  # type: ignore[method-assign]
-        cls.__doc__ = with_note(cls.__doc__, _EXPERIMENTAL_NOTE_TEMPLATE.format(ver=version))
-        return cls
+        return warn_on_init(cls, functools.partial(_warn, name or cls.__name__, version), note)
 
     return decorator
 
