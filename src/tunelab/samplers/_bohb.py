@@ -167,7 +167,7 @@ class BOHBSampler(BaseSampler):
             for group in self._histories.get(_whole(study)).grouped_space()
             if (space := {n: search_space[n] for n in group if n in search_space})
         ]
-        if len(groups) == 1:
+        if len(groups) == 1 and self.avoid_repeats:
             # One joint draw is the whole configuration: one tried before is passed over.
             return self._draw(model, groups[0], _tried(_whole(study), groups[0], trial.number))
         params: dict[str, Any] = {}
