@@ -153,43 +153,60 @@ def _mixed_data(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def _reference_kernel(
     a: np.ndarray, b: np.ndarray, is_cat: np.ndarray, p: KernelParams
 ) -> np.ndarray:
-    """Matérn-5/2 written out from its textbook definition, with a Hamming term."""
+    """Matérn-3/2 or 5/2 written out from its textbook definition, with a Hamming term."""
     scaled = ((a[:, None, :] - b[None, :, :]) / p.lengthscales) ** 2
     mismatch = (np.abs(a[:, None, :] - b[None, :, :]) > 1e-9) / p.lengthscales**2
     r = np.sqrt(np.where(is_cat, mismatch, scaled).sum(axis=2))
+    if p.nu == 1.5:
+        return p.signal * (1 + math.sqrt(3) * r) * np.exp(-math.sqrt(3) * r)
     return p.signal * (1 + math.sqrt(5) * r + 5 * r**2 / 3) * np.exp(-math.sqrt(5) * r)
 
 
+NUS = pytest.mark.parametrize("nu", [1.5, 2.5])
+
+
+@NUS
 @pytest.mark.parametrize("fit_noise", [True, False])
-def test_log_posterior_value_matches_a_multivariate_normal(fit_noise: bool) -> None:
+def test_log_posterior_value_matches_a_multivariate_normal(fit_noise: bool, nu: float) -> None:
     x, y, is_cat = _mixed_data(15, 0)
     prior = Prior.default(4, fit_noise=fit_noise)
     theta = prior.mean + 0.3
-    params = KernelParams.from_theta(theta, 4)
+    params = KernelParams.from_theta(theta, 4, nu=nu)
     cov = _reference_kernel(x, x, is_cat, params) + (params.noise + 1e-8) * np.eye(15)
     log_prior = -0.5 * np.sum(((theta - prior.mean) / prior.std) ** 2)
     expected = -(stats.multivariate_normal(np.zeros(15), cov).logpdf(y) + log_prior)
     dist = squared_distances(x, x, is_cat).reshape(-1, 4)
-    value, _ = neg_log_posterior(theta, dist, y, prior)
+    value, _ = neg_log_posterior(theta, dist, y, prior, nu=nu)
     assert value == pytest.approx(expected, rel=1e-9)
 
 
+@NUS
 @pytest.mark.parametrize("fit_noise", [True, False])
-def test_log_posterior_gradient_matches_finite_differences(fit_noise: bool) -> None:
+def test_log_posterior_gradient_matches_finite_differences(fit_noise: bool, nu: float) -> None:
     x, y, is_cat = _mixed_data(20, 1)
     prior = Prior.default(4, fit_noise=fit_noise)
     dist = squared_distances(x, x, is_cat).reshape(-1, 4)
     rng = np.random.default_rng(2)
+
+    def value(t: np.ndarray) -> float:
+        return neg_log_posterior(t, dist, y, prior, nu=nu)[0]
+
     for _ in range(3):
         theta = prior.sample(rng)
-        _, grad = neg_log_posterior(theta, dist, y, prior)
-        numeric = approx_fprime(theta, lambda t: neg_log_posterior(t, dist, y, prior)[0], 1e-6)
-        np.testing.assert_allclose(grad, numeric, rtol=1e-4, atol=1e-4)
+        _, grad = neg_log_posterior(theta, dist, y, prior, nu=nu)
+        np.testing.assert_allclose(grad, approx_fprime(theta, value, 1e-6), rtol=1e-4, atol=1e-4)
 
 
-def test_posterior_matches_direct_formulas() -> None:
+def test_an_unknown_smoothness_is_refused() -> None:
+    x, y, is_cat = _mixed_data(5, 0)
+    with pytest.raises(ValueError, match="smoothness"):
+        GaussianProcess(x, y, is_cat, KernelParams(np.ones(4), 1.0, 1e-3, nu=0.5))
+
+
+@NUS
+def test_posterior_matches_direct_formulas(nu: float) -> None:
     x, y, is_cat = _mixed_data(20, 3)
-    params = KernelParams(np.array([0.3, 2.0, 0.7, 1.0]), 1.5, 1e-3)
+    params = KernelParams(np.array([0.3, 2.0, 0.7, 1.0]), 1.5, 1e-3, nu=nu)
     gp = GaussianProcess(x, y, is_cat, params)
     xq, _, _ = _mixed_data(7, 4)
     k_train = _reference_kernel(x, x, is_cat, params) + (params.noise + 1e-8) * np.eye(20)
@@ -265,9 +282,11 @@ def test_log_expected_improvement_and_partials() -> None:
     assert np.all(np.isfinite(d_mean)) and np.all(np.isfinite(d_var))
 
 
-def test_acquisition_gradient_matches_finite_differences() -> None:
+@NUS
+def test_acquisition_gradient_matches_finite_differences(nu: float) -> None:
     x, y, is_cat = _mixed_data(25, 5)
-    gp = GaussianProcess(x, y, is_cat, KernelParams(np.array([0.2, 0.5, 1.0, 0.3]), 1.0, 1e-4))
+    params = KernelParams(np.array([0.2, 0.5, 1.0, 0.3]), 1.0, 1e-4, nu=nu)
+    gp = GaussianProcess(x, y, is_cat, params)
     acq = LogEI(gp, float(y.min()))
     columns = np.array([0, 1, 3])
     rng = np.random.default_rng(6)

@@ -10,7 +10,7 @@ import numpy as np
 import scipy.stats
 
 from tunelab._validation import check_int, is_real
-from tunelab.samplers._gp._kernel import matern52, scaled_squared_distances
+from tunelab.samplers._gp._kernel import matern, scaled_squared_distances
 from tunelab.samplers._gp._model import GaussianProcess
 from tunelab.samplers._gp._transform import InputSpace
 from tunelab.samplers._search_space import intersection_search_space
@@ -32,7 +32,9 @@ def _posterior_covariance(gp: GaussianProcess, a: np.ndarray, b: np.ndarray) -> 
     inv_l2 = 1.0 / gp.params.lengthscales**2
     prior = (
         gp.params.signal
-        * matern52(scaled_squared_distances(points, points, inv_l2, gp.is_categorical))[0]
+        * matern(scaled_squared_distances(points, points, inv_l2, gp.is_categorical), gp.params.nu)[
+            0
+        ]
     )
     cross = gp._cross_kernel(points)[0]  # kernel against the training points
     v = gp._solve(cross.T)

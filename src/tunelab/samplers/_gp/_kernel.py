@@ -1,4 +1,4 @@
-"""The Matérn-5/2 kernel with one length-scale per parameter (ARD).
+"""Matérn kernels (smoothness 3/2 and 5/2) with one length-scale per parameter (ARD).
 
 Numeric parameters contribute their squared difference in the unit cube;
 categorical parameters contribute 1 when the choices differ and 0 otherwise
@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+SQRT3 = math.sqrt(3.0)
 SQRT5 = math.sqrt(5.0)
 
 # Two encoded categorical values are the same choice when they are this close;
@@ -74,3 +75,27 @@ def matern52(r2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     decay = np.exp(-SQRT5 * r)
     linear = 1.0 + SQRT5 * r
     return (linear + (5.0 / 3.0) * r2) * decay, (5.0 / 3.0) * linear * decay
+
+
+def matern32(r2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The unit-variance Matérn-3/2 correlation and its length-scale factor.
+
+    Args:
+        r2: Squared scaled distances ``sum_p d_p / l_p**2``.
+
+    Returns:
+        ``(k, g)`` where ``k = (1 + √3 r) exp(-√3 r)`` and ``g = 3 exp(-√3 r)``,
+        with the same meaning as in :func:`matern52`.
+    """
+    r = np.sqrt(r2)
+    decay = np.exp(-SQRT3 * r)
+    return (1.0 + SQRT3 * r) * decay, 3.0 * decay
+
+
+def matern(r2: np.ndarray, nu: float) -> tuple[np.ndarray, np.ndarray]:
+    """The Matérn correlation of smoothness ``nu`` (1.5 or 2.5) and its length-scale factor."""
+    if nu == 1.5:
+        return matern32(r2)
+    if nu == 2.5:
+        return matern52(r2)
+    raise ValueError(f"Matérn smoothness must be 1.5 or 2.5, got {nu!r}")

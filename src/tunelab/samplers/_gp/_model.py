@@ -16,7 +16,7 @@ import numpy as np
 import scipy.linalg
 import scipy.optimize
 
-from tunelab.samplers._gp._kernel import matern52, scaled_squared_distances, squared_distances
+from tunelab.samplers._gp._kernel import matern, scaled_squared_distances, squared_distances
 
 # Added to the diagonal so the Cholesky factor exists for duplicate points.
 _JITTER = 1e-8
@@ -121,16 +121,23 @@ class Warp:
 
 @dataclass(frozen=True)
 class KernelParams:
-    """Kernel hyperparameters in natural units, and the input warp if any."""
+    """Kernel hyperparameters in natural units, the input warp if any, and the
+    Matérn smoothness ``nu`` (1.5 or 2.5)."""
 
     lengthscales: np.ndarray
     signal: float
     noise: float
     warp: Warp | None = None
+    nu: float = 2.5
 
     @classmethod
     def from_theta(
-        cls, theta: np.ndarray, n_params: int, warped: np.ndarray | None = None
+        cls,
+        theta: np.ndarray,
+        n_params: int,
+        warped: np.ndarray | None = None,
+        *,
+        nu: float = 2.5,
     ) -> KernelParams:
         """Read a log-space vector (its noise entry may be missing: deterministic).
 
@@ -138,6 +145,7 @@ class KernelParams:
             theta: The vector, laid out as :class:`Prior` describes.
             n_params: Number of input columns.
             warped: Indices of the warped columns (their shapes end ``theta``).
+            nu: The Matérn smoothness (not fitted: part of the model's choice).
         """
         m = 0 if warped is None else len(warped)
         kernel = theta[: len(theta) - 2 * m]
@@ -146,7 +154,7 @@ class KernelParams:
         if warped is not None and m:
             shapes = np.exp(theta[len(kernel) :])
             warp = Warp(np.asarray(warped), shapes[:m], shapes[m:])
-        return cls(np.exp(kernel[:n_params]), math.exp(kernel[n_params]), noise, warp)
+        return cls(np.exp(kernel[:n_params]), math.exp(kernel[n_params]), noise, warp, nu)
 
 
 def _cholesky(k: np.ndarray) -> np.ndarray:
@@ -176,6 +184,7 @@ def neg_log_posterior(
     y: np.ndarray,
     prior: Prior,
     warped: tuple[np.ndarray, np.ndarray] | None = None,
+    nu: float = 2.5,
 ) -> tuple[float, np.ndarray]:
     """Negative log marginal likelihood plus log prior, and its gradient.
 
@@ -187,9 +196,10 @@ def neg_log_posterior(
         prior: Priors on ``theta``.
         warped: With input warping, the warped column indices and those columns of
             the training points, shape ``(n, m)``.
+        nu: The Matérn smoothness.
     """
     n, n_params = len(y), dist.shape[1]
-    params = KernelParams.from_theta(theta, n_params, None if warped is None else warped[0])
+    params = KernelParams.from_theta(theta, n_params, None if warped is None else warped[0], nu=nu)
     inv_l2 = 1.0 / params.lengthscales**2
     if params.warp is not None:
         assert warped is not None
@@ -197,7 +207,7 @@ def neg_log_posterior(
         diff = warped_values[:, None, :] - warped_values[None, :, :]
         dist = dist.copy()
         dist[:, params.warp.columns] = (diff * diff).reshape(n * n, -1)
-    corr, factor = matern52((dist @ inv_l2).reshape(n, n))
+    corr, factor = matern((dist @ inv_l2).reshape(n, n), nu)
     k_f = params.signal * corr
     try:
         chol = _cholesky(k_f + (params.noise + _JITTER) * np.eye(n))
@@ -238,6 +248,7 @@ def fit_hyperparameters(
     rng: np.random.Generator,
     maxiter: int = 200,
     warp: bool = False,
+    nu: float = 2.5,
 ) -> np.ndarray:
     """The maximum-a-posteriori ``theta`` (see :func:`fit_hyperparameters_with_value`)."""
     return fit_hyperparameters_with_value(
@@ -250,6 +261,7 @@ def fit_hyperparameters(
         rng=rng,
         maxiter=maxiter,
         warp=warp,
+        nu=nu,
     )[0]
 
 
@@ -264,6 +276,7 @@ def fit_hyperparameters_with_value(
     rng: np.random.Generator,
     maxiter: int = 200,
     warp: bool = False,
+    nu: float = 2.5,
 ) -> tuple[np.ndarray, float]:
     """The maximum-a-posteriori ``theta`` from a warm start and random prior draws,
     and its log posterior (log marginal likelihood plus log prior, up to a constant).
@@ -279,6 +292,7 @@ def fit_hyperparameters_with_value(
         maxiter: L-BFGS-B iteration limit per start.
         warp: Also fit a Kumaraswamy warp of every numeric column (see
             :func:`warped_columns`); its shapes end the returned vector.
+        nu: The Matérn smoothness (1.5 or 2.5).
     """
     n_params = x.shape[1]
     columns = warped_columns(is_categorical) if warp else np.array([], dtype=int)
@@ -292,7 +306,7 @@ def fit_hyperparameters_with_value(
         result = scipy.optimize.minimize(
             neg_log_posterior,
             start,
-            args=(dist, y, prior, warped),
+            args=(dist, y, prior, warped, nu),
             jac=True,
             method="L-BFGS-B",
             bounds=prior.bounds,
@@ -334,7 +348,7 @@ class GaussianProcess:
         if self.params.warp is not None:
             xq = self.params.warp.apply(xq)
         r2 = scaled_squared_distances(xq, self._xw, self._inv_l2, self.is_categorical)
-        corr, factor = matern52(r2)
+        corr, factor = matern(r2, self.params.nu)
         return self.params.signal * corr, self.params.signal * factor
 
     def _solve(self, b: np.ndarray, *, transposed: bool = False) -> np.ndarray:
@@ -371,7 +385,7 @@ class GaussianProcess:
             chain = self.params.warp.derivative(xq)[:, columns]
             xq = self.params.warp.apply(xq)
         dist = squared_distances(xq, self._xw, self.is_categorical)
-        corr, factor = matern52(dist @ self._inv_l2)
+        corr, factor = matern(dist @ self._inv_l2, self.params.nu)
         k, factor = self.params.signal * corr, self.params.signal * factor
         v = self._solve(k.T)
         var = self.params.signal - np.einsum("ij,ij->j", v, v)
