@@ -23,6 +23,7 @@ from tunelab.samplers._gp._kernel import squared_distances
 from tunelab.samplers._gp._model import (
     GaussianProcess,
     KernelParams,
+    PairDistances,
     Prior,
     Warp,
     fit_hyperparameters,
@@ -157,9 +158,18 @@ def _reference_kernel(
     scaled = ((a[:, None, :] - b[None, :, :]) / p.lengthscales) ** 2
     mismatch = (np.abs(a[:, None, :] - b[None, :, :]) > 1e-9) / p.lengthscales**2
     r = np.sqrt(np.where(is_cat, mismatch, scaled).sum(axis=2))
-    if p.nu == 1.5:
-        return p.signal * (1 + math.sqrt(3) * r) * np.exp(-math.sqrt(3) * r)
-    return p.signal * (1 + math.sqrt(5) * r + 5 * r**2 / 3) * np.exp(-math.sqrt(5) * r)
+    total = p.signal * _reference_correlation(r, p.nu)
+    for col in range(a.shape[1]):  # the additive part: one kernel per parameter
+        total = total + p.additive * _reference_correlation(
+            np.sqrt(np.where(is_cat, mismatch, scaled)[:, :, col]), p.nu
+        )
+    return total
+
+
+def _reference_correlation(r: np.ndarray, nu: float) -> np.ndarray:
+    if nu == 1.5:
+        return (1 + math.sqrt(3) * r) * np.exp(-math.sqrt(3) * r)
+    return (1 + math.sqrt(5) * r + 5 * r**2 / 3) * np.exp(-math.sqrt(5) * r)
 
 
 NUS = pytest.mark.parametrize("nu", [1.5, 2.5])
@@ -195,6 +205,111 @@ def test_log_posterior_gradient_matches_finite_differences(fit_noise: bool, nu: 
         theta = prior.sample(rng)
         _, grad = neg_log_posterior(theta, dist, y, prior, nu=nu)
         np.testing.assert_allclose(grad, approx_fprime(theta, value, 1e-6), rtol=1e-4, atol=1e-4)
+
+
+@NUS
+@pytest.mark.parametrize("fit_noise", [True, False])
+def test_additive_log_posterior_value_and_gradient(fit_noise: bool, nu: float) -> None:
+    x, y, is_cat = _mixed_data(15, 11)
+    prior = Prior.default(4, fit_noise=fit_noise, additive=True)
+    dist = squared_distances(x, x, is_cat).reshape(-1, 4)
+    pairs = PairDistances.from_squared(dist, 15)
+
+    def value(t: np.ndarray) -> float:
+        return neg_log_posterior(t, dist, y, prior, nu=nu, pairs=pairs)[0]
+
+    rng = np.random.default_rng(12)
+    for _ in range(3):
+        theta = prior.sample(rng)
+        params = KernelParams.from_theta(theta, 4, nu=nu, additive=True)
+        assert params.additive == pytest.approx(math.exp(theta[-1]))
+        cov = _reference_kernel(x, x, is_cat, params) + (params.noise + 1e-8) * np.eye(15)
+        log_prior = -0.5 * np.sum(((theta - prior.mean) / prior.std) ** 2)
+        expected = -(stats.multivariate_normal(np.zeros(15), cov).logpdf(y) + log_prior)
+        got, grad = neg_log_posterior(theta, dist, y, prior, nu=nu, pairs=pairs)
+        assert got == pytest.approx(expected, rel=1e-9)
+        np.testing.assert_allclose(grad, approx_fprime(theta, value, 1e-6), rtol=1e-4, atol=1e-4)
+
+
+@NUS
+def test_additive_posterior_and_acquisition_gradient(nu: float) -> None:
+    x, y, is_cat = _mixed_data(20, 13)
+    params = KernelParams(np.array([0.3, 2.0, 0.7, 1.0]), 1.5, 1e-3, nu=nu, additive=0.4)
+    gp = GaussianProcess(x, y, is_cat, params)
+    xq, _, _ = _mixed_data(6, 14)
+    k_train = _reference_kernel(x, x, is_cat, params) + (params.noise + 1e-8) * np.eye(20)
+    k_cross = _reference_kernel(xq, x, is_cat, params)
+    mean, var = gp.predict(xq)
+    np.testing.assert_allclose(mean, k_cross @ np.linalg.solve(k_train, y), rtol=1e-7)
+    prior_var = np.diag(_reference_kernel(xq, xq, is_cat, params))
+    expected_var = prior_var - np.einsum("ij,ji->i", k_cross, np.linalg.solve(k_train, k_cross.T))
+    np.testing.assert_allclose(var, expected_var, rtol=1e-6)
+    acq, columns = LogEI(gp, float(y.min())), np.array([0, 1, 3])
+    for point in xq:
+
+        def at(z: np.ndarray, point: np.ndarray = point) -> float:
+            moved = point.copy()
+            moved[columns] = z
+            return float(acq(moved[None])[0])
+
+        _, grad = acq.value_and_grad(point[None], columns)
+        np.testing.assert_allclose(grad[0], approx_fprime(point[columns], at, 1e-7), rtol=1e-3)
+
+
+def test_the_additive_part_learns_one_parameter_effects_and_not_interactions() -> None:
+    # A sum of one-parameter effects: points sharing a coordinate with an observation
+    # are informed by it, so held-out error drops well below the joint kernel's alone,
+    # and the fit gives the additive part a large variance. A pure interaction gives
+    # it a small one.
+    rng = np.random.default_rng(0)
+    is_cat = np.zeros(6, dtype=bool)
+    x, xt = rng.random((40, 6)), rng.random((400, 6))
+
+    def separable(z: np.ndarray) -> np.ndarray:
+        return np.sin(6.0 * z).sum(axis=1)
+
+    def interaction(z: np.ndarray) -> np.ndarray:
+        return np.sin(6.0 * z[:, 0] * z[:, 1]) * np.cos(4.0 * z[:, 2] * z[:, 3])
+
+    weights, errors = {}, {}
+    for name, f in (("separable", separable), ("interaction", interaction)):
+        centre, scale = f(x).mean(), f(x).std()
+        y = (f(x) - centre) / scale
+        for additive in (True, False):
+            theta = fit_hyperparameters(
+                x,
+                y,
+                is_cat,
+                deterministic=False,
+                init=None,
+                n_random_starts=2,
+                rng=np.random.default_rng(1),
+                nu=1.5,
+                additive=additive,
+            )
+            params = KernelParams.from_theta(theta, 6, nu=1.5, additive=additive)
+            mean = GaussianProcess(x, y, is_cat, params).predict(xt)[0]
+            errors[name, additive] = float(np.sqrt(np.mean((mean - (f(xt) - centre) / scale) ** 2)))
+            if additive:
+                weights[name] = params.additive / params.signal
+    assert errors["separable", True] < 0.6 * errors["separable", False]
+    assert weights["separable"] > 10 * weights["interaction"]
+
+
+def test_additive_and_input_warping_are_not_fitted_together() -> None:
+    x, y, is_cat = _mixed_data(10, 0)
+    with pytest.raises(ValueError, match="warping"):
+        fit_hyperparameters(
+            x,
+            y,
+            is_cat,
+            deterministic=False,
+            init=None,
+            n_random_starts=0,
+            rng=np.random.default_rng(0),
+            warp=True,
+            additive=True,
+        )
 
 
 def test_an_unknown_smoothness_is_refused() -> None:
@@ -419,8 +534,8 @@ def test_deterministic_objective_fits_no_noise() -> None:
     study = tl.create_study(sampler=sampler)
     study.optimize(_sphere2, n_trials=20)
     assert study.best_value < 1e-2
-    # Two length-scales and the signal variance; the noise is not a free parameter.
-    assert sampler._fit_cache is not None and len(sampler._fit_cache.theta) == 3
+    # Two length-scales, the signal and the additive part's variances; no noise parameter.
+    assert sampler._fit_cache is not None and len(sampler._fit_cache.theta) == 4
 
 
 # -- mixed spaces and several objectives -----------------------------------------------------

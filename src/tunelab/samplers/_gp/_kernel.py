@@ -71,10 +71,7 @@ def matern52(r2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         ``∂k/∂x_p = -g (x_p - x'_p) / l_p²``. Neither divides by ``r``, so
         both stay finite at ``r = 0``.
     """
-    r = np.sqrt(r2)
-    decay = np.exp(-SQRT5 * r)
-    linear = 1.0 + SQRT5 * r
-    return (linear + (5.0 / 3.0) * r2) * decay, (5.0 / 3.0) * linear * decay
+    return _matern52_of_r(np.sqrt(r2))
 
 
 def matern32(r2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -87,15 +84,37 @@ def matern32(r2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         ``(k, g)`` where ``k = (1 + √3 r) exp(-√3 r)`` and ``g = 3 exp(-√3 r)``,
         with the same meaning as in :func:`matern52`.
     """
-    r = np.sqrt(r2)
+    return _matern32_of_r(np.sqrt(r2))
+
+
+def _matern52_of_r(r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    decay = np.exp(-SQRT5 * r)
+    linear = 1.0 + SQRT5 * r
+    return (linear + (5.0 / 3.0) * r * r) * decay, (5.0 / 3.0) * linear * decay
+
+
+def _matern32_of_r(r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     decay = np.exp(-SQRT3 * r)
     return (1.0 + SQRT3 * r) * decay, 3.0 * decay
 
 
 def matern(r2: np.ndarray, nu: float) -> tuple[np.ndarray, np.ndarray]:
     """The Matérn correlation of smoothness ``nu`` (1.5 or 2.5) and its length-scale factor."""
+    return matern_of_r(np.sqrt(r2), nu)
+
+
+def matern_of_r(r: np.ndarray, nu: float) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`matern` of unsquared scaled distances ``r`` (no square root to take)."""
     if nu == 1.5:
-        return matern32(r2)
+        return _matern32_of_r(r)
     if nu == 2.5:
-        return matern52(r2)
+        return _matern52_of_r(r)
     raise ValueError(f"Matérn smoothness must be 1.5 or 2.5, got {nu!r}")
+
+
+def abs_distances(a: np.ndarray, b: np.ndarray, is_categorical: np.ndarray) -> np.ndarray:
+    """Per-parameter ``|a - b|`` (0/1 mismatches for categorical columns), shape ``(n, m, p)``."""
+    dist = np.abs(a[:, None, :] - b[None, :, :])
+    if is_categorical.any():
+        dist[..., is_categorical] = dist[..., is_categorical] > _SAME_CHOICE
+    return dist

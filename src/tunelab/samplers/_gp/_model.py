@@ -2,8 +2,9 @@
 
 Hyperparameters live in log space as one vector ``theta``: the length-scales
 (one per parameter), the signal variance, unless the objective is
-deterministic the noise variance, and with input warping the two shapes of a
-Kumaraswamy CDF per warped parameter. They maximise the log marginal
+deterministic the noise variance, with input warping the two shapes of a
+Kumaraswamy CDF per warped parameter, and with a first-order additive part
+its variance. They maximise the log marginal
 likelihood plus log-normal priors, with analytic gradients and L-BFGS-B.
 """
 
@@ -16,7 +17,13 @@ import numpy as np
 import scipy.linalg
 import scipy.optimize
 
-from tunelab.samplers._gp._kernel import matern, scaled_squared_distances, squared_distances
+from tunelab.samplers._gp._kernel import (
+    abs_distances,
+    matern,
+    matern_of_r,
+    scaled_squared_distances,
+    squared_distances,
+)
 
 # Added to the diagonal so the Cholesky factor exists for duplicate points.
 _JITTER = 1e-8
@@ -32,6 +39,11 @@ _WARP_EPS = 1e-6
 # Prior spread and bounds of a warp's log shape parameters: a shape of 1 is no warp.
 _WARP_STD = 0.75
 _WARP_BOUND = 2.0
+# Prior median of the additive part's variance, a tenth of the joint kernel's, loosely
+# (a factor of 7 either way is one standard deviation): the data decide how much of the
+# objective is a sum of one-parameter effects.
+_ADDITIVE_MEDIAN = 0.1
+_ADDITIVE_STD = 2.0
 
 
 @dataclass(frozen=True)
@@ -52,9 +64,12 @@ class Prior:
     bounds: list[tuple[float, float]]
 
     @classmethod
-    def default(cls, n_params: int, *, fit_noise: bool, n_warped: int = 0) -> Prior:
+    def default(
+        cls, n_params: int, *, fit_noise: bool, n_warped: int = 0, additive: bool = False
+    ) -> Prior:
         """The prior for ``n_params`` length-scales, with or without a noise term,
-        and the two log shapes of each of ``n_warped`` input warps (centred on no warp).
+        the two log shapes of each of ``n_warped`` input warps (centred on no warp),
+        and with ``additive`` the additive part's variance.
         """
         mean = [math.log(_LENGTHSCALE_MEDIAN * math.sqrt(n_params))] * n_params + [0.0]
         std = [1.0] * n_params + [1.0]
@@ -66,6 +81,10 @@ class Prior:
         mean += [0.0] * (2 * n_warped)
         std += [_WARP_STD] * (2 * n_warped)
         bounds += [(-_WARP_BOUND, _WARP_BOUND)] * (2 * n_warped)
+        if additive:
+            mean.append(math.log(_ADDITIVE_MEDIAN))
+            std.append(_ADDITIVE_STD)
+            bounds.append((math.log(1e-4), math.log(1e2)))
         return cls(np.array(mean), np.array(std), bounds)
 
     def sample(self, rng: np.random.Generator) -> np.ndarray:
@@ -121,14 +140,23 @@ class Warp:
 
 @dataclass(frozen=True)
 class KernelParams:
-    """Kernel hyperparameters in natural units, the input warp if any, and the
-    Matérn smoothness ``nu`` (1.5 or 2.5)."""
+    """Kernel hyperparameters in natural units, the input warp if any, the
+    Matérn smoothness ``nu`` (1.5 or 2.5), and the variance of the additive part.
+
+    The kernel is ``signal * k(x, x')`` over all parameters jointly, plus, when
+    ``additive`` is positive, ``additive * sum_p k(x_p, x'_p)``: one Matérn per
+    parameter on the same length-scales, a first-order additive GP (Duvenaud et
+    al., 2011). Where the objective is largely a sum of one-parameter effects, an
+    observation then informs every point that shares one of its coordinates, not
+    only its neighbourhood, so the model can move one parameter at a time.
+    """
 
     lengthscales: np.ndarray
     signal: float
     noise: float
     warp: Warp | None = None
     nu: float = 2.5
+    additive: float = 0.0
 
     @classmethod
     def from_theta(
@@ -138,6 +166,7 @@ class KernelParams:
         warped: np.ndarray | None = None,
         *,
         nu: float = 2.5,
+        additive: bool = False,
     ) -> KernelParams:
         """Read a log-space vector (its noise entry may be missing: deterministic).
 
@@ -146,7 +175,11 @@ class KernelParams:
             n_params: Number of input columns.
             warped: Indices of the warped columns (their shapes end ``theta``).
             nu: The Matérn smoothness (not fitted: part of the model's choice).
+            additive: ``theta`` ends with the additive part's log variance.
         """
+        weight = 0.0
+        if additive:
+            weight, theta = math.exp(theta[-1]), theta[:-1]
         m = 0 if warped is None else len(warped)
         kernel = theta[: len(theta) - 2 * m]
         noise = math.exp(kernel[n_params + 1]) if len(kernel) > n_params + 1 else _MIN_NOISE
@@ -154,7 +187,8 @@ class KernelParams:
         if warped is not None and m:
             shapes = np.exp(theta[len(kernel) :])
             warp = Warp(np.asarray(warped), shapes[:m], shapes[m:])
-        return cls(np.exp(kernel[:n_params]), math.exp(kernel[n_params]), noise, warp, nu)
+        lengthscales, signal = np.exp(kernel[:n_params]), math.exp(kernel[n_params])
+        return cls(lengthscales, signal, noise, warp, nu, weight)
 
 
 def _cholesky(k: np.ndarray) -> np.ndarray:
@@ -178,6 +212,23 @@ def _inverse_from_cholesky(chol: np.ndarray) -> np.ndarray:
     return lower + np.tril(inv, -1).T
 
 
+@dataclass(frozen=True)
+class PairDistances:
+    """``|x_i - x_j|`` per parameter for the pairs ``i < j`` of the training points,
+    which the additive part's likelihood needs (it is symmetric, zero-free on the
+    diagonal, so the other half is not computed)."""
+
+    rows: np.ndarray
+    cols: np.ndarray
+    dist: np.ndarray
+
+    @classmethod
+    def from_squared(cls, dist: np.ndarray, n: int) -> PairDistances:
+        """From :func:`squared_distances` flattened to ``(n * n, p)``."""
+        rows, cols = np.triu_indices(n, 1)
+        return cls(rows, cols, np.sqrt(dist.reshape(n, n, -1)[rows, cols]))
+
+
 def neg_log_posterior(
     theta: np.ndarray,
     dist: np.ndarray,
@@ -185,6 +236,7 @@ def neg_log_posterior(
     prior: Prior,
     warped: tuple[np.ndarray, np.ndarray] | None = None,
     nu: float = 2.5,
+    pairs: PairDistances | None = None,
 ) -> tuple[float, np.ndarray]:
     """Negative log marginal likelihood plus log prior, and its gradient.
 
@@ -197,9 +249,14 @@ def neg_log_posterior(
         warped: With input warping, the warped column indices and those columns of
             the training points, shape ``(n, m)``.
         nu: The Matérn smoothness.
+        pairs: With the additive part (``theta`` ends with its log variance), the
+            training points' pair distances. Not combined with ``warped``.
     """
     n, n_params = len(y), dist.shape[1]
-    params = KernelParams.from_theta(theta, n_params, None if warped is None else warped[0], nu=nu)
+    additive = pairs is not None
+    params = KernelParams.from_theta(
+        theta, n_params, None if warped is None else warped[0], nu=nu, additive=additive
+    )
     inv_l2 = 1.0 / params.lengthscales**2
     if params.warp is not None:
         assert warped is not None
@@ -209,8 +266,16 @@ def neg_log_posterior(
         dist[:, params.warp.columns] = (diff * diff).reshape(n * n, -1)
     corr, factor = matern((dist @ inv_l2).reshape(n, n), nu)
     k_f = params.signal * corr
+    k = k_f
+    if pairs is not None:
+        corr_1d, factor_1d = matern_of_r(pairs.dist / params.lengthscales, nu)
+        k_a = np.full((n, n), params.additive * n_params)  # each term is 1 at distance 0
+        k_a[pairs.rows, pairs.cols] = k_a[pairs.cols, pairs.rows] = params.additive * corr_1d.sum(
+            axis=1
+        )
+        k = k_f + k_a
     try:
-        chol = _cholesky(k_f + (params.noise + _JITTER) * np.eye(n))
+        chol = _cholesky(k + (params.noise + _JITTER) * np.eye(n))
     except np.linalg.LinAlgError:
         return 1e10, np.zeros_like(theta)
     alpha = scipy.linalg.cho_solve((chol, True), y, check_finite=False)
@@ -220,8 +285,13 @@ def neg_log_posterior(
     grad = np.empty_like(theta)
     grad[:n_params] = 0.5 * ((w * factor).ravel() @ dist) * params.signal * inv_l2
     grad[n_params] = 0.5 * np.sum(w * k_f)
+    if pairs is not None:
+        # Each pair i < j stands for (i, j) and (j, i): the 1/2 of the trace cancels.
+        pair_w = w[pairs.rows, pairs.cols]
+        grad[:n_params] += pair_w @ (factor_1d * pairs.dist**2) * params.additive * inv_l2
+        grad[-1] = 0.5 * np.sum(w * k_a)
     m = 0 if params.warp is None else len(params.warp.columns)
-    if len(theta) - 2 * m > n_params + 1:
+    if len(theta) - 2 * m - int(additive) > n_params + 1:
         grad[n_params + 1] = 0.5 * params.noise * np.trace(w)
     if params.warp is not None:
         # dK_ij/d shape = -signal g_ij / (2 l²) * d(dist_ij)/d shape, and with M = w * g
@@ -249,6 +319,7 @@ def fit_hyperparameters(
     maxiter: int = 200,
     warp: bool = False,
     nu: float = 2.5,
+    additive: bool = False,
 ) -> np.ndarray:
     """The maximum-a-posteriori ``theta`` (see :func:`fit_hyperparameters_with_value`)."""
     return fit_hyperparameters_with_value(
@@ -262,6 +333,7 @@ def fit_hyperparameters(
         maxiter=maxiter,
         warp=warp,
         nu=nu,
+        additive=additive,
     )[0]
 
 
@@ -277,6 +349,7 @@ def fit_hyperparameters_with_value(
     maxiter: int = 200,
     warp: bool = False,
     nu: float = 2.5,
+    additive: bool = False,
 ) -> tuple[np.ndarray, float]:
     """The maximum-a-posteriori ``theta`` from a warm start and random prior draws,
     and its log posterior (log marginal likelihood plus log prior, up to a constant).
@@ -293,11 +366,18 @@ def fit_hyperparameters_with_value(
         warp: Also fit a Kumaraswamy warp of every numeric column (see
             :func:`warped_columns`); its shapes end the returned vector.
         nu: The Matérn smoothness (1.5 or 2.5).
+        additive: Also fit the variance of a first-order additive part (see
+            :class:`KernelParams`); its log ends the returned vector. Not with ``warp``.
     """
+    if warp and additive:
+        raise ValueError("an additive kernel part cannot be combined with input warping")
     n_params = x.shape[1]
     columns = warped_columns(is_categorical) if warp else np.array([], dtype=int)
-    prior = Prior.default(n_params, fit_noise=not deterministic, n_warped=len(columns))
+    prior = Prior.default(
+        n_params, fit_noise=not deterministic, n_warped=len(columns), additive=additive
+    )
     dist = squared_distances(x, x, is_categorical).reshape(-1, n_params)
+    pairs = PairDistances.from_squared(dist, len(x)) if additive else None
     warped = (columns, x[:, columns]) if len(columns) else None
     starts = [prior.mean.copy() if init is None else init]
     starts += [prior.sample(rng) for _ in range(n_random_starts)]
@@ -306,7 +386,7 @@ def fit_hyperparameters_with_value(
         result = scipy.optimize.minimize(
             neg_log_posterior,
             start,
-            args=(dist, y, prior, warped, nu),
+            args=(dist, y, prior, warped, nu, pairs),
             jac=True,
             method="L-BFGS-B",
             bounds=prior.bounds,
@@ -337,6 +417,7 @@ class GaussianProcess:
     ) -> None:
         self.x, self.y, self.is_categorical, self.params = x, y, is_categorical, params
         self._inv_l2 = 1.0 / params.lengthscales**2
+        self._prior_var = params.signal + params.additive * x.shape[1]
         # The kernel sees warped inputs; callers keep working in the unit cube.
         self._xw = x if params.warp is None else params.warp.apply(x)
         k = self._cross_kernel(x)[0] + (params.noise + _JITTER) * np.eye(len(x))
@@ -349,7 +430,11 @@ class GaussianProcess:
             xq = self.params.warp.apply(xq)
         r2 = scaled_squared_distances(xq, self._xw, self._inv_l2, self.is_categorical)
         corr, factor = matern(r2, self.params.nu)
-        return self.params.signal * corr, self.params.signal * factor
+        k = self.params.signal * corr
+        if self.params.additive:
+            dist = abs_distances(xq, self._xw, self.is_categorical) / self.params.lengthscales
+            k += self.params.additive * matern_of_r(dist, self.params.nu)[0].sum(axis=2)
+        return k, self.params.signal * factor
 
     def _solve(self, b: np.ndarray, *, transposed: bool = False) -> np.ndarray:
         """``L⁻¹ b`` (or ``L⁻ᵀ b``) straight from LAPACK, which the acquisition's
@@ -368,7 +453,7 @@ class GaussianProcess:
         """Posterior mean and variance of the latent function at ``xq``."""
         k, _ = self._cross_kernel(xq)
         v = self._solve(k.T)
-        var = self.params.signal - np.einsum("ij,ij->j", v, v)
+        var = self._prior_var - np.einsum("ij,ij->j", v, v)
         return k @ self._alpha, np.maximum(var, _MIN_VARIANCE)
 
     def predict_with_grad(
@@ -387,14 +472,22 @@ class GaussianProcess:
         dist = squared_distances(xq, self._xw, self.is_categorical)
         corr, factor = matern(dist @ self._inv_l2, self.params.nu)
         k, factor = self.params.signal * corr, self.params.signal * factor
-        v = self._solve(k.T)
-        var = self.params.signal - np.einsum("ij,ij->j", v, v)
-        k_inv_k = self._solve(v, transposed=True).T
         diff = xq[:, None, columns] - self._xw[None, :, columns]
+        # dk_i/dx_c = -factor_ic (x_c - X_ic) / l_c^2: the joint kernel's factor, plus
+        # with the additive part the factor of column c's own term.
+        factor_c = np.broadcast_to(factor[:, :, None], diff.shape)
+        if self.params.additive:
+            corr_1d, factor_1d = matern_of_r(
+                np.sqrt(dist) / self.params.lengthscales, self.params.nu
+            )
+            k = k + self.params.additive * corr_1d.sum(axis=2)
+            factor_c = factor_c + self.params.additive * factor_1d[:, :, columns]
+        v = self._solve(k.T)
+        var = self._prior_var - np.einsum("ij,ij->j", v, v)
+        k_inv_k = self._solve(v, transposed=True).T
         scale = self._inv_l2[columns]
-        # dk_i/dx_c = -factor_i (x_c - X_ic) / l_c^2.
-        d_mean = -np.einsum("qn,qnc->qc", factor * self._alpha, diff) * scale
-        d_var = 2.0 * np.einsum("qn,qnc->qc", factor * k_inv_k, diff) * scale
+        d_mean = -np.einsum("qnc,n,qnc->qc", factor_c, self._alpha, diff) * scale
+        d_var = 2.0 * np.einsum("qnc,qn,qnc->qc", factor_c, k_inv_k, diff) * scale
         if chain is not None:
             d_mean, d_var = d_mean * chain, d_var * chain
         floored = var < _MIN_VARIANCE

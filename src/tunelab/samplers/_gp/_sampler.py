@@ -65,10 +65,13 @@ class _FitCache:
 class GPSampler(BaseSampler):
     """Gaussian-process Bayesian optimisation of the joint search space.
 
-    Each trial fits a GP (Matérn-3/2 kernel, one length-scale per parameter,
-    hyperparameters by maximum a posteriori) to the completed trials, with
-    objective values power-transformed against outliers, and picks the point
-    maximising log expected improvement. Positive values spanning decades
+    Each trial fits a GP to the completed trials and picks the point
+    maximising log expected improvement. Its kernel is a Matérn-3/2 with one
+    length-scale per parameter plus a first-order additive part (one kernel
+    per parameter, on the same length-scales) whose weight the fit sets, so
+    objectives that are largely sums of one-parameter effects are searched a
+    parameter at a time; hyperparameters by maximum a posteriori. Objective
+    values are power-transformed against outliers. Positive values spanning decades
     may instead be Box–Cox transformed (log-like, resolving the good end by
     ratios): of the two, the GP keeps the one whose fit explains the values
     best. Trials still running elsewhere are pencilled in at the GP's
@@ -101,7 +104,7 @@ class GPSampler(BaseSampler):
             length-scale per parameter can still follow an objective that
             changes fast in part of its range. Off by default: on the
             search-quality benchmark's 80-trial problems it cost more than it
-            gained (benchmarks/README.md).
+            gained (benchmarks/README.md). With it the kernel has no additive part.
         independent_sampler: Sampler for the startup trials and the parameters
             outside the joint space; a :class:`RandomSampler` with ``seed`` by
             default.
@@ -269,6 +272,7 @@ class GPSampler(BaseSampler):
         every fit up to 40 points, and later fits once the data has grown by half since.
         """
         key, n = tuple(search_space.items()), len(encodings[0][0])
+        additive = self._additive(space)
         cache = self._fit_cache if self._fit_cache and self._fit_cache.key == key else None
         if (
             cache is not None
@@ -276,7 +280,9 @@ class GPSampler(BaseSampler):
             and n < _REFIT_GROWTH * cache.fitted_at
         ):
             y = encodings[min(cache.encoding, len(encodings) - 1)][0]
-            params = KernelParams.from_theta(cache.theta, space.dim, self._warped(space), nu=_NU)
+            params = KernelParams.from_theta(
+                cache.theta, space.dim, self._warped(space), nu=_NU, additive=additive
+            )
             return y, params
         restart = (
             cache is None
@@ -295,6 +301,7 @@ class GPSampler(BaseSampler):
                 rng=self._rng,
                 warp=self.input_warping,
                 nu=_NU,
+                additive=additive,
             )
             if best is None or log_posterior + log_jacobian > best[0]:
                 best = (log_posterior + log_jacobian, i, theta)
@@ -302,8 +309,16 @@ class GPSampler(BaseSampler):
         _, chosen, theta = best
         restarted_at = n if restart or cache is None else cache.restarted_at
         self._fit_cache = _FitCache(key, theta, n, restarted_at, chosen)
-        params = KernelParams.from_theta(theta, space.dim, self._warped(space), nu=_NU)
+        params = KernelParams.from_theta(
+            theta, space.dim, self._warped(space), nu=_NU, additive=additive
+        )
         return encodings[chosen][0], params
+
+    def _additive(self, space: InputSpace) -> bool:
+        """Whether the kernel has its first-order additive part (see KernelParams):
+        with two or more parameters, and not beside input warping (the two are not
+        fitted together)."""
+        return space.dim > 1 and not self.input_warping
 
     def _warped(self, space: InputSpace) -> np.ndarray | None:
         return warped_columns(space.is_categorical) if self.input_warping else None
