@@ -214,19 +214,23 @@ def _inverse_from_cholesky(chol: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class PairDistances:
-    """``|x_i - x_j|`` per parameter for the pairs ``i < j`` of the training points,
-    which the additive part's likelihood needs (it is symmetric, zero-free on the
-    diagonal, so the other half is not computed)."""
+    """``|x_i - x_j|`` and its square per parameter for the pairs ``i < j`` of the
+    training points, which the additive part's likelihood needs (its matrix is
+    symmetric with a constant diagonal, so the other half is not computed). Rows
+    are parameters: numpy's elementwise functions run several times faster along
+    one long row than along many rows of ten."""
 
     rows: np.ndarray
     cols: np.ndarray
     dist: np.ndarray
+    squared: np.ndarray
 
     @classmethod
     def from_squared(cls, dist: np.ndarray, n: int) -> PairDistances:
         """From :func:`squared_distances` flattened to ``(n * n, p)``."""
         rows, cols = np.triu_indices(n, 1)
-        return cls(rows, cols, np.sqrt(dist.reshape(n, n, -1)[rows, cols]))
+        squared = np.ascontiguousarray(dist.reshape(n, n, -1)[rows, cols].T)
+        return cls(rows, cols, np.sqrt(squared), squared)
 
 
 def neg_log_posterior(
@@ -268,11 +272,10 @@ def neg_log_posterior(
     k_f = params.signal * corr
     k = k_f
     if pairs is not None:
-        corr_1d, factor_1d = matern_of_r(pairs.dist / params.lengthscales, nu)
+        corr_1d, factor_1d = matern_of_r(pairs.dist / params.lengthscales[:, None], nu)
         k_a = np.full((n, n), params.additive * n_params)  # each term is 1 at distance 0
-        k_a[pairs.rows, pairs.cols] = k_a[pairs.cols, pairs.rows] = params.additive * corr_1d.sum(
-            axis=1
-        )
+        upper = params.additive * corr_1d.sum(axis=0)
+        k_a[pairs.rows, pairs.cols] = k_a[pairs.cols, pairs.rows] = upper
         k = k_f + k_a
     try:
         chol = _cholesky(k + (params.noise + _JITTER) * np.eye(n))
@@ -288,7 +291,7 @@ def neg_log_posterior(
     if pairs is not None:
         # Each pair i < j stands for (i, j) and (j, i): the 1/2 of the trace cancels.
         pair_w = w[pairs.rows, pairs.cols]
-        grad[:n_params] += pair_w @ (factor_1d * pairs.dist**2) * params.additive * inv_l2
+        grad[:n_params] += (factor_1d * pairs.squared) @ pair_w * params.additive * inv_l2
         grad[-1] = 0.5 * np.sum(w * k_a)
     m = 0 if params.warp is None else len(params.warp.columns)
     if len(theta) - 2 * m - int(additive) > n_params + 1:
@@ -432,8 +435,15 @@ class GaussianProcess:
         corr, factor = matern(r2, self.params.nu)
         k = self.params.signal * corr
         if self.params.additive:
-            dist = abs_distances(xq, self._xw, self.is_categorical) / self.params.lengthscales
-            k += self.params.additive * matern_of_r(dist, self.params.nu)[0].sum(axis=2)
+            # Column by column: many candidates against many points would otherwise
+            # build (and stream through memory) several (q, n, p) arrays.
+            for col, scale in enumerate(self.params.lengthscales):
+                dist = abs_distances(
+                    xq[:, col : col + 1],
+                    self._xw[:, col : col + 1],
+                    self.is_categorical[col : col + 1],
+                )
+                k += self.params.additive * matern_of_r(dist[:, :, 0] / scale, self.params.nu)[0]
         return k, self.params.signal * factor
 
     def _solve(self, b: np.ndarray, *, transposed: bool = False) -> np.ndarray:

@@ -267,9 +267,10 @@ class GPSampler(BaseSampler):
         posterior plus the encoding's log Jacobian (a warped GP's choice, Snelson et al.,
         2004). A warm start converges in a few iterations, but each costs ``O(n³)``
         and one more point barely moves the optimum of a large history: past
-        100 points the fit (and the choice of encoding) is redone only once the data
-        has grown by 5%. One fresh start from the prior (against local optima) joins
-        every fit up to 40 points, and later fits once the data has grown by half since.
+        100 points the fit is redone only once the data has grown by 5%, and only
+        for the encoding chosen at the last fresh start. One fresh start from the prior
+        (against local optima, and where the encodings compete again) joins every fit
+        up to 40 points, and later fits once the data has grown by half since.
         """
         key, n = tuple(search_space.items()), len(encodings[0][0])
         additive = self._additive(space)
@@ -289,8 +290,12 @@ class GPSampler(BaseSampler):
             or n <= _RESTART_EVERY_TRIAL_UNTIL
             or n >= _RESTART_GROWTH * cache.restarted_at
         )
+        candidates = list(range(len(encodings)))
+        if cache is not None and not restart and n > _REFIT_EVERY_TRIAL_UNTIL:
+            candidates = [min(cache.encoding, len(encodings) - 1)]
         best: tuple[float, int, np.ndarray] | None = None
-        for i, (y, log_jacobian) in enumerate(encodings):
+        for i in candidates:
+            y, log_jacobian = encodings[i]
             theta, log_posterior = fit_hyperparameters_with_value(
                 x,
                 y,
