@@ -231,31 +231,6 @@ def test_additive_log_posterior_value_and_gradient(fit_noise: bool, nu: float) -
         np.testing.assert_allclose(grad, approx_fprime(theta, value, 1e-6), rtol=1e-4, atol=1e-4)
 
 
-@NUS
-def test_additive_posterior_and_acquisition_gradient(nu: float) -> None:
-    x, y, is_cat = _mixed_data(20, 13)
-    params = KernelParams(np.array([0.3, 2.0, 0.7, 1.0]), 1.5, 1e-3, nu=nu, additive=0.4)
-    gp = GaussianProcess(x, y, is_cat, params)
-    xq, _, _ = _mixed_data(6, 14)
-    k_train = _reference_kernel(x, x, is_cat, params) + (params.noise + 1e-8) * np.eye(20)
-    k_cross = _reference_kernel(xq, x, is_cat, params)
-    mean, var = gp.predict(xq)
-    np.testing.assert_allclose(mean, k_cross @ np.linalg.solve(k_train, y), rtol=1e-7)
-    prior_var = np.diag(_reference_kernel(xq, xq, is_cat, params))
-    expected_var = prior_var - np.einsum("ij,ji->i", k_cross, np.linalg.solve(k_train, k_cross.T))
-    np.testing.assert_allclose(var, expected_var, rtol=1e-6)
-    acq, columns = LogEI(gp, float(y.min())), np.array([0, 1, 3])
-    for point in xq:
-
-        def at(z: np.ndarray, point: np.ndarray = point) -> float:
-            moved = point.copy()
-            moved[columns] = z
-            return float(acq(moved[None])[0])
-
-        _, grad = acq.value_and_grad(point[None], columns)
-        np.testing.assert_allclose(grad[0], approx_fprime(point[columns], at, 1e-7), rtol=1e-3)
-
-
 def test_the_additive_part_learns_one_parameter_effects_and_not_interactions() -> None:
     # A sum of one-parameter effects: points sharing a coordinate with an observation
     # are informed by it, so held-out error drops well below the joint kernel's alone,
@@ -318,19 +293,22 @@ def test_an_unknown_smoothness_is_refused() -> None:
         GaussianProcess(x, y, is_cat, KernelParams(np.ones(4), 1.0, 1e-3, nu=0.5))
 
 
+ADDITIVE = pytest.mark.parametrize("additive", [0.0, 0.4])
+
+
 @NUS
-def test_posterior_matches_direct_formulas(nu: float) -> None:
+@ADDITIVE
+def test_posterior_matches_direct_formulas(nu: float, additive: float) -> None:
     x, y, is_cat = _mixed_data(20, 3)
-    params = KernelParams(np.array([0.3, 2.0, 0.7, 1.0]), 1.5, 1e-3, nu=nu)
+    params = KernelParams(np.array([0.3, 2.0, 0.7, 1.0]), 1.5, 1e-3, nu=nu, additive=additive)
     gp = GaussianProcess(x, y, is_cat, params)
     xq, _, _ = _mixed_data(7, 4)
     k_train = _reference_kernel(x, x, is_cat, params) + (params.noise + 1e-8) * np.eye(20)
     k_cross = _reference_kernel(xq, x, is_cat, params)
     mean, var = gp.predict(xq)
     np.testing.assert_allclose(mean, k_cross @ np.linalg.solve(k_train, y), rtol=1e-7)
-    expected_var = params.signal - np.einsum(
-        "ij,ji->i", k_cross, np.linalg.solve(k_train, k_cross.T)
-    )
+    prior_var = np.diag(_reference_kernel(xq, xq, is_cat, params))
+    expected_var = prior_var - np.einsum("ij,ji->i", k_cross, np.linalg.solve(k_train, k_cross.T))
     np.testing.assert_allclose(var, expected_var, rtol=1e-6)
 
 
@@ -398,15 +376,19 @@ def test_log_expected_improvement_and_partials() -> None:
 
 
 @NUS
-def test_acquisition_gradient_matches_finite_differences(nu: float) -> None:
+@ADDITIVE
+def test_acquisition_gradient_matches_finite_differences(nu: float, additive: float) -> None:
     x, y, is_cat = _mixed_data(25, 5)
-    params = KernelParams(np.array([0.2, 0.5, 1.0, 0.3]), 1.0, 1e-4, nu=nu)
-    gp = GaussianProcess(x, y, is_cat, params)
-    acq = LogEI(gp, float(y.min()))
-    columns = np.array([0, 1, 3])
-    rng = np.random.default_rng(6)
-    for point in rng.random((6, 4)):
-        point[2] = x[0, 2]
+    params = KernelParams(np.array([0.2, 0.5, 1.0, 0.3]), 1.0, 1e-4, nu=nu, additive=additive)
+    points = np.random.default_rng(6).random((6, 4))
+    points[:, 2] = x[0, 2]
+    _assert_acquisition_gradient(GaussianProcess(x, y, is_cat, params), y, points)
+
+
+def _assert_acquisition_gradient(gp: GaussianProcess, y: np.ndarray, points: np.ndarray) -> None:
+    """Log EI's gradient along the numeric columns 0, 1, 3 against finite differences."""
+    acq, columns = LogEI(gp, float(y.min())), np.array([0, 1, 3])
+    for point in points:
 
         def at(z: np.ndarray, point: np.ndarray = point) -> float:
             moved = point.copy()
@@ -636,16 +618,7 @@ def test_warped_posterior_is_the_plain_posterior_of_warped_inputs() -> None:
     for got, expected in zip(warped_gp.predict(xq), plain_gp.predict(warp.apply(xq)), strict=True):
         np.testing.assert_allclose(got, expected, rtol=1e-9)
     # Gradients are in the unwarped inputs (chain rule through the warp).
-    acq = LogEI(warped_gp, float(y.min()))
-    for point in xq:
-
-        def at(z: np.ndarray, point: np.ndarray = point) -> float:
-            moved = point.copy()
-            moved[columns] = z
-            return float(acq(moved[None])[0])
-
-        _, grad = acq.value_and_grad(point[None], columns)
-        np.testing.assert_allclose(grad[0], approx_fprime(point[columns], at, 1e-7), rtol=1e-3)
+    _assert_acquisition_gradient(warped_gp, y, xq)
 
 
 @pytest.mark.slow
