@@ -54,67 +54,42 @@ def scaled_squared_distances(
     r2 -= 2.0 * (sa @ sb.T)
     np.maximum(r2, 0.0, out=r2)
     for col in np.flatnonzero(is_categorical):
-        r2 += inv_l2[col] * (np.abs(a[:, col, None] - b[None, :, col]) > _SAME_CHOICE)
+        r2 += inv_l2[col] * column_distances(a[:, col], b[:, col], categorical=True)
     return r2
 
 
-def matern52(r2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The unit-variance Matérn-5/2 correlation and its length-scale factor.
-
-    Args:
-        r2: Squared scaled distances ``sum_p d_p / l_p**2``.
-
-    Returns:
-        ``(k, g)`` where ``k = (1 + √5 r + 5/3 r²) exp(-√5 r)`` and
-        ``g = 5/3 (1 + √5 r) exp(-√5 r)``; ``g`` is what turns a distance
-        into a derivative: ``∂k/∂log l_p = g d_p / l_p²`` and
-        ``∂k/∂x_p = -g (x_p - x'_p) / l_p²``. Neither divides by ``r``, so
-        both stay finite at ``r = 0``.
-    """
-    return _matern52_of_r(np.sqrt(r2))
-
-
-def matern32(r2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The unit-variance Matérn-3/2 correlation and its length-scale factor.
-
-    Args:
-        r2: Squared scaled distances ``sum_p d_p / l_p**2``.
-
-    Returns:
-        ``(k, g)`` where ``k = (1 + √3 r) exp(-√3 r)`` and ``g = 3 exp(-√3 r)``,
-        with the same meaning as in :func:`matern52`.
-    """
-    return _matern32_of_r(np.sqrt(r2))
-
-
-def _matern52_of_r(r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    decay = np.exp(-SQRT5 * r)
-    linear = 1.0 + SQRT5 * r
-    return (linear + (5.0 / 3.0) * r * r) * decay, (5.0 / 3.0) * linear * decay
-
-
-def _matern32_of_r(r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    decay = np.exp(-SQRT3 * r)
-    return (1.0 + SQRT3 * r) * decay, 3.0 * decay
-
-
 def matern(r2: np.ndarray, nu: float) -> tuple[np.ndarray, np.ndarray]:
-    """The Matérn correlation of smoothness ``nu`` (1.5 or 2.5) and its length-scale factor."""
+    """The unit-variance Matérn correlation of smoothness ``nu`` and its length-scale factor.
+
+    Args:
+        r2: Squared scaled distances ``sum_p d_p / l_p**2``.
+        nu: 1.5 or 2.5.
+
+    Returns:
+        ``(k, g)``: for ``nu = 2.5``, ``k = (1 + √5 r + 5/3 r²) exp(-√5 r)`` and
+        ``g = 5/3 (1 + √5 r) exp(-√5 r)``; for ``nu = 1.5``,
+        ``k = (1 + √3 r) exp(-√3 r)`` and ``g = 3 exp(-√3 r)``. ``g`` is what
+        turns a distance into a derivative: ``∂k/∂log l_p = g d_p / l_p²`` and
+        ``∂k/∂x_p = -g (x_p - x'_p) / l_p²``. Neither divides by ``r``, so both
+        stay finite at ``r = 0``.
+    """
     return matern_of_r(np.sqrt(r2), nu)
 
 
 def matern_of_r(r: np.ndarray, nu: float) -> tuple[np.ndarray, np.ndarray]:
     """:func:`matern` of unsquared scaled distances ``r`` (no square root to take)."""
     if nu == 1.5:
-        return _matern32_of_r(r)
+        decay = np.exp(-SQRT3 * r)
+        return (1.0 + SQRT3 * r) * decay, 3.0 * decay
     if nu == 2.5:
-        return _matern52_of_r(r)
+        decay = np.exp(-SQRT5 * r)
+        linear = 1.0 + SQRT5 * r
+        return (linear + (5.0 / 3.0) * r * r) * decay, (5.0 / 3.0) * linear * decay
     raise ValueError(f"Matérn smoothness must be 1.5 or 2.5, got {nu!r}")
 
 
-def abs_distances(a: np.ndarray, b: np.ndarray, is_categorical: np.ndarray) -> np.ndarray:
-    """Per-parameter ``|a - b|`` (0/1 mismatches for categorical columns), shape ``(n, m, p)``."""
-    dist = np.abs(a[:, None, :] - b[None, :, :])
-    if is_categorical.any():
-        dist[..., is_categorical] = dist[..., is_categorical] > _SAME_CHOICE
-    return dist
+def column_distances(a: np.ndarray, b: np.ndarray, categorical: bool) -> np.ndarray:
+    """``|a_i - b_j|`` between the values of one parameter, shape ``(len(a), len(b))``;
+    for a categorical parameter 1 where the choices differ and 0 otherwise."""
+    dist = np.abs(a[:, None] - b[None, :])
+    return (dist > _SAME_CHOICE).astype(float) if categorical else dist

@@ -18,7 +18,7 @@ import scipy.linalg
 import scipy.optimize
 
 from tunelab.samplers._gp._kernel import (
-    abs_distances,
+    column_distances,
     matern,
     matern_of_r,
     scaled_squared_distances,
@@ -438,12 +438,8 @@ class GaussianProcess:
             # Column by column: many candidates against many points would otherwise
             # build (and stream through memory) several (q, n, p) arrays.
             for col, scale in enumerate(self.params.lengthscales):
-                dist = abs_distances(
-                    xq[:, col : col + 1],
-                    self._xw[:, col : col + 1],
-                    self.is_categorical[col : col + 1],
-                )
-                k += self.params.additive * matern_of_r(dist[:, :, 0] / scale, self.params.nu)[0]
+                dist = column_distances(xq[:, col], self._xw[:, col], self.is_categorical[col])
+                k += self.params.additive * matern_of_r(dist / scale, self.params.nu)[0]
         return k, self.params.signal * factor
 
     def _solve(self, b: np.ndarray, *, transposed: bool = False) -> np.ndarray:
