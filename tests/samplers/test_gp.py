@@ -251,7 +251,7 @@ def test_the_additive_part_learns_one_parameter_effects_and_not_interactions() -
         centre, scale = f(x).mean(), f(x).std()
         y = (f(x) - centre) / scale
         for additive in (True, False):
-            theta = fit_hyperparameters(
+            theta, _ = fit_hyperparameters(
                 x,
                 y,
                 is_cat,
@@ -320,7 +320,7 @@ def test_fit_finds_the_relevant_dimension_and_the_noise() -> None:
     is_cat = np.zeros(3, dtype=bool)
     fits = {}
     for name, y in (("clean", clean), ("noisy", noisy)):
-        theta = fit_hyperparameters(
+        theta, _ = fit_hyperparameters(
             x, stats.zscore(y), is_cat, deterministic=False, init=None, n_random_starts=2, rng=rng
         )
         fits[name] = KernelParams.from_theta(theta, 3)
@@ -634,7 +634,7 @@ def test_input_warping_learns_where_the_objective_changes_fast() -> None:
             rng = np.random.default_rng(seed)
             x, xt = rng.random((30, 2)), rng.random((300, 2))
             y = stats.zscore(f(x))
-            theta = fit_hyperparameters(
+            theta, _ = fit_hyperparameters(
                 x, y, is_cat, deterministic=True, init=None, n_random_starts=0, rng=rng, warp=warp
             )
             params = KernelParams.from_theta(theta, 2, warped_columns(is_cat) if warp else None)

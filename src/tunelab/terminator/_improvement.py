@@ -63,7 +63,7 @@ def fit_gp(
     init: np.ndarray | None = None,
 ) -> FittedGP:
     """Fit the GP's hyperparameters to ``(x, y)`` by maximum a posteriori and condition on them."""
-    theta = fit_hyperparameters(
+    theta, _ = fit_hyperparameters(
         x,
         y,
         space.is_categorical,

@@ -323,36 +323,6 @@ def fit_hyperparameters(
     warp: bool = False,
     nu: float = 2.5,
     additive: bool = False,
-) -> np.ndarray:
-    """The maximum-a-posteriori ``theta`` (see :func:`fit_hyperparameters_with_value`)."""
-    return fit_hyperparameters_with_value(
-        x,
-        y,
-        is_categorical,
-        deterministic=deterministic,
-        init=init,
-        n_random_starts=n_random_starts,
-        rng=rng,
-        maxiter=maxiter,
-        warp=warp,
-        nu=nu,
-        additive=additive,
-    )[0]
-
-
-def fit_hyperparameters_with_value(
-    x: np.ndarray,
-    y: np.ndarray,
-    is_categorical: np.ndarray,
-    *,
-    deterministic: bool,
-    init: np.ndarray | None,
-    n_random_starts: int,
-    rng: np.random.Generator,
-    maxiter: int = 200,
-    warp: bool = False,
-    nu: float = 2.5,
-    additive: bool = False,
 ) -> tuple[np.ndarray, float]:
     """The maximum-a-posteriori ``theta`` from a warm start and random prior draws,
     and its log posterior (log marginal likelihood plus log prior, up to a constant).

@@ -21,7 +21,6 @@ from tunelab.samplers._gp._model import (
     GaussianProcess,
     KernelParams,
     fit_hyperparameters,
-    fit_hyperparameters_with_value,
     warped_columns,
 )
 from tunelab.samplers._gp._transform import InputSpace, objective_encodings
@@ -296,7 +295,7 @@ class GPSampler(BaseSampler):
         best: tuple[float, int, np.ndarray] | None = None
         for i in candidates:
             y, log_jacobian = encodings[i]
-            theta, log_posterior = fit_hyperparameters_with_value(
+            theta, log_posterior = fit_hyperparameters(
                 x,
                 y,
                 space.is_categorical,
@@ -348,7 +347,7 @@ class GPSampler(BaseSampler):
         for column in values.T:
             centre, scale = float(column.mean()), float(column.std()) or 1.0
             standardised = (column - centre) / scale
-            theta = fit_hyperparameters(
+            theta, _ = fit_hyperparameters(
                 x,
                 standardised,
                 space.is_categorical,
