@@ -10,7 +10,6 @@ import numpy as np
 import scipy.stats
 
 from tunelab._validation import check_int, is_real
-from tunelab.samplers._gp._kernel import matern, scaled_squared_distances
 from tunelab.samplers._gp._model import GaussianProcess
 from tunelab.samplers._gp._transform import InputSpace
 from tunelab.samplers._search_space import intersection_search_space
@@ -29,13 +28,7 @@ _NOISE_VARIANCE = 1e-6
 def _posterior_covariance(gp: GaussianProcess, a: np.ndarray, b: np.ndarray) -> float:
     """Posterior covariance of the latent function at the points ``a`` and ``b``."""
     points = np.vstack([a, b])
-    inv_l2 = 1.0 / gp.params.lengthscales**2
-    prior = (
-        gp.params.signal
-        * matern(scaled_squared_distances(points, points, inv_l2, gp.is_categorical), gp.params.nu)[
-            0
-        ]
-    )
+    prior = gp.prior_covariance(points, points)
     cross = gp._cross_kernel(points)[0]  # kernel against the training points
     v = gp._solve(cross.T)
     return float(prior[0, 1] - v[:, 0] @ v[:, 1])

@@ -397,18 +397,28 @@ class GaussianProcess:
         self._chol = _cholesky(k)
         self._alpha = scipy.linalg.cho_solve((self._chol, True), y, check_finite=False)
 
+    def prior_covariance(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """The prior kernel between the points ``a`` and ``b`` of the unit cube."""
+        if self.params.warp is not None:
+            a, b = self.params.warp.apply(a), self.params.warp.apply(b)
+        return self._kernel(a, b)[0]
+
     def _cross_kernel(self, xq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Kernel between query and training points, and its gradient factor."""
         if self.params.warp is not None:
             xq = self.params.warp.apply(xq)
-        r2 = scaled_squared_distances(xq, self._xw, self._inv_l2, self.is_categorical)
+        return self._kernel(xq, self._xw)
+
+    def _kernel(self, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Kernel between warped points, and the joint part's gradient factor."""
+        r2 = scaled_squared_distances(a, b, self._inv_l2, self.is_categorical)
         corr, factor = matern(r2, self.params.nu)
         k = self.params.signal * corr
         if self.params.additive:
             # Column by column: many candidates against many points would otherwise
             # build (and stream through memory) several (q, n, p) arrays.
             for col, scale in enumerate(self.params.lengthscales):
-                dist = column_distances(xq[:, col], self._xw[:, col], self.is_categorical[col])
+                dist = column_distances(a[:, col], b[:, col], self.is_categorical[col])
                 k += self.params.additive * matern_of_r(dist / scale, self.params.nu)[0]
         return k, self.params.signal * factor
 

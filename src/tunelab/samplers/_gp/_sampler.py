@@ -272,7 +272,6 @@ class GPSampler(BaseSampler):
         up to 40 points, and later fits once the data has grown by half since.
         """
         key, n = tuple(search_space.items()), len(encodings[0][0])
-        additive = self._additive(space)
         cache = self._fit_cache if self._fit_cache and self._fit_cache.key == key else None
         if (
             cache is not None
@@ -280,10 +279,7 @@ class GPSampler(BaseSampler):
             and n < _REFIT_GROWTH * cache.fitted_at
         ):
             y = encodings[min(cache.encoding, len(encodings) - 1)][0]
-            params = KernelParams.from_theta(
-                cache.theta, space.dim, self._warped(space), nu=_NU, additive=additive
-            )
-            return y, params
+            return y, self._kernel_params(cache.theta, space)
         restart = (
             cache is None
             or n <= _RESTART_EVERY_TRIAL_UNTIL
@@ -305,7 +301,7 @@ class GPSampler(BaseSampler):
                 rng=self._rng,
                 warp=self.input_warping,
                 nu=_NU,
-                additive=additive,
+                additive=self._additive(space),
             )
             if best is None or log_posterior + log_jacobian > best[0]:
                 best = (log_posterior + log_jacobian, i, theta)
@@ -313,10 +309,13 @@ class GPSampler(BaseSampler):
         _, chosen, theta = best
         restarted_at = n if restart or cache is None else cache.restarted_at
         self._fit_cache = _FitCache(key, theta, n, restarted_at, chosen)
-        params = KernelParams.from_theta(
-            theta, space.dim, self._warped(space), nu=_NU, additive=additive
+        return encodings[chosen][0], self._kernel_params(theta, space)
+
+    def _kernel_params(self, theta: np.ndarray, space: InputSpace) -> KernelParams:
+        """The objective GP's hyperparameters from a vector its fit returned."""
+        return KernelParams.from_theta(
+            theta, space.dim, self._warped(space), nu=_NU, additive=self._additive(space)
         )
-        return encodings[chosen][0], params
 
     def _additive(self, space: InputSpace) -> bool:
         """Whether the kernel has its first-order additive part (see KernelParams):
