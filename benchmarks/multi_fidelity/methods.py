@@ -8,7 +8,13 @@ final value counts; a pruned trial's partial values never count as results. A ru
 stops once its spent seconds reach the budget (the last trial still finishes).
 
 Without a pruner nothing is reported on the way: an LCDB trial is then one fit at
-the full size, an epoch trial trains all its epochs.
+the full size, an epoch trial trains all its epochs. Where every step is a fresh fit
+(LCDB's training-set sizes) and the pruner ranks trials only at rungs (successive
+halving, Hyperband), a trial fits only the sizes those rungs read (the first tabulated
+size at or above each rung) and the full size, as a user of
+``HalvingRandomSearchCV``-style fidelities would: a fit the pruner never looks at is
+compute spent for nothing. Pruners that judge every report (median, learning curve)
+get every size.
 
 DEHB does not continue trials: each of its evaluations trains from scratch at the
 fidelity DEHB picks (rounded to a tabulated step), and pays that whole training.
@@ -90,11 +96,30 @@ def _study_name(task: Task, seed: int) -> str:
     return f"multi-fidelity-{task.name}-seed{seed}"
 
 
+# Pruners that rank trials only at rungs min_resource * 3**k (the reduction factor above).
+_RUNG_PRUNERS = ("asha", "sha", "hyperband")
+
+
+def steps_run(task: Task, pruner: str) -> list[int]:
+    """Indices of the steps a trial under ``pruner`` evaluates (warm-started tasks: all)."""
+    everything = list(range(len(task.steps)))
+    if task.warm_start or pruner not in _RUNG_PRUNERS:
+        return everything
+    wanted = {everything[-1]}
+    rung = task.steps[0]
+    while rung < task.steps[-1]:
+        wanted.add(next(k for k, step in enumerate(task.steps) if step >= rung))
+        rung *= 3
+    return sorted(wanted)
+
+
 def _replay(
-    study: Any, task: Task, budget: float, max_trials: int, prune: bool, pruned_state: Any
+    study: Any, task: Task, budget: float, max_trials: int, pruner: str, pruned_state: Any
 ) -> Run:
     run = Run()
     last = len(task.steps) - 1
+    prune = pruner != "none"
+    schedule = steps_run(task, pruner)
     while run.spent < budget and run.trials < max_trials:
         trial = study.ask()
         params = {
@@ -108,7 +133,8 @@ def _replay(
             study.tell(trial, value)
             run.complete(value)
             continue
-        for k, step in enumerate(task.steps):
+        for k in schedule:
+            step = task.steps[k]
             run.spent += float(task.step_cost[row, k])
             value = float(task.values[row, k])
             trial.report(value, step)
@@ -140,7 +166,7 @@ def run_tunelab(
         pruner=_tunelab_pruner(pruner, task),
         heartbeat_interval=None,
     )
-    run = _replay(study, task, budget, max_trials, pruner != "none", tl.TrialState.PRUNED)
+    run = _replay(study, task, budget, max_trials, pruner, tl.TrialState.PRUNED)
     return run, {"pruner": type(study.pruner).__name__, "sampler": type(study.sampler).__name__}
 
 
@@ -158,7 +184,7 @@ def run_optuna(
         sampler=optuna.samplers.TPESampler(seed=seed),
         pruner=_optuna_pruner(pruner, task),
     )
-    run = _replay(study, task, budget, max_trials, pruner != "none", optuna.trial.TrialState.PRUNED)
+    run = _replay(study, task, budget, max_trials, pruner, optuna.trial.TrialState.PRUNED)
     return run, {"pruner": type(study.pruner).__name__, "sampler": "TPESampler"}
 
 

@@ -48,17 +48,42 @@ def test_a_search_pays_the_steps_its_trials_ran(warm_start: bool) -> None:
         pruner=pruners.ThresholdPruner(upper=-1.0),
         heartbeat_interval=None,
     )
-    result = methods._replay(study, task, 1e9, 7, True, tl.TrialState.PRUNED)
+    result = methods._replay(study, task, 1e9, 7, "threshold", tl.TrialState.PRUNED)
     rows = [task.row(t.params) for t in study.trials]
     assert result.trials == 7 and result.pruned == 7 and result.finish_value == []
     assert result.spent == pytest.approx(sum(task.step_cost[r, 0] for r in rows))
 
     study = tl.create_study(sampler=samplers.RandomSampler(seed=1), heartbeat_interval=None)
-    result = methods._replay(study, task, 1e9, 5, False, tl.TrialState.PRUNED)
+    result = methods._replay(study, task, 1e9, 5, "none", tl.TrialState.PRUNED)
     rows = [task.row(t.params) for t in study.trials]
     assert result.spent == pytest.approx(sum(task.full_cost[r] for r in rows))
     assert result.finish_value == [task.values[r, -1] for r in rows]
     assert result.finish_cost == pytest.approx(np.cumsum([task.full_cost[r] for r in rows]))
+
+
+@pytest.mark.parametrize("warm_start", [True, False])
+def test_fresh_fits_under_a_rung_pruner_run_only_the_sizes_its_rungs_read(warm_start: bool) -> None:
+    import tunelab as tl
+    from tunelab import pruners, samplers
+
+    task = _toy_task(warm_start)
+    # Rungs at steps 1 and 3: step 1 and step 4 (the first at or above 3, and the last).
+    study = tl.create_study(
+        sampler=samplers.RandomSampler(seed=0),
+        pruner=pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3),
+        heartbeat_interval=None,
+    )
+    result = methods._replay(study, task, 1e9, 12, "asha", tl.TrialState.PRUNED)
+    expected_steps = [0, 1, 2] if warm_start else [0, 2]
+    paid = 0.0
+    for trial in study.trials:
+        ran = [task.steps.index(step) for step in trial.intermediate_values]
+        assert ran == expected_steps[: len(ran)]
+        paid += sum(task.step_cost[task.row(trial.params), k] for k in ran)
+    assert 0 < result.pruned < result.trials == 12
+    assert result.spent == pytest.approx(paid)
+    # A pruner that judges every report gets every size.
+    assert methods.steps_run(task, "median") == [0, 1, 2]
 
 
 def test_a_search_stops_once_it_has_spent_its_budget() -> None:
@@ -67,7 +92,7 @@ def test_a_search_stops_once_it_has_spent_its_budget() -> None:
 
     task = _toy_task(True)
     study = tl.create_study(sampler=samplers.RandomSampler(seed=2), heartbeat_interval=None)
-    result = methods._replay(study, task, 50.0, 1000, False, tl.TrialState.PRUNED)
+    result = methods._replay(study, task, 50.0, 1000, "none", tl.TrialState.PRUNED)
     assert result.spent >= 50.0
     assert result.spent - result.finish_cost[-2] < 50.0 + task.full_cost.max()
     assert result.finish_cost[-2] < 50.0
