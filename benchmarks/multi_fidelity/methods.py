@@ -66,6 +66,10 @@ def _tunelab_pruner(kind: str, task: Task) -> Any:
         return pruners.MedianPruner()
     if kind == "asha":
         return pruners.SuccessiveHalvingPruner(min_resource=first, reduction_factor=3)
+    if kind == "asha9":
+        return pruners.SuccessiveHalvingPruner(
+            min_resource=first_rung(task, kind), reduction_factor=3
+        )
     if kind == "hyperband":
         return pruners.HyperbandPruner(min_resource=first, max_resource=last, reduction_factor=3)
     if kind == "curve":
@@ -97,7 +101,18 @@ def _study_name(task: Task, seed: int) -> str:
 
 
 # Pruners that rank trials only at rungs min_resource * 3**k (the reduction factor above).
-_RUNG_PRUNERS = ("asha", "sha", "hyperband")
+_RUNG_PRUNERS = ("asha", "asha9", "sha", "hyperband")
+
+
+def first_rung(task: Task, pruner: str) -> int:
+    """The step of a rung pruner's first rung: the first step, or a ninth of the last.
+
+    ``asha9`` starts successive halving at a ninth of the full budget, so that with
+    ``reduction_factor=3`` a trial is ranked at 1/9 and 1/3 of its training only.
+    """
+    if pruner == "asha9":
+        return max(task.steps[0], task.steps[-1] // 9)
+    return task.steps[0]
 
 
 def steps_run(task: Task, pruner: str) -> list[int]:
@@ -106,7 +121,7 @@ def steps_run(task: Task, pruner: str) -> list[int]:
     if task.warm_start or pruner not in _RUNG_PRUNERS:
         return everything
     wanted = {everything[-1]}
-    rung = task.steps[0]
+    rung = first_rung(task, pruner)
     while rung < task.steps[-1]:
         wanted.add(next(k for k, step in enumerate(task.steps) if step >= rung))
         rung *= 3
@@ -295,11 +310,14 @@ METHODS = [
     Method("tunelab:tpe+hyperband", "tunelab", "tpe", "hyperband"),
     Method("tunelab:tpe+curve", "tunelab", "tpe", "curve"),
     Method("tunelab:bohb", "tunelab", "bohb", "hyperband"),
-    # The default multi-fidelity setup: AutoSampler under Hyperband (AutoSampler is meant to
-    # switch to BOHB when the pruner ranks trials at budgets).
-    Method("tunelab:default", "tunelab", "auto", "hyperband"),
-    # The same sampler under asynchronous successive halving: the budget pruner that stops
-    # more trials early, with no bracket of unpruned trials to hedge misleading low rungs.
+    # The default multi-fidelity setup: AutoSampler (which switches to BOHB under a pruner
+    # that ranks trials at budgets) with asynchronous successive halving whose first rung
+    # is at a ninth of the full budget: early epochs mislead less than at the first step
+    # (slow starters survive), and no bracket trains unpruned trials as Hyperband's do.
+    Method("tunelab:default", "tunelab", "auto", "asha9"),
+    # The same sampler under Hyperband (the default until 2026-12-07) and under successive
+    # halving from the first step.
+    Method("tunelab:auto+hyperband", "tunelab", "auto", "hyperband"),
     Method("tunelab:auto+asha", "tunelab", "auto", "asha"),
     Method("optuna:tpe", "optuna", "tpe", "none"),
     Method("optuna:tpe+median", "optuna", "tpe", "median"),

@@ -225,7 +225,8 @@ def print_tables(summary: dict[str, Any], markdown: bool = False) -> None:
             + [versus["at"][f"{f:g}"] for f in (0.25, 0.5, 1.0)]
         )
     print_table(
-        "tunelab default (AutoSampler + HyperbandPruner) vs Optuna's best pairing per task",
+        "tunelab default (AutoSampler + successive halving from 1/9 of the budget) vs Optuna's "
+        "best pairing per task",
         [
             "task",
             "default: compute to target",

@@ -37,7 +37,8 @@ def test_readme_asha_snippet_runs_and_prunes(capsys: pytest.CaptureFixture[str])
     assert all(
         t.state in (tl.trial.TrialState.COMPLETE, tl.trial.TrialState.PRUNED) for t in trials
     )
-    # Successive halving with r=1, eta=3 prunes at epoch 1 (step 1) whoever is not in the top third.
+    # With EPOCHS = 3 the first rung is at epoch 1 (max(1, 3 // 9)): whoever is not in the top
+    # third there is pruned.
     assert any(t.state == tl.trial.TrialState.PRUNED for t in trials)
     assert all(len(t.intermediate_values) <= 3 for t in trials)
     assert "best accuracy" in capsys.readouterr().out
