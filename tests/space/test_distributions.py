@@ -134,6 +134,24 @@ def test_categorical_equality_distinguishes_bools_from_ints() -> None:
         check_compatible("flag", bools, ints)
 
 
+def test_categorical_equality_holds_once_compared_and_after_pickling() -> None:
+    import pickle
+
+    # Comparing caches each instance's typed choices: later comparisons, and a copy
+    # pickled without the cache (as by an earlier version), must answer the same.
+    a, b = (
+        CategoricalDistribution([True, 1, math.nan]),
+        CategoricalDistribution([1, True, math.nan]),
+    )
+    for _ in range(2):
+        assert a != b and hash(a) != hash(b)
+        assert a == CategoricalDistribution([True, 1, math.nan])
+    bare = CategoricalDistribution([True, 1, math.nan])
+    bare.__dict__.pop("_typed_choices", None)
+    restored = pickle.loads(pickle.dumps(bare))
+    assert restored == a and hash(restored) == hash(a) and restored != b
+
+
 @pytest.mark.parametrize(
     "dist",
     [

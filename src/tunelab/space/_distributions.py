@@ -291,14 +291,24 @@ class CategoricalDistribution(BaseDistribution):
                 )
         object.__setattr__(self, "choices", tuple(choices))
 
+    def _key(self) -> tuple[tuple[type, CategoricalChoice], ...]:
+        # Samplers compare and hash distributions for every observation of every
+        # trial; the typed tuple is built once per instance (lazily, so instances
+        # unpickled from before it existed work too).
+        key = self.__dict__.get("_typed_choices")
+        if key is None:
+            key = _typed(self.choices)
+            object.__setattr__(self, "_typed_choices", key)
+        return key
+
     def __eq__(self, other: object) -> bool:
         # Tuples compare True == 1 == 1.0; choices of other types are other domains.
         if not isinstance(other, CategoricalDistribution):
             return NotImplemented
-        return _typed(self.choices) == _typed(other.choices)
+        return self is other or self._key() == other._key()
 
     def __hash__(self) -> int:
-        return hash(_typed(self.choices))
+        return hash(self._key())
 
     def to_internal(self, value: Any) -> float:
         for index, choice in enumerate(self.choices):
