@@ -56,6 +56,11 @@ class Run:
         self.finish_value.append(value)
 
 
+# The reduction factor of every rung pruner here (tunelab's and Optuna's alike); the
+# rung steps a fresh-fit trial evaluates (steps_run) follow from it.
+ETA = 3
+
+
 def _tunelab_pruner(kind: str, task: Task) -> Any:
     from tunelab import pruners
 
@@ -64,14 +69,12 @@ def _tunelab_pruner(kind: str, task: Task) -> Any:
         return pruners.NopPruner()
     if kind == "median":
         return pruners.MedianPruner()
-    if kind == "asha":
-        return pruners.SuccessiveHalvingPruner(min_resource=first, reduction_factor=3)
-    if kind == "asha9":
+    if kind in ("asha", "asha9"):
         return pruners.SuccessiveHalvingPruner(
-            min_resource=first_rung(task, kind), reduction_factor=3
+            min_resource=first_rung(task, kind), reduction_factor=ETA
         )
     if kind == "hyperband":
-        return pruners.HyperbandPruner(min_resource=first, max_resource=last, reduction_factor=3)
+        return pruners.HyperbandPruner(min_resource=first, max_resource=last, reduction_factor=ETA)
     if kind == "curve":
         return pruners.LearningCurvePruner(max_resource=last)  # type: ignore[attr-defined]
     raise ValueError(f"unknown pruner {kind!r}")
@@ -86,10 +89,10 @@ def _optuna_pruner(kind: str, task: Task) -> Any:
     if kind == "median":
         return optuna.pruners.MedianPruner()
     if kind == "sha":
-        return optuna.pruners.SuccessiveHalvingPruner(min_resource=first, reduction_factor=3)
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=first, reduction_factor=ETA)
     if kind == "hyperband":
         return optuna.pruners.HyperbandPruner(
-            min_resource=first, max_resource=last, reduction_factor=3
+            min_resource=first, max_resource=last, reduction_factor=ETA
         )
     raise ValueError(f"unknown pruner {kind!r}")
 
@@ -100,7 +103,7 @@ def _study_name(task: Task, seed: int) -> str:
     return f"multi-fidelity-{task.name}-seed{seed}"
 
 
-# Pruners that rank trials only at rungs min_resource * 3**k (the reduction factor above).
+# Pruners that rank trials only at rungs min_resource * ETA**k.
 _RUNG_PRUNERS = ("asha", "asha9", "sha", "hyperband")
 
 
@@ -111,7 +114,7 @@ def first_rung(task: Task, pruner: str) -> int:
     ``reduction_factor=3`` a trial is ranked at 1/9 and 1/3 of its training only.
     """
     if pruner == "asha9":
-        return max(task.steps[0], task.steps[-1] // 9)
+        return max(task.steps[0], task.steps[-1] // ETA**2)
     return task.steps[0]
 
 
@@ -124,7 +127,7 @@ def steps_run(task: Task, pruner: str) -> list[int]:
     rung = first_rung(task, pruner)
     while rung < task.steps[-1]:
         wanted.add(next(k for k, step in enumerate(task.steps) if step >= rung))
-        rung *= 3
+        rung *= ETA
     return sorted(wanted)
 
 
