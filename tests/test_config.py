@@ -360,6 +360,17 @@ def test_the_bohb_sampler_kind_builds_a_seeded_bohb_sampler(tmp_path: Path, stor
         build_sampler(load_study_config(_write(tmp_path, bad, name="bad.yaml")))
 
 
+def test_the_multi_fidelity_gp_kind_builds_a_seeded_sampler(tmp_path: Path, storage: str) -> None:
+    spec = {"kind": "multi_fidelity_gp", "max_enumerated": 100}
+    config = load_study_config(_write(tmp_path, {**_base(storage), "sampler": spec}))
+    sampler = build_sampler(config)
+    assert isinstance(sampler, samplers.MultiFidelityGPSampler)
+    assert (sampler.seed, sampler.max_enumerated) == (3, 100)
+    bad = {**_base(storage), "sampler": {"kind": "multi_fidelity_gp", "max_enumerated": -1}}
+    with pytest.raises(ConfigError, match="max_enumerated"):
+        build_sampler(load_study_config(_write(tmp_path, bad, name="bad.yaml")))
+
+
 def test_exponent_floats_are_numbers(tmp_path: Path, storage: str) -> None:
     rest = yaml.safe_dump({k: v for k, v in _base(storage).items() if k != "space"})
     path = tmp_path / "study.yaml"

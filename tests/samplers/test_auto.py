@@ -280,18 +280,44 @@ def _curve_objective(trial: tl.Trial) -> float:
     ],
     ids=["successive_halving", "hyperband"],
 )
-def test_pruners_with_budgets_use_bohb_from_the_first_trial(
+def test_pruners_with_budgets_use_the_multi_fidelity_gp_from_the_first_trial(
     pruner: tl.pruners.BasePruner,
 ) -> None:
-    # BOHB starts on its own rule: the quasi-random start would delay its model.
+    # It starts on its own rule: the quasi-random start would delay its model. (One study
+    # name for both: Hyperband assigns brackets by hashing it.)
     sampler = _Recording(seed=0, n_startup_trials=4)
-    study = _run(sampler, _curve_objective, 14, pruner=pruner)
-    assert set(sampler.used) == {"bohb"}
-    bohb = tl.create_study(
-        sampler=tl.samplers.BOHBSampler(seed=0), pruner=pruner, heartbeat_interval=None
+    study = _run(sampler, _curve_objective, 14, pruner=pruner, study_name="budgets")
+    assert set(sampler.used) == {"mfgp"}
+    alone = tl.create_study(
+        study_name="budgets",
+        sampler=tl.samplers.MultiFidelityGPSampler(seed=0),
+        pruner=pruner,
+        heartbeat_interval=None,
     )
-    bohb.optimize(_curve_objective, n_trials=14)
-    assert [t.params for t in study.trials] == [t.params for t in bohb.trials]
+    alone.optimize(_curve_objective, n_trials=14)
+    assert [t.params for t in study.trials] == [t.params for t in alone.trials]
+
+
+def test_budget_pruned_studies_go_to_bohb_when_long_or_conditional() -> None:
+    pruner = tl.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)
+    sampler = _Recording(seed=0, gp_max_trials=6)
+    _run(sampler, _curve_objective, 10, pruner=pruner)
+    assert sampler.used[:7] == ["mfgp"] * 7
+    assert set(sampler.used[7:]) == {"bohb"}
+
+    def conditional(trial: tl.Trial) -> float:
+        if trial.suggest_categorical("kind", ["a", "b"]) == "a":
+            return trial.suggest_float("x", 0, 1)
+        return trial.suggest_float("y", 0, 1)
+
+    sampler = _Recording(seed=0)
+    study = _run(sampler, conditional, 12, pruner=pruner)
+    branches = {frozenset(t.params) for t in study.trials}
+    assert len(branches) == 2
+    first_second_branch = min(
+        t.number for t in study.trials if frozenset(t.params) != frozenset(study.trials[0].params)
+    )
+    assert set(sampler.used[first_second_branch + 1 :]) == {"bohb"}
 
 
 def test_pruners_without_budgets_and_several_objectives_keep_their_rules() -> None:

@@ -24,6 +24,7 @@ _SAMPLERS = {
     "gp": "GPSampler",
     "cmaes": "CmaEsSampler",
     "bohb": "BOHBSampler",
+    "multi_fidelity_gp": "MultiFidelityGPSampler",
     "nsga2": "NSGAIISampler",
     "nsga3": "NSGAIIISampler",
     "auto": "AutoSampler",
@@ -35,7 +36,7 @@ _CONSTRAINED = ("tpe", "gp", "nsga2", "nsga3")
 # values for them (best_trials, reports), though they do not steer the search.
 _HISTORY_FREE = ("random", "qmc", "grid")
 # Samplers that optimise one objective only.
-_SINGLE_OBJECTIVE = ("cmaes", "bohb")
+_SINGLE_OBJECTIVE = ("cmaes", "bohb", "multi_fidelity_gp")
 
 
 _PRUNERS = {

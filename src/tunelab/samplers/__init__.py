@@ -21,6 +21,7 @@ _LAZY = {
     "AutoSampler": "tunelab.samplers._auto",
     "BOHBSampler": "tunelab.samplers._bohb",
     "GPSampler": "tunelab.samplers._gp",
+    "MultiFidelityGPSampler": "tunelab.samplers._gp",
     "NSGAIIISampler": "tunelab.samplers._nsga3",
     "TPESampler": "tunelab.samplers._tpe",
 }
@@ -33,6 +34,7 @@ __all__ = [
     "CmaEsSampler",
     "GPSampler",
     "GridSampler",
+    "MultiFidelityGPSampler",
     "NSGAIIISampler",
     "NSGAIISampler",
     "PartialFixedSampler",
