@@ -35,6 +35,8 @@ _NU = 1.5
 # A fresh hyperparameter start (besides the warm one) every this many fits.
 _RESTART_EVERY = 10
 _WARM_MAXITER = 50
+# Best-predicted configurations whose neighbourhoods seed the acquisition search.
+_N_INCUMBENTS = 5
 
 
 @dataclass(frozen=True)
@@ -220,7 +222,10 @@ class MultiFidelityGPSampler(BaseSampler):
             # Kriging believer at the full budget: parallel workers spread out.
             xp = _with_budget(space.encode(pending))
             gp = gp.with_pseudo_observations(xp, gp.predict(xp)[0])
-        acquisition = _AtFullBudget(gp, float(gp.predict(_with_budget(seen))[0].min()))
+        # The bar is the best predicted full-budget value of a configuration seen at any
+        # budget: most of them never ran to the end.
+        predicted = gp.predict(_with_budget(seen))[0]
+        acquisition = _AtFullBudget(gp, float(predicted.min()))
         finite = _enumerate(space, search_space, self.max_enumerated)
         if finite is not None:
             candidates = _untried(space, finite, space.encode(tried))
@@ -235,7 +240,7 @@ class MultiFidelityGPSampler(BaseSampler):
             # tell apart) are broken at random rather than by the order of the choices.
             candidates = self._rng.permutation(candidates)
             return space.decode(candidates[int(np.argmax(acquisition(candidates)))])
-        incumbents = seen[np.argsort(acquisition.gp.predict(_with_budget(seen))[0])[:5]]
+        incumbents = seen[np.argsort(predicted)[:_N_INCUMBENTS]]
         best = maximize_acquisition(
             acquisition,
             space,
