@@ -313,15 +313,14 @@ METHODS = [
     Method("tunelab:tpe+hyperband", "tunelab", "tpe", "hyperband"),
     Method("tunelab:tpe+curve", "tunelab", "tpe", "curve"),
     Method("tunelab:bohb", "tunelab", "bohb", "hyperband"),
-    # The default multi-fidelity setup: AutoSampler (which switches to BOHB under a pruner
-    # that ranks trials at budgets) with asynchronous successive halving whose first rung
-    # is at a ninth of the full budget: early epochs mislead less than at the first step
-    # (slow starters survive), and no bracket trains unpruned trials as Hyperband's do.
+    # The default multi-fidelity setup: AutoSampler (which switches to its multi-fidelity GP
+    # under a pruner that ranks trials at budgets) with asynchronous successive halving whose
+    # first rung is at a ninth of the full budget: early epochs mislead less than at the
+    # first step (slow starters survive), and no bracket trains unpruned trials as
+    # Hyperband's do.
     Method("tunelab:default", "tunelab", "auto", "asha9"),
-    # The same sampler under Hyperband (the default until 2026-12-07) and under successive
-    # halving from the first step.
-    Method("tunelab:auto+hyperband", "tunelab", "auto", "hyperband"),
-    Method("tunelab:auto+asha", "tunelab", "auto", "asha"),
+    # The same pruner with BOHB, AutoSampler's choice under it until 2026-12-07.
+    Method("tunelab:bohb+asha9", "tunelab", "bohb", "asha9"),
     Method("optuna:tpe", "optuna", "tpe", "none"),
     Method("optuna:tpe+median", "optuna", "tpe", "median"),
     Method("optuna:tpe+sha", "optuna", "tpe", "sha"),

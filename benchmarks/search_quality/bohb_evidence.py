@@ -203,6 +203,8 @@ METHODS = [
 
 # Paired comparisons printed per problem: (candidate, baseline).
 PAIRS = [
+    ("auto+asha", "bohb+asha"),
+    ("auto+hyperband", "bohb+hyperband"),
     ("auto+asha", "auto_before+asha"),
     ("auto+hyperband", "auto_before+hyperband"),
     ("auto+asha", "tpe+asha"),
