@@ -47,13 +47,17 @@ class _Inverted(MultiFidelityGPSampler):
         return super()._propose(search_space, flipped, trials)
 
 
-def _late_distance(sampler: BaseSampler, seed: int) -> float:
-    """Mean distance to the optimum of the proposals after the first 25 of 60 trials."""
-    study = tl.create_study(
+def _under_asha(sampler: BaseSampler) -> tl.Study:
+    return tl.create_study(
         sampler=sampler,
         pruner=SuccessiveHalvingPruner(min_resource=1, reduction_factor=3),
         heartbeat_interval=None,
     )
+
+
+def _late_distance(sampler: BaseSampler, seed: int) -> float:
+    """Mean distance to the optimum of the proposals after the first 25 of 60 trials."""
+    study = _under_asha(sampler)
     study.optimize(_multi_fidelity, n_trials=60)
     points = np.array([[t.params["x"], t.params["y"]] for t in study.trials[25:]])
     return float(np.mean(np.linalg.norm(points - OPTIMUM, axis=1)))
@@ -97,11 +101,7 @@ def test_a_model_is_fitted_from_reports_alone() -> None:
 
 
 def test_observations_are_the_rung_values_and_the_final_values() -> None:
-    study = tl.create_study(
-        sampler=MultiFidelityGPSampler(seed=0),
-        pruner=SuccessiveHalvingPruner(min_resource=1, reduction_factor=3),
-        heartbeat_interval=None,
-    )
+    study = _under_asha(MultiFidelityGPSampler(seed=0))
     study.optimize(_multi_fidelity, n_trials=12)
     trials = study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED))
     observed = mf._observations(study._view, trials)
@@ -151,11 +151,7 @@ def test_finite_spaces_get_configurations_no_trial_ran() -> None:
     # 20 of 27 configurations, the model concentrating on the best corner: a repeat is
     # near certain unless tried configurations are passed over.
     for seed in range(3):
-        study = tl.create_study(
-            sampler=MultiFidelityGPSampler(seed=seed),
-            pruner=SuccessiveHalvingPruner(min_resource=1, reduction_factor=3),
-            heartbeat_interval=None,
-        )
+        study = _under_asha(MultiFidelityGPSampler(seed=seed))
         study.optimize(_grid_objective, n_trials=20)
         configurations = [tuple(t.params.values()) for t in study.trials]
         # The model has its 4 distinct configurations by trial 8 on these seeds.
@@ -206,19 +202,14 @@ def test_enumeration_covers_every_configuration() -> None:
 # -- reproducibility and arguments ----------------------------------------------------------------
 
 
-def _params(seed: int) -> list[dict[str, Any]]:
-    study = tl.create_study(
-        sampler=MultiFidelityGPSampler(seed=seed),
-        pruner=SuccessiveHalvingPruner(min_resource=1, reduction_factor=3),
-        heartbeat_interval=None,
-    )
-    study.optimize(_multi_fidelity, n_trials=15)
-    return [t.params for t in study.trials]
-
-
 def test_same_seed_same_proposals_under_pruning() -> None:
-    assert _params(5) == _params(5)
-    assert _params(5) != _params(6)
+    def params(seed: int) -> list[dict[str, Any]]:
+        study = _under_asha(MultiFidelityGPSampler(seed=seed))
+        study.optimize(_multi_fidelity, n_trials=15)
+        return [t.params for t in study.trials]
+
+    assert params(5) == params(5)
+    assert params(5) != params(6)
 
 
 @pytest.mark.parametrize(

@@ -64,12 +64,12 @@ _FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 # Hyperband from 0.106 to 0.0002 on mildly and from 0.200 to 0.0037 on misleadingly
 # ranked curves (better on 10 of 10 seeds each, Wilcoxon p = 0.002), and under ASHA from
 # 0.039 to 0.010 (7 of 10, p = 0.08) and on LCDB data sets 293 and 1567 from 0.003 and
-# 0.017 to 0 (6 better, none worse, p = 0.03 each); elsewhere within seed noise. On the multi-fidelity benchmark's
-# real curves (benchmarks/README.md, Multi-fidelity, fifth round) it reached full-budget
-# TPE's quality sooner than BOHB on 4 of 7 tasks, as soon (within a point) on 2, and not
-# at all on wine, where a slow starter wins. Whether to prune at all is the
-# pruner's question: where low budgets mislead, TPE without pruning beat every pruned
-# search.
+# 0.017 to 0 (6 better, none worse, p = 0.03 each); elsewhere within seed noise. On the
+# multi-fidelity benchmark's real curves (benchmarks/README.md, Multi-fidelity, fifth
+# round) it reached full-budget TPE's quality sooner than BOHB on 4 of 7 tasks, as soon
+# (within a point) on 2, and not at all on wine, where a slow starter wins. Whether to
+# prune at all is the pruner's question: where low budgets mislead, TPE without pruning
+# beat every pruned search.
 BUDGET_PRUNERS = (SuccessiveHalvingPruner, HyperbandPruner)
 # In a conditional space, a branch (a choice of a categorical parameter that decides which
 # others exist) tried on fewer than this share of an equal split of the trials is chosen

@@ -13,7 +13,7 @@ import numpy as np
 from tunelab._validation import check_int
 from tunelab.pruners._successive_halving import rung_value
 from tunelab.samplers._base import BaseSampler
-from tunelab.samplers._bohb import rung_steps
+from tunelab.samplers._bohb import _whole, rung_steps
 from tunelab.samplers._gp._acquisition import LogEI, maximize_acquisition
 from tunelab.samplers._gp._model import GaussianProcess, KernelParams, fit_hyperparameters
 from tunelab.samplers._gp._transform import InputSpace, objective_encodings
@@ -352,8 +352,3 @@ def _check_single_objective(study: StudyView) -> None:
             f"MultiFidelityGPSampler models a single objective; study {study.study_name!r} "
             f"has {len(study.directions)} directions (use TPESampler or NSGAIISampler)"
         )
-
-
-def _whole(study: StudyView) -> StudyView:
-    """The view of every trial, also when the pruner handed a sub-view (a Hyperband bracket)."""
-    return getattr(study, "whole_study", study)
