@@ -98,6 +98,19 @@ class BaseSampler(ABC):
             )
 
 
+def check_single_objective(sampler: BaseSampler, study: StudyView) -> None:
+    """Refuse a study of several objectives, for a sampler that models one value per trial.
+
+    Raises:
+        ValueError: ``study`` has several directions; the message names the sampler.
+    """
+    if len(study.directions) > 1:
+        raise ValueError(
+            f"{type(sampler).__name__} models a single objective; study {study.study_name!r} "
+            f"has {len(study.directions)} directions (use TPESampler or NSGAIISampler)"
+        )
+
+
 def check_constraints_func(func: Any) -> ConstraintsFunc | None:
     """Refuse a ``constraints_func`` that is neither callable nor None."""
     if func is not None and not callable(func):

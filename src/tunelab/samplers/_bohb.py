@@ -12,7 +12,7 @@ import numpy as np
 from tunelab._validation import check_int, is_int
 from tunelab.pruners import BasePruner, HyperbandPruner, SuccessiveHalvingPruner
 from tunelab.pruners._successive_halving import rung_value
-from tunelab.samplers._base import BaseSampler
+from tunelab.samplers._base import BaseSampler, check_single_objective
 from tunelab.samplers._tpe._draw import DrawSettings, draw, draw_new, draw_uniform
 from tunelab.samplers._tpe._history import History, HistoryCache
 from tunelab.samplers._tpe._ranking import default_gamma
@@ -147,7 +147,7 @@ class BOHBSampler(BaseSampler):
 
     # -- the sampler contract ----------------------------------------------------------------
     def before_trial(self, study: StudyView, trial: FrozenTrial) -> None:
-        self._check_single_objective(study)
+        check_single_objective(self, study)
 
     def infer_relative_search_space(
         self, study: StudyView, trial: FrozenTrial
@@ -160,7 +160,7 @@ class BOHBSampler(BaseSampler):
     ) -> dict[str, Any]:
         if not search_space:
             return {}
-        self._check_single_objective(study)
+        check_single_objective(self, study)
         model = self._model(study, trial, len(search_space))
         groups = [
             space
@@ -178,7 +178,7 @@ class BOHBSampler(BaseSampler):
     def sample_independent(
         self, study: StudyView, trial: FrozenTrial, name: str, distribution: BaseDistribution
     ) -> Any:
-        self._check_single_objective(study)
+        check_single_objective(self, study)
         return self._draw(self._model(study, trial, 1), {name: distribution})[name]
 
     def after_trial(
@@ -284,13 +284,6 @@ class BOHBSampler(BaseSampler):
         if self.min_points_in_model is not None:
             return self.min_points_in_model
         return dimension + 1
-
-    def _check_single_objective(self, study: StudyView) -> None:
-        if len(study.directions) > 1:
-            raise ValueError(
-                f"BOHBSampler models a single objective; study {study.study_name!r} has "
-                f"{len(study.directions)} directions (use TPESampler or NSGAIISampler)"
-            )
 
 
 def rung_steps(pruner: BasePruner | None, up_to: int) -> list[int] | None:

@@ -12,7 +12,7 @@ import numpy as np
 
 from tunelab._validation import check_int
 from tunelab.pruners._successive_halving import rung_value
-from tunelab.samplers._base import BaseSampler
+from tunelab.samplers._base import BaseSampler, check_single_objective
 from tunelab.samplers._bohb import _whole, rung_steps
 from tunelab.samplers._gp._acquisition import LogEI, maximize_acquisition
 from tunelab.samplers._gp._model import GaussianProcess, KernelParams, fit_hyperparameters
@@ -67,8 +67,9 @@ class _AtFullBudget(LogEI):
         return super().value_and_grad(_with_budget(x), columns)
 
 
-def _with_budget(x: np.ndarray, u: float = 1.0) -> np.ndarray:
-    return np.hstack([x, np.full((len(x), 1), u)])
+def _with_budget(x: np.ndarray) -> np.ndarray:
+    """Encoded configurations at the full budget (the budget column at 1)."""
+    return np.hstack([x, np.ones((len(x), 1))])
 
 
 class MultiFidelityGPSampler(BaseSampler):
@@ -157,7 +158,7 @@ class MultiFidelityGPSampler(BaseSampler):
         self._independent.reseed_rng(seed)
 
     def before_trial(self, study: StudyView, trial: FrozenTrial) -> None:
-        _check_single_objective(study)
+        check_single_objective(self, study)
         self._independent.before_trial(study, trial)
 
     def infer_relative_search_space(
@@ -170,7 +171,7 @@ class MultiFidelityGPSampler(BaseSampler):
     ) -> dict[str, Any]:
         if not search_space:
             return {}
-        _check_single_objective(study)
+        check_single_objective(self, study)
         whole = _whole(study)
         names = set(search_space)
         trials = [
@@ -180,9 +181,6 @@ class MultiFidelityGPSampler(BaseSampler):
         ]
         observations = _observations(whole, trials)
         if observations is None:
-            return {}
-        distinct = {tuple(p[n] for n in search_space) for p in observations.params}
-        if len(distinct) < (self.min_points_in_model or len(search_space) + 1):
             return {}
         with single_blas_thread():
             return self._propose(search_space, observations, trials)
@@ -209,12 +207,14 @@ class MultiFidelityGPSampler(BaseSampler):
         trials: list[FrozenTrial],
     ) -> dict[str, Any]:
         space = InputSpace(search_space)
-        x = _with_budget(space.encode(observations.params))
-        x[:, -1] = observations.budget_column(observations.budgets)
+        encoded = space.encode(observations.params)
+        seen = np.unique(encoded, axis=0)
+        if len(seen) < (self.min_points_in_model or len(search_space) + 1):
+            return {}  # too few distinct configurations for a model yet
+        x = np.column_stack([encoded, observations.budget_column(observations.budgets)])
         is_categorical = np.append(space.is_categorical, False)
         y = objective_encodings(observations.values)[0][0]
         gp = GaussianProcess(x, y, is_categorical, self._fit(search_space, x, y, is_categorical))
-        seen = np.unique(space.encode(observations.params), axis=0)
         tried = [t.params for t in trials]
         pending = [t.params for t in trials if t.state == TrialState.RUNNING]
         done = [t.params for t in trials if t.state == TrialState.COMPLETE] + pending
@@ -283,8 +283,6 @@ class MultiFidelityGPSampler(BaseSampler):
 def _observations(study: StudyView, trials: list[FrozenTrial]) -> _Observations | None:
     """Each trial's values at the budgets, and completed trials' values at the full one."""
     last = [t.last_step for t in trials if t.last_step is not None]
-    if not last and not any(t.state == TrialState.COMPLETE for t in trials):
-        return None
     full = float(max(max(last, default=1), 1))
     budgets = rung_steps(getattr(study, "pruner", None), int(full))
     if budgets is None:
@@ -339,16 +337,7 @@ def _untried(space: InputSpace, points: np.ndarray, tried: np.ndarray) -> np.nda
     """``points`` less those in ``tried``, compared by their grid positions."""
 
     def keys(x: np.ndarray) -> list[tuple[int, ...]]:
-        columns = [grid.index(x[:, grid.column]) for grid in space.grids]
-        return list(zip(*columns, strict=True)) if columns else [()] * len(x)
+        return list(zip(*(grid.index(x[:, grid.column]) for grid in space.grids), strict=True))
 
     seen = set(keys(tried))
     return points[[key not in seen for key in keys(points)]]
-
-
-def _check_single_objective(study: StudyView) -> None:
-    if len(study.directions) > 1:
-        raise ValueError(
-            f"MultiFidelityGPSampler models a single objective; study {study.study_name!r} "
-            f"has {len(study.directions)} directions (use TPESampler or NSGAIISampler)"
-        )
