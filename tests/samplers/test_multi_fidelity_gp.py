@@ -3,6 +3,7 @@ values that must fail the same check), its observations, untried configurations,
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
@@ -95,6 +96,37 @@ def test_a_model_is_fitted_from_reports_alone() -> None:
     late = [t.params["x"] for t in study.trials[10:]]
     # Uniform draws would be 0.3 from 0.8 on average.
     assert float(np.mean(np.abs(np.array(late) - 0.8))) < 0.1
+
+
+def test_past_100_observations_the_fit_waits_for_5_percent_more(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Refitting on every trial was most of a proposal's cost; the schedule is GPSampler's.
+    sizes: list[int] = []
+    fit = mf.fit_hyperparameters
+
+    def counted(x: np.ndarray, *args: Any, **kwargs: Any) -> Any:
+        sizes.append(len(x))
+        return fit(x, *args, **kwargs)
+
+    monkeypatch.setattr(mf, "fit_hyperparameters", counted)
+    study = tl.create_study(
+        sampler=MultiFidelityGPSampler(seed=0, n_candidates=32, n_restarts=1),
+        pruner=NopPruner(),
+        heartbeat_interval=None,
+    )
+    for _ in range(160):
+        trial = study.ask()
+        x = trial.suggest_float("x", 0.0, 1.0)
+        trial.report((x - 0.8) ** 2, 5)
+        study.tell(trial, state=TrialState.PRUNED)
+    # One observation per trial: every proposal refits up to 100 observations.
+    assert [n for n in sizes if n <= 100] == list(range(2, 101))
+    late = [n for n in sizes if n > 100]
+    assert all(b >= 1.05 * a for a, b in itertools.pairwise(late))
+    assert 4 <= len(late) <= 12  # 101 -> 159 grows by 5 % about 9 times
+    late_x = [t.params["x"] for t in study.trials[120:]]
+    assert float(np.mean(np.abs(np.array(late_x) - 0.8))) < 0.1
 
 
 # -- observations -------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from tunelab.samplers._base import BaseSampler, check_single_objective
 from tunelab.samplers._bohb import _whole, rung_steps
 from tunelab.samplers._gp._acquisition import LogEI, maximize_acquisition
 from tunelab.samplers._gp._model import GaussianProcess, KernelParams, fit_hyperparameters
+from tunelab.samplers._gp._sampler import _REFIT_EVERY_TRIAL_UNTIL, _REFIT_GROWTH
 from tunelab.samplers._gp._transform import InputSpace, objective_encodings
 from tunelab.samplers._random import RandomSampler
 from tunelab.samplers._search_space import intersection_search_space
@@ -149,8 +150,10 @@ class MultiFidelityGPSampler(BaseSampler):
         self.max_enumerated = max_enumerated
         self._rng = np.random.default_rng(seed)
         self._independent = independent_sampler or RandomSampler(seed=seed)
-        # The last fit's hyperparameters, for the search space they were fitted on.
+        # The last fit's hyperparameters, for the search space they were fitted on, and
+        # the number of observations they were fitted to.
         self._theta: tuple[tuple[Any, ...], np.ndarray] | None = None
+        self._fitted_at = 0
         self._fits = 0
 
     def reseed_rng(self, seed: int | None = None) -> None:
@@ -259,9 +262,19 @@ class MultiFidelityGPSampler(BaseSampler):
         is_categorical: np.ndarray,
     ) -> KernelParams:
         """Hyperparameters warm-started from the last fit on this space, with a fresh
-        start from the prior on the first fit and every tenth after it."""
+        start from the prior on the first fit and every tenth after it.
+
+        As in :class:`~tunelab.samplers.GPSampler`, past 100 observations the fit is
+        redone only once they have grown by 5 % since the last one: one more trial's
+        values barely move the optimum of a large history, and each fit costs
+        ``O(n³)`` per iteration (it was most of a proposal's time).
+        """
         key = tuple(search_space.items())
         warm = self._theta[1] if self._theta is not None and self._theta[0] == key else None
+        n = len(y)
+        if warm is not None and _REFIT_EVERY_TRIAL_UNTIL < n < _REFIT_GROWTH * self._fitted_at:
+            return KernelParams.from_theta(warm, x.shape[1], nu=_NU, additive=True)
+        self._fitted_at = n
         restart = warm is None or self._fits % _RESTART_EVERY == 0
         self._fits += 1
         theta, _ = fit_hyperparameters(
