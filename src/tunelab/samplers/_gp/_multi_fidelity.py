@@ -16,7 +16,7 @@ from tunelab.samplers._base import BaseSampler, check_single_objective
 from tunelab.samplers._bohb import _whole, rung_steps
 from tunelab.samplers._gp._acquisition import LogEI, maximize_acquisition
 from tunelab.samplers._gp._model import GaussianProcess, KernelParams, fit_hyperparameters
-from tunelab.samplers._gp._sampler import _REFIT_EVERY_TRIAL_UNTIL, _REFIT_GROWTH
+from tunelab.samplers._gp._sampler import fit_still_serves
 from tunelab.samplers._gp._transform import InputSpace, objective_encodings
 from tunelab.samplers._random import RandomSampler
 from tunelab.samplers._search_space import intersection_search_space
@@ -150,10 +150,9 @@ class MultiFidelityGPSampler(BaseSampler):
         self.max_enumerated = max_enumerated
         self._rng = np.random.default_rng(seed)
         self._independent = independent_sampler or RandomSampler(seed=seed)
-        # The last fit's hyperparameters, for the search space they were fitted on, and
-        # the number of observations they were fitted to.
-        self._theta: tuple[tuple[Any, ...], np.ndarray] | None = None
-        self._fitted_at = 0
+        # The last fit: the search space, the hyperparameters and how many observations
+        # they were fitted to.
+        self._last_fit: tuple[tuple[Any, ...], np.ndarray, int] | None = None
         self._fits = 0
 
     def reseed_rng(self, seed: int | None = None) -> None:
@@ -264,17 +263,15 @@ class MultiFidelityGPSampler(BaseSampler):
         """Hyperparameters warm-started from the last fit on this space, with a fresh
         start from the prior on the first fit and every tenth after it.
 
-        As in :class:`~tunelab.samplers.GPSampler`, past 100 observations the fit is
-        redone only once they have grown by 5 % since the last one: one more trial's
-        values barely move the optimum of a large history, and each fit costs
-        ``O(n³)`` per iteration (it was most of a proposal's time).
+        Past 100 observations it is kept on GPSampler's schedule
+        (:func:`fit_still_serves`): refitting for every proposal was most of a
+        proposal's time.
         """
-        key = tuple(search_space.items())
-        warm = self._theta[1] if self._theta is not None and self._theta[0] == key else None
-        n = len(y)
-        if warm is not None and _REFIT_EVERY_TRIAL_UNTIL < n < _REFIT_GROWTH * self._fitted_at:
-            return KernelParams.from_theta(warm, x.shape[1], nu=_NU, additive=True)
-        self._fitted_at = n
+        key, n = tuple(search_space.items()), len(y)
+        last = self._last_fit if self._last_fit is not None and self._last_fit[0] == key else None
+        warm = None if last is None else last[1]
+        if last is not None and fit_still_serves(n, last[2]):
+            return KernelParams.from_theta(last[1], x.shape[1], nu=_NU, additive=True)
         restart = warm is None or self._fits % _RESTART_EVERY == 0
         self._fits += 1
         theta, _ = fit_hyperparameters(
@@ -289,7 +286,7 @@ class MultiFidelityGPSampler(BaseSampler):
             nu=_NU,
             additive=True,
         )
-        self._theta = (key, theta)
+        self._last_fit = (key, theta, n)
         return KernelParams.from_theta(theta, x.shape[1], nu=_NU, additive=True)
 
 
